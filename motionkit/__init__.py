@@ -1,0 +1,22 @@
+"""motionkit: audio-driven talking portraits in an orthogonal motion-latent space (after FLOAT).
+
+Components (each usable alone): MotionSpace (basis, axes, edits), Conditioner (audio/emotion features),
+FlowSampler (flow-matching motion generator), Renderer (motion auto-encoder), glued by Pipeline.
+"""
+
+from motionkit._version import __version__
+from motionkit.config import ModelConfig, preset
+from motionkit.errors import MotionkitError
+from motionkit.space import MotionSpace
+from motionkit.types import Conditions, MotionTrack, SourceFace
+
+__all__ = [
+    "Conditions",
+    "ModelConfig",
+    "MotionSpace",
+    "MotionTrack",
+    "MotionkitError",
+    "SourceFace",
+    "__version__",
+    "preset",
+]

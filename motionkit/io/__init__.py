@@ -1,0 +1,5 @@
+"""File input and output shared by the components: atomic writes, checkpoint folders, media files."""
+
+from motionkit.io.files import atomic_path
+
+__all__ = ["atomic_path"]

@@ -1,0 +1,244 @@
+"""Data types passed between components: motion tracks, encoded source faces and conditions.
+
+Conventions: tensors are batch-first and time-second — latents ``(B, T, D)``, coefficients ``(B, T, M)``,
+conditions ``(B, T, C)``; images ``(B, 3, H, W)`` in ``[-1, 1]``; the frame rate is 25 fps unless stated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from motionkit.errors import CheckpointError, ShapeError
+from motionkit.validation import check_tensor
+
+if TYPE_CHECKING:
+    from motionkit.space import MotionSpace
+
+MOTION_TRACK_FORMAT = "motionkit.MotionTrack"
+MOTION_TRACK_FORMAT_VERSION = 1
+
+EMOTION_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+"""The seven emotion classes in FLOAT's order (index -> label)."""
+
+
+@dataclass(frozen=True)
+class MotionTrack:
+    """A batch of motion-latent sequences.
+
+    Attributes:
+        latents: ``(B, T, D)`` motion latents, one ``D``-vector per frame (FLOAT: ``D = 512``).
+        fps: frames per second of the sequence.
+        source: optional ``(B, D)`` source motion ``r_s`` of the portrait the track belongs to; edits that hold
+            an axis "at the source value" and retargeting use it.
+    """
+
+    latents: torch.Tensor
+    fps: float = 25.0
+    source: torch.Tensor | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        check_tensor("MotionTrack.latents", self.latents, ndim=3, hint="Expected (batch, frames, dim).")
+        if self.latents.shape[1] == 0:
+            raise ShapeError("MotionTrack.latents has no frames; a track needs at least one frame.")
+        if not (isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and self.fps > 0):
+            raise ShapeError(f"MotionTrack.fps must be a positive number, got {self.fps!r}.")
+        if self.source is not None:
+            check_tensor("MotionTrack.source", self.source, ndim=2, last_dim=self.dim,
+                         hint="Expected (batch, dim), the source motion of each portrait.")
+            if self.source.shape[0] != self.batch:
+                raise ShapeError(
+                    f"MotionTrack.source has batch {self.source.shape[0]} but latents have batch {self.batch}."
+                )
+
+    @property
+    def batch(self) -> int:
+        return int(self.latents.shape[0])
+
+    @property
+    def frames(self) -> int:
+        return int(self.latents.shape[1])
+
+    @property
+    def dim(self) -> int:
+        return int(self.latents.shape[2])
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.frames / self.fps
+
+    def __len__(self) -> int:
+        return self.frames
+
+    def slice(self, start: int = 0, stop: int | None = None) -> MotionTrack:
+        """Frames ``[start, stop)`` (Python slice semantics, negative indices allowed)."""
+        latents = self.latents[:, start:stop]
+        if latents.shape[1] == 0:
+            raise ShapeError(f"slice({start}, {stop}) of a {self.frames}-frame track is empty.")
+        return replace(self, latents=latents)
+
+    def seconds(self, start: float, stop: float | None = None) -> MotionTrack:
+        """Frames between ``start`` and ``stop`` seconds (rounded to the nearest frame)."""
+        first = round(start * self.fps)
+        last = None if stop is None else round(stop * self.fps)
+        return self.slice(first, last)
+
+    def with_latents(self, latents: torch.Tensor) -> MotionTrack:
+        """The same track (fps, source) with new latents."""
+        return replace(self, latents=latents)
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> MotionTrack:
+        source = None if self.source is None else self.source.to(device=device, dtype=dtype)
+        return replace(self, latents=self.latents.to(device=device, dtype=dtype), source=source)
+
+    @classmethod
+    def concat(cls, tracks: Sequence[MotionTrack]) -> MotionTrack:
+        """Concatenate tracks along time; fps, batch and dim must agree (the first track's source is kept)."""
+        if not tracks:
+            raise ShapeError("MotionTrack.concat needs at least one track.")
+        first = tracks[0]
+        for i, track in enumerate(tracks[1:], start=1):
+            if track.fps != first.fps:
+                raise ShapeError(f"track {i} has fps {track.fps}, track 0 has {first.fps}; resample first.")
+            if (track.batch, track.dim) != (first.batch, first.dim):
+                raise ShapeError(
+                    f"track {i} has (batch, dim) = {(track.batch, track.dim)}, track 0 has "
+                    f"{(first.batch, first.dim)}."
+                )
+        return replace(first, latents=torch.cat([t.latents for t in tracks], dim=1))
+
+    def coefficients(self, space: MotionSpace) -> torch.Tensor:
+        """Coefficients ``(B, T, M)`` of the latents in ``space`` (``V^T x`` per frame)."""
+        return space.project(self.latents)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the track to a ``.safetensors`` file with its metadata; returns the path."""
+        from safetensors.torch import save_file
+
+        from motionkit.io.files import atomic_path
+
+        path = Path(path)
+        tensors = {"latents": self.latents.detach().cpu().contiguous()}
+        if self.source is not None:
+            tensors["source"] = self.source.detach().cpu().contiguous()
+        metadata = {
+            "format": MOTION_TRACK_FORMAT,
+            "format_version": str(MOTION_TRACK_FORMAT_VERSION),
+            "fps": repr(float(self.fps)),
+            "dims": json.dumps({"batch": self.batch, "frames": self.frames, "dim": self.dim}),
+        }
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=metadata)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> MotionTrack:
+        """Read a track written by :meth:`save`."""
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"motion track file {path} does not exist.")
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+                keys = set(handle.keys())
+                tensors = {k: handle.get_tensor(k) for k in keys}
+        except Exception as exc:  # safetensors raises several unrelated types on corrupt files
+            raise CheckpointError(f"{path} is not a readable safetensors file ({exc}).") from exc
+        if metadata.get("format") != MOTION_TRACK_FORMAT or "latents" not in tensors:
+            raise CheckpointError(f"{path} is not a motionkit motion track (missing format metadata).")
+        version = int(metadata.get("format_version", "0"))
+        if version > MOTION_TRACK_FORMAT_VERSION:
+            raise CheckpointError(
+                f"{path} has track format version {version}; this motionkit reads up to "
+                f"{MOTION_TRACK_FORMAT_VERSION}. Upgrade motionkit."
+            )
+        return cls(latents=tensors["latents"], fps=float(metadata["fps"]), source=tensors.get("source"))
+
+
+@dataclass(frozen=True)
+class SourceFace:
+    """An encoded portrait: everything the renderer needs to animate it.
+
+    Attributes:
+        identity: ``(B, D)`` identity latent ``w_{S->r}`` (FLOAT's ``s_r``).
+        coefficients: ``(B, M)`` motion coefficients ``lambda(S)`` of the portrait.
+        motion: ``(B, D)`` source motion ``r_s = V lambda`` (the portrait's own pose/expression).
+        features: encoder skip features, coarse to fine (FLOAT: 8x8 ... 512x512).
+        image: the prepared ``(B, 3, H, W)`` input image in ``[-1, 1]``, if kept.
+    """
+
+    identity: torch.Tensor
+    coefficients: torch.Tensor
+    motion: torch.Tensor
+    features: tuple[torch.Tensor, ...]
+    image: torch.Tensor | None = None
+
+    @property
+    def batch(self) -> int:
+        return int(self.identity.shape[0])
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> SourceFace:
+        def move(x: torch.Tensor) -> torch.Tensor:
+            return x.to(device=device, dtype=dtype)
+
+        return SourceFace(
+            identity=move(self.identity),
+            coefficients=move(self.coefficients),
+            motion=move(self.motion),
+            features=tuple(move(f) for f in self.features),
+            image=None if self.image is None else move(self.image),
+        )
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Per-frame driving signals for the flow sampler.
+
+    Attributes:
+        audio: ``(B, T, Da)`` audio features at ``fps`` (FLOAT: ``Da = 512``).
+        emotion: ``(B, T, E)`` emotion weights per frame (FLOAT: ``E = 7``, soft labels or one-hot).
+        fps: frame rate of both tensors.
+    """
+
+    audio: torch.Tensor
+    emotion: torch.Tensor
+    fps: float = 25.0
+
+    def __post_init__(self) -> None:
+        check_tensor("Conditions.audio", self.audio, ndim=3, hint="Expected (batch, frames, features).")
+        check_tensor("Conditions.emotion", self.emotion, ndim=3, hint="Expected (batch, frames, classes).")
+        if self.audio.shape[:2] != self.emotion.shape[:2]:
+            raise ShapeError(
+                f"Conditions.audio has (batch, frames) {tuple(self.audio.shape[:2])} but emotion has "
+                f"{tuple(self.emotion.shape[:2])}; broadcast the emotion over frames first."
+            )
+
+    @property
+    def batch(self) -> int:
+        return int(self.audio.shape[0])
+
+    @property
+    def frames(self) -> int:
+        return int(self.audio.shape[1])
+
+    def slice(self, start: int = 0, stop: int | None = None) -> Conditions:
+        return Conditions(self.audio[:, start:stop], self.emotion[:, start:stop], self.fps)
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Conditions:
+        return Conditions(self.audio.to(device=device, dtype=dtype),
+                          self.emotion.to(device=device, dtype=dtype), self.fps)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Conditions]) -> Conditions:
+        if not parts:
+            raise ShapeError("Conditions.concat needs at least one part.")
+        return cls(torch.cat([p.audio for p in parts], 1), torch.cat([p.emotion for p in parts], 1), parts[0].fps)
