@@ -50,8 +50,13 @@ class MotionTrack:
         if not (isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and self.fps > 0):
             raise ShapeError(f"MotionTrack.fps must be a positive number, got {self.fps!r}.")
         if self.source is not None:
-            check_tensor("MotionTrack.source", self.source, ndim=2, last_dim=self.dim,
-                         hint="Expected (batch, dim), the source motion of each portrait.")
+            check_tensor(
+                "MotionTrack.source",
+                self.source,
+                ndim=2,
+                last_dim=self.dim,
+                hint="Expected (batch, dim), the source motion of each portrait.",
+            )
             if self.source.shape[0] != self.batch:
                 raise ShapeError(
                     f"MotionTrack.source has batch {self.source.shape[0]} but latents have batch {self.batch}."
@@ -109,8 +114,7 @@ class MotionTrack:
                 raise ShapeError(f"track {i} has fps {track.fps}, track 0 has {first.fps}; resample first.")
             if (track.batch, track.dim) != (first.batch, first.dim):
                 raise ShapeError(
-                    f"track {i} has (batch, dim) = {(track.batch, track.dim)}, track 0 has "
-                    f"{(first.batch, first.dim)}."
+                    f"track {i} has (batch, dim) = {(track.batch, track.dim)}, track 0 has {(first.batch, first.dim)}."
                 )
         return replace(first, latents=torch.cat([t.latents for t in tracks], dim=1))
 
@@ -234,8 +238,9 @@ class Conditions:
         return Conditions(self.audio[:, start:stop], self.emotion[:, start:stop], self.fps)
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Conditions:
-        return Conditions(self.audio.to(device=device, dtype=dtype),
-                          self.emotion.to(device=device, dtype=dtype), self.fps)
+        return Conditions(
+            self.audio.to(device=device, dtype=dtype), self.emotion.to(device=device, dtype=dtype), self.fps
+        )
 
     @classmethod
     def concat(cls, parts: Sequence[Conditions]) -> Conditions:

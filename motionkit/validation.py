@@ -38,13 +38,9 @@ def check_tensor(
         accepted = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if value.ndim not in accepted:
             want = " or ".join(str(n) for n in accepted)
-            raise ShapeError(
-                f"{name} must have {want} dimensions, got shape {tuple(value.shape)}.{suffix}"
-            )
+            raise ShapeError(f"{name} must have {want} dimensions, got shape {tuple(value.shape)}.{suffix}")
     if last_dim is not None and (value.ndim == 0 or value.shape[-1] != last_dim):
-        raise ShapeError(
-            f"{name} must have last dimension {last_dim}, got shape {tuple(value.shape)}.{suffix}"
-        )
+        raise ShapeError(f"{name} must have last dimension {last_dim}, got shape {tuple(value.shape)}.{suffix}")
     if dtypes is not None and value.dtype not in dtypes:
         names = ", ".join(str(d).replace("torch.", "") for d in dtypes)
         raise ShapeError(
@@ -52,7 +48,5 @@ def check_tensor(
             f"Convert it with .float()."
         )
     if finite and value.is_floating_point() and value.numel() and not bool(torch.isfinite(value).all()):
-        raise NonFiniteError(
-            f"{name} contains NaN or infinite values; check the upstream computation or input data."
-        )
+        raise NonFiniteError(f"{name} contains NaN or infinite values; check the upstream computation or input data.")
     return value

@@ -54,7 +54,7 @@ def banded_attention_unfold(
 
     Keys outside ``[0, T)`` are padding and get zero weight. Computed in float32 (float64 for float64 input).
     """
-    B, H, T, D = q.shape
+    T, D = q.shape[-2], q.shape[-1]
     scale = 1.0 / math.sqrt(D) if scale is None else scale
     width = 2 * window + 1
     cdt = _compute_dtype(q.dtype)

@@ -31,8 +31,7 @@ class ModelConfig(FrozenConfig):
             )
         if self.flow.emotion_dim != self.conditioner.emotion_dim:
             raise ValueError(
-                f"flow.emotion_dim {self.flow.emotion_dim} != conditioner.emotion_dim "
-                f"{self.conditioner.emotion_dim}"
+                f"flow.emotion_dim {self.flow.emotion_dim} != conditioner.emotion_dim {self.conditioner.emotion_dim}"
             )
         return self
 
@@ -50,8 +49,14 @@ def _tiny() -> ModelConfig:
             encoder="mel", audio_dim=32, mel=MelEncoderConfig(n_mels=32, channels=32, layers=2)
         ),
         flow=FlowConfig(
-            motion_dim=32, audio_dim=32, hidden_dim=64, depth=2, num_heads=2, time_embed_dim=32,
-            window=10, context=4,
+            motion_dim=32,
+            audio_dim=32,
+            hidden_dim=64,
+            depth=2,
+            num_heads=2,
+            time_embed_dim=32,
+            window=10,
+            context=4,
         ),
     )
 

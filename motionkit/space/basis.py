@@ -27,9 +27,7 @@ def orthonormal_basis(weight: torch.Tensor) -> torch.Tensor:
     check_tensor("weight", weight, ndim=2, hint="Expected the raw basis weight of shape (D, M).")
     dim, rank = weight.shape
     if rank > dim:
-        raise ShapeError(
-            f"a motion basis needs M <= D, got weight of shape {(dim, rank)} (M = {rank} > D = {dim})."
-        )
+        raise ShapeError(f"a motion basis needs M <= D, got weight of shape {(dim, rank)} (M = {rank} > D = {dim}).")
     if rank == 0:
         raise ShapeError("a motion basis needs at least one direction (M >= 1).")
     work = weight if weight.dtype in (torch.float32, torch.float64) else weight.float()

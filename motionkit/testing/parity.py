@@ -79,12 +79,12 @@ class ParityFixture:
     def audio_wav2vec2_state_dict(self) -> dict[str, torch.Tensor]:
         """wav2vec2-base weights with Hugging Face file names (``weight_g``/``weight_v`` for the pos conv)."""
         shapes = self.shapes(AUDIO_W2V_PREFIX)
-        return {k[len(AUDIO_W2V_PREFIX):]: synthetic_tensor(k, s) for k, s in shapes.items()}
+        return {k[len(AUDIO_W2V_PREFIX) :]: synthetic_tensor(k, s) for k, s in shapes.items()}
 
     def emotion_state_dict(self) -> dict[str, torch.Tensor]:
         """Tiny emotion-classifier weights with Hugging Face file names (``wav2vec2.*``, ``classifier.*``)."""
         shapes = self.shapes(EMOTION_PREFIX)
-        return {k[len(EMOTION_PREFIX):]: synthetic_tensor(k, s) for k, s in shapes.items()}
+        return {k[len(EMOTION_PREFIX) :]: synthetic_tensor(k, s) for k, s in shapes.items()}
 
     def audio_config(self) -> dict:
         return json.loads((self.root / "config_audio_wav2vec2_base.json").read_text())
@@ -101,15 +101,19 @@ class ParityFixture:
         return result
 
 
-def compare_to_reference(
-    name: str, actual: torch.Tensor, reference: torch.Tensor, tolerance: dict
-) -> ComparisonResult:
+def compare_to_reference(name: str, actual: torch.Tensor, reference: torch.Tensor, tolerance: dict) -> ComparisonResult:
     """Compare with the fixture's tolerance rules: max-abs, rms and (images) fraction of errors above 1e-3."""
     actual = actual.detach().to("cpu", torch.float64)
     reference = reference.detach().to("cpu", torch.float64)
     if tuple(actual.shape) != tuple(reference.shape):
-        return ComparisonResult(name, math.inf, math.inf, 1.0, False,
-                                f"{name}: shape {tuple(actual.shape)} != expected {tuple(reference.shape)}")
+        return ComparisonResult(
+            name,
+            math.inf,
+            math.inf,
+            1.0,
+            False,
+            f"{name}: shape {tuple(actual.shape)} != expected {tuple(reference.shape)}",
+        )
     err = (actual - reference).abs()
     max_abs = float(err.max()) if err.numel() else 0.0
     rms = float(err.pow(2).mean().sqrt()) if err.numel() else 0.0
