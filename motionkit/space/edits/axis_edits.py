@@ -14,7 +14,6 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from pydantic import Field, field_validator, model_validator
-from scipy.interpolate import CubicSpline
 
 from motionkit.space._model import SpaceModel
 from motionkit.space.edits.base import EditBase, EditContext, EditState, TimedEdit, source_coefficients
@@ -46,8 +45,9 @@ class Offset(_AxisEdit):
 class Scale(_AxisEdit):
     """Multiply an axis's motion by ``factor`` around a centre: ``p' = p0 + factor * (p - p0)``.
 
-    ``about``: ``"mean"`` (per-sequence time mean of ``p``), ``"source"`` (the track's source motion) or
-    ``"origin"`` (zero coefficients). ``factor = 0`` flattens the axis onto the centre; ``2`` doubles its motion.
+    ``about``: ``"mean"`` (per-sequence mean of ``p`` over the whole track, not only the window), ``"source"``
+    (the track's source motion) or ``"origin"`` (zero coefficients). ``factor = 0`` flattens the axis onto the
+    centre; ``2`` doubles its motion.
     """
 
     kind: Literal["scale"] = "scale"
@@ -106,12 +106,12 @@ class Oscillate(_AxisEdit):
     def shake(
         cls, amplitude: float = 10.0, frequency: float = 1.5, *, axis: str = SHAKE_AXIS, **window: Any
     ) -> Oscillate:
-        """A head shake ("no"): oscillation of ``"yaw"``."""
+        """A head shake ("no"): oscillation of ``"yaw"`` (same keywords as :meth:`nod`)."""
         return cls(axis=axis, amplitude=amplitude, frequency=frequency, **window)
 
     @classmethod
     def tilt(cls, amplitude: float = 6.0, frequency: float = 1.0, *, axis: str = TILT_AXIS, **window: Any) -> Oscillate:
-        """A side-to-side head tilt: oscillation of ``"roll"``."""
+        """A side-to-side head tilt: oscillation of ``"roll"`` (same keywords as :meth:`nod`)."""
         return cls(axis=axis, amplitude=amplitude, frequency=frequency, **window)
 
 
@@ -178,6 +178,8 @@ class Keyframes(EditBase):
         if len(self.keys) == 1 or self.interpolation == "linear":
             return np.interp(clamped, key_times, key_values)
         if self.interpolation == "cubic":
+            from scipy.interpolate import CubicSpline  # imported on use: scipy slows down `import motionkit`
+
             return np.asarray(CubicSpline(key_times, key_values, bc_type="natural")(clamped), dtype=np.float64)
         segment = np.clip(np.searchsorted(key_times, clamped, side="right") - 1, 0, len(key_times) - 2)
         left, right = key_times[segment], key_times[segment + 1]

@@ -15,8 +15,6 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from pydantic import Field, model_validator
-from scipy.ndimage import gaussian_filter1d
-from scipy.signal import savgol_filter
 from typing_extensions import Self
 
 from motionkit.errors import EditError
@@ -37,7 +35,8 @@ class _SubspaceEdit(TimedEdit):
 
 
 class Freeze(_SubspaceEdit):
-    """Hold axes at the source motion's value (``at="source"``) or at the per-sequence track mean (``"mean"``).
+    """Hold axes at the source motion's value (``at="source"``) or at the per-sequence mean over the whole track
+    (``at="mean"``).
 
     ``axes`` names the axes to hold, or ``"all"`` for the whole coefficient space; with ``"all"``, ``keep``
     names axes that keep moving (their span is excluded). Presets: :meth:`still_head` (yaw, pitch, roll) and
@@ -97,6 +96,9 @@ class Smooth(_SubspaceEdit):
     polyorder: int = Field(default=2, ge=0, le=6, description="Savitzky-Golay polynomial degree.")
 
     def _filtered(self, values: np.ndarray, fps: float) -> np.ndarray:
+        from scipy.ndimage import gaussian_filter1d  # imported on use: scipy slows down `import motionkit`
+        from scipy.signal import savgol_filter
+
         frames = values.shape[1]
         if self.method == "gaussian":
             return np.asarray(gaussian_filter1d(values, sigma=self.sigma * fps, axis=1, mode="nearest"))
