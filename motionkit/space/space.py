@@ -77,8 +77,7 @@ class MotionSpace:
     @classmethod
     def from_weight(cls, weight: torch.Tensor, axes: Iterable[Axis] = ()) -> MotionSpace:
         """The space of FLOAT's ``Direction`` layer: ``V = Q`` of ``torch.linalg.qr(weight + 1e-8)``."""
-        check_tensor("weight", weight, ndim=2, hint="Expected the raw basis weight of shape (D, M).")
-        return cls(orthonormal_basis(weight.detach()), axes)
+        return cls(orthonormal_basis(weight), axes)
 
     @classmethod
     def random(cls, dim: int, rank: int, seed: int = 0, dtype: torch.dtype = torch.float32) -> MotionSpace:

@@ -106,3 +106,10 @@ def test_basis_matches_official_float_code() -> None:
     fixture.assert_close("enc_Q", space.basis)
     fixture.assert_close("enc_r_s", space.compose(fixture.tensor("enc_lambda")))
     fixture.assert_close("enc_lambda", space.project(fixture.tensor("enc_r_s")))
+
+
+def test_from_weight_of_a_trainable_parameter_gives_a_constant_basis() -> None:
+    weight = torch.nn.Parameter(torch.randn(32, 4))
+    space = MotionSpace.from_weight(weight)
+    assert not space.basis.requires_grad
+    torch.testing.assert_close(space.basis, orthonormal_basis(weight.detach()), rtol=0, atol=0)
