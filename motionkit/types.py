@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from motionkit.errors import CheckpointError, ShapeError
+from motionkit.errors import CheckpointError, MotionkitError, ShapeError
 from motionkit.validation import check_tensor
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ EMOTION_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral
 """The seven emotion classes in FLOAT's order (index -> label)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MotionTrack:
     """A batch of motion-latent sequences.
 
@@ -36,7 +36,9 @@ class MotionTrack:
         latents: ``(B, T, D)`` motion latents, one ``D``-vector per frame (FLOAT: ``D = 512``).
         fps: frames per second of the sequence.
         source: optional ``(B, D)`` source motion ``r_s`` of the portrait the track belongs to; edits that hold
-            an axis "at the source value" and retargeting use it.
+            an axis "at the source value" and retargeting use it. Same dtype and device as ``latents``.
+
+    Frame ``k`` lies at time ``k / fps`` seconds. Tracks compare by identity (``==`` does not compare tensors).
     """
 
     latents: torch.Tensor
@@ -47,7 +49,8 @@ class MotionTrack:
         check_tensor("MotionTrack.latents", self.latents, ndim=3, hint="Expected (batch, frames, dim).")
         if self.latents.shape[1] == 0:
             raise ShapeError("MotionTrack.latents has no frames; a track needs at least one frame.")
-        if not (isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and self.fps > 0):
+        fps_is_number = isinstance(self.fps, (int, float)) and not isinstance(self.fps, bool)
+        if not (fps_is_number and math.isfinite(self.fps) and self.fps > 0):
             raise ShapeError(f"MotionTrack.fps must be a positive number, got {self.fps!r}.")
         if self.source is not None:
             check_tensor(
@@ -60,6 +63,11 @@ class MotionTrack:
             if self.source.shape[0] != self.batch:
                 raise ShapeError(
                     f"MotionTrack.source has batch {self.source.shape[0]} but latents have batch {self.batch}."
+                )
+            if (self.source.dtype, self.source.device) != (self.latents.dtype, self.latents.device):
+                raise ShapeError(
+                    f"MotionTrack.source is {self.source.dtype} on {self.source.device} but latents are "
+                    f"{self.latents.dtype} on {self.latents.device}; move it with source.to(latents)."
                 )
 
     @property
@@ -90,9 +98,13 @@ class MotionTrack:
         return replace(self, latents=latents)
 
     def seconds(self, start: float, stop: float | None = None) -> MotionTrack:
-        """Frames between ``start`` and ``stop`` seconds (rounded to the nearest frame)."""
-        first = round(start * self.fps)
-        last = None if stop is None else round(stop * self.fps)
+        """The frames whose time ``k / fps`` lies in ``[start, stop)`` seconds (``stop=None``: to the end)."""
+        if not (math.isfinite(start) and start >= 0):
+            raise ShapeError(f"seconds(start={start}) needs a finite start >= 0 seconds.")
+        if stop is not None and not (math.isfinite(stop) and stop > start):
+            raise ShapeError(f"seconds({start}, {stop}) needs stop > start (or stop=None for the rest of the track).")
+        first = _first_frame_at_or_after(start, self.fps)
+        last = None if stop is None else _first_frame_at_or_after(stop, self.fps)
         return self.slice(first, last)
 
     def with_latents(self, latents: torch.Tensor) -> MotionTrack:
@@ -108,8 +120,16 @@ class MotionTrack:
         """Concatenate tracks along time; fps, batch and dim must agree (the first track's source is kept)."""
         if not tracks:
             raise ShapeError("MotionTrack.concat needs at least one track.")
+        for i, track in enumerate(tracks):
+            if not isinstance(track, MotionTrack):
+                raise ShapeError(f"MotionTrack.concat: item {i} is a {type(track).__name__}, not a MotionTrack.")
         first = tracks[0]
         for i, track in enumerate(tracks[1:], start=1):
+            if (track.latents.dtype, track.latents.device) != (first.latents.dtype, first.latents.device):
+                raise ShapeError(
+                    f"track {i} is {track.latents.dtype} on {track.latents.device}, track 0 is "
+                    f"{first.latents.dtype} on {first.latents.device}; convert with .to(...) first."
+                )
             if track.fps != first.fps:
                 raise ShapeError(f"track {i} has fps {track.fps}, track 0 has {first.fps}; resample first.")
             if (track.batch, track.dim) != (first.batch, first.dim):
@@ -149,7 +169,7 @@ class MotionTrack:
 
         path = Path(path)
         if not path.is_file():
-            raise CheckpointError(f"motion track file {path} does not exist.")
+            raise CheckpointError(f"motion track file {path} does not exist (or is not a file).")
         try:
             with safe_open(str(path), framework="pt") as handle:
                 metadata = handle.metadata() or {}
@@ -159,13 +179,32 @@ class MotionTrack:
             raise CheckpointError(f"{path} is not a readable safetensors file ({exc}).") from exc
         if metadata.get("format") != MOTION_TRACK_FORMAT or "latents" not in tensors:
             raise CheckpointError(f"{path} is not a motionkit motion track (missing format metadata).")
-        version = int(metadata.get("format_version", "0"))
+        try:
+            version = int(metadata["format_version"])
+            fps = float(metadata["fps"])
+            dims = json.loads(metadata["dims"])
+        except (KeyError, ValueError) as exc:
+            raise CheckpointError(f"{path} has damaged motion-track metadata ({exc!r}).") from None
         if version > MOTION_TRACK_FORMAT_VERSION:
             raise CheckpointError(
                 f"{path} has track format version {version}; this motionkit reads up to "
                 f"{MOTION_TRACK_FORMAT_VERSION}. Upgrade motionkit."
             )
-        return cls(latents=tensors["latents"], fps=float(metadata["fps"]), source=tensors.get("source"))
+        latents = tensors["latents"]
+        recorded = [dims.get(k) for k in ("batch", "frames", "dim")] if isinstance(dims, dict) else None
+        if recorded != list(latents.shape):
+            raise CheckpointError(
+                f"{path}: latents have shape {tuple(latents.shape)} but the metadata says {dims}; the file is damaged."
+            )
+        try:
+            return cls(latents=latents, fps=fps, source=tensors.get("source"))
+        except MotionkitError as exc:
+            raise CheckpointError(f"{path} holds an invalid motion track: {exc}") from None
+
+
+def _first_frame_at_or_after(seconds: float, fps: float) -> int:
+    """Index of the first frame ``k`` with ``k / fps >= seconds`` (a nanosecond of slack for float rounding)."""
+    return math.ceil(seconds * fps - 1e-9 * fps)
 
 
 @dataclass(frozen=True)
