@@ -207,7 +207,7 @@ def _first_frame_at_or_after(seconds: float, fps: float) -> int:
     return math.ceil(seconds * fps - 1e-9 * fps)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SourceFace:
     """An encoded portrait: everything the renderer needs to animate it.
 
@@ -242,7 +242,7 @@ class SourceFace:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Conditions:
     """Per-frame driving signals for the flow sampler.
 
@@ -285,4 +285,7 @@ class Conditions:
     def concat(cls, parts: Sequence[Conditions]) -> Conditions:
         if not parts:
             raise ShapeError("Conditions.concat needs at least one part.")
+        for i, part in enumerate(parts[1:], start=1):
+            if part.fps != parts[0].fps:
+                raise ShapeError(f"conditions part {i} has fps {part.fps}, part 0 has {parts[0].fps}; resample first.")
         return cls(torch.cat([p.audio for p in parts], 1), torch.cat([p.emotion for p in parts], 1), parts[0].fps)
