@@ -1,0 +1,65 @@
+"""atomic_path: outputs appear complete or not at all."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from motionkit.errors import OutputError
+from motionkit.io import atomic_path
+
+
+def test_success_renames_into_place(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path
+        assert tmp.suffix == ".txt"
+        assert tmp != target
+        tmp.write_text("done")
+        assert not target.exists()
+    assert target.read_text() == "done"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def _write_then_fail(target: Path, content: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(content)
+        raise RuntimeError("encoder crashed")
+
+
+def test_failure_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="encoder crashed"):
+        _write_then_fail(tmp_path / "out.bin", "partial")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_kept_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError, match="encoder crashed"):
+        _write_then_fail(target, "new")
+    assert target.read_text() == "old"
+
+
+def test_refuses_existing_without_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(OutputError, match="already exists"), atomic_path(target, overwrite=False):
+        pass
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="does not exist"), atomic_path(tmp_path / "nope" / "out.txt"):
+        pass
+
+
+def test_permissions_follow_umask(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "out.txt") as tmp:
+            tmp.write_text("x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o644
