@@ -68,6 +68,7 @@ _LIP_TINT = np.array((1.0, 0.66, 0.7))
 _LIP_SHADE = 0.88
 _MIN_BACKGROUND_DISTANCE = 0.25
 _MIN_HAIR_CHROMA_DISTANCE = 0.06
+_HAIR_JITTER = 0.05
 _BACKGROUND_GRADIENT = (0.75, 1.1)
 _CLOTH_RANGE = (0.1, 0.8)
 
@@ -200,11 +201,11 @@ def sample_face(seed: int) -> FaceIdentity:
     high = min(low + 1, len(_SKIN_ANCHORS) - 1)
     skin = _jitter(rng, _SKIN_ANCHORS[low] + (position - low) * (_SKIN_ANCHORS[high] - _SKIN_ANCHORS[low]), 0.04)
     lips = np.clip(skin * _LIP_TINT * _LIP_SHADE, 0.0, 1.0)
-    hair = _jitter(rng, _HAIR_COLOURS[rng.choice(len(_HAIR_COLOURS), p=_HAIR_WEIGHTS)], 0.1)
+    hair = _jitter(rng, _HAIR_COLOURS[rng.choice(len(_HAIR_COLOURS), p=_HAIR_WEIGHTS)], _HAIR_JITTER)
     for _ in range(16):  # hair whose hue differs from the skin's keeps the hairline readable under any shading
         if np.abs(_chromaticity(hair) - _chromaticity(skin)).sum() > _MIN_HAIR_CHROMA_DISTANCE:
             break
-        hair = _jitter(rng, _HAIR_COLOURS[rng.choice(len(_HAIR_COLOURS), p=_HAIR_WEIGHTS)], 0.1)
+        hair = _jitter(rng, _HAIR_COLOURS[rng.choice(len(_HAIR_COLOURS), p=_HAIR_WEIGHTS)], _HAIR_JITTER)
     style = HAIR_STYLES[int(rng.choice(len(HAIR_STYLES), p=_HAIR_STYLE_WEIGHTS))]
     background = _EYE_COLOURS[0]
     for _ in range(16):  # keep the background distinct from skin and hair so the silhouette stays readable

@@ -33,14 +33,12 @@ class HairShape:
         front: offset of the front hairline from the face's ``hairline``.
         back: hairline level at the back of the head (normalised y).
         volume: factor on the face's ``hair_volume`` (thickness of the shell around the skull).
-        crown: hair only below this normalised level (a bald crown), or ``None``.
         curtain: ``(centre, semi_axes)`` of hair hanging behind the head, or ``None``.
     """
 
     front: float
     back: float
     volume: float
-    crown: float | None = None
     curtain: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
 
 
@@ -215,8 +213,7 @@ class FaceRenderer:
         back = shape.back
         level = front * np.cos(azimuth / 2) ** 2 + back * np.sin(azimuth / 2) ** 2
         distance = (level - y) * face.head_aspect
-        if shape.crown is not None:
-            distance = np.maximum(distance, (y - shape.crown) * face.head_aspect)
+
         return np.clip(0.5 - distance / width, 0.0, 1.0)
 
     # -------------------------------------------------------------------------------------------------- face
