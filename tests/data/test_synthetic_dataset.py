@@ -104,3 +104,11 @@ def test_demo_portrait_matches_the_renderer() -> None:
         "Image.fromarray(render_demo_portrait()).save(demo_portrait_path())"
     )
     assert demo_identity() == SyntheticWorld().identity(9)
+
+
+def test_parallel_generation_matches_serial(tmp_path: Path) -> None:
+    generate_dataset(tmp_path / "serial", n_clips=2, seconds=0.4, size=64, seed=3)
+    generate_dataset(tmp_path / "parallel", n_clips=2, seconds=0.4, size=64, seed=3, workers=2)
+    for serial, parallel in zip(SyntheticDataset(tmp_path / "serial"), SyntheticDataset(tmp_path / "parallel")):
+        assert np.array_equal(serial.frames, parallel.frames)
+        assert np.array_equal(serial.audio, parallel.audio)
