@@ -210,3 +210,12 @@ def test_config_round_trips_through_json() -> None:
     config = SyntheticWorldConfig(size=96)
     assert SyntheticWorldConfig.model_validate_json(config.model_dump_json()) == config
     assert config.samples_per_frame == 640
+
+
+def test_face_params_copy_their_inputs() -> None:
+    yaw = np.zeros(3, np.float32)
+    params = FaceParams.neutral(3).replace(yaw=yaw)
+    yaw[0] = 5.0
+    assert params.yaw[0] == 0.0 and yaw.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        params.yaw[0] = 1.0

@@ -45,7 +45,7 @@ class FaceParams:
     def __post_init__(self) -> None:
         lengths = set()
         for name in PARAM_NAMES:
-            value = np.asarray(getattr(self, name), dtype=np.float32)
+            value = np.array(getattr(self, name), dtype=np.float32)  # a private, read-only copy
             if value.ndim != 1:
                 raise ShapeError(f"FaceParams.{name} must be a (T,) array, got shape {value.shape}.")
             if not np.isfinite(value).all():

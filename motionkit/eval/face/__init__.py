@@ -2,7 +2,7 @@
 
 from motionkit.eval.face.base import FaceAnalyzer, FaceMeasurements, check_frames
 from motionkit.eval.face.landmarks import LandmarkFaceAnalyzer, landmark_measurements
-from motionkit.eval.face.synthetic import Calibration, SyntheticFaceAnalyzer, raw_measurements
+from motionkit.eval.face.synthetic import Calibration, SyntheticFaceAnalyzer, calibrate, raw_measurements
 
 __all__ = [
     "Calibration",
@@ -10,6 +10,7 @@ __all__ = [
     "FaceMeasurements",
     "LandmarkFaceAnalyzer",
     "SyntheticFaceAnalyzer",
+    "calibrate",
     "check_frames",
     "landmark_measurements",
     "raw_measurements",

@@ -26,12 +26,13 @@ video). Frames are first smoothed by a Gaussian of ``_SMOOTHING`` pixels (at 128
    calibrated ratio of closed-eye to open-eye area, ``blink = (1 - A / A_ref) / (1 - r)``.
 
 Raw values become :class:`FaceMeasurements` units through linear maps fitted on renders of the synthetic world
-(:meth:`SyntheticFaceAnalyzer.calibrate`): over several faces by default, or over one face when it is known, which
+(:func:`calibrate`, cached per process): over several faces by default, or over one face when it is known, which
 also removes its offsets (e.g. where its mouth sits).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -205,41 +206,10 @@ class SyntheticFaceAnalyzer:
     def __init__(self, world_config: SyntheticWorldConfig | None = None, identity: FaceIdentity | None = None) -> None:
         self.world_config = world_config or SyntheticWorldConfig()
         self.identity = identity
-        self._calibrations: dict[int, Calibration] = {}
 
     def calibration(self, size: int) -> Calibration:
-        """The calibration for ``size``-pixel frames (computed on first use, then cached)."""
-        if size not in self._calibrations:
-            self._calibrations[size] = self.calibrate(size)
-        return self._calibrations[size]
-
-    def calibrate(self, size: int) -> Calibration:
-        """Fit the raw-to-unit maps on renders of ``size`` pixels.
-
-        Mouth: ``mouth_open`` swept over [0, 1] on a frontal face. Yaw, pitch: swept over their limits with the
-        other angle at zero. Blink: eyes open and closed. Gains are least squares over all faces after removing
-        each face's own mean raw value (so they measure changes); offsets are the faces' mean raw value at the
-        neutral pose.
-        """
-        world = SyntheticWorld(self.world_config, size=size)
-        faces = [self.identity] if self.identity is not None else [world.identity(s) for s in range(_CALIBRATION_FACES)]
-        motion = self.world_config.motion
-        sweep = np.linspace(-1.0, 1.0, _CALIBRATION_STEPS)
-        openings = np.linspace(0.0, 1.0, _CALIBRATION_STEPS)
-        design: dict[str, list[tuple[np.ndarray, np.ndarray, float]]] = {"mouth": [], "yaw": [], "pitch": []}
-        ratios = []
-        for face in faces:
-            params = FaceParams.neutral(openings.size).replace(mouth_open=openings.astype(np.float32))
-            mouth = raw_measurements(world.render(face, params))["mouth"]
-            design["mouth"].append((mouth, openings, float(mouth[0])))
-            for name, limit in (("yaw", motion.yaw_limit), ("pitch", motion.pitch_limit)):
-                angles = (sweep * limit).astype(np.float32)
-                params = FaceParams.neutral(angles.size).replace(**{name: angles})
-                raw = raw_measurements(world.render(face, params))[name]
-                design[name].append((raw, angles, float(raw[_CALIBRATION_STEPS // 2])))
-            eyes = raw_measurements(world.render(face, FaceParams.neutral(2).replace(blink=np.array([0.0, 1.0]))))
-            ratios.append(float(eyes["eyes"][1] / max(eyes["eyes"][0], _EPS)))
-        return Calibration(**{name: _fit(rows) for name, rows in design.items()}, blink_ratio=float(np.mean(ratios)))
+        """The calibration for ``size``-pixel frames (see :func:`calibrate`; cached per process)."""
+        return calibrate(self.world_config, self.identity, size)
 
     def measure(self, frames: np.ndarray) -> FaceMeasurements:
         frames = check_frames(frames)
@@ -262,3 +232,32 @@ def _fit(rows: list[tuple[np.ndarray, np.ndarray, float]]) -> tuple[float, float
     gain = float((raw @ target) / max(float(raw @ raw), _EPS))
     offset = float(np.mean([neutral for _, _, neutral in rows]))
     return gain, offset
+
+
+@functools.lru_cache(maxsize=32)
+def calibrate(world_config: SyntheticWorldConfig, identity: FaceIdentity | None, size: int) -> Calibration:
+    """Fit the raw-to-unit maps on renders of ``size`` pixels, of ``identity`` or of ten faces when it is ``None``.
+
+    Mouth: ``mouth_open`` swept over [0, 1] on a frontal face. Yaw, pitch: swept over their limits with the other
+    angle at zero. Blink: eyes open and closed. Gains are least squares over all faces after removing each face's
+    own mean raw value (so they measure changes); offsets are the faces' mean raw value at the neutral pose.
+    """
+    world = SyntheticWorld(world_config, size=size)
+    faces = [identity] if identity is not None else [world.identity(s) for s in range(_CALIBRATION_FACES)]
+    motion = world_config.motion
+    sweep = np.linspace(-1.0, 1.0, _CALIBRATION_STEPS)
+    openings = np.linspace(0.0, 1.0, _CALIBRATION_STEPS)
+    design: dict[str, list[tuple[np.ndarray, np.ndarray, float]]] = {"mouth": [], "yaw": [], "pitch": []}
+    ratios = []
+    for face in faces:
+        params = FaceParams.neutral(openings.size).replace(mouth_open=openings.astype(np.float32))
+        mouth = raw_measurements(world.render(face, params))["mouth"]
+        design["mouth"].append((mouth, openings, float(mouth[0])))
+        for name, limit in (("yaw", motion.yaw_limit), ("pitch", motion.pitch_limit)):
+            angles = (sweep * limit).astype(np.float32)
+            params = FaceParams.neutral(angles.size).replace(**{name: angles})
+            raw = raw_measurements(world.render(face, params))[name]
+            design[name].append((raw, angles, float(raw[_CALIBRATION_STEPS // 2])))
+        eyes = raw_measurements(world.render(face, FaceParams.neutral(2).replace(blink=np.array([0.0, 1.0]))))
+        ratios.append(float(eyes["eyes"][1] / max(eyes["eyes"][0], _EPS)))
+    return Calibration(**{name: _fit(rows) for name, rows in design.items()}, blink_ratio=float(np.mean(ratios)))
