@@ -1,0 +1,52 @@
+"""Files shipped inside motionkit: a real speech clip for demos and a portrait of the synthetic world.
+
+- ``arctic_a0007.wav``: "And you always want to see it in the superlative degree", CMU ARCTIC (speaker bdl),
+  16 kHz mono PCM, 4.0 s, shipped unmodified. Its licence requires its notice to travel with it:
+  ``ARCTIC-NOTICE.txt`` beside it (:func:`demo_speech_notice_path`).
+- ``demo_portrait.png``: the synthetic-world face of seed :data:`DEMO_FACE_SEED`, frontal and neutral, rendered at
+  128 pixels by the default :class:`motionkit.data.synthetic.SyntheticWorld` (:func:`render_demo_portrait`
+  re-creates it).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from motionkit.data.synthetic import FaceIdentity, SyntheticWorld
+
+DEMO_FACE_SEED = 9
+"""Seed of the synthetic face shown by the demo portrait."""
+DEMO_PORTRAIT_SIZE = 128
+
+
+def _asset(name: str) -> Path:
+    return Path(str(resources.files(__name__).joinpath(name)))
+
+
+def demo_speech_path() -> Path:
+    """Path of the bundled real speech clip (``arctic_a0007.wav``, 16 kHz mono, 4 s)."""
+    return _asset("arctic_a0007.wav")
+
+
+def demo_speech_notice_path() -> Path:
+    """Path of the CMU ARCTIC licence notice that must accompany the speech clip."""
+    return _asset("ARCTIC-NOTICE.txt")
+
+
+def demo_portrait_path() -> Path:
+    """Path of the bundled demo portrait (``demo_portrait.png``, 128 x 128 RGB)."""
+    return _asset("demo_portrait.png")
+
+
+def demo_identity() -> FaceIdentity:
+    """The synthetic face of the demo portrait (for calibrating the synthetic analyzer on it)."""
+    return SyntheticWorld(size=DEMO_PORTRAIT_SIZE).identity(DEMO_FACE_SEED)
+
+
+def render_demo_portrait(size: int = DEMO_PORTRAIT_SIZE) -> np.ndarray:
+    """``(size, size, 3)`` uint8 render of the demo face; at 128 px it equals ``demo_portrait.png``."""
+    world = SyntheticWorld(size=size)
+    return world.portrait(world.identity(DEMO_FACE_SEED))

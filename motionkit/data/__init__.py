@@ -1,0 +1,1 @@
+"""Datasets for training and evaluating motionkit: the procedural synthetic talking-face world."""
