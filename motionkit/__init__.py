@@ -7,11 +7,13 @@ FlowSampler (flow-matching motion generator), Renderer (motion auto-encoder), gl
 from motionkit._version import __version__
 from motionkit.config import ModelConfig, preset
 from motionkit.errors import MotionkitError
+from motionkit.flow import FlowSampler
 from motionkit.space import MotionSpace
 from motionkit.types import Conditions, MotionTrack, SourceFace
 
 __all__ = [
     "Conditions",
+    "FlowSampler",
     "ModelConfig",
     "MotionSpace",
     "MotionTrack",
