@@ -12,8 +12,8 @@ from motionkit.config._base import FrozenConfig
 class GuidanceConfig(FrozenConfig):
     """Classifier-free guidance scales (FLOAT: ``v = v_u + s_a (v_a - v_u) + s_e (v_ae - v_a)``)."""
 
-    audio_scale: float = Field(2.0, description="Audio guidance scale s_a.")
-    emotion_scale: float = Field(1.0, description="Emotion guidance scale s_e.")
+    audio_scale: float = Field(2.0, allow_inf_nan=False, description="Audio guidance scale s_a.")
+    emotion_scale: float = Field(1.0, allow_inf_nan=False, description="Emotion guidance scale s_e.")
 
 
 class FlowConfig(FrozenConfig):

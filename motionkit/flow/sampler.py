@@ -138,6 +138,8 @@ class FlowSampler(FlowTransformer):
         source = self._source(source_motion)
         if not isinstance(conditions, Conditions):
             raise ShapeError(f"conditions must be a motionkit.Conditions, got {type(conditions).__name__}.")
+        if conditions.frames == 0:
+            raise ShapeError("conditions have no frames; pass at least one frame of audio and emotion.")
         windows = math.ceil(conditions.frames / self.config.window)
         schedule, used_seed, branches = self._schedule(source, nfe, solver, guidance, seed, noise, time_grid, windows)
         with torch.no_grad():

@@ -6,6 +6,7 @@ import doctest
 import itertools
 import math
 
+import pydantic
 import pytest
 import torch
 from hypothesis import given
@@ -251,6 +252,10 @@ def test_errors(tiny_sampler, tiny_config, make_conditions):
         tiny_sampler.sample(conditions, source, guidance=(2.0, 1.0))
     with pytest.raises(ShapeError, match=r"must be a motionkit\.Conditions"):
         tiny_sampler.sample(conditions.audio, source)
+    with pytest.raises(ShapeError, match="conditions have no frames"):
+        tiny_sampler.sample(conditions.slice(0, 0), source, noise=_noise(tiny_config, 12))
+    with pytest.raises(pydantic.ValidationError, match="finite number"):
+        GuidanceConfig(audio_scale=float("nan"))
     with pytest.raises(ShapeError, match="no condition frames"):
         list(tiny_sampler.stream([], source, seed=0))
     with pytest.raises(ShapeError, match="share one frame rate"):
