@@ -128,7 +128,7 @@ def bench_model(
         with torch.no_grad(), autocast():
             sampler(x, torch.tensor(0.5, device=device), **inputs)
 
-    record("forward (3 branches x 60 frames)", median_seconds(forward, repeats, device))
+    record(f"forward (3 branches x {config.sequence_length} frames)", median_seconds(forward, repeats, device))
 
     window = median_seconds(lambda: sample(one_window), repeats, device)
     record("window, FLOAT defaults", window, model_calls=_calls(sampler))

@@ -129,13 +129,14 @@ def flow_matching_loss(
         wr: ``(B, D)`` source motion.
         we: ``(B, 1, E)`` clip emotion or ``(B, L' + L, E)`` per-frame emotion (context frames first).
         prev_x: ``(B, L', D)`` clean motion of the preceding frames; ``prev_wa``: ``(B, L', Da)`` their audio.
-        config: dropout probabilities and loss weights; default the model's ``config`` (or ``FlowConfig()``).
+        config: dropout probabilities and loss weights; default the model's ``config`` (also through a
+            ``DistributedDataParallel`` wrapper's ``module``), else ``FlowConfig()``.
         generator: RNG for ``t``, ``x0`` and the dropout decisions.
         time_sampler: distribution of ``t``; default ``U(0, 1)``.
     Returns:
         :class:`LossOutput` ``(total, ot, vel)``.
     """
-    cfg = config if config is not None else getattr(model, "config", FlowConfig())
+    cfg = config if config is not None else _model_config(model)
     check_tensor("x1", x1, ndim=3, hint="Expected (B, L, D) clean motion latents.")
     B, L, D = x1.shape
     if L < 2:
@@ -157,3 +158,11 @@ def flow_matching_loss(
     vel = (prediction.diff(dim=1) - target.diff(dim=1)).pow(2).mean()
     total = cfg.ot_loss_weight * ot + cfg.velocity_loss_weight * vel
     return LossOutput(total, ot, vel)
+
+
+def _model_config(model: object) -> FlowConfig:
+    for candidate in (model, getattr(model, "module", None)):
+        config = getattr(candidate, "config", None)
+        if isinstance(config, FlowConfig):
+            return config
+    return FlowConfig()

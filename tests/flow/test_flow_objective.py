@@ -80,6 +80,20 @@ def test_loss_weights_and_time_sampler(tiny_config):
     assert torch.equal(model.seen["x"], batch["x1"])  # t = 1 is the data end of the path
 
 
+def test_config_found_through_a_wrapper(tiny_config):
+    class Wrapper:
+        def __init__(self, module):
+            self.module = module
+
+        def __call__(self, *args, **kwargs):
+            return self.module(*args, **kwargs)
+
+    config = tiny_config.model_copy(update={"audio_dropout": 1.0})
+    model = ZeroField(config)
+    flow_matching_loss(Wrapper(model), **_batch(tiny_config), generator=torch.Generator())
+    assert torch.count_nonzero(model.seen["wa"]) == 0
+
+
 def test_dropout_rates_and_independence(tiny_config):
     drop = ConditionDropout.draw(40_000, tiny_config, torch.Generator().manual_seed(0))
     for name, p in [("audio", 0.1), ("reference", 0.1), ("emotion", 0.1), ("prev_x", 0.5), ("prev_wa", 0.5)]:
