@@ -7,6 +7,7 @@ FlowSampler (flow-matching motion generator), Renderer (motion auto-encoder), gl
 from motionkit._version import __version__
 from motionkit.config import ModelConfig, preset
 from motionkit.errors import MotionkitError
+from motionkit.flow import FlowSampler
 from motionkit.space import Axis, EditProgram, MotionSpace
 from motionkit.types import Conditions, MotionTrack, SourceFace
 
@@ -14,6 +15,7 @@ __all__ = [
     "Axis",
     "Conditions",
     "EditProgram",
+    "FlowSampler",
     "ModelConfig",
     "MotionSpace",
     "MotionTrack",

@@ -12,8 +12,8 @@ from motionkit.config._base import FrozenConfig
 class GuidanceConfig(FrozenConfig):
     """Classifier-free guidance scales (FLOAT: ``v = v_u + s_a (v_a - v_u) + s_e (v_ae - v_a)``)."""
 
-    audio_scale: float = Field(2.0, description="Audio guidance scale s_a.")
-    emotion_scale: float = Field(1.0, description="Emotion guidance scale s_e.")
+    audio_scale: float = Field(2.0, allow_inf_nan=False, description="Audio guidance scale s_a.")
+    emotion_scale: float = Field(1.0, allow_inf_nan=False, description="Emotion guidance scale s_e.")
 
 
 class FlowConfig(FrozenConfig):
@@ -38,6 +38,10 @@ class FlowConfig(FrozenConfig):
     reference_dropout: float = Field(0.1, description="Training: probability of dropping the source motion.")
     emotion_dropout: float = Field(0.1, description="Training: probability of dropping the emotion.")
     context_dropout: float = Field(0.5, description="Training: probability of dropping each context input.")
+    ot_loss_weight: float = Field(1.0, description="Training: weight lambda_OT of the flow-matching (OT) loss.")
+    velocity_loss_weight: float = Field(
+        1.0, description="Training: weight lambda_vel of the temporal-difference (velocity) loss."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> FlowConfig:
@@ -47,8 +51,13 @@ class FlowConfig(FrozenConfig):
             raise ValueError("time_embed_dim must be even (cos and sin halves)")
         if self.window < 1 or self.context < 0 or self.attention_window < 0:
             raise ValueError("window must be >= 1, context and attention_window >= 0")
+        if self.context > self.window:
+            raise ValueError(f"context {self.context} must not exceed window {self.window} (it is cut from one window)")
         if self.nfe < 2:
             raise ValueError("nfe must be at least 2 (a time grid needs two points)")
+        probabilities = (self.audio_dropout, self.reference_dropout, self.emotion_dropout, self.context_dropout)
+        if not all(0.0 <= p <= 1.0 for p in probabilities):
+            raise ValueError("dropout probabilities must lie in [0, 1]")
         return self
 
     @property

@@ -1,0 +1,245 @@
+"""FlowSampler: FLOAT's motion generator — the flow transformer plus guided, windowed, streamable ODE sampling.
+
+Example::
+
+    >>> import torch
+    >>> from motionkit import Conditions, FlowSampler
+    >>> from motionkit.config import preset
+    >>> sampler = FlowSampler(preset("tiny").flow)
+    >>> conditions = Conditions(torch.randn(1, 23, 32), torch.full((1, 23, 7), 1 / 7))
+    >>> track = sampler.sample(conditions, torch.randn(1, 32), seed=0)
+    >>> track.latents.shape, sampler.last_stats.model_calls
+    (torch.Size([1, 23, 32]), 27)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from motionkit.config.flow import FlowConfig, GuidanceConfig
+from motionkit.errors import ConfigError, ShapeError
+from motionkit.flow.checkpoint import float_entries, load_float_entries, strip_float_prefix
+from motionkit.flow.guidance import ClassifierFreeGuidance
+from motionkit.flow.noise import ExplicitNoise, NoiseSource, SeededNoise
+from motionkit.flow.solvers import Solver, check_time_grid, get_solver, uniform_time_grid
+from motionkit.flow.transformer import FlowTransformer
+from motionkit.flow.windows import WindowSchedule
+from motionkit.types import Conditions, MotionTrack
+from motionkit.validation import check_tensor
+
+SEED_RANGE = 2**63 - 1
+"""Seeds drawn from torch's global generator (when neither ``seed`` nor ``noise`` is given) lie in [0, this)."""
+
+
+@dataclass(frozen=True)
+class SamplingStats:
+    """What the last :meth:`FlowSampler.sample` / :meth:`FlowSampler.stream` call did.
+
+    Attributes:
+        frames: output frames ``T``.
+        windows: windows sampled (``ceil(T / L)``).
+        model_calls: transformer forward passes (FLOAT, 2 windows, nfe 10, Euler: 18). All guidance branches of
+            one evaluation are batched into one pass.
+        rows_per_call: batch rows per pass (``B`` times the number of guidance branches: ``3B`` for FLOAT's
+            default scales, ``B`` when both scales are 1).
+        solver: solver name.
+        time_grid_points: points of the time grid (FLOAT's ``nfe``).
+        seed: the seed the noise was drawn from (None when explicit noise was given).
+        seconds: wall time of the whole call.
+        first_window_seconds: wall time from the start of the call to the first finished window (streaming
+            latency; it includes waiting for the first condition chunks).
+    """
+
+    frames: int
+    windows: int
+    model_calls: int
+    rows_per_call: int
+    solver: str
+    time_grid_points: int
+    seed: int | None
+    seconds: float
+    first_window_seconds: float
+
+
+class FlowSampler(FlowTransformer):
+    """FLOAT's flow-matching motion generator.
+
+    The module *is* the flow transformer (FLOAT's ``fmt``: same sub-module names, so ``state_dict()`` keys are the
+    official ones without the ``fmt.`` prefix) and adds sampling: Euler (FLOAT-exact) or higher-order solvers on
+    any time grid, classifier-free guidance with audio/emotion scales, windowed sampling of any length, seeded
+    per-frame noise, and streaming. After each call, :attr:`last_stats` holds a :class:`SamplingStats`.
+
+    Args:
+        config: sizes and defaults (default: the official ``float-512`` model).
+    """
+
+    last_stats: SamplingStats | None
+
+    def __init__(self, config: FlowConfig = FlowConfig()) -> None:  # noqa: B008 (frozen, immutable default)
+        super().__init__(config)
+        self.last_stats = None
+
+    @classmethod
+    def from_float_state_dict(
+        cls,
+        state_dict: Mapping[str, object],
+        config: FlowConfig = FlowConfig(),  # noqa: B008 (frozen, immutable default)
+    ) -> FlowSampler:
+        """Build a sampler from FLOAT's checkpoint (``fmt.*`` keys; other entries, e.g. ``motion_autoencoder.*``,
+        are ignored). ``fmt.pos_embed`` is loaded as stored; ``fmt.alignment_mask``, if present, is checked.
+
+        Raises:
+            CheckpointError: listing every missing, unexpected and mis-shaped key at once.
+        """
+        sampler = cls(config)
+        load_float_entries(sampler, strip_float_prefix(state_dict), config.sequence_length, config.attention_window)
+        return sampler
+
+    def float_state_dict(self) -> dict[str, torch.Tensor]:
+        """The weights under FLOAT's keys (``fmt.*``, including the ``fmt.alignment_mask`` buffer), as copies."""
+        return float_entries(self, self.config.sequence_length, self.config.attention_window)
+
+    def sample(
+        self,
+        conditions: Conditions,
+        source_motion: torch.Tensor,
+        *,
+        nfe: int | None = None,
+        solver: str | Solver | None = None,
+        guidance: GuidanceConfig | None = None,
+        seed: int | None = None,
+        noise: Sequence[torch.Tensor] | torch.Tensor | None = None,
+        time_grid: torch.Tensor | None = None,
+    ) -> MotionTrack:
+        """Generate the motion of a whole clip.
+
+        Args:
+            conditions: audio ``(B, T, Da)`` and per-frame emotion ``(B, T, E)`` of the whole clip.
+            source_motion: ``(B, D)`` motion ``r_s`` of the source portrait (``wr``).
+            nfe: points of the time grid ``linspace(0, 1, nfe)`` (FLOAT's meaning: Euler makes ``nfe - 1`` model
+                calls per window). Default ``config.nfe`` (10).
+            solver: ``"euler"`` (default, FLOAT-exact), ``"midpoint"``, ``"heun"``, ``"rk4"`` or a ``Solver``.
+            guidance: audio / emotion scales; default ``config.guidance`` (2.0 / 1.0, FLOAT's).
+            seed: noise seed; frame ``t``'s initial noise depends only on ``(seed, t)`` (see ``motionkit.flow.noise``).
+            noise: explicit initial noise instead of a seed: one ``(B, L, D)`` tensor per window (a sequence or a
+                ``(W, B, L, D)`` tensor), or a single ``(B, L, D)`` tensor for every window (FLOAT's
+                ``--fix_noise_seed``, see ``float_fixed_noise``). Without ``seed`` and ``noise`` a seed is drawn from
+                torch's global generator and reported in :attr:`last_stats`.
+            time_grid: custom strictly increasing integration times (instead of ``nfe``).
+        Returns:
+            ``MotionTrack`` with latents ``(B, T, D)``, ``fps = conditions.fps`` and ``source = source_motion``.
+        """
+        started = time.perf_counter()
+        source = self._source(source_motion)
+        if not isinstance(conditions, Conditions):
+            raise ShapeError(f"conditions must be a motionkit.Conditions, got {type(conditions).__name__}.")
+        if conditions.frames == 0:
+            raise ShapeError("conditions have no frames; pass at least one frame of audio and emotion.")
+        windows = math.ceil(conditions.frames / self.config.window)
+        schedule, used_seed, branches = self._schedule(source, nfe, solver, guidance, seed, noise, time_grid, windows)
+        with torch.no_grad():
+            parts = schedule.push(conditions)
+            last = schedule.finish()
+        latents = torch.cat([*parts, last] if last is not None else parts, dim=1)
+        self.last_stats = _stats(schedule, latents.shape[1], used_seed, branches, started)
+        return MotionTrack(latents, fps=conditions.fps, source=source)
+
+    def stream(
+        self,
+        condition_chunks: Iterable[Conditions],
+        source_motion: torch.Tensor,
+        *,
+        nfe: int | None = None,
+        solver: str | Solver | None = None,
+        guidance: GuidanceConfig | None = None,
+        seed: int | None = None,
+        noise: Sequence[torch.Tensor] | torch.Tensor | None = None,
+        time_grid: torch.Tensor | None = None,
+    ) -> Iterator[MotionTrack]:
+        """Generate motion while conditions arrive: yields a ``MotionTrack`` of ``L`` frames for every completed
+        window, then the remaining frames of the last (padded) window when ``condition_chunks`` is exhausted.
+
+        The chunks may have any sizes; the concatenated output equals :meth:`sample` of the concatenated conditions
+        with the same seed (or noise). Arguments as in :meth:`sample`. :attr:`last_stats` is set when the
+        iterator is exhausted; its ``first_window_seconds`` is the latency to the first yielded window.
+        """
+        started = time.perf_counter()
+        source = self._source(source_motion)
+        schedule, used_seed, branches = self._schedule(source, nfe, solver, guidance, seed, noise, time_grid, None)
+        frames = 0
+        fps = 25.0
+        for chunk in condition_chunks:
+            # Grad mode is thread-local: keep no_grad around the computation only, never across a yield.
+            with torch.no_grad():
+                parts = schedule.push(chunk)
+            fps = chunk.fps
+            for part in parts:
+                frames += part.shape[1]
+                yield MotionTrack(part, fps=fps, source=source)
+        with torch.no_grad():
+            last = schedule.finish()
+        if last is not None:
+            frames += last.shape[1]
+            yield MotionTrack(last, fps=fps, source=source)
+        self.last_stats = _stats(schedule, frames, used_seed, branches, started)
+
+    def _source(self, source_motion: torch.Tensor) -> torch.Tensor:
+        check_tensor("source_motion", source_motion, ndim=2, last_dim=self.config.motion_dim, hint="Expected (B, D).")
+        weight = self.pos_embed
+        return source_motion.to(device=weight.device, dtype=weight.dtype)
+
+    def _schedule(
+        self,
+        source: torch.Tensor,
+        nfe: int | None,
+        solver: str | Solver | None,
+        guidance: GuidanceConfig | None,
+        seed: int | None,
+        noise: Sequence[torch.Tensor] | torch.Tensor | None,
+        time_grid: torch.Tensor | None,
+        windows: int | None,
+    ) -> tuple[WindowSchedule, int | None, int]:
+        """The window schedule of one call, the seed used, and the number of guidance branches per model call."""
+        cfg = self.config
+        if time_grid is not None and nfe is not None:
+            raise ConfigError("give either nfe (a uniform grid of nfe points) or time_grid, not both.")
+        if seed is not None and noise is not None:
+            raise ConfigError("give either seed or noise, not both.")
+        if guidance is not None and not isinstance(guidance, GuidanceConfig):
+            raise ConfigError(
+                f"guidance must be a GuidanceConfig(audio_scale=..., emotion_scale=...), got {type(guidance).__name__}."
+            )
+        device = source.device
+        grid = (
+            uniform_time_grid(cfg.nfe if nfe is None else nfe, device)
+            if time_grid is None
+            else check_time_grid(time_grid).to(device)
+        )
+        source_of_noise: NoiseSource
+        if noise is not None:
+            source_of_noise = ExplicitNoise(noise, windows)
+        else:
+            seed = int(torch.randint(0, SEED_RANGE, (1,)).item()) if seed is None else seed
+            source_of_noise = SeededNoise(seed)
+        guided = ClassifierFreeGuidance(self, guidance or cfg.guidance)
+        schedule = WindowSchedule(guided, source, cfg, get_solver(solver or cfg.solver), grid, source_of_noise)
+        return schedule, seed, len(guided.branches)
+
+
+def _stats(schedule: WindowSchedule, frames: int, seed: int | None, branches: int, started: float) -> SamplingStats:
+    return SamplingStats(
+        frames=frames,
+        windows=schedule.windows,
+        model_calls=schedule.evaluations,
+        rows_per_call=branches * schedule.source_motion.shape[0],
+        solver=schedule.solver.name,
+        time_grid_points=int(schedule.time_grid.numel()),
+        seed=seed,
+        seconds=time.perf_counter() - started,
+        first_window_seconds=schedule.first_window_seconds or 0.0,
+    )

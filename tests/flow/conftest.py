@@ -1,0 +1,63 @@
+"""Shared helpers of the flow tests: tiny configurations and models with non-trivial (non-zero-init) weights.
+
+Helpers are exposed as fixtures (``randomize``, ``make_conditions``) so that test modules never import conftest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from motionkit.config import FlowConfig, preset
+from motionkit.flow import FlowSampler
+from motionkit.types import Conditions
+
+
+def _randomize(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Fill every linear weight with N(0, 1/fan_in) and biases with N(0, 0.02^2), as the parity recipe does.
+
+    A freshly initialised FLOAT model outputs exactly zero (adaLN-Zero), which would hide most bugs.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name == "pos_embed":
+                continue
+            if param.dim() == 2:
+                param.copy_(torch.randn(param.shape, generator=generator) / math.sqrt(param.shape[1]))
+            else:
+                param.copy_(0.02 * torch.randn(param.shape, generator=generator))
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> FlowConfig:
+    return preset("tiny").flow
+
+
+@pytest.fixture(scope="session")
+def tiny_sampler(tiny_config: FlowConfig) -> FlowSampler:
+    sampler = FlowSampler(tiny_config)
+    _randomize(sampler, seed=1)
+    return sampler.eval()
+
+
+def _random_conditions(config: FlowConfig, frames: int, batch: int = 1, seed: int = 0) -> Conditions:
+    """Random audio and per-frame soft-label emotion."""
+    generator = torch.Generator().manual_seed(seed)
+    audio = torch.randn(batch, frames, config.audio_dim, generator=generator)
+    emotion = torch.softmax(torch.randn(batch, frames, config.emotion_dim, generator=generator), dim=-1)
+    return Conditions(audio, emotion)
+
+
+@pytest.fixture(scope="session")
+def randomize() -> Callable[..., torch.nn.Module]:
+    return _randomize
+
+
+@pytest.fixture(scope="session")
+def make_conditions() -> Callable[..., Conditions]:
+    return _random_conditions

@@ -1,0 +1,86 @@
+"""Loading and exporting FLOAT's ``fmt.*`` checkpoint entries."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from motionkit.config import FlowConfig
+from motionkit.errors import CheckpointError
+from motionkit.flow import FlowSampler
+from motionkit.flow.checkpoint import check_alignment_mask
+
+
+def _float_mask(length: int, window: int) -> torch.Tensor:
+    """FLOAT's alignment_mask as the spec describes it: True (blocked) unless max(0, i-w) <= j <= i+w."""
+    mask = torch.ones(length, length, dtype=torch.bool)
+    for i in range(length):
+        mask[i, max(0, i - window) : i + window + 1] = False
+    return mask
+
+
+def test_round_trip(tiny_sampler, tiny_config):
+    exported = tiny_sampler.float_state_dict()
+    assert all(k.startswith("fmt.") for k in exported)
+    assert torch.equal(exported["fmt.alignment_mask"], _float_mask(tiny_config.sequence_length, 2))
+    loaded = FlowSampler.from_float_state_dict(exported, tiny_config)
+    for key, value in tiny_sampler.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_export_is_a_copy(tiny_sampler):
+    exported = tiny_sampler.float_state_dict()
+    exported["fmt.c_embedder.bias"].add_(1.0)
+    assert not torch.equal(exported["fmt.c_embedder.bias"], tiny_sampler.c_embedder.bias)
+
+
+def test_other_components_are_ignored_and_input_untouched(tiny_sampler, tiny_config):
+    state = tiny_sampler.float_state_dict()
+    state.pop("fmt.alignment_mask")
+    state["motion_autoencoder.enc.fc.0.weight"] = torch.zeros(3, 3)
+    snapshot = {k: v.clone() for k, v in state.items()}
+    loaded = FlowSampler.from_float_state_dict(state, tiny_config)
+    with torch.no_grad():
+        loaded.c_embedder.weight.add_(1.0)
+    assert state.keys() == snapshot.keys()
+    assert all(torch.equal(state[k], snapshot[k]) for k in state)
+
+
+def test_all_problems_in_one_error(tiny_sampler, tiny_config):
+    state = tiny_sampler.float_state_dict()
+    del state["fmt.decoder.linear.bias"]
+    state["fmt.blocks.9.attn.qkv.weight"] = torch.zeros(1)
+    state["fmt.x_embedder.proj.weight"] = torch.zeros(5, 5)
+    state["fmt.t_embedder.mlp.0.bias"] = "not a tensor"
+    with pytest.raises(CheckpointError) as info:
+        FlowSampler.from_float_state_dict(state, tiny_config)
+    message = str(info.value)
+    assert "missing 1: decoder.linear.bias" in message
+    assert "unexpected 1: blocks.9.attn.qkv.weight" in message
+    assert "x_embedder.proj.weight: expected shape (64, 32), got (5, 5)" in message
+    assert "t_embedder.mlp.0.bias: expected a float tensor, got str" in message
+    assert "FlowConfig" in message
+
+
+def test_wrong_config_lists_mismatches(tiny_sampler):
+    with pytest.raises(CheckpointError, match="mis-shaped"):
+        FlowSampler.from_float_state_dict(tiny_sampler.float_state_dict(), FlowConfig(depth=2, hidden_dim=64))
+
+
+def test_no_fmt_entries():
+    with pytest.raises(CheckpointError, match=r"no 'fmt\.\*' entries"):
+        FlowSampler.from_float_state_dict({"x_embedder.proj.weight": torch.zeros(1)})
+
+
+def test_alignment_mask_is_verified(tiny_sampler, tiny_config):
+    state = tiny_sampler.float_state_dict()
+    state["fmt.alignment_mask"] = _float_mask(tiny_config.sequence_length, 3)
+    with pytest.raises(CheckpointError, match="attention_window"):
+        FlowSampler.from_float_state_dict(state, tiny_config)
+    state["fmt.alignment_mask"] = _float_mask(tiny_config.sequence_length, 2).float()
+    with pytest.raises(CheckpointError, match="must be a bool"):
+        FlowSampler.from_float_state_dict(state, tiny_config)
+
+
+def test_mask_check_accepts_float_layout():
+    check_alignment_mask(_float_mask(60, 2), 60, 2)
