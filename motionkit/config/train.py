@@ -205,9 +205,10 @@ def _describe(error: ValidationError) -> str:
             lines.append(f"  {where}: required field is missing")
         elif item["type"] == "extra_forbidden":
             lines.append(f"  {where}: unknown field (check the spelling; see docs/training.md)")
+        elif isinstance(item.get("input"), Mapping):
+            lines.append(f"  {where}: {message}")
         else:
-            got = repr(item.get("input"))
-            lines.append(f"  {where}: {message} (got {got[:80]})")
+            lines.append(f"  {where}: {message} (got {item.get('input')!r:.80})")
     return "\n".join(lines)
 
 

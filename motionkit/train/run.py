@@ -73,12 +73,20 @@ def run_training(
     return result.checkpoint
 
 
-def pair_source(config: AETrainConfig, context: DistContext, cropper: FaceCropper) -> FramePairSource:
+def pair_source(config: AETrainConfig, context: DistContext, cropper: FaceCropper | None = None) -> FramePairSource:
     """This rank's (source, driving) pair stream over the usable clips of ``config.videos``.
 
-    Rank 0 scans the folder (caching the scan in ``output_dir/video_index.json``) and prints the dataset summary;
-    the other ranks then read the cached scan.
+    ``cropper`` crops the faces; without one, ``crop="resize"`` resizes whole frames to the model's image size
+    and ``crop="face"`` is an error (face detection is the caller's to provide). Rank 0 scans the folder (caching
+    the scan in ``output_dir/video_index.json``) and prints the dataset summary; the other ranks then read the
+    cached scan.
     """
+    if cropper is None:
+        if config.crop == "face":
+            raise ConfigError(
+                "crop 'face' needs a face cropper (detector + crop rule); pass one, or use crop 'resize'."
+            )
+        cropper = FaceCropper.resize(config.resolved_model().renderer.size)
     settings = ScanSettings(min_frames=2, require_audio=False, face_search_frames=config.face_search_frames)
     index = Path(config.output_dir) / INDEX_FILE
     if context.is_main:

@@ -168,7 +168,7 @@ def test_learning_rate_follows_the_schedule(tmp_path: Path) -> None:
     rates = [row["lr/main"] for row in MetricsLog(tmp_path / "metrics.csv").rows()]
     assert rates[:4] == pytest.approx([0.025, 0.05, 0.075, 0.1])
     assert rates[4] == pytest.approx(0.1)
-    assert all(a >= b for a, b in itertools.pairwise(rates))
+    assert all(a >= b for a, b in itertools.pairwise(rates[4:]))
 
 
 def test_ema_tracks_the_weights(tmp_path: Path) -> None:
