@@ -303,7 +303,7 @@ def extract_features(
                 features = {key: torch.cat(values) for key, values in parts.items()}
                 features.update(extractor.audio(clip_audio(info), info.frames))
             except DataError as error:
-                warnings.warn(f"skipping {info.path}: {error}", SkippedFileWarning, stacklevel=2)
+                warnings.warn(f"{error} Skipped.", SkippedFileWarning, stacklevel=2)
                 continue
             writer.add(name, features)
     return FeatureCache(folder)

@@ -278,8 +278,6 @@ def probe_clip(path: str | Path, cropper: FaceCropper, settings: ScanSettings = 
                 if box is None and len(pts) <= settings.face_search_frames:
                     with contextlib.suppress(FaceNotFoundError):
                         box = cropper.detect(_to_rgb(frame))
-    except DataError:
-        raise
     except (av.FFmpegError, OSError, EOFError) as exc:
         decoded = f" after {len(pts)} frames" if pts else ""
         raise DataError(f"{path} is unreadable or corrupt{decoded} ({exc}).", reason="unreadable") from exc
@@ -485,7 +483,7 @@ def scan_folder(
         if "skipped" in entry:
             skipped = DataError(entry["skipped"]["message"], reason=entry["skipped"]["reason"])
             summary.skip(path, skipped)
-            warnings.warn(f"skipping {path}: {skipped}", SkippedFileWarning, stacklevel=2)
+            warnings.warn(f"{skipped} Skipped.", SkippedFileWarning, stacklevel=2)
             continue
         info = ClipInfo.from_json({**entry["clip"], "path": str(root / entry["clip"]["path"])})
         clips.append(info)
@@ -574,7 +572,7 @@ class FramePairSource(IndexedBatchStream):
                 return self._draw(rng)
             except DataError as error:
                 failures.append(str(error))
-                warnings.warn(f"skipping a frame pair: {error}", SkippedFileWarning, stacklevel=2)
+                warnings.warn(f"{error} Drawing another clip.", SkippedFileWarning, stacklevel=2)
         raise DataError(f"{MAX_SAMPLE_ATTEMPTS} clips in a row failed to decode; last: {failures[-1]}")
 
 

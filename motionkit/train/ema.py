@@ -19,7 +19,7 @@ class EMA:
 
     where ``n`` counts the updates made so far. The warm-up lets the average follow the fast early changes of the
     weights instead of remembering the random initialisation for ~1/(1-decay) steps. Buffers (e.g. running
-    statistics) are copied, not averaged. Shadows are float32 on the parameters' device.
+    statistics) are copied, not averaged. Floating-point shadows are float32 on the parameters' device.
     """
 
     def __init__(self, modules: Mapping[str, nn.Module], decay: float, *, warmup: bool = True) -> None:
@@ -30,9 +30,21 @@ class EMA:
         self.updates = 0
         self._modules = dict(modules)
         self.shadow: dict[str, dict[str, torch.Tensor]] = {
-            name: {key: value.detach().float().clone() for key, value in module.state_dict().items()}
+            name: {
+                key: value.detach().float().clone() if value.is_floating_point() else value.detach().clone()
+                for key, value in module.state_dict().items()
+            }
             for name, module in self._modules.items()
         }
+        # (shadow, live tensor) pairs: parameters are averaged, buffers copied. The live tensors are the modules'
+        # own storage, which optimisers and load_state_dict update in place.
+        self._averaged: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._copied: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for name, module in self._modules.items():
+            parameters = dict(module.named_parameters())
+            for key, value in module.state_dict(keep_vars=True).items():
+                pair = (self.shadow[name][key], value)
+                (self._averaged if key in parameters else self._copied).append(pair)
 
     def current_decay(self) -> float:
         """The decay ``d_n`` the next update will use."""
@@ -43,15 +55,16 @@ class EMA:
     @torch.no_grad()
     def update(self) -> None:
         """Move the shadows towards the current weights (call after each optimiser step)."""
-        decay = self.current_decay()
-        for name, module in self._modules.items():
-            shadow = self.shadow[name]
-            parameters = dict(module.named_parameters())
-            for key, value in module.state_dict().items():
-                if key in parameters:
-                    shadow[key].lerp_(value.detach().float(), 1.0 - decay)
-                else:
-                    shadow[key].copy_(value)
+        weight = 1.0 - self.current_decay()
+        same_dtype = [(s, v) for s, v in self._averaged if v.dtype == torch.float32]
+        if same_dtype:
+            shadows, values = zip(*same_dtype)
+            torch._foreach_lerp_(list(shadows), [v.detach() for v in values], weight)
+        for shadow, value in self._averaged:
+            if value.dtype != torch.float32:
+                shadow.lerp_(value.detach().float(), weight)
+        for shadow, value in self._copied:
+            shadow.copy_(value)
         self.updates += 1
 
     def state_dicts(self) -> dict[str, dict[str, torch.Tensor]]:
@@ -72,7 +85,7 @@ class EMA:
             if missing:
                 raise CheckpointError(f"EMA weights of {name!r} lack {sorted(missing)[:5]}; wrong model?")
             for key, target in self.shadow[name].items():
-                target.copy_(saved[key].float())
+                target.copy_(saved[key])
         self.updates = updates
 
     @contextlib.contextmanager

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from motionkit.config.train import Precision, TrainConfig
-from motionkit.errors import CheckpointError, ConfigError, NonFiniteError
+from motionkit.errors import CheckpointError, ConfigError, MotionkitError, NonFiniteError
 from motionkit.train import checkpoint as ckpt
 from motionkit.train.distributed import (
     DistContext,
@@ -139,8 +139,11 @@ class Trainer:
         if not self.modules:
             raise ConfigError("the task has no trainable parameters (every module is frozen); nothing to train.")
         self.phases = self._check_phases(list(task.phases()) if isinstance(task, PhasedTask) else None)
+        # dict.fromkeys: a parameter shared by two modules of a phase is optimised once.
         self._phase_params = {
-            phase.name: [p for name in phase.modules for p in self.modules[name].parameters() if p.requires_grad]
+            phase.name: list(
+                dict.fromkeys(p for name in phase.modules for p in self.modules[name].parameters() if p.requires_grad)
+            )
             for phase in self.phases
         }
         self.optimizers = {
@@ -163,6 +166,10 @@ class Trainer:
         )
         self.schedule = LRSchedule(config.schedule, config.steps, config.warmup_steps, config.min_lr_ratio)
         self.generator = make_generator(self.device, derive_seed(config.seed, self.context.rank, _GENERATOR_STREAM))
+        if config.sample_every is not None and not isinstance(task, SamplingTask):
+            warn_main(
+                "sample_every is set but the task has no sample() method; no previews will be written.", self.context
+            )
         self.metrics = MetricsLog(self.output_dir / METRICS_FILE)
         self.step = 0
         self.last_checkpoint: Path | None = None
@@ -193,13 +200,13 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         """Train until ``config.steps`` optimiser steps are done (resuming first if configured)."""
-        existing = ckpt.latest_checkpoint(self.checkpoint_dir)
-        resume_from = ckpt.resolve_resume(self.config.resume, self.checkpoint_dir)
-        if resume_from is None and existing is not None:
-            raise ConfigError(
-                f"{self.output_dir} already holds checkpoints (newest: {existing.name}); set resume to 'latest' "
-                "to continue that run, or choose another output_dir."
-            )
+        # Rank 0 decides where to start and every rank follows, so that ranks never disagree about resuming.
+        decision: tuple[Path | None, MotionkitError | None] = (None, None)
+        if self.context.is_main:
+            decision = self._resume_decision()
+        resume_from, problem = all_gather_objects(decision, self.context)[0]
+        if problem is not None:
+            raise problem
         if self.context.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
         barrier(self.context)
@@ -221,6 +228,20 @@ class Trainer:
             if self.step % self.config.checkpoint_every == 0 or finished:
                 self.save()
         return TrainResult(self.step, self.output_dir, self.last_checkpoint or resume_from)
+
+    def _resume_decision(self) -> tuple[Path | None, MotionkitError | None]:
+        """(checkpoint to resume from or None, the error to raise or None) for ``config.resume``."""
+        try:
+            resume_from = ckpt.resolve_resume(self.config.resume, self.checkpoint_dir)
+        except CheckpointError as error:
+            return None, error
+        existing = ckpt.latest_checkpoint(self.checkpoint_dir)
+        if resume_from is None and existing is not None:
+            return None, ConfigError(
+                f"{self.output_dir} already holds checkpoints (newest: {existing.name}); set resume to 'latest' "
+                "to continue that run, or choose another output_dir."
+            )
+        return resume_from, None
 
     def _broadcast_weights(self, *, buffers_only: bool) -> None:
         if not self.context.distributed:

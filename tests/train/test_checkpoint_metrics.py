@@ -135,3 +135,26 @@ def test_plot_writes_a_png_atomically(tmp_path: Path, monkeypatch: pytest.Monkey
     with pytest.raises(RuntimeError):
         plot_metrics(tmp_path / "metrics.csv", tmp_path / "other.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", "metrics.csv"]
+
+
+def test_image_grid_tiles_rows_and_columns(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from motionkit.train.previews import image_grid, save_image_grid
+
+    source = torch.full((2, 3, 4, 5), -1.0)
+    target = torch.full((2, 3, 4, 5), 1.0)
+    target[1, 0] = 0.0
+    grid = image_grid([source, target])
+    assert grid.shape == (8, 10, 3)
+    assert grid.dtype == np.uint8
+    assert (grid[:4] == 0).all()
+    assert (grid[4:, :5] == 255).all()
+    assert (grid[4:, 5:, 0] == 127).all()
+    assert (grid[4:, 5:, 1:] == 255).all()
+    path = save_image_grid([source, target], tmp_path / "preview.png")
+    assert np.array_equal(np.asarray(Image.open(path)), grid)
+    from motionkit.errors import ShapeError
+
+    with pytest.raises(ShapeError, match="like rows"):
+        image_grid([source, target[:1]])

@@ -19,7 +19,7 @@ from train_fixtures import (
 )
 
 from motionkit.errors import CheckpointError, ConfigError, NonFiniteError
-from motionkit.train import LossOutput, Trainer, latest_checkpoint, load_checkpoint
+from motionkit.train import LossOutput, Phase, Trainer, latest_checkpoint, load_checkpoint
 from motionkit.train.checkpoint import list_checkpoints
 from motionkit.train.metrics import MetricsLog
 
@@ -249,3 +249,33 @@ def test_mixed_precision_needs_cuda(tmp_path: Path) -> None:
     config = tiny_config(tmp_path, precision="bf16", device="auto")
     with pytest.raises(ConfigError, match="needs a CUDA device"):
         Trainer(RegressionTask(), RegressionData(batch_size=2), config)  # type: ignore[arg-type]
+
+
+class _PhasedRegression(RegressionTask):
+    def __init__(self, phases: list[Phase]) -> None:
+        super().__init__()
+        self._phases = phases
+
+    def phases(self) -> list[Phase]:
+        return self._phases
+
+
+@pytest.mark.parametrize(
+    ("phases", "message"),
+    [
+        ([], "non-empty with unique names"),
+        ([Phase("a", ("net",)), Phase("a", ())], "unique names"),
+        ([Phase("a", ("prior",))], "'prior', which is frozen"),
+        ([Phase("a", ("ghost",))], "not in TrainTask.modules"),
+        ([Phase("a", ("net",)), Phase("b", ("net",))], "in phases 'a' and 'b'"),
+        ([Phase("a", ())], r"\['net'\] are in no phase"),
+    ],
+)
+def test_phase_declarations_are_checked(tmp_path: Path, phases: list[Phase], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Trainer(_PhasedRegression(phases), RegressionData(batch_size=2), tiny_config(tmp_path))  # type: ignore[arg-type]
+
+
+def test_sampling_interval_without_a_sampling_task_warns(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match="no sample\\(\\) method"):
+        Trainer(RegressionTask(), RegressionData(batch_size=2), tiny_config(tmp_path, sample_every=2))  # type: ignore[arg-type]
