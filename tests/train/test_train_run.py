@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from train_fixtures import RegressionData, RegressionTask
-from video_fixtures import CROP, SQUARE_CROPPER, make_video_folder
+from train_video_fixtures import CROP, SQUARE_CROPPER, make_video_folder
 
 from motionkit.config.train import TrainConfig, train_config_from_dict
 from motionkit.data.cache import FeatureCacheWriter

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from video_fixtures import SQUARE_CROPPER, make_video_folder
+from train_video_fixtures import SQUARE_CROPPER, make_video_folder
 
 from motionkit.data.cache import FeatureCache, FeatureCacheWriter, WindowSource, extract_features
 from motionkit.data.video import ScanSettings, SkippedFileWarning, scan_folder

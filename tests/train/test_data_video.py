@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from video_fixtures import (
+from train_video_fixtures import (
     BACKGROUND_ROWS,
     CROP,
     FACE_SIDE,

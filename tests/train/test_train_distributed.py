@@ -15,7 +15,7 @@ from motionkit.train import load_checkpoint
 from motionkit.train.checkpoint import step_dir_name
 from motionkit.train.metrics import MetricsLog
 
-SCRIPT = Path(__file__).with_name("ddp_script.py")
+SCRIPT = Path(__file__).with_name("train_ddp_script.py")
 ROOT = Path(__file__).resolve().parents[2]
 
 
