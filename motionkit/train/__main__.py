@@ -13,7 +13,10 @@ from motionkit.train.run import run_training
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m motionkit.train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m motionkit.train",
+        description="Train the motion auto-encoder (ae) or the flow model (flow); runs alone or under torchrun.",
+    )
     parser.add_argument("kind", choices=("ae", "flow"), help="what to train")
     parser.add_argument("--config", required=True, help="training config JSON (see docs/training.md)")
     args = parser.parse_args(argv)
