@@ -47,6 +47,18 @@ class OutputError(MotionkitError, OSError):
     """An output path cannot be written (exists, unwritable, or the write failed)."""
 
 
+class DataError(MotionkitError, ValueError):
+    """A training data file is unusable: unreadable, without audio, silent, too short, or without a face.
+
+    ``reason`` is a short machine-readable tag (``"unreadable"``, ``"no_video"``, ``"no_audio"``, ``"silent"``,
+    ``"too_short"``, ``"no_face"``) that datasets use to count skipped files.
+    """
+
+    def __init__(self, message: str, *, reason: str = "unreadable") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def require(condition: bool, error: type[MotionkitError], message: str) -> None:
     """Raise ``error(message)`` unless ``condition`` holds.
 

@@ -1,1 +1,2 @@
-"""Datasets for training and evaluating motionkit: the procedural synthetic talking-face world."""
+"""Training data: real talking-head videos (decoding, cropping, pair sampling), cached features, and the procedural
+synthetic talking-face world."""
