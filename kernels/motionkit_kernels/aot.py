@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 ARCHITECTURES = (80, 90)
@@ -90,22 +91,22 @@ def _attention_configurations() -> Iterator[KernelConfig]:
         ty = TORCH_TO_TRITON_DTYPE[dtype]
         for head_dim in ops.HEAD_DIMS:
             common = {"HEAD_DIM": head_dim, "DOT_UPCAST": False, "PRECISION": dot_precision(dtype)}
-            delta_sig = {"O": _pointer(ty), "DO": _pointer(ty), "DELTA": "*fp32"}
+            delta_sig = {"OUT": _pointer(ty), "DO": _pointer(ty), "DELTA": "*fp32"}
             delta_sig |= {s: "i32" for s in _strides("o", "do")} | {"H": "i32", "T": "i32"}
             yield KernelConfig(
                 name=f"attention_bwd_delta[{ty},Dh={head_dim}]",
                 kernel_name="_attention_bwd_delta_kernel",
                 module=module,
                 signature=delta_sig,
-                constexprs={"HEAD_DIM": head_dim, "BLOCK": ops.DELTA_BLOCK},
-                aligned=("O", "DO", "DELTA", *_strides("o", "do")),
-                num_warps=4,
-                num_stages=1,
+                constexprs={"HEAD_DIM": head_dim, "BLOCK": ops.DELTA_TILES.outer},
+                aligned=("OUT", "DO", "DELTA", *_strides("o", "do")),
+                num_warps=ops.DELTA_TILES.num_warps,
+                num_stages=ops.DELTA_TILES.num_stages,
             )
             for label, window in windows.items():
                 tiles = ops.attention_tiles(window, head_dim, dtype)
                 scalars = {"H": "i32", "T": "i32", "window": "i32", "qk_scale_log2": "fp32"}
-                fwd_sig = {n: _pointer(ty) for n in ("Q", "K", "V", "O")} | {"LSE": "*fp32"}
+                fwd_sig = {n: _pointer(ty) for n in ("Q", "K", "V", "OUT")} | {"LSE": "*fp32"}
                 fwd_sig |= {s: "i32" for s in _strides("q", "k", "v", "o")} | scalars
                 yield KernelConfig(
                     name=f"attention_fwd[{ty},Dh={head_dim},{label}]",
@@ -113,7 +114,7 @@ def _attention_configurations() -> Iterator[KernelConfig]:
                     module=module,
                     signature=fwd_sig,
                     constexprs=common | {"BLOCK_M": tiles.forward.outer, "BLOCK_N": tiles.forward.inner},
-                    aligned=("Q", "K", "V", "O", "LSE", *_strides("q", "k", "v", "o")),
+                    aligned=("Q", "K", "V", "OUT", "LSE", *_strides("q", "k", "v", "o")),
                     num_warps=tiles.forward.num_warps,
                     num_stages=tiles.forward.num_stages,
                 )
@@ -201,7 +202,7 @@ def _adaln_configurations() -> Iterator[KernelConfig]:
                     constexprs=flags | {"BLOCK_R": tiles.block_rows},
                     aligned=(*(n for n in sig if n.isupper()), *_strides("x", "g", "y", "sh", "sc", dims="bt")),
                     num_warps=tiles.num_warps,
-                    num_stages=1,
+                    num_stages=ops.NUM_STAGES,
                 )
                 bwd_tiles = ops.row_tiles(width, backward=True, dtype=dtype)
                 for broadcast in (False, True):
@@ -223,7 +224,7 @@ def _adaln_configurations() -> Iterator[KernelConfig]:
                             *_strides("dh", "dm", "u", "g", "y", "sc", dims="bt"),
                         ),
                         num_warps=bwd_tiles.num_warps,
-                        num_stages=1,
+                        num_stages=ops.NUM_STAGES,
                     )
 
 
@@ -271,8 +272,9 @@ def compile_configuration(config: KernelConfig, arch: int) -> CompileResult:
     names = kernel.arg_names
     signature = {name: config.signature.get(name, "constexpr") for name in names}
     missing = [name for name in names if name not in config.signature and name not in config.constexprs]
-    if missing:
-        result.error = f"no type or value for arguments {missing}"
+    unknown = [name for name in (*config.signature, *config.constexprs, *config.aligned) if name not in names]
+    if missing or unknown:
+        result.error = f"arguments without a type or value: {missing}; names the kernel does not have: {unknown}"
         return result
     attrs = {(names.index(name),): [["tt.divisibility", 16]] for name in config.aligned}
     start = time.perf_counter()
@@ -316,7 +318,9 @@ def compile_all(
 def compile_in_subprocess(names: Sequence[str] | None = None, jobs: int = 1) -> list[CompileResult]:
     """Run the AOT check in a fresh interpreter with ``TRITON_INTERPRET`` cleared (for callers that already
     imported the kernels under the interpreter, such as the test suite). ``names``: subset of configuration names."""
-    env = {**os.environ, "TRITON_INTERPRET": "0"}
+    package_root = str(Path(__file__).resolve().parent.parent)  # importable even when not pip-installed
+    python_path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "TRITON_INTERPRET": "0", "PYTHONPATH": python_path}
     command = [sys.executable, "-m", "motionkit_kernels.aot", "--json", "--jobs", str(jobs)]
     for name in names or ():
         command += ["--only", name]

@@ -41,17 +41,20 @@ def _load_triton_ops() -> tuple[ModuleType | None, ModuleType | None, bool, str]
 
 _ATTENTION_OPS, _ADALN_OPS, TRITON_INTERPRETED, _TRITON_MISSING = _load_triton_ops()
 
+TRITON_AVAILABLE = _ATTENTION_OPS is not None
+"""True when the Triton kernels are importable (they run on CUDA tensors, or anywhere under the interpreter)."""
+
 
 def _use_triton(backend: str, device: torch.device, unsupported: str) -> bool:
     """Resolve ``backend`` for tensors on ``device``; ``unsupported``: why Triton cannot take them ("" if it can)."""
     if backend == "torch":
         return False
     if backend == "auto":
-        return _ATTENTION_OPS is not None and device.type == "cuda" and not unsupported
+        return TRITON_AVAILABLE and device.type == "cuda" and not unsupported
     if backend != "triton":
         raise kernel_error("ConfigError", f"backend must be 'auto', 'triton' or 'torch', got {backend!r}")
     require(
-        _ATTENTION_OPS is not None,
+        TRITON_AVAILABLE,
         "ConfigError",
         f"backend='triton' is unavailable: {_TRITON_MISSING}; use backend='auto' or 'torch' for the PyTorch path",
     )

@@ -48,6 +48,9 @@ this stays under the 255 registers a thread can have, so rows stay in registers 
 
 MAX_WARPS = 16
 
+NUM_STAGES = 1
+"""No software pipelining: each program streams its rows once, so there is nothing to overlap in shared memory."""
+
 
 def max_channels(dtype: torch.dtype) -> int:
     """Largest ``C`` of the Triton path: a whole row is kept in registers, and wider rows spill (float64 earlier:
@@ -316,6 +319,7 @@ def modulate_forward(
         BLOCK_C=tiles.block_cols,
         ACC=_acc_dtype(x.dtype),
         num_warps=tiles.num_warps,
+        num_stages=NUM_STAGES,
     )
     return h, m, mean, rstd
 
@@ -412,6 +416,7 @@ def modulate_backward(
         BLOCK_C=tiles.block_cols,
         ACC=_acc_dtype(x.dtype),
         num_warps=tiles.num_warps,
+        num_stages=NUM_STAGES,
     )
     if broadcast:
         # Chunk partials are summed in a fixed order: deterministic, and no atomics in the kernel.

@@ -87,8 +87,8 @@ def attention_tiles(window: int, head_dim: int, dtype: torch.dtype) -> Attention
     )
 
 
-DELTA_BLOCK = 64
-"""Rows per program of the ``D_i = dO_i . O_i`` preprocessing kernel."""
+DELTA_TILES = Tiles(outer=64, inner=0, num_warps=4, num_stages=1)
+"""Rows per program (``outer``) of the ``D_i = dO_i . O_i`` preprocessing kernel, which has no inner loop."""
 
 
 @triton.jit
@@ -438,8 +438,18 @@ def attention_backward(
     B, H, T, D = q.shape
     tiles = attention_tiles(window, D, q.dtype)
     delta = torch.empty((B, H, T), dtype=torch.float32, device=q.device)
-    _attention_bwd_delta_kernel[(triton.cdiv(T, DELTA_BLOCK), B * H)](
-        out, grad_out, delta, *_strides(out), *_strides(grad_out), H, T, HEAD_DIM=D, BLOCK=DELTA_BLOCK
+    _attention_bwd_delta_kernel[(triton.cdiv(T, DELTA_TILES.outer), B * H)](
+        out,
+        grad_out,
+        delta,
+        *_strides(out),
+        *_strides(grad_out),
+        H,
+        T,
+        HEAD_DIM=D,
+        BLOCK=DELTA_TILES.outer,
+        num_warps=DELTA_TILES.num_warps,
+        num_stages=DELTA_TILES.num_stages,
     )
     dq = torch.empty((B, H, T, D), dtype=q.dtype, device=q.device)
     dk = torch.empty_like(dq)
