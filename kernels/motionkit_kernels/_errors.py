@@ -18,8 +18,3 @@ def kernel_error(kind: ErrorKind, message: str) -> Exception:
     error_class: type[Exception] = getattr(errors, kind)
     return error_class(message)
 
-
-def require(condition: bool, kind: ErrorKind, message: str) -> None:
-    """Raise ``kernel_error(kind, message)`` unless ``condition`` holds."""
-    if not condition:
-        raise kernel_error(kind, message)

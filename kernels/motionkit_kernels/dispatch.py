@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Callable
 from types import ModuleType
 from typing import Literal
 
@@ -18,7 +19,7 @@ import torch
 
 from motionkit_kernels import reference
 from motionkit_kernels._availability import TRITON_INSTALLED
-from motionkit_kernels._errors import kernel_error, require
+from motionkit_kernels._errors import kernel_error
 
 Backend = Literal["auto", "triton", "torch"]
 
@@ -45,39 +46,44 @@ TRITON_AVAILABLE = _ATTENTION_OPS is not None
 """True when the Triton kernels are importable (they run on CUDA tensors, or anywhere under the interpreter)."""
 
 
-def _use_triton(backend: str, device: torch.device, unsupported: str) -> bool:
-    """Resolve ``backend`` for tensors on ``device``; ``unsupported``: why Triton cannot take them ("" if it can)."""
+def _use_triton(backend: str, device: torch.device, unsupported: Callable[[], str]) -> bool:
+    """Resolve ``backend`` for tensors on ``device``; ``unsupported()`` says why Triton cannot take the inputs ("" if
+    it can), and is only evaluated when Triton is in question (the CPU path pays nothing for it)."""
     if backend == "torch":
         return False
     if backend == "auto":
-        return TRITON_AVAILABLE and device.type == "cuda" and not unsupported
+        return TRITON_AVAILABLE and device.type == "cuda" and not unsupported()
     if backend != "triton":
         raise kernel_error("ConfigError", f"backend must be 'auto', 'triton' or 'torch', got {backend!r}")
-    require(
-        TRITON_AVAILABLE,
-        "ConfigError",
-        f"backend='triton' is unavailable: {_TRITON_MISSING}; use backend='auto' or 'torch' for the PyTorch path",
-    )
-    require(
-        device.type == "cuda" or TRITON_INTERPRETED,
-        "ConfigError",
-        f"backend='triton' needs CUDA tensors, got tensors on {device}; move them to a GPU or use backend='auto' "
-        "(to run the kernels on CPU for testing, set TRITON_INTERPRET=1 before importing motionkit_kernels)",
-    )
-    if unsupported:
-        raise kernel_error("ShapeError", f"{unsupported}; use backend='auto' or 'torch' for the PyTorch reference")
+    if not TRITON_AVAILABLE:
+        raise kernel_error(
+            "ConfigError",
+            f"backend='triton' is unavailable: {_TRITON_MISSING}; use backend='auto' or 'torch' for the PyTorch path",
+        )
+    if device.type != "cuda" and not TRITON_INTERPRETED:
+        raise kernel_error(
+            "ConfigError",
+            f"backend='triton' needs CUDA tensors, got tensors on {device}; move them to a GPU or use backend='auto' "
+            "(to run the kernels on CPU for testing, set TRITON_INTERPRET=1 before importing motionkit_kernels)",
+        )
+    reason = unsupported()
+    if reason:
+        raise kernel_error("ShapeError", f"{reason}; use backend='auto' or 'torch' for the PyTorch reference")
     return True
 
 
+# Checks run on every call, including the CPU path at FLOAT's small shapes: conditions are tested before any
+# message is formatted, so a valid call costs a few attribute reads.
+
+
 def _check_same(name: str, reference_name: str, tensor: torch.Tensor, like: torch.Tensor, shape: bool) -> None:
-    require(
-        tensor.device == like.device,
-        "ShapeError",
-        f"{name} is on {tensor.device} but {reference_name} is on {like.device}; put all inputs on one device",
-    )
-    if shape:
-        require(
-            tensor.shape == like.shape,
+    if tensor.device != like.device:
+        raise kernel_error(
+            "ShapeError",
+            f"{name} is on {tensor.device} but {reference_name} is on {like.device}; put all inputs on one device",
+        )
+    if shape and tensor.shape != like.shape:
+        raise kernel_error(
             "ShapeError",
             f"{name} must have the shape of {reference_name} {tuple(like.shape)}, got {tuple(tensor.shape)}",
         )
@@ -104,24 +110,21 @@ def banded_attention(
     Returns:
         ``(B, H, T, Dh)`` in the input dtype. Differentiable on both paths.
     """
-    require(q.dim() == 4, "ShapeError", f"q must have shape (B, H, T, Dh), got {tuple(q.shape)}")
+    if q.dim() != 4:
+        raise kernel_error("ShapeError", f"q must have shape (B, H, T, Dh), got {tuple(q.shape)}")
     _check_same("k", "q", k, q, shape=True)
     _check_same("v", "q", v, q, shape=True)
-    require(
-        q.dtype == k.dtype == v.dtype,
-        "ShapeError",
-        f"q, k and v must share one dtype, got {q.dtype}, {k.dtype} and {v.dtype}",
-    )
-    require(q.is_floating_point(), "ShapeError", f"q, k and v must be floating point, got {q.dtype}")
-    require(
-        isinstance(window, int) and not isinstance(window, bool) and window >= 0,
-        "ConfigError",
-        f"window must be an int >= 0 (frames on each side), got {window!r}",
-    )
+    if not q.dtype == k.dtype == v.dtype:
+        raise kernel_error("ShapeError", f"q, k and v must share one dtype, got {q.dtype}, {k.dtype} and {v.dtype}")
+    if not q.is_floating_point():
+        raise kernel_error("ShapeError", f"q, k and v must be floating point, got {q.dtype}")
+    if not isinstance(window, int) or isinstance(window, bool) or window < 0:
+        raise kernel_error("ConfigError", f"window must be an int >= 0 (frames on each side), got {window!r}")
     T, head_dim = q.shape[-2], q.shape[-1]
-    require(T >= 1 and head_dim >= 1, "ShapeError", f"q must have T >= 1 and Dh >= 1, got {tuple(q.shape)}")
+    if T < 1 or head_dim < 1:
+        raise kernel_error("ShapeError", f"q must have T >= 1 and Dh >= 1, got {tuple(q.shape)}")
 
-    if _use_triton(backend, q.device, _attention_unsupported(q)):
+    if _use_triton(backend, q.device, lambda: _attention_unsupported(q)):
         assert _ATTENTION_OPS is not None
         softmax_scale = 1.0 / math.sqrt(head_dim) if scale is None else float(scale)
         # |i - j| <= T - 1 always, so wider windows are full attention; clamping keeps the kernel's ints small.
@@ -144,30 +147,31 @@ def _attention_unsupported(q: torch.Tensor) -> str:
 def _check_rows(name: str, t: torch.Tensor, x: torch.Tensor) -> None:
     """``t`` must be ``(B, T, C)`` like ``x``."""
     _check_same(name, "x", t, x, shape=True)
-    require(t.is_floating_point(), "ShapeError", f"{name} must be floating point, got {t.dtype}")
+    if not t.is_floating_point():
+        raise kernel_error("ShapeError", f"{name} must be floating point, got {t.dtype}")
 
 
 def _check_modulation(name: str, t: torch.Tensor, x: torch.Tensor) -> None:
     """``t`` must broadcast to ``x``'s ``(B, T, C)`` without enlarging it: ``(B, T, C)``, ``(B, 1, C)``, ``(C,)``..."""
     _check_same(name, "x", t, x, shape=False)
-    require(t.is_floating_point(), "ShapeError", f"{name} must be floating point, got {t.dtype}")
-    try:
-        fits = t.dim() <= 3 and torch.broadcast_shapes(t.shape, x.shape) == x.shape
-    except RuntimeError:
-        fits = False
-    require(
-        fits,
-        "ShapeError",
-        f"{name} must be (B, T, C) per frame or (B, 1, C) broadcast over frames for x of shape "
-        f"{tuple(x.shape)}, got {tuple(t.shape)}",
-    )
+    if not t.is_floating_point():
+        raise kernel_error("ShapeError", f"{name} must be floating point, got {t.dtype}")
+    shape, target = t.shape, x.shape
+    if len(shape) > 3 or any(s not in (1, target[i - len(shape)]) for i, s in enumerate(shape)):
+        raise kernel_error(
+            "ShapeError",
+            f"{name} must be (B, T, C) per frame or (B, 1, C) broadcast over frames for x of shape "
+            f"{tuple(x.shape)}, got {tuple(t.shape)}",
+        )
 
 
 def _check_x(x: torch.Tensor, eps: float | None) -> None:
-    require(x.dim() == 3, "ShapeError", f"x must have shape (B, T, C), got {tuple(x.shape)}")
-    require(x.is_floating_point(), "ShapeError", f"x must be floating point, got {x.dtype}")
-    if eps is not None:
-        require(math.isfinite(eps) and eps >= 0.0, "ConfigError", f"eps must be a finite number >= 0, got {eps!r}")
+    if x.dim() != 3:
+        raise kernel_error("ShapeError", f"x must have shape (B, T, C), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise kernel_error("ShapeError", f"x must be floating point, got {x.dtype}")
+    if eps is not None and not (math.isfinite(eps) and eps >= 0.0):
+        raise kernel_error("ConfigError", f"eps must be a finite number >= 0, got {eps!r}")
 
 
 def _adaln_unsupported(x: torch.Tensor, *others: torch.Tensor) -> str:
@@ -206,7 +210,7 @@ def adaln_modulate(
     _check_x(x, eps)
     _check_modulation("shift", shift, x)
     _check_modulation("scale", scale, x)
-    if _use_triton(backend, x.device, _adaln_unsupported(x, shift, scale)):
+    if _use_triton(backend, x.device, lambda: _adaln_unsupported(x, shift, scale)):
         assert _ADALN_OPS is not None
         shift, scale = _modulation_layout(x, (shift, scale))
         _, modulated, _, _ = _ADALN_OPS.modulate_fwd(x, None, None, shift, scale, float(eps))
@@ -226,7 +230,7 @@ def gated_residual(x: torch.Tensor, gate: torch.Tensor, y: torch.Tensor, backend
     _check_x(x, None)
     _check_rows("y", y, x)
     _check_modulation("gate", gate, x)
-    if _use_triton(backend, x.device, _adaln_unsupported(x, gate, y)):
+    if _use_triton(backend, x.device, lambda: _adaln_unsupported(x, gate, y)):
         assert _ADALN_OPS is not None
         (gate,) = _modulation_layout(x, (gate,))
         h, _, _, _ = _ADALN_OPS.modulate_fwd(x, gate, y, None, None, 0.0)
@@ -259,7 +263,7 @@ def gated_residual_adaln(
     _check_modulation("gate", gate, x)
     _check_modulation("shift", shift, x)
     _check_modulation("scale", scale, x)
-    if _use_triton(backend, x.device, _adaln_unsupported(x, gate, y, shift, scale)):
+    if _use_triton(backend, x.device, lambda: _adaln_unsupported(x, gate, y, shift, scale)):
         assert _ADALN_OPS is not None
         gate, shift, scale = _modulation_layout(x, (gate, shift, scale))
         h, modulated, _, _ = _ADALN_OPS.modulate_fwd(x, gate, y, shift, scale, float(eps))
