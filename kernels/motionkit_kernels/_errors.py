@@ -17,4 +17,3 @@ def kernel_error(kind: ErrorKind, message: str) -> Exception:
     errors = importlib.import_module("motionkit.errors")
     error_class: type[Exception] = getattr(errors, kind)
     return error_class(message)
-

@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 ARCHITECTURES = (80, 90)
 """Compute capabilities checked: Ampere (A100) and Hopper (H100)."""
 
@@ -41,6 +43,14 @@ REGISTERS_PER_SM = 65536
 """32-bit registers per SM on sm_80 and sm_90: ``registers * 32 * num_warps`` must fit for a block to launch."""
 
 WARP_SIZE = 32
+
+TORCH_TO_TRITON_DTYPE = {
+    torch.float16: "fp16",
+    torch.bfloat16: "bf16",
+    torch.float32: "fp32",
+    torch.float64: "fp64",
+}
+"""Triton's name of each element type, as written in kernel signatures."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,7 @@ def _pointer(dtype_name: str) -> str:
 
 def _attention_configurations() -> Iterator[KernelConfig]:
     from motionkit_kernels.ops import banded_attention as ops
-    from motionkit_kernels.ops._interpreter import TORCH_TO_TRITON_DTYPE, dot_precision
+    from motionkit_kernels.ops._interpreter import dot_precision
 
     module = ops.__name__
     windows = {"narrow": ops.WIDE_WINDOW, "wide": ops.WIDE_WINDOW + 1}
@@ -180,7 +190,6 @@ def _adaln_configurations() -> Iterator[KernelConfig]:
     import triton.language as tl
 
     from motionkit_kernels.ops import adaln as ops
-    from motionkit_kernels.ops._interpreter import TORCH_TO_TRITON_DTYPE
 
     module = ops.__name__
     for dtype in ops.DTYPES:
@@ -331,13 +340,14 @@ def compile_in_subprocess(names: Sequence[str] | None = None, jobs: int = 1) -> 
 def format_table(results: Sequence[CompileResult]) -> str:
     """A Markdown table of the results, one row per configuration and architecture."""
     lines = [
-        "| configuration | arch | warps | registers | local (spill) B | shared B | compile s | status |",
-        "|---|---|---|---|---|---|---|---|",
+        "| configuration | arch | warps | registers | stack (spill) B | local B | shared B | compile s | status |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         status = "ok" if r.ok else (r.error or "; ".join(r.problems))
         lines.append(
-            f"| {r.name} | sm_{r.arch} | {r.num_warps} | {r.registers} | {r.local_bytes} | {r.shared_bytes} | "
+            f"| {r.name} | sm_{r.arch} | {r.num_warps} | {r.registers} | {r.stack_bytes} | {r.local_bytes} | "
+            f"{r.shared_bytes} | "
             f"{r.seconds:.2f} | {status} |"
         )
     return "\n".join(lines)

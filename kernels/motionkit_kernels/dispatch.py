@@ -157,7 +157,7 @@ def _check_modulation(name: str, t: torch.Tensor, x: torch.Tensor) -> None:
     if not t.is_floating_point():
         raise kernel_error("ShapeError", f"{name} must be floating point, got {t.dtype}")
     shape, target = t.shape, x.shape
-    if len(shape) > 3 or any(s not in (1, target[i - len(shape)]) for i, s in enumerate(shape)):
+    if shape != target and (len(shape) > 3 or any(s not in (1, target[i - len(shape)]) for i, s in enumerate(shape))):
         raise kernel_error(
             "ShapeError",
             f"{name} must be (B, T, C) per frame or (B, 1, C) broadcast over frames for x of shape "

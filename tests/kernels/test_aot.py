@@ -81,12 +81,12 @@ def _key(name: str, dtype: object, constexprs: dict[str, Any], options: tuple[in
 
 
 def _aot_keys() -> set[tuple[Any, ...]]:
+    dtypes = {f"*{name}": dtype for dtype, name in aot.TORCH_TO_TRITON_DTYPE.items()}
     keys = set()
     for c in aot.dispatched_configurations():
         first_pointer = next(t for t in c.signature.values() if t.startswith("*"))
         constexprs = {k: v for k, v in c.constexprs.items() if k != "DOT_UPCAST"}
-        dtype = {"*fp16": torch.float16, "*bf16": torch.bfloat16, "*fp32": torch.float32, "*fp64": torch.float64}
-        keys.add(_key(c.kernel_name, dtype[first_pointer], constexprs, (c.num_warps, c.num_stages)))
+        keys.add(_key(c.kernel_name, dtypes[first_pointer], constexprs, (c.num_warps, c.num_stages)))
     return keys
 
 
@@ -110,7 +110,7 @@ def _sweep_adaln(ops: Any) -> Iterator[None]:
                     branch, scale = (None if gate is None else x), shift
                     _, _, mean, rstd = ops.modulate_forward(x, gate, branch, shift, scale, 1e-6)
                     u = None if shift is None else x
-                    ops.modulate_backward(None if gate is None else x, u, x, u, gate, branch, scale, mean, rstd, dtype)
+                    ops.modulate_backward(None if gate is None else x, u, u, gate, branch, scale, mean, rstd, dtype)
                     yield
 
 

@@ -41,12 +41,3 @@ def dot(a, b, DOT_UPCAST: tl.constexpr, PRECISION: tl.constexpr):  # type: ignor
     if DOT_UPCAST:
         return tl.dot(a.to(tl.float32), b.to(tl.float32))
     return tl.dot(a, b, input_precision=PRECISION)
-
-
-TORCH_TO_TRITON_DTYPE = {
-    torch.float16: "fp16",
-    torch.bfloat16: "bf16",
-    torch.float32: "fp32",
-    torch.float64: "fp64",
-}
-"""Triton's name of each supported element type, as used in AOT signatures."""

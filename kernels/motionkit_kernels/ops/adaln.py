@@ -336,7 +336,6 @@ def _broadcast_chunks(batch: int, n_tiles: int, device: torch.device) -> int:
 def modulate_backward(
     grad_h: torch.Tensor | None,
     grad_m: torch.Tensor | None,
-    x: torch.Tensor,
     u: torch.Tensor | None,
     gate: torch.Tensor | None,
     branch: torch.Tensor | None,
@@ -347,14 +346,17 @@ def modulate_backward(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Launch the backward kernel; returns ``(dx, dgate, dbranch, dshift, dscale)``.
 
-    The residual part runs when ``gate`` and ``branch`` are given, the norm part when ``scale`` is; ``u`` is the
-    norm's input (``x``, or the forward's ``h`` when fused). Zero-element tensors stand for the gradients the kernel
+    The residual part runs when ``gate`` and ``branch`` are given (with ``grad_h``), the norm part when ``scale`` is
+    (with ``grad_m``); ``u`` is the norm's input (``x``, or the forward's ``h`` when fused). The gradients have
+    ``x``'s shape and dtype. Zero-element tensors stand for the gradients the kernel
     does not write: ``dx`` of the residual alone (it equals ``grad_h``) and ``dshift`` per frame (it equals
     ``grad_m``), plus whatever the flags exclude. Broadcast modulation gradients are ``(B, 1, C)``; ``dshift`` is
     returned in ``shift_dtype``.
     """
     residual = gate is not None and branch is not None
     norm = scale is not None
+    x = grad_h if grad_h is not None else grad_m  # shaped and typed like x
+    assert x is not None
     B, T, C = x.shape
     modulation = gate if gate is not None else scale
     assert modulation is not None
@@ -473,7 +475,6 @@ def _modulate_fwd_fake(
 def modulate_bwd(
     grad_h: torch.Tensor | None,
     grad_m: torch.Tensor | None,
-    x: torch.Tensor,
     u: torch.Tensor | None,
     gate: torch.Tensor | None,
     branch: torch.Tensor | None,
@@ -483,14 +484,13 @@ def modulate_bwd(
     shift_dtype: torch.dtype,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(dx, dgate, dbranch, dshift, dscale)``; see :func:`modulate_backward`."""
-    return modulate_backward(grad_h, grad_m, x, u, gate, branch, scale, mean, rstd, shift_dtype)
+    return modulate_backward(grad_h, grad_m, u, gate, branch, scale, mean, rstd, shift_dtype)
 
 
 @modulate_bwd.register_fake
 def _modulate_bwd_fake(
     grad_h: torch.Tensor | None,
     grad_m: torch.Tensor | None,
-    x: torch.Tensor,
     u: torch.Tensor | None,
     gate: torch.Tensor | None,
     branch: torch.Tensor | None,
@@ -499,6 +499,8 @@ def _modulate_bwd_fake(
     rstd: torch.Tensor | None,
     shift_dtype: torch.dtype,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    x = grad_h if grad_h is not None else grad_m
+    assert x is not None
     B, T, C = x.shape
     residual = gate is not None and branch is not None
     norm = scale is not None
@@ -531,8 +533,9 @@ def _setup_context(
     ctx.residual = residual  # type: ignore[attr-defined]
     ctx.norm = norm  # type: ignore[attr-defined]
     ctx.shift_dtype = shift.dtype if norm else x.dtype  # type: ignore[attr-defined]
+    # x itself is not saved (the gradients give its shape and dtype), so it can be freed after the forward.
     # save_for_backward accepts None for absent inputs; torch's stubs say Tensor only.
-    ctx.save_for_backward(x, u, gate, branch, scale, mean if norm else None, rstd if norm else None)  # type: ignore[arg-type]
+    ctx.save_for_backward(u, gate, branch, scale, mean if norm else None, rstd if norm else None)  # type: ignore[arg-type]
     ctx.mark_non_differentiable(mean, rstd)
 
 
@@ -543,18 +546,19 @@ def _backward(
     _grad_mean: torch.Tensor | None,
     _grad_rstd: torch.Tensor | None,
 ) -> tuple[torch.Tensor | None, ...]:
-    x, u, gate, branch, scale, mean, rstd = ctx.saved_tensors  # type: ignore[attr-defined]
+    u, gate, branch, scale, mean, rstd = ctx.saved_tensors  # type: ignore[attr-defined]
     residual: bool = ctx.residual  # type: ignore[attr-defined]
     norm: bool = ctx.norm  # type: ignore[attr-defined]
     shift_dtype: torch.dtype = ctx.shift_dtype  # type: ignore[attr-defined]
+    # A gradient of a produced output gives x's shape and dtype (skipped outputs have zero elements).
+    given = next(g for g, produced in ((grad_h, residual), (grad_m, norm)) if produced and g is not None)
     if residual and grad_h is None:
-        grad_h = torch.zeros_like(x)
+        grad_h = torch.zeros_like(given)
     if norm and grad_m is None:
-        grad_m = torch.zeros_like(x)
+        grad_m = torch.zeros_like(given)
     dx, dgate, dbranch, dshift, dscale = modulate_bwd(
         grad_h if residual else None,
         grad_m if norm else None,
-        x,
         u,
         gate if residual else None,
         branch if residual else None,
@@ -565,7 +569,7 @@ def _backward(
     )
     if not norm:
         dx = grad_h  # h = x + gate * y: dh/dx is the identity
-    if norm and not is_broadcast(scale, x.shape[1]):
+    if norm and not is_broadcast(scale, given.shape[1]):
         assert grad_m is not None
         dshift = grad_m.to(shift_dtype)  # m = ... + shift: dm/dshift is the identity
     return (

@@ -21,7 +21,6 @@ everything by ``exp2(NEG - m) = 0``; ``-inf`` would produce ``exp2(-inf + inf) =
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +28,7 @@ import torch
 import triton
 import triton.language as tl
 
-from motionkit_kernels.ops._interpreter import INTERPRETED, dot, dot_precision, dot_upcast
+from motionkit_kernels.ops._interpreter import dot, dot_precision, dot_upcast
 
 HEAD_DIMS = (32, 64, 128)
 """Head dimensions the kernels are compiled for (``tl.arange`` needs a power of two; 16 is below ``tl.dot``'s K)."""
@@ -595,15 +594,9 @@ def banded_attention_triton(
     return out
 
 
-def default_scale(head_dim: int) -> float:
-    """``1 / sqrt(Dh)``, SDPA's default softmax scale."""
-    return 1.0 / math.sqrt(head_dim)
-
-
 __all__ = [
     "DTYPES",
     "HEAD_DIMS",
-    "INTERPRETED",
     "AttentionTiles",
     "Tiles",
     "attention_backward",
@@ -612,5 +605,4 @@ __all__ = [
     "banded_attention_bwd",
     "banded_attention_fwd",
     "banded_attention_triton",
-    "default_scale",
 ]
