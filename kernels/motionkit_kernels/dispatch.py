@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 
 from motionkit_kernels import reference
-from motionkit_kernels._availability import TRITON_INSTALLED
+from motionkit_kernels._availability import kernels_unusable_reason
 from motionkit_kernels._errors import kernel_error
 
 Backend = Literal["auto", "triton", "torch"]
@@ -28,9 +28,11 @@ DENSE_ATTENTION_MAX_T = 1024
 
 
 def _load_triton_ops() -> tuple[ModuleType | None, ModuleType | None, bool, str]:
-    """The Triton op modules, whether they were decorated for the interpreter, and why they are missing if so."""
-    if not TRITON_INSTALLED:
-        return None, None, False, "the triton package is not installed (pip install 'motionkit[triton]', Linux)"
+    """The Triton op modules, whether they were decorated for the interpreter, and why they are missing if so.
+    They are only imported where they can run, so CPU-only installs do not pay for importing Triton."""
+    reason = kernels_unusable_reason()
+    if reason:
+        return None, None, False, reason
     try:
         attention = importlib.import_module("motionkit_kernels.ops.banded_attention")
         adaln = importlib.import_module("motionkit_kernels.ops.adaln")
@@ -43,7 +45,8 @@ def _load_triton_ops() -> tuple[ModuleType | None, ModuleType | None, bool, str]
 _ATTENTION_OPS, _ADALN_OPS, TRITON_INTERPRETED, _TRITON_MISSING = _load_triton_ops()
 
 TRITON_AVAILABLE = _ATTENTION_OPS is not None
-"""True when the Triton kernels are importable (they run on CUDA tensors, or anywhere under the interpreter)."""
+"""True when the Triton kernels are loaded: Triton is installed, and PyTorch has CUDA or ``TRITON_INTERPRET`` was set
+at import (then they also run on CPU tensors)."""
 
 
 def _use_triton(backend: str, device: torch.device, unsupported: Callable[[], str]) -> bool:

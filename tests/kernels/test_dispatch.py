@@ -64,6 +64,39 @@ def test_unknown_backend_is_a_clear_error() -> None:
         banded_attention(q, q, q, 2, backend="cuda")  # type: ignore[arg-type]
 
 
+def _run_python(script: str, **env: str) -> str:
+    """Run ``script`` in a fresh interpreter (the project may not be pip-installed) and return its output."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **env}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, env=environment
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.mark.skipif(torch.version.cuda is not None, reason="checks a CPU-only PyTorch build")
+def test_cpu_build_does_not_load_the_kernels_without_the_interpreter() -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        import torch
+        import motionkit_kernels
+        from motionkit.errors import ConfigError
+        assert not motionkit_kernels.TRITON_AVAILABLE
+        assert "triton" not in sys.modules, "importing motionkit_kernels must not import triton here"
+        q = torch.randn(1, 1, 8, 32)
+        try:
+            motionkit_kernels.banded_attention(q, q, q, 2, backend="triton")
+        except ConfigError as error:
+            assert "no CUDA support" in str(error) and "TRITON_INTERPRET=1" in str(error), error
+        else:
+            raise AssertionError("backend='triton' must raise")
+        print("ok")
+        """
+    )
+    assert _run_python(script, TRITON_INTERPRET="0") == "ok"
+
+
 def test_package_works_without_triton() -> None:
     script = textwrap.dedent(
         """
@@ -87,7 +120,4 @@ def test_package_works_without_triton() -> None:
         print("ok")
         """
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}  # the project may not be pip-installed
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, env=env)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert _run_python(script) == "ok"
