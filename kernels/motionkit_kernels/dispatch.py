@@ -130,8 +130,7 @@ def banded_attention(
     if _use_triton(backend, q.device, lambda: _attention_unsupported(q)):
         assert _ATTENTION_OPS is not None
         softmax_scale = 1.0 / math.sqrt(head_dim) if scale is None else float(scale)
-        # |i - j| <= T - 1 always, so wider windows are full attention; clamping keeps the kernel's ints small.
-        return _ATTENTION_OPS.banded_attention_triton(q, k, v, min(window, T - 1), softmax_scale)
+        return _ATTENTION_OPS.banded_attention_triton(q, k, v, window, softmax_scale)
     if T <= DENSE_ATTENTION_MAX_T:
         return reference.banded_attention_dense(q, k, v, window, scale)
     return reference.banded_attention_unfold(q, k, v, window, scale)

@@ -94,7 +94,7 @@ def _sweep_attention(ops: Any) -> Iterator[None]:
     for dtype in ops.DTYPES:
         for head_dim in ops.HEAD_DIMS:
             for window in (0, 2, ops.WIDE_WINDOW, ops.WIDE_WINDOW + 1, 500):
-                q = torch.zeros(1, 1, 3, head_dim, dtype=dtype)
+                q = torch.zeros(1, 1, 40, head_dim, dtype=dtype)  # T > every window below but the last
                 out, lse = ops.attention_forward(q, q, q, window, 0.1)
                 ops.attention_backward(out, q, q, q, out, lse, window, 0.1)
                 yield
@@ -124,5 +124,7 @@ def test_every_launch_is_an_enumerated_configuration(monkeypatch: pytest.MonkeyP
                 monkeypatch.setattr(module, name, _Recorder(name, launches))
     for _ in (*_sweep_attention(banded_attention), *_sweep_adaln(adaln)):
         pass
+    tiles = {dict(key[2]).get("BLOCK_N") for key in launches if key[0] == "_attention_fwd_kernel"}
+    assert len(tiles) >= 2, "the sweep must reach both the narrow and the wide window tiles"
     missing = launches - _aot_keys()
     assert not missing, f"launched configurations the AOT check does not compile: {sorted(missing)[:5]}"

@@ -31,7 +31,7 @@ import triton.language as tl
 from motionkit_kernels.ops._interpreter import dot, dot_precision, dot_upcast
 
 HEAD_DIMS = (32, 64, 128)
-"""Head dimensions the kernels are compiled for (``tl.arange`` needs a power of two; 16 is below ``tl.dot``'s K)."""
+"""Head dimensions of the Triton path (each checked by the AOT compile); others use the reference."""
 
 DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 """Input dtypes of the Triton path (``tl.dot`` has no float64)."""
@@ -381,6 +381,12 @@ def _unit_last_stride(t: torch.Tensor) -> torch.Tensor:
     return t if t.stride(-1) == 1 else t.contiguous()
 
 
+def _clamp_window(window: int, frames: int) -> int:
+    """``|i - j| <= T - 1`` always, so wider windows are full attention; clamping keeps the kernel's int32 bounds
+    (``r0 + outer + w``) from overflowing."""
+    return min(window, max(frames - 1, 0))
+
+
 def _strides(t: torch.Tensor) -> tuple[int, int, int]:
     return t.stride(0), t.stride(1), t.stride(2)
 
@@ -392,6 +398,7 @@ def attention_forward(
     ``LSE (B, H, T)`` in float32. Inputs are assumed validated (see :mod:`motionkit_kernels.dispatch`)."""
     q, k, v = _unit_last_stride(q), _unit_last_stride(k), _unit_last_stride(v)
     B, H, T, D = q.shape
+    window = _clamp_window(window, T)
     out = torch.empty((B, H, T, D), dtype=q.dtype, device=q.device)
     lse = torch.empty((B, H, T), dtype=torch.float32, device=q.device)
     tiles = attention_tiles(window, D, q.dtype).forward
@@ -435,6 +442,7 @@ def attention_backward(
     q, k, v = _unit_last_stride(q), _unit_last_stride(k), _unit_last_stride(v)
     grad_out, out = _unit_last_stride(grad_out), _unit_last_stride(out)
     B, H, T, D = q.shape
+    window = _clamp_window(window, T)
     tiles = attention_tiles(window, D, q.dtype)
     delta = torch.empty((B, H, T), dtype=torch.float32, device=q.device)
     _attention_bwd_delta_kernel[(triton.cdiv(T, DELTA_TILES.outer), B * H)](
@@ -589,7 +597,7 @@ banded_attention_fwd.register_autograd(_backward, setup_context=_setup_context)
 def banded_attention_triton(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, scale: float
 ) -> torch.Tensor:
-    """Banded attention through the Triton custom op. ``window`` must already be clamped to ``[0, T - 1]``."""
+    """Banded attention through the Triton custom op; ``window >= 0`` (wider than ``T - 1`` is full attention)."""
     out, _ = banded_attention_fwd(q, k, v, window, scale)
     return out
 
