@@ -5,10 +5,19 @@ installed and the PyTorch reference otherwise; ``"triton"`` and ``"torch"`` forc
 """
 
 from motionkit_kernels.dispatch import (
+    TRITON_AVAILABLE,
+    TRITON_INTERPRETED,
     adaln_modulate,
     banded_attention,
     gated_residual,
     gated_residual_adaln,
 )
 
-__all__ = ["adaln_modulate", "banded_attention", "gated_residual", "gated_residual_adaln"]
+__all__ = [
+    "TRITON_AVAILABLE",
+    "TRITON_INTERPRETED",
+    "adaln_modulate",
+    "banded_attention",
+    "gated_residual",
+    "gated_residual_adaln",
+]

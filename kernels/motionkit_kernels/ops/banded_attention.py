@@ -1,0 +1,616 @@
+"""Banded attention in Triton: forward and backward kernels, launchers and the ``motionkit::`` custom ops.
+
+Row ``i`` attends to key ``j`` iff ``|i - j| <= w``::
+
+    S_ij = scale * q_i . k_j,   P_ij = softmax_j(S_ij) over the band,   O_i = sum_j P_ij v_j
+    LSE_i = log2 sum_j exp2(S_ij * log2(e))                   (stored per row, base 2, for the backward)
+    dV_j = sum_i P_ij dO_i
+    dS_ij = P_ij (dO_i . v_j - D_i),   D_i = dO_i . O_i
+    dQ_i = scale * sum_j dS_ij k_j,   dK_j = scale * sum_i dS_ij q_i
+
+Each program owns ``outer`` consecutive rows and loops over ``inner``-row blocks of the other side, visiting only
+the blocks that intersect the band ``[r0 - w, r0 + outer - 1 + w]``: at most ``ceil((outer + 2w) / inner) + 1``
+blocks whatever ``T``, so the cost is O(T * (outer + 2w + inner) * Dh), not O(T^2). The band is symmetric, so the
+key-side backward (dK, dV) uses the same loop with the roles of queries and keys swapped and needs no atomics:
+every output element is written by exactly one program and the results are bitwise deterministic.
+
+Masked scores use a finite ``NEG`` and masked probabilities are set to exactly zero. A row whose first visited
+block holds no key of its band therefore keeps ``l = 0`` and ``m = NEG`` until its first valid key rescales
+everything by ``exp2(NEG - m) = 0``; ``-inf`` would produce ``exp2(-inf + inf) = NaN`` there instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import triton
+import triton.language as tl
+
+from motionkit_kernels.ops._interpreter import dot, dot_precision, dot_upcast
+
+HEAD_DIMS = (32, 64, 128)
+"""Head dimensions of the Triton path (each checked by the AOT compile); others use the reference."""
+
+DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+"""Input dtypes of the Triton path (``tl.dot`` has no float64)."""
+
+WIDE_WINDOW = 32
+"""Windows above this use 64-row inner blocks (fewer loop steps); narrower ones use 16-row blocks (less waste)."""
+
+NEG = tl.constexpr(-1.0e30)
+LOG2E = 1.4426950408889634
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """Launch shape of one kernel: ``outer`` rows per program, ``inner`` rows per loop step."""
+
+    outer: int
+    inner: int
+    num_warps: int
+    num_stages: int
+
+
+@dataclass(frozen=True)
+class AttentionTiles:
+    """Tiles of the forward, the query-side backward (dQ) and the key-side backward (dK, dV)."""
+
+    forward: Tiles
+    backward_q: Tiles
+    backward_kv: Tiles
+
+
+def attention_tiles(window: int, head_dim: int, dtype: torch.dtype) -> AttentionTiles:
+    """Tile sizes for a window, head dimension and dtype; a pure function of them, so launches are reproducible.
+
+    Narrow bands (FLOAT: ``w = 2``) use 16-row inner blocks: a 64-row query block then reads 96 keys for its
+    64 + 2w useful ones. Wide bands use 64-row inner blocks, where the band dominates and longer steps win.
+    float32 runs exact (IEEE) dots, whose operands stay in registers: 32-row tiles and 8 warps avoid spills.
+    Every choice here compiles without register spills for sm_80 and sm_90 (checked by ``motionkit_kernels.aot``).
+    """
+    wide = window > WIDE_WINDOW
+    if dtype == torch.float32:
+        inner = 32 if wide else 16
+        # A 32x32 forward tile at Dh = 128 spills on sm_90; 32x16 does not.
+        forward = Tiles(outer=32, inner=16 if head_dim == 128 else inner, num_warps=8, num_stages=1)
+        backward = Tiles(outer=32, inner=inner, num_warps=8, num_stages=1)
+        return AttentionTiles(forward=forward, backward_q=backward, backward_kv=backward)
+    inner = 64 if wide else 16
+    tiles = Tiles(outer=64, inner=inner, num_warps=4, num_stages=2)
+    # The key side keeps two (64, Dh) float32 accumulators: at Dh = 128 with 64-row steps, 4 warps spill.
+    kv_warps = 8 if wide and head_dim == 128 else 4
+    return AttentionTiles(
+        forward=tiles, backward_q=tiles, backward_kv=Tiles(outer=64, inner=inner, num_warps=kv_warps, num_stages=2)
+    )
+
+
+DELTA_TILES = Tiles(outer=64, inner=0, num_warps=4, num_stages=1)
+"""Rows per program (``outer``) of the ``D_i = dO_i . O_i`` preprocessing kernel, which has no inner loop."""
+
+
+@triton.jit
+def _band_mask(rows, cols, T, window):  # type: ignore[no-untyped-def]
+    """``(R, C)`` mask of the pairs inside the band and the sequence: ``|i - j| <= w``, ``i < T``, ``j < T``."""
+    diff = rows[:, None] - cols[None, :]
+    return (diff <= window) & (diff >= -window) & (rows[:, None] < T) & (cols[None, :] < T)
+
+
+@triton.jit
+def _block_range(r0, window, T, OUTER: tl.constexpr, INNER: tl.constexpr):  # type: ignore[no-untyped-def]
+    """``[lo, hi)`` of the inner blocks that intersect the band of rows ``[r0, r0 + OUTER)``; ``lo`` block-aligned."""
+    lo = (tl.maximum(r0 - window, 0) // INNER) * INNER
+    hi = tl.minimum(r0 + OUTER + window, T)
+    return lo, hi
+
+
+@triton.jit
+def _attention_fwd_kernel(  # type: ignore[no-untyped-def]
+    Q,
+    K,
+    V,
+    OUT,
+    LSE,
+    stride_qb,
+    stride_qh,
+    stride_qt,
+    stride_kb,
+    stride_kh,
+    stride_kt,
+    stride_vb,
+    stride_vh,
+    stride_vt,
+    stride_ob,
+    stride_oh,
+    stride_ot,
+    H,
+    T,
+    window,
+    qk_scale_log2,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    DOT_UPCAST: tl.constexpr,
+    PRECISION: tl.constexpr,
+):
+    pid_m = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = (pid_bh // H).to(tl.int64)
+    h = (pid_bh % H).to(tl.int64)
+    q_base = Q + b * stride_qb + h * stride_qh
+    k_base = K + b * stride_kb + h * stride_kh
+    v_base = V + b * stride_vb + h * stride_vh
+
+    m0 = pid_m * BLOCK_M
+    offs_m = m0 + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, HEAD_DIM)
+    row_ok = offs_m < T
+    q = tl.load(q_base + offs_m[:, None] * stride_qt + offs_d[None, :], mask=row_ok[:, None], other=0.0)
+
+    m_i = tl.full([BLOCK_M], NEG, dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
+    lo, hi = _block_range(m0, window, T, BLOCK_M, BLOCK_N)
+    for n0 in range(lo, hi, BLOCK_N):
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        col_ok = offs_n < T
+        k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
+        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
+        band = _band_mask(offs_m, offs_n, T, window)
+        s = dot(q, tl.trans(k), DOT_UPCAST, PRECISION) * qk_scale_log2
+        s = tl.where(band, s, NEG)
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        alpha = tl.exp2(m_i - m_new)
+        p = tl.where(band, tl.exp2(s - m_new[:, None]), 0.0)
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + dot(p.to(v.dtype), v, DOT_UPCAST, PRECISION)
+        m_i = m_new
+
+    # Every row i < T sees at least key i, so l_i >= 1 there; the guard only protects padding rows.
+    l_safe = tl.where(l_i > 0.0, l_i, 1.0)
+    out = acc / l_safe[:, None]
+    o_ptrs = OUT + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_ot + offs_d[None, :]
+    tl.store(o_ptrs, out.to(OUT.dtype.element_ty), mask=row_ok[:, None])
+    tl.store(LSE + pid_bh.to(tl.int64) * T + offs_m, m_i + tl.log2(l_safe), mask=row_ok)
+
+
+@triton.jit
+def _attention_bwd_delta_kernel(  # type: ignore[no-untyped-def]
+    OUT,
+    DO,
+    DELTA,
+    stride_ob,
+    stride_oh,
+    stride_ot,
+    stride_dob,
+    stride_doh,
+    stride_dot,
+    H,
+    T,
+    HEAD_DIM: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    pid_m = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = (pid_bh // H).to(tl.int64)
+    h = (pid_bh % H).to(tl.int64)
+    offs_m = pid_m * BLOCK + tl.arange(0, BLOCK)
+    offs_d = tl.arange(0, HEAD_DIM)
+    row_ok = offs_m < T
+    o = tl.load(
+        OUT + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_ot + offs_d[None, :],
+        mask=row_ok[:, None],
+        other=0.0,
+    ).to(tl.float32)
+    do = tl.load(
+        DO + b * stride_dob + h * stride_doh + offs_m[:, None] * stride_dot + offs_d[None, :],
+        mask=row_ok[:, None],
+        other=0.0,
+    ).to(tl.float32)
+    tl.store(DELTA + pid_bh.to(tl.int64) * T + offs_m, tl.sum(o * do, axis=1), mask=row_ok)
+
+
+@triton.jit
+def _attention_bwd_dq_kernel(  # type: ignore[no-untyped-def]
+    Q,
+    K,
+    V,
+    DO,
+    LSE,
+    DELTA,
+    DQ,
+    stride_qb,
+    stride_qh,
+    stride_qt,
+    stride_kb,
+    stride_kh,
+    stride_kt,
+    stride_vb,
+    stride_vh,
+    stride_vt,
+    stride_dob,
+    stride_doh,
+    stride_dot,
+    stride_dqb,
+    stride_dqh,
+    stride_dqt,
+    H,
+    T,
+    window,
+    qk_scale_log2,
+    scale,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    DOT_UPCAST: tl.constexpr,
+    PRECISION: tl.constexpr,
+):
+    pid_m = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = (pid_bh // H).to(tl.int64)
+    h = (pid_bh % H).to(tl.int64)
+    k_base = K + b * stride_kb + h * stride_kh
+    v_base = V + b * stride_vb + h * stride_vh
+
+    m0 = pid_m * BLOCK_M
+    offs_m = m0 + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, HEAD_DIM)
+    row_ok = offs_m < T
+    q = tl.load(
+        Q + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qt + offs_d[None, :],
+        mask=row_ok[:, None],
+        other=0.0,
+    )
+    do = tl.load(
+        DO + b * stride_dob + h * stride_doh + offs_m[:, None] * stride_dot + offs_d[None, :],
+        mask=row_ok[:, None],
+        other=0.0,
+    )
+    row_stats = pid_bh.to(tl.int64) * T + offs_m
+    lse = tl.load(LSE + row_stats, mask=row_ok, other=0.0)
+    delta = tl.load(DELTA + row_stats, mask=row_ok, other=0.0)
+
+    dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
+    lo, hi = _block_range(m0, window, T, BLOCK_M, BLOCK_N)
+    for n0 in range(lo, hi, BLOCK_N):
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        col_ok = offs_n < T
+        k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
+        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
+        band = _band_mask(offs_m, offs_n, T, window)
+        s = dot(q, tl.trans(k), DOT_UPCAST, PRECISION) * qk_scale_log2
+        p = tl.where(band, tl.exp2(s - lse[:, None]), 0.0)
+        dp = dot(do, tl.trans(v), DOT_UPCAST, PRECISION)
+        ds = p * (dp - delta[:, None])
+        dq += dot(ds.to(k.dtype), k, DOT_UPCAST, PRECISION)
+
+    dq_ptrs = DQ + b * stride_dqb + h * stride_dqh + offs_m[:, None] * stride_dqt + offs_d[None, :]
+    tl.store(dq_ptrs, (dq * scale).to(DQ.dtype.element_ty), mask=row_ok[:, None])
+
+
+@triton.jit
+def _attention_bwd_dkdv_kernel(  # type: ignore[no-untyped-def]
+    Q,
+    K,
+    V,
+    DO,
+    LSE,
+    DELTA,
+    DK,
+    DV,
+    stride_qb,
+    stride_qh,
+    stride_qt,
+    stride_kb,
+    stride_kh,
+    stride_kt,
+    stride_vb,
+    stride_vh,
+    stride_vt,
+    stride_dob,
+    stride_doh,
+    stride_dot,
+    stride_dkb,
+    stride_dkh,
+    stride_dkt,
+    stride_dvb,
+    stride_dvh,
+    stride_dvt,
+    H,
+    T,
+    window,
+    qk_scale_log2,
+    scale,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    DOT_UPCAST: tl.constexpr,
+    PRECISION: tl.constexpr,
+):
+    pid_n = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = (pid_bh // H).to(tl.int64)
+    h = (pid_bh % H).to(tl.int64)
+    q_base = Q + b * stride_qb + h * stride_qh
+    do_base = DO + b * stride_dob + h * stride_doh
+    stats_base = pid_bh.to(tl.int64) * T
+
+    n0 = pid_n * BLOCK_N
+    offs_n = n0 + tl.arange(0, BLOCK_N)
+    offs_d = tl.arange(0, HEAD_DIM)
+    col_ok = offs_n < T
+    k = tl.load(
+        K + b * stride_kb + h * stride_kh + offs_n[:, None] * stride_kt + offs_d[None, :],
+        mask=col_ok[:, None],
+        other=0.0,
+    )
+    v = tl.load(
+        V + b * stride_vb + h * stride_vh + offs_n[:, None] * stride_vt + offs_d[None, :],
+        mask=col_ok[:, None],
+        other=0.0,
+    )
+
+    dk = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
+    dv = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
+    # The band is symmetric: the queries that see keys [n0, n0 + BLOCK_N) are those within w of them.
+    lo, hi = _block_range(n0, window, T, BLOCK_N, BLOCK_M)
+    for m0 in range(lo, hi, BLOCK_M):
+        offs_m = m0 + tl.arange(0, BLOCK_M)
+        row_ok = offs_m < T
+        q = tl.load(q_base + offs_m[:, None] * stride_qt + offs_d[None, :], mask=row_ok[:, None], other=0.0)
+        do = tl.load(do_base + offs_m[:, None] * stride_dot + offs_d[None, :], mask=row_ok[:, None], other=0.0)
+        lse = tl.load(LSE + stats_base + offs_m, mask=row_ok, other=0.0)
+        delta = tl.load(DELTA + stats_base + offs_m, mask=row_ok, other=0.0)
+        band_t = _band_mask(offs_n, offs_m, T, window)  # (keys, queries)
+        s_t = dot(k, tl.trans(q), DOT_UPCAST, PRECISION) * qk_scale_log2
+        p_t = tl.where(band_t, tl.exp2(s_t - lse[None, :]), 0.0)
+        dv += dot(p_t.to(do.dtype), do, DOT_UPCAST, PRECISION)
+        dp_t = dot(v, tl.trans(do), DOT_UPCAST, PRECISION)
+        ds_t = p_t * (dp_t - delta[None, :])
+        dk += dot(ds_t.to(q.dtype), q, DOT_UPCAST, PRECISION)
+
+    dk_ptrs = DK + b * stride_dkb + h * stride_dkh + offs_n[:, None] * stride_dkt + offs_d[None, :]
+    dv_ptrs = DV + b * stride_dvb + h * stride_dvh + offs_n[:, None] * stride_dvt + offs_d[None, :]
+    tl.store(dk_ptrs, (dk * scale).to(DK.dtype.element_ty), mask=col_ok[:, None])
+    tl.store(dv_ptrs, dv.to(DV.dtype.element_ty), mask=col_ok[:, None])
+
+
+def _unit_last_stride(t: torch.Tensor) -> torch.Tensor:
+    """``t`` itself when its last dimension is contiguous (the kernels address it with stride 1), else a copy."""
+    return t if t.stride(-1) == 1 else t.contiguous()
+
+
+def _clamp_window(window: int, frames: int) -> int:
+    """``|i - j| <= T - 1`` always, so wider windows are full attention; clamping keeps the kernel's int32 bounds
+    (``r0 + outer + w``) from overflowing."""
+    return min(window, max(frames - 1, 0))
+
+
+def _strides(t: torch.Tensor) -> tuple[int, int, int]:
+    return t.stride(0), t.stride(1), t.stride(2)
+
+
+def attention_forward(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Launch the forward kernel. ``q, k, v``: ``(B, H, T, Dh)``; returns ``O (B, H, T, Dh)`` and the base-2
+    ``LSE (B, H, T)`` in float32. Inputs are assumed validated (see :mod:`motionkit_kernels.dispatch`)."""
+    q, k, v = _unit_last_stride(q), _unit_last_stride(k), _unit_last_stride(v)
+    B, H, T, D = q.shape
+    window = _clamp_window(window, T)
+    out = torch.empty((B, H, T, D), dtype=q.dtype, device=q.device)
+    lse = torch.empty((B, H, T), dtype=torch.float32, device=q.device)
+    tiles = attention_tiles(window, D, q.dtype).forward
+    grid = (triton.cdiv(T, tiles.outer), B * H)
+    _attention_fwd_kernel[grid](
+        q,
+        k,
+        v,
+        out,
+        lse,
+        *_strides(q),
+        *_strides(k),
+        *_strides(v),
+        *_strides(out),
+        H,
+        T,
+        window,
+        scale * LOG2E,
+        HEAD_DIM=D,
+        BLOCK_M=tiles.outer,
+        BLOCK_N=tiles.inner,
+        DOT_UPCAST=dot_upcast(q.dtype),
+        PRECISION=dot_precision(q.dtype),
+        num_warps=tiles.num_warps,
+        num_stages=tiles.num_stages,
+    )
+    return out, lse
+
+
+def attention_backward(
+    grad_out: torch.Tensor,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    out: torch.Tensor,
+    lse: torch.Tensor,
+    window: int,
+    scale: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Launch the backward kernels; returns ``(dQ, dK, dV)`` in the input dtype, shaped like ``q``."""
+    q, k, v = _unit_last_stride(q), _unit_last_stride(k), _unit_last_stride(v)
+    grad_out, out = _unit_last_stride(grad_out), _unit_last_stride(out)
+    B, H, T, D = q.shape
+    window = _clamp_window(window, T)
+    tiles = attention_tiles(window, D, q.dtype)
+    delta = torch.empty((B, H, T), dtype=torch.float32, device=q.device)
+    _attention_bwd_delta_kernel[(triton.cdiv(T, DELTA_TILES.outer), B * H)](
+        out,
+        grad_out,
+        delta,
+        *_strides(out),
+        *_strides(grad_out),
+        H,
+        T,
+        HEAD_DIM=D,
+        BLOCK=DELTA_TILES.outer,
+        num_warps=DELTA_TILES.num_warps,
+        num_stages=DELTA_TILES.num_stages,
+    )
+    dq = torch.empty((B, H, T, D), dtype=q.dtype, device=q.device)
+    dk = torch.empty_like(dq)
+    dv = torch.empty_like(dq)
+    common = {
+        "HEAD_DIM": D,
+        "DOT_UPCAST": dot_upcast(q.dtype),
+        "PRECISION": dot_precision(q.dtype),
+    }
+    dq_tiles = tiles.backward_q
+    _attention_bwd_dq_kernel[(triton.cdiv(T, dq_tiles.outer), B * H)](
+        q,
+        k,
+        v,
+        grad_out,
+        lse,
+        delta,
+        dq,
+        *_strides(q),
+        *_strides(k),
+        *_strides(v),
+        *_strides(grad_out),
+        *_strides(dq),
+        H,
+        T,
+        window,
+        scale * LOG2E,
+        scale,
+        BLOCK_M=dq_tiles.outer,
+        BLOCK_N=dq_tiles.inner,
+        num_warps=dq_tiles.num_warps,
+        num_stages=dq_tiles.num_stages,
+        **common,
+    )
+    kv = tiles.backward_kv
+    _attention_bwd_dkdv_kernel[(triton.cdiv(T, kv.outer), B * H)](
+        q,
+        k,
+        v,
+        grad_out,
+        lse,
+        delta,
+        dk,
+        dv,
+        *_strides(q),
+        *_strides(k),
+        *_strides(v),
+        *_strides(grad_out),
+        *_strides(dk),
+        *_strides(dv),
+        H,
+        T,
+        window,
+        scale * LOG2E,
+        scale,
+        BLOCK_N=kv.outer,
+        BLOCK_M=kv.inner,
+        num_warps=kv.num_warps,
+        num_stages=kv.num_stages,
+        **common,
+    )
+    return dq, dk, dv
+
+
+# --- torch.library registration -------------------------------------------------------------------------------
+# The custom ops make the launches opaque to torch.compile (Dynamo never traces into Triton's launcher) and carry
+# fake implementations for shape propagation and an autograd formula that calls the backward op.
+
+
+@torch.library.custom_op("motionkit::banded_attention_fwd", mutates_args=())
+def banded_attention_fwd(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(O, LSE)`` of banded attention; see :func:`attention_forward`."""
+    return attention_forward(q, k, v, window, scale)
+
+
+@banded_attention_fwd.register_fake
+def _banded_attention_fwd_fake(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    B, H, T, D = q.shape
+    return q.new_empty((B, H, T, D)), q.new_empty((B, H, T), dtype=torch.float32)
+
+
+@torch.library.custom_op("motionkit::banded_attention_bwd", mutates_args=())
+def banded_attention_bwd(
+    grad_out: torch.Tensor,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    out: torch.Tensor,
+    lse: torch.Tensor,
+    window: int,
+    scale: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(dQ, dK, dV)`` of banded attention; see :func:`attention_backward`."""
+    return attention_backward(grad_out, q, k, v, out, lse, window, scale)
+
+
+@banded_attention_bwd.register_fake
+def _banded_attention_bwd_fake(
+    grad_out: torch.Tensor,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    out: torch.Tensor,
+    lse: torch.Tensor,
+    window: int,
+    scale: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    shape = tuple(q.shape)
+    return q.new_empty(shape), q.new_empty(shape), q.new_empty(shape)
+
+
+def _setup_context(
+    ctx: torch.autograd.function.FunctionCtx, inputs: tuple[Any, ...], output: tuple[torch.Tensor, ...]
+) -> None:
+    q, k, v, window, scale = inputs
+    out, lse = output
+    ctx.save_for_backward(q, k, v, out, lse)
+    ctx.window = window  # type: ignore[attr-defined]
+    ctx.scale = scale  # type: ignore[attr-defined]
+    ctx.mark_non_differentiable(lse)
+
+
+def _backward(
+    ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor, grad_lse: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, None, None]:
+    q, k, v, out, lse = ctx.saved_tensors  # type: ignore[attr-defined]
+    dq, dk, dv = banded_attention_bwd(grad_out, q, k, v, out, lse, ctx.window, ctx.scale)  # type: ignore[attr-defined]
+    return dq, dk, dv, None, None
+
+
+banded_attention_fwd.register_autograd(_backward, setup_context=_setup_context)
+
+
+def banded_attention_triton(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, scale: float
+) -> torch.Tensor:
+    """Banded attention through the Triton custom op; ``window >= 0`` (wider than ``T - 1`` is full attention)."""
+    out, _ = banded_attention_fwd(q, k, v, window, scale)
+    return out
+
+
+__all__ = [
+    "DTYPES",
+    "HEAD_DIMS",
+    "AttentionTiles",
+    "Tiles",
+    "attention_backward",
+    "attention_forward",
+    "attention_tiles",
+    "banded_attention_bwd",
+    "banded_attention_fwd",
+    "banded_attention_triton",
+]
