@@ -7,6 +7,7 @@ FlowSampler (flow-matching motion generator), Renderer (motion auto-encoder), gl
 from motionkit._version import __version__
 from motionkit.config import ModelConfig, preset
 from motionkit.errors import MotionkitError
+from motionkit.renderer import Renderer
 from motionkit.space import MotionSpace
 from motionkit.types import Conditions, MotionTrack, SourceFace
 
@@ -16,6 +17,7 @@ __all__ = [
     "MotionSpace",
     "MotionTrack",
     "MotionkitError",
+    "Renderer",
     "SourceFace",
     "__version__",
     "preset",
