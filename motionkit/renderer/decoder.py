@@ -93,4 +93,4 @@ class Synthesis(nn.Module):
                 grid_64 = grid
         assert image is not None, "the decoder has at least one level"
         assert grid_64 is not None, "the decoder has a 64 x 64 level (size >= 64)"
-        return image, grid_64
+        return image.contiguous(), grid_64

@@ -172,12 +172,14 @@ class ModulatedConv2d(nn.Module):
 
     Two evaluations of the same math (``weight_form``):
 
-    * ``"per_sample"``: explicit per-sample weights and a grouped convolution (one group per sample), as the
-      official code. No extra pass over the activations — the fastest form on CPUs, where frames are decoded in
-      small batches because large activations are memory-bound.
+    * ``"per_sample"``: explicit per-sample weights ``W * (s d)`` and a grouped convolution (one group per
+      sample), as the official code. No extra pass over the activations.
     * ``"shared"``: ``conv(x * s, W / sqrt(in k^2)) * d`` with ``d[o] = rsqrt(sum_i s[i]^2 ||W[o, i]||^2 / (in k^2)
-      + 1e-8)``: one ordinary convolution for the whole batch — the fast form on GPUs and for channels-last input.
-    * ``"auto"`` (default): ``per_sample`` for contiguous CPU tensors, ``shared`` otherwise.
+      + 1e-8)``: one ordinary convolution for the whole batch and no per-sample weights.
+    * ``"auto"`` (default): ``shared`` on GPUs and for channels-last batches of several samples; on CPUs
+      ``per_sample`` where the weight is smaller than the activations (high resolutions), ``shared`` elsewhere.
+
+    Both stay within the FLOAT parity tolerances; they differ in float32 rounding only.
 
     Parameters: ``weight`` ``(1, out, in, k, k)``, ``modulation`` = ``EqualLinear(style_dim, in, bias_init=1)``.
     """
@@ -201,6 +203,7 @@ class ModulatedConv2d(nn.Module):
         self.scale = 1.0 / math.sqrt(in_channels * kernel_size**2)
         self.padding = kernel_size // 2
         self.weight_form: WeightForm = "auto"
+        self._energy_cache: tuple[tuple[object, ...], torch.Tensor] | None = None
         self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
         self.modulation = EqualLinear(style_dim, in_channels, bias_init=1.0)
         if upsample:
@@ -209,9 +212,15 @@ class ModulatedConv2d(nn.Module):
             self.blur = Blur(taps, pad=((p + 1) // 2 + factor - 1, p // 2 + 1), upsample_factor=factor)
 
     def _per_sample(self, x: torch.Tensor) -> bool:
-        if self.weight_form == "auto":
-            return x.device.type == "cpu" and x.is_contiguous()
-        return self.weight_form == "per_sample"
+        if self.weight_form != "auto":
+            return self.weight_form == "per_sample"
+        if x.device.type != "cpu" or (x.shape[0] > 1 and not x.is_contiguous()):
+            return False  # the grouped convolution needs (1, N*in, H, W), a copy for channels-last batches
+        # per-sample weights cost about two passes over out*in*k^2 values per sample, the shared form a pass over
+        # the input and one over the output activations: pick the smaller.
+        out_pixels = x.shape[2] * x.shape[3] * (4 if self.upsample else 1)
+        weight_cost = 2 * self.out_channels * self.in_channels * self.kernel_size**2
+        return weight_cost <= self.in_channels * x.shape[2] * x.shape[3] + self.out_channels * out_pixels
 
     def forward(
         self, x: torch.Tensor, style: torch.Tensor, *, gain: float = 1.0, bias: torch.Tensor | None = None
@@ -220,48 +229,68 @@ class ModulatedConv2d(nn.Module):
 
         Returns ``(N, out, H', W')`` with ``H' = 2H`` when upsampling.
         """
-        s = self.modulation(style)  # (N, in)
+        s = self.modulation(style) * self.scale  # (N, in), the equalised-LR scale folded in
         if self._per_sample(x):
             return self._forward_per_sample(x, s, gain, bias)
         return self._forward_shared(x, s, gain, bias)
+
+    def _energy(self) -> torch.Tensor:
+        """``E[o, i] = sum_{kh,kw} W[o, i]^2`` ``(out, in)``.
+
+        Without autograd it is cached until the weight changes (in-place updates bump the tensor version), so
+        decoding frame after frame does not re-read the whole weight for it.
+        """
+        if torch.is_grad_enabled() and self.weight.requires_grad:
+            return self.weight[0].square().sum(dim=(2, 3))
+        key = (self.weight._version, self.weight.data_ptr(), self.weight.dtype, self.weight.device)
+        if self._energy_cache is None or self._energy_cache[0] != key:
+            self._energy_cache = (key, self.weight[0].detach().square().sum(dim=(2, 3)))
+        return self._energy_cache[1]
+
+    def _demodulation(self, s: torch.Tensor) -> torch.Tensor:
+        """``(N, out)`` factors ``rsqrt(sum_i s_i^2 E[o, i] + 1e-8)`` (``s`` already scaled by ``1/sqrt(in k^2)``)."""
+        return torch.rsqrt(s.square() @ self._energy().transpose(0, 1).to(s.dtype) + DEMODULATION_EPS)
 
     def _forward_per_sample(
         self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None
     ) -> torch.Tensor:
         batch, in_channels, height, width = x.shape
         k = self.kernel_size
-        weight = self.weight * self.scale * s.view(batch, 1, in_channels, 1, 1)  # (N, out, in, k, k)
+        factor = s.unsqueeze(1)  # (N, 1, in)
         if self.demodulate:
-            demod = torch.rsqrt(weight.pow(2).sum(dim=(2, 3, 4)) + DEMODULATION_EPS)
-            weight = weight * (demod * gain).view(batch, self.out_channels, 1, 1, 1)
+            factor = factor * (self._demodulation(s) * gain).unsqueeze(2)  # (N, out, in)
         elif gain != 1.0:
-            weight = weight * gain
+            factor = factor * gain
+        weight = self.weight * factor[:, :, :, None, None].to(self.weight.dtype)  # (N, out, in, k, k)
         if k == 1:
             return pointwise_conv2d(x, weight.view(batch, self.out_channels, in_channels), bias)
-        grouped = x.reshape(1, batch * in_channels, height, width)
+        # One group per sample. A batch of one is convolved as is: reshaping it would rewrite its batch stride and
+        # make the convolution see an ambiguous layout (and copy channels-last activations to NCHW).
+        grouped = x if batch == 1 else x.reshape(1, batch * in_channels, height, width)
         if self.upsample:
-            weight = weight.transpose(1, 2).reshape(batch * in_channels, self.out_channels, k, k)
+            # contiguous: a strided weight also makes the convolution fall back to NCHW
+            weight = weight.transpose(1, 2).reshape(batch * in_channels, self.out_channels, k, k).contiguous()
             out = F.conv_transpose2d(grouped, weight, stride=2, padding=0, groups=batch)
+        else:
+            weight = weight.view(batch * self.out_channels, in_channels, k, k)
+            group_bias = bias if bias is None or batch == 1 else bias.repeat(batch)
+            out = F.conv2d(grouped, weight, group_bias, padding=self.padding, groups=batch)
+            bias = None  # added by the convolution
+        if batch > 1:
             out = out.view(batch, self.out_channels, out.shape[2], out.shape[3])
-            return self.blur(out, bias)
-        weight = weight.view(batch * self.out_channels, in_channels, k, k)
-        group_bias = None if bias is None else bias.repeat(batch)
-        out = F.conv2d(grouped, weight, group_bias, padding=self.padding, groups=batch)
-        return out.view(batch, self.out_channels, height, width)
+        return self.blur(out, bias) if self.upsample else out
 
     def _forward_shared(self, x: torch.Tensor, s: torch.Tensor, gain: float, bias: torch.Tensor | None) -> torch.Tensor:
-        weight = self.weight[0] * self.scale  # (out, in, k, k)
+        weight = self.weight[0]  # (out, in, k, k); the scale rides in s
         modulated = x * s[:, :, None, None].to(x.dtype)
         if self.kernel_size == 1:
             out = pointwise_conv2d(modulated, weight[:, :, 0, 0])
         elif self.upsample:
-            out = F.conv_transpose2d(modulated, weight.transpose(0, 1), stride=2, padding=0)
+            out = F.conv_transpose2d(modulated, weight.transpose(0, 1).contiguous(), stride=2, padding=0)
         else:
             out = F.conv2d(modulated, weight, padding=self.padding)
         if self.demodulate:
-            energy = weight.pow(2).sum(dim=(2, 3))  # (out, in)
-            demod = torch.rsqrt(s.pow(2) @ energy.transpose(0, 1) + DEMODULATION_EPS)
-            out = out * (demod * gain)[:, :, None, None].to(out.dtype)
+            out = out * (self._demodulation(s) * gain)[:, :, None, None].to(out.dtype)
         elif gain != 1.0:
             out = out * gain
         if self.upsample:
@@ -385,7 +414,9 @@ class ToFlow(nn.Module):
             feature = feature.expand(grid.shape[0], -1, -1, -1)
         warp = F.grid_sample(feature.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         warp = warp.to(mask.dtype) * mask
-        blended = torch.addcmul(warp, x, 1 - mask) if blend else None
+        # x * (1 - m) first so that the sum keeps x's memory layout (grid_sample returns NCHW even for
+        # channels-last input); the in-place add is on a fresh temporary.
+        blended = (x * (1 - mask)).add_(warp) if blend else None
         return warp, blended, out, grid
 
 

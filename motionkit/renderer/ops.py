@@ -96,8 +96,9 @@ def pointwise_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     """1x1 convolution ``out[n, o] = sum_c W[o, c] x[n, c] (+ b[o])`` with a shared ``(out, in)`` or a per-sample
     ``(N, out, in)`` weight.
 
-    Evaluated as a matrix product over the flattened pixels, which is much faster than a convolution kernel when
-    there are few output channels (the RGB and flow heads have 3). ``x``: ``(N, in, H, W)``.
+    Evaluated as a matrix product over the pixels — much faster than a convolution kernel when there are few
+    output channels (the RGB and flow heads have 3) — in the memory layout of ``x`` (NCHW: ``W @ x``; channels
+    last: ``x @ W^T``, the result is channels-last too). ``x``: ``(N, in, H, W)``.
     """
     n, c, h, w = x.shape
     if x.is_contiguous():
@@ -105,10 +106,13 @@ def pointwise_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
         if bias is not None:
             out = out + bias.view(-1, 1)
         return out.view(n, -1, h, w)
-    if weight.dim() == 3:  # per-sample weights on a channels-last tensor
-        out = torch.einsum("noc,nchw->nohw", weight, x)
-        return out if bias is None else out + bias.view(1, -1, 1, 1)
-    return F.conv2d(x, weight[:, :, None, None], bias)
+    if x.is_contiguous(memory_format=torch.channels_last):
+        pixels = x.permute(0, 2, 3, 1).reshape(n, h * w, c)  # a view: channels-last memory is (N, H, W, C)
+        out = torch.matmul(pixels, weight.transpose(-1, -2))
+        if bias is not None:
+            out = out + bias
+        return out.view(n, h, w, -1).permute(0, 3, 1, 2)
+    return pointwise_conv2d(x.contiguous(), weight, bias)
 
 
 def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

@@ -103,3 +103,25 @@ def test_direction_is_differentiable() -> None:
     assert direction.weight.grad is not None
     assert torch.isfinite(direction.weight.grad).all()
     assert float(direction.weight.grad.abs().sum()) > 0
+
+
+def test_auto_form_rule_on_cpu() -> None:
+    wide = ModulatedConv2d(512, 512, 3, style_dim=8)
+    narrow = ModulatedConv2d(32, 32, 3, style_dim=8)
+    channels_last = torch.channels_last
+    assert not wide._per_sample(torch.zeros(1, 512, 32, 32))  # weight (2.4 M) > activations (0.5 M)
+    assert narrow._per_sample(torch.zeros(1, 32, 256, 256))
+    assert narrow._per_sample(torch.zeros(1, 32, 64, 64).contiguous(memory_format=channels_last))
+    assert not narrow._per_sample(torch.zeros(2, 32, 64, 64).contiguous(memory_format=channels_last))
+
+
+def test_cached_weight_energy_follows_weight_updates() -> None:
+    conv = ModulatedConv2d(4, 3, 3, style_dim=4)
+    x, style = torch.randn(1, 4, 6, 6), torch.randn(1, 4)
+    with torch.no_grad():
+        before = conv(x, style)
+        conv.weight.mul_(torch.rand_like(conv.weight) + 0.5)  # in-place, as an optimizer step
+        after = conv(x, style)
+    expected = modulated_conv2d_reference(conv, x, style)
+    torch.testing.assert_close(after, expected, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(before, after)

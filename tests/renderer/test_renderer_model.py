@@ -149,15 +149,19 @@ def test_decode_with_one_source_per_latent(tiny_renderer: Renderer, portraits: t
 def test_render_streams_chunks_that_equal_decode(tiny_renderer: Renderer, portraits: torch.Tensor) -> None:
     source = tiny_renderer.encode(portraits[:1])
     track = MotionTrack(0.3 * torch.randn(2, 7, source.motion.shape[1]))
-    largest: list[int] = []
-    hook = tiny_renderer.dec.register_forward_hook(lambda _m, args, _o: largest.append(int(args[0].shape[0])))
+    passes: list[int] = []
+    hook = tiny_renderer.dec.register_forward_hook(lambda _m, args, _o: passes.append(int(args[0].shape[0])))
     try:
-        chunks = list(tiny_renderer.render(source, track, chunk_size=3))
+        chunks = list(tiny_renderer.render(source, track, chunk_size=3, frames_per_pass=3))
+        assert max(passes) == 3, "the decoder never sees more than chunk_size frames"
+        passes.clear()
+        per_frame = list(tiny_renderer.render(source, track, chunk_size=3))
+        assert max(passes) == 1, "on CPU the default decodes one frame per pass"
     finally:
         hook.remove()
     assert [tuple(c.shape) for c in chunks] == [(2, 3, 3, 64, 64), (2, 3, 3, 64, 64), (2, 1, 3, 64, 64)]
-    assert max(largest) <= 3, "the decoder never sees more than chunk_size frames"
     frames = torch.cat(chunks, dim=1)
+    torch.testing.assert_close(torch.cat(per_frame, dim=1), frames, atol=1e-5, rtol=1e-5)
     with torch.no_grad():
         expected = torch.stack([tiny_renderer.decode(source, track.latents[b])[0] for b in range(2)])
     torch.testing.assert_close(frames, expected, atol=1e-5, rtol=1e-5)
@@ -171,7 +175,7 @@ def test_render_is_lazy(tiny_renderer: Renderer, portraits: torch.Tensor) -> Non
         chunks = tiny_renderer.render(source, MotionTrack(torch.zeros(1, 10, 32)), chunk_size=2)
         assert not calls
         next(chunks)
-        assert len(calls) == 1
+        assert len(calls) == 2, "only the first chunk (2 frames, one pass each on CPU) of 10 frames is decoded"
     finally:
         hook.remove()
 
@@ -259,6 +263,8 @@ def test_bad_decode_and_render_arguments(tiny_renderer: Renderer, portraits: tor
         next(tiny_renderer.render(sources, MotionTrack(torch.zeros(3, 2, 32))))
     with pytest.raises(ConfigError, match="chunk_size"):
         next(tiny_renderer.render(one, MotionTrack(torch.zeros(1, 2, 32)), chunk_size=0))
+    with pytest.raises(ConfigError, match="frames_per_pass"):
+        next(tiny_renderer.render(one, MotionTrack(torch.zeros(1, 2, 32)), frames_per_pass=0))
     with pytest.raises(ShapeError, match="MotionTrack"):
         next(tiny_renderer.render(one, torch.zeros(1, 2, 32)))  # type: ignore[arg-type]
     other = Renderer(RendererConfig(size=64, latent_dim=32, motion_dim=8, channel_base=256, max_channels=16))
