@@ -359,9 +359,17 @@ class ToRGB(nn.Module):
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         conv, activate = cast(EqualConv2d, self.conv[0]), cast(FusedLeakyReLU, self.conv[1])
         out = fused_leaky_relu(pointwise_conv2d(x, conv.weight[:, :, 0, 0] * conv.scale), activate.bias) + self.bias
-        if skip is not None:
-            out = out + self.upsample(skip)
-        return out
+        return _add_upsampled_skip(out, self.upsample, skip) if skip is not None else out.float()
+
+
+def _add_upsampled_skip(out: torch.Tensor, upsample: Upsample, skip: torch.Tensor) -> torch.Tensor:
+    """``out + upsample(skip)`` in float32, also under autocast.
+
+    The RGB image and the raw flow logits accumulate over all levels; in bfloat16 the flow offsets would lose
+    about a pixel at 512 px, so the 3-channel skip path stays in float32 (it is cheap).
+    """
+    with torch.autocast(out.device.type, enabled=False):
+        return out.float() + upsample(skip.float())
 
 
 def identity_grid(size: int) -> torch.Tensor:
@@ -404,19 +412,18 @@ class ToFlow(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
         """See the class docstring; with ``blend=False`` (last level) the blended branch is skipped (``None``)."""
         out = self.conv(x, style, bias=self.bias.view(-1))
-        if skip is not None:
-            out = out + self.upsample(skip)
-        # The grid stays float32 under reduced precision: a bfloat16 grid would misplace samples by pixels.
-        offset = torch.tanh(out[:, 0:2].float()).permute(0, 2, 3, 1)
+        out = _add_upsampled_skip(out, self.upsample, skip) if skip is not None else out.float()
+        # The offsets, mask and grid stay float32 under reduced precision (see _add_upsampled_skip).
+        offset = torch.tanh(out[:, 0:2]).permute(0, 2, 3, 1)
         mask = torch.sigmoid(out[:, 2:3])
         grid = offset + self.identity.float()
         if feature.shape[0] != grid.shape[0]:
             feature = feature.expand(grid.shape[0], -1, -1, -1)
         warp = F.grid_sample(feature.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        warp = warp.to(mask.dtype) * mask
+        warp = warp * mask
         # x * (1 - m) first so that the sum keeps x's memory layout (grid_sample returns NCHW even for
         # channels-last input); the in-place add is on a fresh temporary.
-        blended = (x * (1 - mask)).add_(warp) if blend else None
+        blended = (x * (1 - mask).to(x.dtype)).add_(warp) if blend else None
         return warp, blended, out, grid
 
 

@@ -195,7 +195,6 @@ class Renderer(nn.Module):
             frames, grid = self.dec(latent, features, channels_last=channels_last)
         return frames.float(), grid.float()
 
-    @torch.no_grad()
     def render(
         self,
         source: SourceFace,
@@ -220,8 +219,9 @@ class Renderer(nn.Module):
             frames_per_pass: frames decoded together in one decoder pass. Default: the whole chunk on GPUs, one
                 frame on CPUs, where full-resolution activations are memory-bound and larger batches are slower.
 
-        Yields:
-            float32 ``(B, n, 3, size, size)`` chunks, ``n <= chunk_size``, in time order (not clamped).
+        Returns:
+            An iterator of float32 ``(B, n, 3, size, size)`` chunks, ``n <= chunk_size``, in time order (not
+            clamped). Arguments are checked when ``render`` is called; decoding happens as the iterator is consumed.
         """
         self._check_source(source)
         if not isinstance(track, MotionTrack):
@@ -241,6 +241,20 @@ class Renderer(nn.Module):
             frames_per_pass = 1 if self.device.type == "cpu" else chunk_size
         if not isinstance(frames_per_pass, int) or frames_per_pass < 1:
             raise ConfigError(f"frames_per_pass must be a positive integer, got {frames_per_pass!r}.")
+        if precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
+        return self._render_chunks(source, track, chunk_size, precision, channels_last, frames_per_pass)
+
+    @torch.no_grad()
+    def _render_chunks(
+        self,
+        source: SourceFace,
+        track: MotionTrack,
+        chunk_size: int,
+        precision: Precision,
+        channels_last: bool,
+        frames_per_pass: int,
+    ) -> Iterator[torch.Tensor]:
         prepared = replace(source, features=_prepare_features(source, self.device, channels_last))
         per_portrait = [_select(prepared, b if source.batch > 1 else 0) for b in range(track.batch)]
         for start in range(0, track.frames, chunk_size):

@@ -194,11 +194,13 @@ def test_reduced_precision_and_channels_last(tiny_renderer: Renderer, portraits:
     source = tiny_renderer.encode(portraits[:1])
     latents = 0.3 * torch.randn(2, source.motion.shape[1])
     with torch.no_grad():
-        reference, _ = tiny_renderer.decode(source, latents)
+        reference, grid = tiny_renderer.decode(source, latents, channels_last=False)
         channels_last, _ = tiny_renderer.decode(source, latents, channels_last=True)
-        low, _ = tiny_renderer.decode(source, latents, precision="bfloat16")
+        low, low_grid = tiny_renderer.decode(source, latents, precision="bfloat16")
     torch.testing.assert_close(channels_last, reference, atol=1e-5, rtol=1e-5)
     assert low.dtype == torch.float32
+    pixel = 2 / 64  # grid units per pixel at the 64 x 64 level
+    assert float((low_grid - grid).abs().max()) < 0.1 * pixel, "the flow path stays float32 under autocast"
     assert float((low - reference).square().mean().sqrt()) < 0.05
     assert float((low - reference).abs().max()) > 0, "bfloat16 autocast must actually run in low precision"
 
@@ -258,15 +260,17 @@ def test_bad_decode_and_render_arguments(tiny_renderer: Renderer, portraits: tor
     with pytest.raises(ConfigError, match="precision"):
         tiny_renderer.decode(one, torch.zeros(1, 32), precision="float8")  # type: ignore[arg-type]
     with pytest.raises(ShapeError, match="latent dimension 16"):
-        next(tiny_renderer.render(one, MotionTrack(torch.zeros(1, 2, 16))))
+        tiny_renderer.render(one, MotionTrack(torch.zeros(1, 2, 16)))
     with pytest.raises(ShapeError, match="source has batch 2 but the track has batch 3"):
-        next(tiny_renderer.render(sources, MotionTrack(torch.zeros(3, 2, 32))))
+        tiny_renderer.render(sources, MotionTrack(torch.zeros(3, 2, 32)))
     with pytest.raises(ConfigError, match="chunk_size"):
-        next(tiny_renderer.render(one, MotionTrack(torch.zeros(1, 2, 32)), chunk_size=0))
+        tiny_renderer.render(one, MotionTrack(torch.zeros(1, 2, 32)), chunk_size=0)
     with pytest.raises(ConfigError, match="frames_per_pass"):
-        next(tiny_renderer.render(one, MotionTrack(torch.zeros(1, 2, 32)), frames_per_pass=0))
+        tiny_renderer.render(one, MotionTrack(torch.zeros(1, 2, 32)), frames_per_pass=0)
+    with pytest.raises(ConfigError, match="precision"):
+        tiny_renderer.render(one, MotionTrack(torch.zeros(1, 2, 32)), precision="half")  # type: ignore[arg-type]
     with pytest.raises(ShapeError, match="MotionTrack"):
-        next(tiny_renderer.render(one, torch.zeros(1, 2, 32)))  # type: ignore[arg-type]
+        tiny_renderer.render(one, torch.zeros(1, 2, 32))  # type: ignore[arg-type]
     other = Renderer(RendererConfig(size=64, latent_dim=32, motion_dim=8, channel_base=256, max_channels=16))
     with pytest.raises(ShapeError, match="encode the portrait with this renderer"):
         other.decode(one, torch.zeros(1, 32))
