@@ -8,6 +8,7 @@ from motionkit._version import __version__
 from motionkit.config import ModelConfig, preset
 from motionkit.errors import MotionkitError
 from motionkit.flow import FlowSampler
+from motionkit.renderer import Renderer
 from motionkit.space import Axis, EditProgram, MotionSpace
 from motionkit.types import Conditions, MotionTrack, SourceFace
 
@@ -20,6 +21,7 @@ __all__ = [
     "MotionSpace",
     "MotionTrack",
     "MotionkitError",
+    "Renderer",
     "SourceFace",
     "__version__",
     "preset",

@@ -1,5 +1,7 @@
-"""File input and output shared by the components: atomic writes, checkpoint folders, media files."""
+"""File input and output shared by the components: atomic writes, portrait images, video files."""
 
 from motionkit.io.files import atomic_path
+from motionkit.io.image import image_to_tensor, load_image, tensor_to_image
+from motionkit.io.video import VideoWriter, read_video
 
-__all__ = ["atomic_path"]
+__all__ = ["VideoWriter", "atomic_path", "image_to_tensor", "load_image", "read_video", "tensor_to_image"]

@@ -1,0 +1,255 @@
+"""Video files: an H.264 + AAC writer that encodes frames as they arrive, and a reader for tests and evaluation.
+
+The writer encodes with PyAV (libx264, yuv420p, constant rate factor ``crf``) and muxes the audio track (AAC)
+into the same MP4, interleaved with the video. It writes to a temporary file beside the target and renames it
+when the ``with`` block ends without error, so a failed render never leaves a partial video behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import av
+import numpy as np
+import torch
+
+from motionkit.errors import AudioError, ImageError, OutputError, ShapeError
+from motionkit.io.files import atomic_path
+from motionkit.io.image import tensor_to_image
+
+VIDEO_CODEC = "libx264"
+PIXEL_FORMAT = "yuv420p"
+AUDIO_CODEC = "aac"
+AUDIO_FRAME_SAMPLES = 1024
+"""Samples per AAC frame."""
+MAX_CRF = 51
+"""x264's constant-rate-factor range is 0 (lossless) .. 51 (worst)."""
+FPS_DENOMINATOR_LIMIT = 1001
+"""Frame rates are stored as fractions with denominators up to 1001 (NTSC rates such as 30000/1001)."""
+
+
+def _frames_to_uint8(frames: np.ndarray | torch.Tensor) -> np.ndarray:
+    """``(n, 3, H, W)`` float in [-1, 1] (FLOAT's mapping) or ``(n, H, W, 3)`` uint8 -> ``(n, H, W, 3)`` uint8."""
+    if isinstance(frames, torch.Tensor) and frames.is_floating_point():
+        if frames.ndim != 4 or frames.shape[1] != 3:
+            raise ShapeError(
+                f"float frames must have shape (n, 3, H, W) in [-1, 1], got {tuple(frames.shape)}; for a rendered "
+                f"chunk (B, n, 3, H, W) write chunk[b]."
+            )
+        return tensor_to_image(frames)
+    array = frames.detach().cpu().numpy() if isinstance(frames, torch.Tensor) else frames
+    if not isinstance(array, np.ndarray) or array.dtype != np.uint8 or array.ndim != 4 or array.shape[3] != 3:
+        described = f"{array.dtype} array of shape {array.shape}" if isinstance(array, np.ndarray) else type(frames)
+        raise ShapeError(
+            f"frames must be a float tensor (n, 3, H, W) in [-1, 1] or uint8 (n, H, W, 3), got {described}."
+        )
+    return array
+
+
+def _check_audio(audio: np.ndarray | torch.Tensor | None, sample_rate: int) -> np.ndarray | None:
+    if audio is None:
+        return None
+    if isinstance(audio, torch.Tensor):
+        audio = audio.detach().cpu().numpy()
+    if not isinstance(audio, np.ndarray) or audio.ndim != 1:
+        shape = audio.shape if isinstance(audio, np.ndarray) else type(audio).__name__
+        raise AudioError(f"audio must be a mono waveform of shape (samples,), got {shape}; mix channels first.")
+    if not np.issubdtype(audio.dtype, np.floating):
+        raise AudioError(f"audio must be float samples in [-1, 1], got dtype {audio.dtype}.")
+    if not np.isfinite(audio).all():
+        raise AudioError("audio contains NaN or infinite samples.")
+    if not isinstance(sample_rate, int) or sample_rate <= 0:
+        raise AudioError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}.")
+    return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+class VideoWriter:
+    """Write an MP4 (H.264 video, optional AAC audio) frame chunk by frame chunk.
+
+    Use as a context manager; the file appears at ``path`` only when the block exits without an exception::
+
+        with VideoWriter("out.mp4", fps=25.0, audio=waveform, sample_rate=16000) as video:
+            for chunk in renderer.render(source, track):
+                video.write(chunk[0])
+
+    Args:
+        path: output file (``.mp4``).
+        fps: frame rate.
+        crf: x264 constant rate factor, 0 (lossless luma) .. 51; FLOAT uses x264's default 23.
+        audio: mono float waveform at ``sample_rate`` muxed as AAC (kept whole, even if longer than the video).
+        sample_rate: audio sample rate in Hz.
+        overwrite: replace an existing file (otherwise an existing ``path`` is an error).
+
+    Frames are ``(n, 3, H, W)`` float tensors in ``[-1, 1]`` (clamped, ``(x + 1) / 2 * 255`` truncated to uint8,
+    as FLOAT saves them) or ``(n, H, W, 3)`` uint8 arrays. H.264 in yuv420p needs even sizes: an odd width or
+    height is padded by repeating the last column / row.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float = 25.0,
+        crf: int = 18,
+        audio: np.ndarray | torch.Tensor | None = None,
+        sample_rate: int = 16000,
+        overwrite: bool = False,
+    ) -> None:
+        if not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
+            raise OutputError(f"fps must be a positive number, got {fps!r}.")
+        if not isinstance(crf, int) or not 0 <= crf <= MAX_CRF:
+            raise OutputError(f"crf must be an integer in [0, {MAX_CRF}] (lower is better quality), got {crf!r}.")
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.crf = crf
+        self.sample_rate = sample_rate
+        self.overwrite = overwrite
+        self._audio = _check_audio(audio, sample_rate)
+        self._rate = Fraction(self.fps).limit_denominator(FPS_DENOMINATOR_LIMIT)
+        self._atomic: Any = None
+        self._container: Any = None
+        self._video: Any = None
+        self._audio_stream: Any = None
+        self._size: tuple[int, int] | None = None
+        self._frames_written = 0
+        self._samples_written = 0
+
+    @property
+    def frames_written(self) -> int:
+        return self._frames_written
+
+    def __enter__(self) -> VideoWriter:
+        self._atomic = atomic_path(self.path, overwrite=self.overwrite)
+        tmp = self._atomic.__enter__()
+        try:
+            self._container = av.open(str(tmp), mode="w")
+        except (av.FFmpegError, ValueError) as exc:
+            self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+            raise OutputError(f"cannot write a video to {self.path} ({exc}); use an .mp4 path.") from exc
+        return self
+
+    def write(self, frames: np.ndarray | torch.Tensor) -> None:
+        """Encode ``frames`` (see the class docstring) and the audio up to the end of the last frame."""
+        if self._container is None:
+            raise OutputError("VideoWriter.write called outside its `with` block; use `with VideoWriter(...) as v:`.")
+        pixels = _frames_to_uint8(frames)
+        if pixels.shape[0] == 0:
+            return
+        height, width = pixels.shape[1:3]
+        if self._size is None:
+            self._open_video(width, height)
+        elif self._size != (width, height):
+            raise ShapeError(
+                f"frames of size {width}x{height} do not match the video's {self._size[0]}x{self._size[1]}; every "
+                f"frame of a video must have the same size."
+            )
+        if height % 2 or width % 2:
+            pixels = np.pad(pixels, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        for frame in pixels:
+            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            video_frame.pts = self._frames_written
+            self._container.mux(self._video.encode(video_frame))
+            self._frames_written += 1
+        self._write_audio(until=round(self._frames_written / self._rate * self.sample_rate))
+
+    def _open_video(self, width: int, height: int) -> None:
+        stream = self._container.add_stream(VIDEO_CODEC, rate=self._rate)
+        stream.width = width + width % 2
+        stream.height = height + height % 2
+        stream.pix_fmt = PIXEL_FORMAT
+        stream.time_base = 1 / self._rate
+        stream.options = {"crf": str(self.crf)}
+        self._video = stream
+        self._size = (width, height)
+        if self._audio is not None:  # added after the video so that the video is stream 0
+            audio = self._container.add_stream(AUDIO_CODEC, rate=self.sample_rate)
+            audio.layout = "mono"
+            self._audio_stream = audio
+
+    def _write_audio(self, until: int | None = None) -> None:
+        """Encode audio samples up to ``until`` (all of them when ``None``), in whole AAC frames except the last."""
+        if self._audio is None or self._audio_stream is None:
+            return
+        end = len(self._audio) if until is None else min(until, len(self._audio))
+        while self._samples_written < end:
+            stop = min(self._samples_written + AUDIO_FRAME_SAMPLES, len(self._audio))
+            if until is not None and stop > end and stop < len(self._audio):
+                break  # wait for the next video chunk rather than emit a short frame mid-stream
+            chunk = self._audio[self._samples_written : stop]
+            frame = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
+            frame.sample_rate = self.sample_rate
+            frame.pts = self._samples_written
+            frame.time_base = Fraction(1, self.sample_rate)
+            self._container.mux(self._audio_stream.encode(frame))
+            self._samples_written = stop
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        container, self._container = self._container, None
+        try:
+            if exc_type is None:
+                if self._video is None:
+                    raise OutputError(f"no frames were written to {self.path}; nothing was saved.")
+                self._write_audio()
+                if self._audio_stream is not None:
+                    container.mux(self._audio_stream.encode(None))
+                container.mux(self._video.encode(None))
+            container.close()
+        except BaseException as error:
+            with contextlib.suppress(av.FFmpegError, OSError, ValueError):  # report the original error
+                container.close()
+            self._atomic.__exit__(type(error), error, error.__traceback__)
+            if isinstance(error, av.FFmpegError):
+                raise OutputError(f"writing {self.path} failed ({error}).") from error
+            raise
+        self._atomic.__exit__(exc_type, exc, traceback)
+
+
+def read_video(path: str | Path, sample_rate: int = 16000) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """Decode a video file.
+
+    Returns:
+        ``(frames, fps, audio)``: frames ``(T, H, W, 3)`` uint8 RGB, the frame rate, and the first audio track
+        mixed to mono float32 at ``sample_rate`` (``None`` when the file has no audio).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"video file {path} does not exist.")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, ValueError) as exc:
+        raise ImageError(f"{path} is not a readable video ({exc}).") from exc
+    with container:
+        if not container.streams.video:
+            raise ImageError(f"{path} has no video stream.")
+        video = container.streams.video[0]
+        streams = [video, *container.streams.audio[:1]]
+        audio_samples = None
+        if len(streams) > 1 and streams[1].duration is not None and streams[1].time_base is not None:
+            # decoders emit whole codec frames; the stream duration says where the signal ends
+            audio_samples = round(streams[1].duration * streams[1].time_base * sample_rate)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        frames: list[np.ndarray] = []
+        samples: list[np.ndarray] = []
+        for packet in container.demux(*streams):
+            for frame in packet.decode():
+                if isinstance(frame, av.VideoFrame):
+                    frames.append(frame.to_ndarray(format="rgb24"))
+                elif isinstance(frame, av.AudioFrame):
+                    samples.extend(r.to_ndarray().reshape(-1) for r in resampler.resample(frame))
+        if len(streams) > 1:
+            samples.extend(r.to_ndarray().reshape(-1) for r in resampler.resample(None))
+        rate = video.average_rate or video.base_rate
+        fps = float(rate) if rate else 0.0
+    if not frames:
+        raise ImageError(f"{path} has no decodable video frames.")
+    audio = np.concatenate(samples).astype(np.float32)[:audio_samples] if len(streams) > 1 and samples else None
+    return np.stack(frames), fps, audio

@@ -1,0 +1,6 @@
+"""Renderer: FLOAT's motion auto-encoder (encoder, motion basis, flow-warping decoder) and face preparation."""
+
+from motionkit.renderer.face import Box, crop_portrait, detect_face
+from motionkit.renderer.renderer import Precision, Renderer
+
+__all__ = ["Box", "Precision", "Renderer", "crop_portrait", "detect_face"]

@@ -1,0 +1,321 @@
+"""The Renderer: FLOAT's motion auto-encoder as one module — encode portraits, decode motion latents to frames.
+
+Math (FLOAT/LIA): a portrait ``S`` is encoded to an identity latent ``w_id = E(S)`` (B, D), motion coefficients
+``lambda = fc(w_id)`` (B, M) and skip features. The motion basis ``V = Q(qr(W_dir + 1e-8))`` (D, M) gives the
+source motion ``r_s = V lambda``. A motion latent ``r`` (e.g. a frame of a :class:`~motionkit.MotionTrack`) is
+rendered as ``frame = G(w_id + r, features)``: the sum is decoded as is (no re-projection onto the basis, no tanh,
+no clamp). ``r = r_s`` reconstructs the portrait's own pose and expression.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from typing import Literal
+
+import torch
+from torch import nn
+
+from motionkit.config import RendererConfig
+from motionkit.errors import ConfigError, ShapeError
+from motionkit.renderer.decoder import Synthesis, level_resolutions
+from motionkit.renderer.encoder import MotionEncoder
+from motionkit.renderer.weights import FLOAT_PREFIX, select_float_weights
+from motionkit.space import MotionSpace
+from motionkit.types import MotionTrack, SourceFace
+from motionkit.validation import check_tensor
+
+Precision = Literal["float32", "bfloat16", "float16"]
+"""Compute precision of decoding: float32, or autocast to bfloat16 / float16 (meant for GPUs)."""
+
+PRECISIONS: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+IMAGE_RANGE_SLACK = 1e-4
+"""Images may exceed [-1, 1] by this much (resampling round-off) before they are rejected."""
+
+DEFAULT_CONFIG = RendererConfig()
+
+
+class Renderer(nn.Module):
+    """FLOAT's motion auto-encoder (``motion_autoencoder``): encoder ``enc`` and warping decoder ``dec``.
+
+    Module names follow the official checkpoint, so :meth:`from_float_state_dict` only strips the
+    ``motion_autoencoder.`` prefix and :meth:`float_state_dict` adds it back. ``state_dict()`` holds parameters
+    only (FIR kernels and warping grids are rebuilt by the constructors).
+
+    The forward pass (:meth:`forward`, :meth:`reconstruct`) is the differentiable auto-encoder used for training;
+    :meth:`encode` and :meth:`render` are inference conveniences (no autograd graph).
+
+    Args:
+        config: layout (resolution, widths, latent and motion dimensions). The default is ``float-512``.
+    """
+
+    def __init__(self, config: RendererConfig = DEFAULT_CONFIG) -> None:
+        super().__init__()
+        self.config = config
+        self.enc = MotionEncoder(config)
+        self.dec = Synthesis(config)
+
+    # ----------------------------------------------------------------------------------------------- weights
+
+    @classmethod
+    def from_float_state_dict(
+        cls, state_dict: Mapping[str, torch.Tensor], config: RendererConfig = DEFAULT_CONFIG
+    ) -> Renderer:
+        """Build a renderer from official FLOAT weights (keys ``motion_autoencoder.enc.*`` / ``.dec.*``).
+
+        A whole ``float.pth`` state dict may be passed: keys of the other FLOAT components (``fmt.*``,
+        ``audio_encoder.*``) are ignored, and so are the FIR-kernel buffers (rebuilt, never read). Every missing,
+        unexpected or mis-shaped key is reported in one :class:`~motionkit.errors.CheckpointError`.
+        """
+        renderer = cls(config)
+        expected = {name: tensor.shape for name, tensor in renderer.state_dict().items()}
+        buffers = {name for name, _ in renderer.named_buffers()}
+        hint = (
+            f"The renderer was built with {config!r}; pass the RendererConfig the weights were trained with "
+            f"(official FLOAT weights use the default float-512 layout)."
+        )
+        weights = select_float_weights(state_dict, expected, buffers, hint)
+        renderer.load_state_dict(weights, strict=True)
+        return renderer
+
+    def float_state_dict(self) -> dict[str, torch.Tensor]:
+        """The parameters under official FLOAT names (``motion_autoencoder.`` + own name), detached."""
+        return {FLOAT_PREFIX + name: tensor.detach() for name, tensor in self.state_dict().items()}
+
+    # ------------------------------------------------------------------------------------------- properties
+
+    @property
+    def space(self) -> MotionSpace:
+        """The motion basis ``V = Q(qr(dec.direction.weight + 1e-8))`` as a :class:`MotionSpace` (detached)."""
+        return MotionSpace.from_weight(self.dec.direction.weight)
+
+    @property
+    def device(self) -> torch.device:
+        return self.dec.direction.weight.device
+
+    @property
+    def resolutions(self) -> list[int]:
+        """Resolutions of the skip features, coarse to fine (8 ... size)."""
+        return level_resolutions(self.config)
+
+    # ---------------------------------------------------------------------------------------------- training
+
+    def forward(self, source_images: torch.Tensor, driving_images: torch.Tensor) -> torch.Tensor:
+        """Auto-encoder reconstruction (LIA training path): the source's identity moved by the driver's motion.
+
+        ``frame = G(E(S) + V fc(E(D)), features(S))`` for source images ``S`` and driving images ``D``, both
+        ``(B, 3, size, size)`` in ``[-1, 1]``; returns ``(B, 3, size, size)``. Differentiable.
+        """
+        self._check_images("source_images", source_images)
+        self._check_images("driving_images", driving_images)
+        if source_images.shape[0] != driving_images.shape[0]:
+            raise ShapeError(
+                f"source_images has batch {source_images.shape[0]} but driving_images has batch "
+                f"{driving_images.shape[0]}; pair every source with one driving image."
+            )
+        source = self.enc(source_images)
+        driving_coefficients = self.enc.fc(self.enc.net_app(driving_images)[0])
+        latent = source.identity + self.dec.direction(driving_coefficients)
+        frames, _ = self.dec(latent, source.features)
+        return frames
+
+    def reconstruct(self, source_images: torch.Tensor, driving_images: torch.Tensor) -> torch.Tensor:
+        """Same as calling the module: see :meth:`forward`."""
+        return self(source_images, driving_images)
+
+    # --------------------------------------------------------------------------------------------- inference
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor, *, channels_last: bool = True) -> SourceFace:
+        """Encode prepared portraits.
+
+        Args:
+            images: ``(B, 3, size, size)`` RGB in ``[-1, 1]`` (see :func:`motionkit.io.image_to_tensor` and
+                :func:`motionkit.renderer.crop_portrait`).
+            channels_last: run the encoder in channels-last memory layout (faster on CPUs and GPUs); the skip
+                features then keep that layout, which is what :meth:`decode` uses by default.
+
+        Returns:
+            :class:`SourceFace` with identity ``(B, D)``, coefficients ``(B, M)``, motion ``r_s`` ``(B, D)`` and
+            the skip features coarse to fine; ``image`` is the input tensor.
+        """
+        self._check_images("images", images)
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        out = self.enc(images.to(self.device).contiguous(memory_format=memory_format))
+        motion = self.dec.direction(out.coefficients)
+        return SourceFace(
+            identity=out.identity,
+            coefficients=out.coefficients,
+            motion=motion,
+            features=out.features,
+            image=images,
+        )
+
+    def decode(
+        self,
+        source: SourceFace,
+        latents: torch.Tensor,
+        *,
+        precision: Precision = "float32",
+        channels_last: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode motion latents of one source: ``frame_n = G(identity + latents[n], features)``.
+
+        Args:
+            source: an encoded portrait of batch 1 (shared by all ``N`` latents, features are not copied) or of
+                batch ``N`` (one source per latent).
+            latents: ``(N, D)`` motion latents (FLOAT: ``r_d[t]``, or ``source.motion`` to reconstruct).
+            precision: ``"float32"`` (FLOAT's precision) or autocast to ``"bfloat16"`` / ``"float16"``.
+            channels_last: run the convolutions in channels-last memory layout (default; 2-3x faster convolutions,
+                blurs and warps on CPUs at high resolution, and the layout tensor cores want on GPUs).
+
+        Returns:
+            ``(frames (N, 3, size, size), grid (N, 64, 64, 2))`` in float32; frames are not clamped. Differentiable
+            (wrap in ``torch.no_grad()`` for inference, as :meth:`render` does).
+        """
+        self._check_source(source)
+        check_tensor("latents", latents, ndim=2, last_dim=self.config.latent_dim, hint="Expected (frames, dim).")
+        if source.batch not in (1, latents.shape[0]):
+            raise ShapeError(
+                f"source has batch {source.batch} but {latents.shape[0]} latents were given; decode the latents "
+                f"of one source at a time (batch 1) or give one latent per source."
+            )
+        dtype = PRECISIONS.get(precision)
+        if dtype is None:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
+        device = self.device
+        latent = source.identity.to(device) + latents.to(device)
+        features = _prepare_features(source, device, channels_last)
+        autocast = (
+            torch.autocast(device_type=device.type, dtype=dtype) if dtype != torch.float32 else contextlib.nullcontext()
+        )
+        with autocast:
+            frames, grid = self.dec(latent, features, channels_last=channels_last)
+        return frames.float(), grid.float()
+
+    def render(
+        self,
+        source: SourceFace,
+        track: MotionTrack,
+        chunk_size: int = 8,
+        *,
+        precision: Precision = "float32",
+        channels_last: bool = True,
+        frames_per_pass: int | None = None,
+    ) -> Iterator[torch.Tensor]:
+        """Render a motion track in chunks of consecutive frames.
+
+        Frame ``t`` of portrait ``b`` is ``G(identity[b] + track.latents[b, t], features[b])``. Chunks are decoded
+        lazily, one at a time, so peak memory is set by ``chunk_size`` (frames decoded together), not by the
+        length of the track.
+
+        Args:
+            source: encoded portraits, batch 1 (shared by every track in the batch) or ``track.batch``.
+            track: ``(B, T, D)`` motion latents.
+            chunk_size: at most this many frames per chunk (per portrait).
+            precision, channels_last: see :meth:`decode`.
+            frames_per_pass: frames decoded together in one decoder pass. Default: the whole chunk on GPUs, one
+                frame on CPUs, where full-resolution activations are memory-bound and larger batches are slower.
+
+        Returns:
+            An iterator of float32 ``(B, n, 3, size, size)`` chunks, ``n <= chunk_size``, in time order (not
+            clamped). Arguments are checked when ``render`` is called; decoding happens as the iterator is consumed.
+        """
+        self._check_source(source)
+        if not isinstance(track, MotionTrack):
+            raise ShapeError(f"track must be a MotionTrack, got {type(track).__name__}.")
+        if track.dim != self.config.latent_dim:
+            raise ShapeError(
+                f"track has latent dimension {track.dim} but this renderer decodes {self.config.latent_dim}-d latents."
+            )
+        if source.batch not in (1, track.batch):
+            raise ShapeError(
+                f"source has batch {source.batch} but the track has batch {track.batch}; give one source for all "
+                f"tracks (batch 1) or one per track."
+            )
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ConfigError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
+        if frames_per_pass is None:
+            frames_per_pass = 1 if self.device.type == "cpu" else chunk_size
+        if not isinstance(frames_per_pass, int) or frames_per_pass < 1:
+            raise ConfigError(f"frames_per_pass must be a positive integer, got {frames_per_pass!r}.")
+        if precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
+        return self._render_chunks(source, track, chunk_size, precision, channels_last, frames_per_pass)
+
+    @torch.no_grad()
+    def _render_chunks(
+        self,
+        source: SourceFace,
+        track: MotionTrack,
+        chunk_size: int,
+        precision: Precision,
+        channels_last: bool,
+        frames_per_pass: int,
+    ) -> Iterator[torch.Tensor]:
+        prepared = replace(source, features=_prepare_features(source, self.device, channels_last))
+        per_portrait = [_select(prepared, b if source.batch > 1 else 0) for b in range(track.batch)]
+        for start in range(0, track.frames, chunk_size):
+            latents = track.latents[:, start : start + chunk_size]
+            frames = [
+                torch.cat(
+                    [
+                        self.decode(portrait, part, precision=precision, channels_last=channels_last)[0]
+                        for part in latents[b].split(frames_per_pass)
+                    ]
+                )
+                for b, portrait in enumerate(per_portrait)
+            ]
+            yield torch.stack(frames)
+
+    # ---------------------------------------------------------------------------------------------- checks
+
+    def _check_images(self, name: str, images: torch.Tensor) -> None:
+        size = self.config.size
+        layout = f"Expected (batch, 3, {size}, {size}) RGB in [-1, 1]."
+        check_tensor(name, images, ndim=4, hint=layout)
+        if tuple(images.shape[1:]) != (3, size, size):
+            raise ShapeError(
+                f"{name} has shape {tuple(images.shape)}; this renderer takes (batch, 3, {size}, {size}). Prepare "
+                f"portraits with motionkit.renderer.crop_portrait(image, size={size}) and "
+                f"motionkit.io.image_to_tensor."
+            )
+        low, high = float(images.min()), float(images.max())
+        if low < -1.0 - IMAGE_RANGE_SLACK or high > 1.0 + IMAGE_RANGE_SLACK:
+            raise ShapeError(
+                f"{name} has values in [{low:.3g}, {high:.3g}] but must be in [-1, 1]; convert uint8 images with "
+                f"motionkit.io.image_to_tensor ((x - 127.5) / 127.5)."
+            )
+
+    def _check_source(self, source: SourceFace) -> None:
+        if not isinstance(source, SourceFace):
+            raise ShapeError(f"source must be a SourceFace (from Renderer.encode), got {type(source).__name__}.")
+        expected = [(self.config.channels(r), r, r) for r in self.resolutions]
+        actual = [tuple(f.shape[1:]) for f in source.features]
+        if actual != expected or any(f.shape[0] != source.batch for f in source.features):
+            raise ShapeError(
+                f"source features have shapes {[tuple(f.shape) for f in source.features]} but this renderer needs "
+                f"(batch, C, r, r) = {expected} (coarse to fine); encode the portrait with this renderer."
+            )
+        check_tensor("source.identity", source.identity, ndim=2, last_dim=self.config.latent_dim)
+
+
+def _select(source: SourceFace, index: int) -> SourceFace:
+    """Portrait ``index`` of a batch, as a batch-1 :class:`SourceFace` (views, no copies)."""
+    keep = slice(index, index + 1)
+    return replace(
+        source,
+        identity=source.identity[keep],
+        coefficients=source.coefficients[keep],
+        motion=source.motion[keep],
+        features=tuple(f[keep] for f in source.features),
+        image=None if source.image is None else source.image[keep],
+    )
+
+
+def _prepare_features(source: SourceFace, device: torch.device, channels_last: bool) -> tuple[torch.Tensor, ...]:
+    """The skip features on ``device`` in the requested memory layout (no copy when they already are)."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    return tuple(f.to(device).contiguous(memory_format=memory_format) for f in source.features)
