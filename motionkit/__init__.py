@@ -5,12 +5,14 @@ FlowSampler (flow-matching motion generator), Renderer (motion auto-encoder), gl
 """
 
 from motionkit._version import __version__
+from motionkit.conditioner import Conditioner
 from motionkit.config import ModelConfig, preset
 from motionkit.errors import MotionkitError
 from motionkit.space import MotionSpace
 from motionkit.types import Conditions, MotionTrack, SourceFace
 
 __all__ = [
+    "Conditioner",
     "Conditions",
     "ModelConfig",
     "MotionSpace",

@@ -17,15 +17,19 @@ unchanged. Any ``Wav2Vec2Config`` works as long as its width and layer count mat
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
-from transformers import Wav2Vec2Model
 
 from motionkit.conditioner.backbone import conv_features, resample_frames, transformer_states
 from motionkit.conditioner.frames import pad_to_frames
 from motionkit.conditioner.wav2vec2 import freeze
 from motionkit.config.conditioner import ConditionerConfig
 from motionkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from transformers import Wav2Vec2Model
 
 
 def projection_head(in_dim: int, out_dim: int, eps: float) -> nn.Sequential:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
-from transformers import Wav2Vec2Model
 
 from motionkit.conditioner.backbone import conv_features, transformer_states
 from motionkit.conditioner.wav2vec2 import BACKBONE_PREFIX, freeze, wav2vec2_config, write_config
@@ -27,6 +26,9 @@ from motionkit.conditioner.weights import load_exact, read_folder, to_file_names
 from motionkit.errors import CheckpointError
 from motionkit.io.files import atomic_path
 from motionkit.types import EMOTION_LABELS
+
+if TYPE_CHECKING:
+    from transformers import Wav2Vec2Model
 
 EMOTION_REPO_ID = "r-f/wav2vec-english-speech-emotion-recognition"
 """The speech-emotion checkpoint FLOAT uses."""
@@ -90,6 +92,8 @@ class EmotionClassifier(nn.Module):
     ) -> EmotionClassifier:
         """Build from a ``config.json`` dict and file-layout weights (``wav2vec2.*``, ``classifier.*``)."""
         _check_pooling(config, what)
+        from transformers import Wav2Vec2Model
+
         model = cls(Wav2Vec2Model(wav2vec2_config(config)), label_order=_label_order(config, what))
         load_exact(model, to_module_names(state_dict, model), what)
         return freeze(model)

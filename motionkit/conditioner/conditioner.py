@@ -6,12 +6,11 @@ import json
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
-from transformers import Wav2Vec2Model
 
 from motionkit.conditioner.audio_encoder import Wav2Vec2AudioEncoder
 from motionkit.conditioner.classifier import EmotionClassifier
@@ -38,6 +37,9 @@ from motionkit.errors import AudioError, CheckpointError, ConfigError, ShapeErro
 from motionkit.io.audio import AudioSource, load_audio, normalize_waveform
 from motionkit.io.files import atomic_path
 from motionkit.types import Conditions
+
+if TYPE_CHECKING:
+    from transformers import Wav2Vec2Model
 
 FORMAT = "motionkit.Conditioner"
 FORMAT_VERSION = 1

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
-from transformers import Wav2Vec2Config, Wav2Vec2Model
 
 from motionkit.conditioner.weights import load_exact, read_folder, split_prefix, to_file_names, to_module_names
 from motionkit.errors import CheckpointError
 from motionkit.io.files import atomic_path
+
+if TYPE_CHECKING:
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
 
 AUDIO_REPO_ID = "facebook/wav2vec2-base-960h"
 """The wav2vec2 checkpoint FLOAT's audio encoder uses."""
@@ -26,6 +28,8 @@ ATTENTION = "sdpa"
 
 def wav2vec2_config(config: Mapping[str, Any] | Wav2Vec2Config) -> Wav2Vec2Config:
     """A ``Wav2Vec2Config`` from a ``config.json`` dict (or a copy of a config), set up for inference."""
+    from transformers import Wav2Vec2Config
+
     try:
         cfg = Wav2Vec2Config.from_dict(dict(config.to_dict() if isinstance(config, Wav2Vec2Config) else config))
     except Exception as exc:  # transformers raises various types on malformed configs
@@ -43,6 +47,8 @@ def build_wav2vec2(
     or ``parametrizations.weight.original0/1``. Every parameter must be present (see
     :func:`motionkit.conditioner.weights.load_exact`), so a name mismatch is an error, never a random tensor.
     """
+    from transformers import Wav2Vec2Model
+
     model = Wav2Vec2Model(wav2vec2_config(config))
     load_exact(model, to_module_names(state_dict, model), what)
     return freeze(model)
