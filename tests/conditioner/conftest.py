@@ -24,7 +24,7 @@ def tiny_emotion() -> EmotionClassifier:
     return random_emotion()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_conditioner(tiny_wav2vec2: Any, tiny_emotion: EmotionClassifier) -> Callable[..., Conditioner]:
     """Factory of tiny wav2vec2 conditioners (projection seeded), with or without the emotion classifier."""
 
@@ -36,7 +36,7 @@ def make_conditioner(tiny_wav2vec2: Any, tiny_emotion: EmotionClassifier) -> Cal
     return make
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def speech() -> Callable[..., np.ndarray]:
     """Factory of deterministic speech-like test signals (amplitude-modulated harmonics plus noise), float32."""
 
