@@ -224,7 +224,7 @@ def test_constructor_errors(tiny_wav2vec2: object) -> None:
         Conditioner(ConditionerConfig(), wav2vec2=tiny_wav2vec2)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="wav2vec2_layers=3"):
         Conditioner(TINY_CONDITIONER.model_copy(update={"wav2vec2_layers": 3}), wav2vec2=tiny_wav2vec2)  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match='config.encoder is "mel"'):
+    with pytest.raises(ConfigError, match=r'config\.encoder is "mel"'):
         Conditioner(ConditionerConfig(encoder="mel"), wav2vec2=tiny_wav2vec2)  # type: ignore[arg-type]
 
 
@@ -276,14 +276,14 @@ def test_mel_round_trip(tmp_path: Path, speech: Speech) -> None:
 
 
 def test_checkpoint_errors(conditioner: Conditioner, tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match="config.json is missing"):
+    with pytest.raises(CheckpointError, match=r"config\.json is missing"):
         Conditioner.from_pretrained(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"format": "something else"}))
     with pytest.raises(CheckpointError, match="does not describe a motionkit conditioner"):
         Conditioner.from_pretrained(tmp_path)
     folder = conditioner.save_pretrained(tmp_path / "c")
     (folder / "conditioner.safetensors").unlink()
-    with pytest.raises(CheckpointError, match="conditioner.safetensors is missing"):
+    with pytest.raises(CheckpointError, match=r"conditioner\.safetensors is missing"):
         Conditioner.from_pretrained(folder)
     with pytest.raises(CheckpointError, match=r"missing \['audio_encoder\.audio_projection\.1\.bias'\]"):
         conditioner.load_trainable_state_dict(
