@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from motionkit.conditioner.backbone import conv_features, resample_frames, transformer_states
+from motionkit.conditioner.backbone import GroupStats, conv_features, resample_frames, transformer_states
 from motionkit.conditioner.frames import pad_to_frames
 from motionkit.conditioner.wav2vec2 import freeze
 from motionkit.config.conditioner import ConditionerConfig
@@ -73,16 +73,23 @@ class Wav2Vec2AudioEncoder(nn.Module):
         return self
 
     @torch.no_grad()
-    def hidden_features(self, waveform: torch.Tensor, frames: int | None = None) -> torch.Tensor:
+    def hidden_features(
+        self, waveform: torch.Tensor, frames: int | None = None, group_stats: GroupStats | None = None
+    ) -> torch.Tensor:
         """Stacked hidden states ``(B, T, layers * hidden)`` of a normalised waveform ``(B, N)``.
 
         ``frames`` defaults to ``ceil(N / spf)``; the waveform is replicate-padded to ``frames * spf`` samples.
+        ``group_stats`` overrides the first conv layer's GroupNorm statistics (used when ``waveform`` is a window
+        of a longer clip, see :func:`~motionkit.conditioner.backbone.conv_features`).
         """
         frames = -(-waveform.shape[-1] // self.samples_per_frame) if frames is None else frames
         padded = pad_to_frames(waveform, frames, self.samples_per_frame)
-        features = resample_frames(conv_features(self.wav2vec2, padded, self.chunk_samples), frames)
-        return torch.cat(transformer_states(self.wav2vec2, features, self.num_layers), dim=-1)
+        features = conv_features(self.wav2vec2, padded, self.chunk_samples, group_stats)
+        states = transformer_states(self.wav2vec2, resample_frames(features, frames), self.num_layers)
+        return torch.cat(states, dim=-1)
 
-    def forward(self, waveform: torch.Tensor, frames: int | None = None) -> torch.Tensor:
+    def forward(
+        self, waveform: torch.Tensor, frames: int | None = None, group_stats: GroupStats | None = None
+    ) -> torch.Tensor:
         """Projected audio features ``w_a`` ``(B, T, audio_dim)`` (gradients flow into the projection only)."""
-        return self.audio_projection(self.hidden_features(waveform, frames))
+        return self.audio_projection(self.hidden_features(waveform, frames, group_stats))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 
 from motionkit.conditioner.audio_encoder import Wav2Vec2AudioEncoder
+from motionkit.conditioner.backbone import group_norm_stats
 from motionkit.conditioner.classifier import EmotionClassifier
 from motionkit.conditioner.emotion import (
     EmotionInput,
@@ -28,7 +30,7 @@ from motionkit.conditioner.emotion import (
     static_weights,
     with_intensity,
 )
-from motionkit.conditioner.frames import encode_in_blocks, pad_to_frames
+from motionkit.conditioner.frames import FrameEncoder, encode_in_blocks, pad_to_frames
 from motionkit.conditioner.mel import MelAudioEncoder
 from motionkit.conditioner.stream import WaveformStats, stream_conditions
 from motionkit.conditioner.wav2vec2 import load_wav2vec2, save_wav2vec2
@@ -193,7 +195,8 @@ class Conditioner(nn.Module):
         """Audio features ``(B, T, audio_dim)`` of normalised waveforms ``(B, N)`` (see :meth:`prepare`).
 
         The whole clip in one pass (FLOAT), or in blocks of ``config.window_frames`` with
-        ``config.window_context_frames`` of context each side.
+        ``config.window_context_frames`` of context each side; blocks share the whole clip's first-layer GroupNorm
+        statistics, so they differ from the one-pass features only through the transformer's limited context.
         """
         check = waveform.ndim == 2 and waveform.shape[-1] >= self.config.samples_per_frame
         if not check:
@@ -205,9 +208,12 @@ class Conditioner(nn.Module):
             return self.audio_encoder(waveform, frames)
         spf = self.config.samples_per_frame
         padded = pad_to_frames(waveform, frames, spf)
-        return encode_in_blocks(
-            self.audio_encoder, padded, spf, self.config.window_frames, self.config.window_context_frames
-        )
+        encode: FrameEncoder = self.audio_encoder
+        if isinstance(self.audio_encoder, Wav2Vec2AudioEncoder):
+            with torch.no_grad():
+                stats = group_norm_stats(self.audio_encoder.wav2vec2, padded, self.config.cnn_chunk_samples)
+            encode = functools.partial(self.audio_encoder, group_stats=stats)
+        return encode_in_blocks(encode, padded, spf, self.config.window_frames, self.config.window_context_frames)
 
     def predict_emotion(self, waveform: torch.Tensor) -> torch.Tensor:
         """FLOAT's soft emotion label ``(B, 7)`` of normalised, unpadded waveforms ``(B, N)``."""

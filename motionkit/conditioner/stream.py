@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from motionkit.conditioner.audio_encoder import Wav2Vec2AudioEncoder
+from motionkit.conditioner.backbone import RunningGroupStats, first_group_norm
 from motionkit.conditioner.emotion import (
     EmotionInput,
     KeyframeEmotion,
@@ -129,6 +131,9 @@ class _Session:
         self.emotion_window = round(config.stream.emotion_window_seconds * config.sample_rate)
         if isinstance(spec, SlidingEmotion):
             self.emotion_window = round(spec.window_seconds * config.sample_rate)
+        encoder = conditioner.audio_encoder
+        group = first_group_norm(encoder.wav2vec2) if isinstance(encoder, Wav2Vec2AudioEncoder) else None
+        self.group_stats = None if group is None else RunningGroupStats(*group)
         self.buffer = np.zeros(0, dtype=np.float32)
         self.buffer_start = 0  # absolute index of buffer[0]
         self.received = 0
@@ -142,6 +147,8 @@ class _Session:
             self.buffer = np.concatenate([self.buffer, samples])
             self.received += samples.size
             self.running.update(samples)
+            if self.group_stats is not None:
+                self.group_stats.update(torch.from_numpy(samples))
             ready = self.received // self.spf - self.lookahead
             if ready - self.emitted >= min_new_frames:
                 yield self._emit(self.emitted, ready, self.received // self.spf)
@@ -153,9 +160,12 @@ class _Session:
         if self.emitted < total_frames:
             yield self._emit(self.emitted, total_frames, total_frames)
 
+    def _stats(self) -> WaveformStats:
+        return self.fixed_stats or self.running.current()
+
     def _normalised(self, start: int, stop: int) -> torch.Tensor:
         """Normalised samples ``[start, stop)`` (absolute indices) as ``(1, n)`` on the conditioner's device."""
-        stats = self.fixed_stats or self.running.current()
+        stats = self._stats()
         samples = self.buffer[start - self.buffer_start : stop - self.buffer_start]
         tensor = torch.from_numpy(stats.normalize(samples, self.eps))[None]
         return tensor.to(device=self.conditioner.device, dtype=self.conditioner.dtype)
@@ -163,8 +173,20 @@ class _Session:
     def _emit(self, start: int, stop: int, window_stop: int) -> Conditions:
         left = max(0, start - self.context)
         waveform = self._normalised(left * self.spf, min(window_stop * self.spf, self.received))
+        encoder = self.conditioner.audio_encoder
         with torch.no_grad():
-            features = self.conditioner.audio_encoder(waveform, window_stop - left)[:, start - left : stop - left]
+            if isinstance(encoder, Wav2Vec2AudioEncoder) and self.group_stats is not None:
+                stats = self._stats()
+                running = self.group_stats
+                padding = window_stop * self.spf - self.received
+                if padding > 0:  # the end of the clip: FLOAT's statistics include the replicate padding
+                    last = torch.from_numpy(self.buffer[-1:]).expand(padding)
+                    running = running.extended(last)
+                group = running.stats(stats.mean, float(np.sqrt(stats.variance + self.eps)))
+                features = encoder(waveform, window_stop - left, group)
+            else:
+                features = encoder(waveform, window_stop - left)
+        features = features[:, start - left : stop - left]
         weights = self._emotion(start, stop).to(device=features.device, dtype=features.dtype)
         self.emitted = stop
         self._trim()

@@ -10,7 +10,15 @@ from conditioner_helpers import TINY_STABLE, TINY_WAV2VEC2, random_wav2vec2
 from hypothesis import given
 from hypothesis import strategies as st
 
-from motionkit.conditioner.backbone import conv_features, conv_geometry, resample_frames, transformer_states
+from motionkit.conditioner.backbone import (
+    RunningGroupStats,
+    conv_features,
+    conv_geometry,
+    first_group_norm,
+    group_norm_stats,
+    resample_frames,
+    transformer_states,
+)
 from motionkit.errors import AudioError
 
 
@@ -73,3 +81,39 @@ def test_frame_resampling_picks_every_other_frame(frames: int) -> None:
 def test_frame_resampling_is_linear() -> None:
     features = torch.arange(4.0).reshape(1, 4, 1)
     assert resample_frames(features, 7).flatten().tolist() == pytest.approx([0, 0.5, 1, 1.5, 2, 2.5, 3])
+
+
+def test_a_window_with_the_clip_statistics_gives_the_clip_features(models: dict[str, Any]) -> None:
+    """The first-layer GroupNorm is the conv encoder's only global operation: with the whole clip's statistics, a
+    window aligned to conv frames reproduces the whole clip's frames."""
+    model = models["group"]
+    waveform = torch.randn(1, 640 * 20) * 0.5
+    whole = conv_features(model, waveform)
+    stats = group_norm_stats(model, waveform)
+    window = conv_features(model, waveform[:, 640 * 6 : 640 * 15], group_stats=stats)
+    torch.testing.assert_close(window, whole[:, 12 : 12 + window.shape[1]], atol=2e-5, rtol=1e-4)
+    local = conv_features(model, waveform[:, 640 * 6 : 640 * 15])
+    assert not torch.allclose(local, window, atol=1e-3)
+    assert group_norm_stats(models["layer"], waveform) is None
+
+
+@pytest.mark.parametrize("sizes", [[7], [333, 1000], [12800]])
+def test_running_statistics_of_a_stream(models: dict[str, Any], sizes: list[int]) -> None:
+    """Moments collected on raw chunks give the statistics of the normalised clip, whatever the chunking."""
+    model = models["group"]
+    raw = torch.randn(12800) * 0.3 + 0.05
+    mean, scale = float(raw.double().mean()), float(raw.double().std(unbiased=False)) * 1.1
+    conv, norm = first_group_norm(model)  # type: ignore[misc]
+    running = RunningGroupStats(conv, norm)
+    assert running.stats(mean, scale) is None
+    start, index = 0, 0
+    while start < raw.numel():
+        running.update(raw[start : start + sizes[index % len(sizes)]])
+        start += sizes[index % len(sizes)]
+        index += 1
+    expected = group_norm_stats(model, ((raw - mean) / scale)[None])
+    actual = running.stats(mean, scale)
+    assert expected is not None
+    assert actual is not None
+    for got, want in zip(actual, expected):
+        torch.testing.assert_close(got.double(), want.double(), atol=1e-6, rtol=1e-5)
