@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -13,22 +12,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from motionkit.conditioner import checkpoint
 from motionkit.conditioner.audio_encoder import Wav2Vec2AudioEncoder
 from motionkit.conditioner.backbone import group_norm_stats
 from motionkit.conditioner.classifier import EmotionClassifier
 from motionkit.conditioner.emotion import (
     EmotionInput,
-    KeyframeEmotion,
     LabelEmotion,
-    MixtureEmotion,
     PredictedEmotion,
     SlidingEmotion,
-    broadcast_weights,
     parse_emotion,
-    piecewise_linear,
+    resolve_emotion,
     sliding_prediction,
-    static_weights,
-    with_intensity,
 )
 from motionkit.conditioner.frames import FrameEncoder, encode_in_blocks, pad_to_frames
 from motionkit.conditioner.mel import MelAudioEncoder
@@ -37,18 +32,11 @@ from motionkit.conditioner.wav2vec2 import load_wav2vec2, save_wav2vec2
 from motionkit.config.conditioner import ConditionerConfig
 from motionkit.errors import AudioError, CheckpointError, ConfigError, ShapeError
 from motionkit.io.audio import AudioSource, load_audio, normalize_waveform
-from motionkit.io.files import atomic_path
 from motionkit.types import Conditions
 
 if TYPE_CHECKING:
     from transformers import Wav2Vec2Model
 
-FORMAT = "motionkit.Conditioner"
-FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "conditioner.safetensors"
-WAV2VEC2_FOLDER = "wav2vec2"
-EMOTION_FOLDER = "emotion"
 FLOAT_PREFIX = "audio_encoder.audio_projection."
 """The audio-encoder keys of the official FLOAT checkpoint (the wav2vec2 weights are not in it)."""
 
@@ -233,28 +221,30 @@ class Conditioner(nn.Module):
     def emotion_weights(self, emotion: EmotionInput, waveform: torch.Tensor, frames: int) -> torch.Tensor:
         """Per-frame emotion weights ``(B, T, 7)`` for normalised, unpadded waveforms ``(B, N)``."""
         spec = self.default_emotion(parse_emotion(emotion))
-        batch = waveform.shape[0]
         if isinstance(spec, torch.Tensor):
-            return broadcast_weights(spec.to(self.device), batch, frames)
-        if isinstance(spec, SlidingEmotion):
+            spec = spec.to(self.device)
+
+        def sliding(window: SlidingEmotion) -> torch.Tensor:
             classifier = self.require_classifier("predict a sliding-window emotion")
             rate = self.config.sample_rate
-            weights = sliding_prediction(
+            return sliding_prediction(
                 lambda w: classifier(w, self.config.cnn_chunk_samples),
                 waveform,
                 frames,
                 self.config.samples_per_frame,
-                round(spec.window_seconds * rate),
-                max(1, round(spec.hop_seconds * rate)),
+                round(window.window_seconds * rate),
+                max(1, round(window.hop_seconds * rate)),
             )
-            return with_intensity(weights, spec.intensity)
-        if isinstance(spec, KeyframeEmotion):
-            predicted = self.predict_emotion(waveform) if _needs_prediction(spec) else None
-            values = torch.stack([self._clip_weights(k.emotion, batch, predicted) for k in spec.keyframes])
-            knots = torch.tensor([k.time * self.config.fps for k in spec.keyframes])
-            return piecewise_linear(torch.arange(frames), knots, values)
-        predicted = self.predict_emotion(waveform) if isinstance(spec, PredictedEmotion) else None
-        return self._clip_weights(spec, batch, predicted)[:, None].expand(-1, frames, -1).clone()
+
+        weights = resolve_emotion(
+            spec,
+            batch=waveform.shape[0],
+            frames=frames,
+            fps=self.config.fps,
+            predict=lambda: self.predict_emotion(waveform),
+            sliding=sliding,
+        )
+        return weights.to(self.device)
 
     def default_emotion(self, spec: Any) -> Any:
         """``spec``, or for ``None``: the prediction with a classifier, else neutral (warning once per instance)."""
@@ -271,14 +261,6 @@ class Conditioner(nn.Module):
             )
             self._warned_default_emotion = True
         return LabelEmotion(label="neutral")
-
-    def _clip_weights(
-        self, spec: LabelEmotion | MixtureEmotion | PredictedEmotion, batch: int, predicted: torch.Tensor | None
-    ) -> torch.Tensor:
-        if isinstance(spec, PredictedEmotion):
-            assert predicted is not None  # computed by the caller whenever the spec needs it
-            return with_intensity(predicted, spec.intensity)
-        return static_weights(spec, batch).to(self.device)
 
     def stream(
         self,
@@ -395,36 +377,25 @@ class Conditioner(nn.Module):
         return conditioner
 
     def save_pretrained(self, folder: str | Path, *, include_backbones: bool = True) -> Path:
-        """Write the conditioner as a folder loadable by :meth:`from_pretrained`.
+        """Write the conditioner as a folder loadable by :meth:`from_pretrained` (see
+        :mod:`motionkit.conditioner.checkpoint`).
 
-        Layout: ``config.json`` (format, version, the ``ConditionerConfig``, backbone sub-folders),
-        ``conditioner.safetensors`` (:meth:`trainable_state_dict`), and with ``include_backbones`` the sub-folders
-        ``wav2vec2/`` and ``emotion/`` (Hugging Face layout, ``weight_g``/``weight_v`` names). Without them,
-        :meth:`from_pretrained` needs ``wav2vec2_dir=`` (and ``emotion_dir=``). ``config.json`` is written last, so
-        an interrupted save leaves no loadable half-folder.
+        ``conditioner.safetensors`` holds :meth:`trainable_state_dict`; with ``include_backbones`` the sub-folders
+        ``wav2vec2/`` and ``emotion/`` hold the backbones (Hugging Face layout, ``weight_g``/``weight_v`` names).
+        Without them, :meth:`from_pretrained` needs ``wav2vec2_dir=`` (and ``emotion_dir=``). Every file is written
+        atomically and ``config.json`` last, so an interrupted save leaves no loadable half-folder.
         """
-        from safetensors.torch import save_file
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.trainable_state_dict().items()}
-        with atomic_path(folder / WEIGHTS_FILE) as tmp:
-            save_file(tensors, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
-        backbones: dict[str, str | None] = {"wav2vec2": None, "emotion": None}
+        checkpoint.write_weights(folder, self.trainable_state_dict())
+        backbones: checkpoint.Backbones = {checkpoint.WAV2VEC2_FOLDER: None, checkpoint.EMOTION_FOLDER: None}
         if include_backbones and isinstance(self.audio_encoder, Wav2Vec2AudioEncoder):
-            save_wav2vec2(self.audio_encoder.wav2vec2, folder / WAV2VEC2_FOLDER)
-            backbones["wav2vec2"] = WAV2VEC2_FOLDER
+            save_wav2vec2(self.audio_encoder.wav2vec2, folder / checkpoint.WAV2VEC2_FOLDER)
+            backbones[checkpoint.WAV2VEC2_FOLDER] = checkpoint.WAV2VEC2_FOLDER
         if include_backbones and self.emotion_classifier is not None:
-            self.emotion_classifier.save(folder / EMOTION_FOLDER)
-            backbones["emotion"] = EMOTION_FOLDER
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "config": self.config.model_dump(mode="json"),
-            "backbones": backbones,
-        }
-        with atomic_path(folder / CONFIG_FILE) as tmp:
-            tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+            self.emotion_classifier.save(folder / checkpoint.EMOTION_FOLDER)
+            backbones[checkpoint.EMOTION_FOLDER] = checkpoint.EMOTION_FOLDER
+        checkpoint.write_manifest(folder, self.config, backbones)
         return folder
 
     @classmethod
@@ -441,14 +412,9 @@ class Conditioner(nn.Module):
         folders.
         """
         folder = Path(folder)
-        manifest = _read_manifest(folder)
-        try:
-            config = ConditionerConfig.model_validate(manifest["config"])
-        except Exception as exc:  # pydantic ValidationError or a missing key
-            raise CheckpointError(f"{folder / CONFIG_FILE} has an invalid conditioner config ({exc}).") from exc
-        backbones = manifest.get("backbones", {})
-        wav2vec2_path = _backbone_path(folder, backbones.get("wav2vec2"), wav2vec2_dir)
-        emotion_path = _backbone_path(folder, backbones.get("emotion"), emotion_dir)
+        config, backbones = checkpoint.read_manifest(folder)
+        wav2vec2_path = checkpoint.backbone_path(folder, backbones[checkpoint.WAV2VEC2_FOLDER], wav2vec2_dir)
+        emotion_path = checkpoint.backbone_path(folder, backbones[checkpoint.EMOTION_FOLDER], emotion_dir)
         if config.encoder == "wav2vec2" and wav2vec2_path is None:
             raise CheckpointError(
                 f"{folder} was saved without its wav2vec2 backbone; pass wav2vec2_dir= (the folder of "
@@ -459,47 +425,6 @@ class Conditioner(nn.Module):
             wav2vec2=None if wav2vec2_path is None or config.encoder != "wav2vec2" else load_wav2vec2(wav2vec2_path),
             emotion=None if emotion_path is None else EmotionClassifier.from_folder(emotion_path),
         )
-        conditioner.load_trainable_state_dict(_read_weights(folder / WEIGHTS_FILE), str(folder / WEIGHTS_FILE))
+        weights = checkpoint.read_weights(folder)
+        conditioner.load_trainable_state_dict(weights, str(folder / checkpoint.WEIGHTS_FILE))
         return conditioner
-
-
-def _needs_prediction(spec: KeyframeEmotion) -> bool:
-    return any(isinstance(k.emotion, PredictedEmotion) for k in spec.keyframes)
-
-
-def _read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / CONFIG_FILE
-    if not path.is_file():
-        raise CheckpointError(
-            f"{folder} is not a motionkit conditioner folder ({CONFIG_FILE} is missing); write one with "
-            "Conditioner.save_pretrained or build it with Conditioner.from_float."
-        )
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not readable JSON ({exc}).") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise CheckpointError(f"{path} does not describe a motionkit conditioner (format {FORMAT!r} expected).")
-    if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has conditioner format version {manifest['format_version']}; this motionkit reads up to "
-            f"{FORMAT_VERSION}. Upgrade motionkit."
-        )
-    return manifest
-
-
-def _backbone_path(folder: Path, saved: str | None, override: str | Path | None) -> Path | None:
-    if override is not None:
-        return Path(override)
-    return None if saved is None else folder / saved
-
-
-def _read_weights(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise CheckpointError(f"{path} is missing; the conditioner folder is incomplete, save it again.")
-    from safetensors.torch import load_file
-
-    try:
-        return dict(load_file(str(path)))
-    except Exception as exc:  # safetensors raises several unrelated types on corrupt files
-        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}).") from exc

@@ -208,7 +208,8 @@ def piecewise_linear(positions: torch.Tensor, knots: torch.Tensor, values: torch
     upper = torch.searchsorted(knots, positions, right=True).clamp(1, knots.numel() - 1)
     lower = upper - 1
     weight = ((positions - knots[lower]) / (knots[upper] - knots[lower])).clamp(0.0, 1.0)
-    weight = weight.to(values.dtype)[:, None, None]
+    weight = weight.to(device=values.device, dtype=values.dtype)[:, None, None]
+    lower, upper = lower.to(values.device), upper.to(values.device)
     mixed = values[lower] * (1.0 - weight) + values[upper] * weight  # (T, B, E)
     return mixed.permute(1, 0, 2).contiguous()
 
@@ -253,3 +254,42 @@ def broadcast_weights(weights: torch.Tensor, batch: int, frames: int) -> torch.T
             f"expected (7,), ({batch}, 7) or ({batch}, {frames}, 7)."
         )
     return weights.expand(batch, frames, -1).clone()
+
+
+def resolve_emotion(
+    spec: EmotionSpec | torch.Tensor,
+    *,
+    batch: int,
+    frames: int,
+    fps: float,
+    predict: Callable[[], torch.Tensor],
+    sliding: Callable[[SlidingEmotion], torch.Tensor],
+    first_frame: int = 0,
+) -> torch.Tensor:
+    """Per-frame weights ``(B, T, 7)`` of a specification for frames ``first_frame .. first_frame + T - 1``.
+
+    Args:
+        predict: returns the predicted soft label ``(B, 7)`` (called at most once, only if the spec needs it).
+        sliding: returns the per-frame soft labels ``(B, T, 7)`` of a :class:`SlidingEmotion` (before intensity).
+        first_frame: absolute index of the first frame (keyframe times are absolute).
+    """
+    if isinstance(spec, torch.Tensor):
+        return broadcast_weights(spec, batch, frames)
+    if isinstance(spec, SlidingEmotion):
+        return with_intensity(sliding(spec), spec.intensity)
+    predicted: list[torch.Tensor] = []
+
+    def clip_weights(static: LabelEmotion | MixtureEmotion | PredictedEmotion) -> torch.Tensor:
+        if not isinstance(static, PredictedEmotion):
+            return static_weights(static, batch)
+        if not predicted:
+            predicted.append(predict())
+        return with_intensity(predicted[0], static.intensity)
+
+    if isinstance(spec, KeyframeEmotion):
+        values = [clip_weights(k.emotion) for k in spec.keyframes]
+        device = next((v.device for v in values if v.device.type != "cpu"), values[0].device)
+        knots = torch.tensor([k.time * fps for k in spec.keyframes])
+        positions = torch.arange(first_frame, first_frame + frames)
+        return piecewise_linear(positions, knots, torch.stack([v.to(device) for v in values]))
+    return clip_weights(spec)[:, None].expand(-1, frames, -1).clone()

@@ -24,14 +24,10 @@ from motionkit.conditioner.backbone import RunningGroupStats, first_group_norm
 from motionkit.conditioner.emotion import (
     EmotionInput,
     KeyframeEmotion,
-    LabelEmotion,
-    MixtureEmotion,
     PredictedEmotion,
     SlidingEmotion,
     parse_emotion,
-    piecewise_linear,
-    static_weights,
-    with_intensity,
+    resolve_emotion,
 )
 from motionkit.errors import AudioError, ConfigError, ShapeError
 from motionkit.types import EMOTION_LABELS, Conditions
@@ -197,30 +193,17 @@ class _Session:
         return self.conditioner.predict_emotion(self._normalised(start, self.received))
 
     def _emotion(self, start: int, stop: int) -> torch.Tensor:
+        """Weights ``(1, stop - start, 7)``; predictions come from the trailing audio window."""
         frames = stop - start
-        spec = self.spec
-        if isinstance(spec, torch.Tensor):
-            return spec.reshape(1, 1, -1).expand(1, frames, -1).clone()
-        if isinstance(spec, (LabelEmotion, MixtureEmotion)):
-            return static_weights(spec, 1)[:, None].expand(-1, frames, -1).clone()
-        if isinstance(spec, (PredictedEmotion, SlidingEmotion)):
-            weights = with_intensity(self._trailing_prediction(), spec.intensity)
-            return weights[:, None].expand(-1, frames, -1).clone()
-        assert isinstance(spec, KeyframeEmotion)
-        predicted = (
-            self._trailing_prediction()
-            if any(isinstance(k.emotion, PredictedEmotion) for k in spec.keyframes)
-            else None
+        return resolve_emotion(
+            self.spec,
+            batch=1,
+            frames=frames,
+            fps=self.conditioner.config.fps,
+            predict=self._trailing_prediction,
+            sliding=lambda _: self._trailing_prediction()[:, None].expand(-1, frames, -1),
+            first_frame=start,
         )
-        values = []
-        for keyframe in spec.keyframes:
-            if isinstance(keyframe.emotion, PredictedEmotion):
-                assert predicted is not None
-                values.append(with_intensity(predicted.cpu(), keyframe.emotion.intensity))
-            else:
-                values.append(static_weights(keyframe.emotion, 1))
-        knots = torch.tensor([k.time * self.conditioner.config.fps for k in spec.keyframes])
-        return piecewise_linear(torch.arange(start, stop), knots, torch.stack(values))
 
     def _trim(self) -> None:
         """Drop samples no later emission can need (left context and the emotion window)."""
