@@ -10,6 +10,7 @@ layer's output. These helpers expose the two halves with version-independent sem
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -199,6 +200,11 @@ def transformer_states(model: Any, features: torch.Tensor, num_layers: int) -> l
     encoder's final LayerNorm (so state ``L`` equals ``last_hidden_state``). Only the first ``num_layers`` layers
     are run. No attention mask, no SpecAugment masking (inference).
     """
+    return list(iter_transformer_states(model, features, num_layers))
+
+
+def iter_transformer_states(model: Any, features: torch.Tensor, num_layers: int) -> Iterator[torch.Tensor]:
+    """:func:`transformer_states` one layer at a time, so a consumer need not hold all of them."""
     encoder = model.encoder
     if not 1 <= num_layers <= len(encoder.layers):
         raise ValueError(f"num_layers must be in 1..{len(encoder.layers)}, got {num_layers}")
@@ -209,13 +215,11 @@ def transformer_states(model: Any, features: torch.Tensor, num_layers: int) -> l
     if not pre_norm:
         hidden = encoder.layer_norm(hidden)
     hidden = encoder.dropout(hidden)
-    states = []
     for index, layer in enumerate(encoder.layers[:num_layers]):
         out = layer(hidden, attention_mask=None)
         hidden = out[0] if isinstance(out, tuple) else out
         is_last = index == len(encoder.layers) - 1
-        states.append(encoder.layer_norm(hidden) if pre_norm and is_last else hidden)
-    return states
+        yield encoder.layer_norm(hidden) if pre_norm and is_last else hidden
 
 
 def resample_frames(features: torch.Tensor, frames: int) -> torch.Tensor:

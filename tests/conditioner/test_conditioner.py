@@ -304,3 +304,12 @@ def test_float_state_dict(conditioner: Conditioner) -> None:
         assert torch.equal(conditioner.state_dict()[key], value)
     with pytest.raises(CheckpointError, match=r"no audio_encoder\.audio_projection\.\* keys"):
         conditioner.load_float_state_dict({"fmt.pos_embed": torch.zeros(1)})
+
+
+def test_projection_layer_by_layer_equals_the_stacked_projection(conditioner: Conditioner, speech: Speech) -> None:
+    waveform = conditioner.prepare(speech(9000))
+    encoder = conditioner.audio_encoder
+    with torch.no_grad():
+        stacked = encoder.audio_projection(encoder.hidden_features(waveform))  # type: ignore[operator]
+        assert stacked.shape == (1, 15, 16)
+        torch.testing.assert_close(encoder(waveform), stacked, atol=1e-5, rtol=1e-5)
