@@ -11,7 +11,7 @@ Sections:
 * ``speed`` — seconds of audio encoded per second (real-time factor, > 1 is faster than real time) by the FLOAT
   audio encoder (wav2vec2-base, 94 M parameters, + projection) and by the mel encoder, for several clip lengths.
 * ``memory`` — peak resident memory for a 10-minute clip, each mode in a fresh process: the whole clip in one
-  transformer pass (FLOAT-exact; conv encoder in exact 30 s chunks), the same without conv chunking (measured on
+  transformer pass (FLOAT-exact; conv encoder in exact 10 s chunks), the same without conv chunking (measured on
   shorter clips and extrapolated: a 10-minute run would need more memory than a shared machine should give), and
   windowed blocks; plus the relative error of windowed features against the whole-clip ones.
 * ``stream`` — relative error of streamed features against whole-clip features as a function of the left
@@ -204,7 +204,7 @@ def bench_memory(args: argparse.Namespace) -> list[dict[str, object]]:
         error = relative_error(torch.load(outputs["blocks"]), torch.load(outputs["whole"]))
     print(f"  {'mode':58s} {'peak MiB':>9s} {'model MiB':>10s} {'work MiB':>9s} {'wall s':>8s}")
     for mode, label in (
-        ("whole", "whole clip, one transformer pass (FLOAT-exact), conv in 30 s chunks"),
+        ("whole", "whole clip, one transformer pass (FLOAT-exact), conv in 10 s chunks"),
         ("blocks", "blocks of 10 s with 4 s context each side"),
     ):
         result = results[mode]

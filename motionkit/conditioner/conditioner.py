@@ -52,8 +52,9 @@ class Conditioner(nn.Module):
     frame ``t`` covers samples ``[640 t, 640 (t + 1))``).
 
     Owns the audio encoder — FLOAT's frozen wav2vec2 + trainable projection (``config.encoder == "wav2vec2"``) or the
-    trainable log-mel encoder (``"mel"``) — and optionally the frozen speech-emotion classifier. Submodule names
-    follow FLOAT's checkpoint: ``audio_encoder.audio_projection.{0,1}.*`` and ``audio_encoder.wav2vec2.*``.
+    trainable log-mel encoder (``"mel"``) — and optionally the frozen speech-emotion classifier. The pretrained
+    backbones stay in eval mode when the conditioner is put in training mode. Submodule names follow FLOAT's
+    checkpoint: ``audio_encoder.audio_projection.{0,1}.*`` and ``audio_encoder.wav2vec2.*``.
 
     Args:
         config: the conditioner configuration (default: FLOAT's).
@@ -110,13 +111,6 @@ class Conditioner(nn.Module):
     @property
     def fps(self) -> float:
         return self.config.fps
-
-    def train(self, mode: bool = True) -> Conditioner:
-        """Training mode for the trainable parts; the pretrained backbones always stay in eval mode."""
-        super().train(mode)
-        if self.emotion_classifier is not None:
-            self.emotion_classifier.eval()
-        return self
 
     def frames_for(self, num_samples: int) -> int:
         """``T = ceil(N * fps / sample_rate)`` for ``N`` samples at the model rate."""
@@ -186,8 +180,7 @@ class Conditioner(nn.Module):
         ``config.window_context_frames`` of context each side; blocks share the whole clip's first-layer GroupNorm
         statistics, so they differ from the one-pass features only through the transformer's limited context.
         """
-        check = waveform.ndim == 2 and waveform.shape[-1] >= self.config.samples_per_frame
-        if not check:
+        if waveform.ndim != 2 or waveform.shape[-1] < self.config.samples_per_frame:
             raise ShapeError(
                 f"waveform must be (B, N) with N >= {self.config.samples_per_frame}, got {tuple(waveform.shape)}."
             )

@@ -76,7 +76,7 @@ class ConditionerConfig(FrozenConfig):
     )
     window_context_frames: int = Field(100, ge=0, description="Context on each side of a block when windowed.")
     cnn_chunk_seconds: float | None = Field(
-        30.0,
+        10.0,
         gt=0.0,
         description="Longest audio the wav2vec2 conv feature encoder processes at once; longer clips are processed "
         "in exact chunks (two-pass GroupNorm statistics), bounding memory. None: never chunk.",

@@ -69,6 +69,7 @@ def test_pcm16_wav_is_int16_over_32768(tmp_path: Path) -> None:
     np.testing.assert_array_equal(out, pcm.astype(np.float32) / 32768.0)
 
 
+@pytest.mark.parity
 def test_fixture_wav_matches_reference_loader() -> None:
     from motionkit.testing.parity import load_fixture_wav, parity_fixture
 
@@ -251,6 +252,7 @@ def test_normalisation_is_the_feature_extractor_bit_for_bit() -> None:
         np.testing.assert_array_equal(normalize_waveform(clip), expected)
 
 
+@pytest.mark.parity
 def test_normalisation_matches_the_parity_input() -> None:
     from motionkit.testing.parity import load_fixture_wav, parity_fixture
 
