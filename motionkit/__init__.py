@@ -5,6 +5,7 @@ FlowSampler (flow-matching motion generator), Renderer (motion auto-encoder), gl
 """
 
 from motionkit._version import __version__
+from motionkit.conditioner import Conditioner
 from motionkit.config import ModelConfig, preset
 from motionkit.errors import MotionkitError
 from motionkit.flow import FlowSampler
@@ -14,6 +15,7 @@ from motionkit.types import Conditions, MotionTrack, SourceFace
 
 __all__ = [
     "Axis",
+    "Conditioner",
     "Conditions",
     "EditProgram",
     "FlowSampler",

@@ -1,7 +1,7 @@
 """Frozen pydantic configurations of every component, and named presets (``float-512``, ``tiny``)."""
 
 from motionkit.config._base import FrozenConfig
-from motionkit.config.conditioner import ConditionerConfig, MelEncoderConfig
+from motionkit.config.conditioner import ConditionerConfig, MelEncoderConfig, StreamConfig
 from motionkit.config.flow import FlowConfig, GuidanceConfig
 from motionkit.config.model import PRESETS, ModelConfig, preset
 from motionkit.config.renderer import RendererConfig
@@ -15,5 +15,6 @@ __all__ = [
     "MelEncoderConfig",
     "ModelConfig",
     "RendererConfig",
+    "StreamConfig",
     "preset",
 ]

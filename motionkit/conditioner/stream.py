@@ -1,0 +1,232 @@
+"""Streaming conditioning: conditions for new frames as audio chunks arrive, with left context and lookahead.
+
+Bookkeeping (``spf`` samples per frame, ``C`` context frames, ``A`` lookahead frames): after ``M`` samples have
+arrived, frames ``[emitted, floor(M / spf) - A)`` are complete. They are encoded from the window of frames
+``[max(0, emitted - C), floor(M / spf))`` — ``C`` frames already emitted as left context, the new frames, ``A``
+frames of lookahead — and only the new frames are kept. When the chunks end, the remaining frames up to
+``ceil(M / spf)`` are encoded with the clip's tail replicate-padded, as in the whole-clip path.
+
+Normalisation needs the clip's mean and variance, which a stream does not know in advance: by default the running
+statistics of all samples received so far are used (they converge to the clip's); pass fixed ones for a known level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from motionkit.conditioner.audio_encoder import Wav2Vec2AudioEncoder
+from motionkit.conditioner.backbone import RunningGroupStats, first_group_norm
+from motionkit.conditioner.emotion import (
+    EmotionInput,
+    KeyframeEmotion,
+    PredictedEmotion,
+    SlidingEmotion,
+    parse_emotion,
+    resolve_emotion,
+)
+from motionkit.errors import AudioError, ConfigError, ShapeError
+from motionkit.types import EMOTION_LABELS, Conditions
+
+if TYPE_CHECKING:
+    from motionkit.conditioner.conditioner import Conditioner
+
+
+@dataclass(frozen=True)
+class WaveformStats:
+    """Mean and population variance of a waveform, used as ``(x - mean) / sqrt(variance + eps)``."""
+
+    mean: float
+    variance: float
+
+    @classmethod
+    def of(cls, waveform: np.ndarray | torch.Tensor) -> WaveformStats:
+        """Statistics of a whole waveform (computed in float64)."""
+        samples = waveform.detach().cpu().double().numpy() if isinstance(waveform, torch.Tensor) else waveform
+        samples = np.asarray(samples, dtype=np.float64).reshape(-1)
+        if samples.size == 0:
+            raise AudioError("cannot compute statistics of an empty waveform.")
+        return cls(float(samples.mean()), float(samples.var()))
+
+    def normalize(self, samples: np.ndarray, eps: float) -> np.ndarray:
+        """``(samples - mean) / sqrt(variance + eps)`` as float32."""
+        scale = 1.0 / np.sqrt(self.variance + eps)
+        return ((samples.astype(np.float64) - self.mean) * scale).astype(np.float32)
+
+
+class _RunningStats:
+    """Sum and sum of squares of every sample seen (float64)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.squares = 0.0
+
+    def update(self, samples: np.ndarray) -> None:
+        values = samples.astype(np.float64)
+        self.count += values.size
+        self.total += float(values.sum())
+        self.squares += float(np.square(values).sum())
+
+    def current(self) -> WaveformStats:
+        mean = self.total / self.count
+        return WaveformStats(mean, max(self.squares / self.count - mean * mean, 0.0))
+
+
+def stream_conditions(
+    conditioner: Conditioner,
+    chunks: Iterable[np.ndarray | torch.Tensor],
+    emotion: EmotionInput,
+    *,
+    stats: WaveformStats | None,
+    context_frames: int,
+    lookahead_frames: int,
+    min_new_frames: int,
+) -> Iterator[Conditions]:
+    """See :meth:`motionkit.Conditioner.stream`. Arguments are validated before the first chunk is read."""
+    for name, value, least in (
+        ("context_frames", context_frames, 0),
+        ("lookahead_frames", lookahead_frames, 0),
+        ("min_new_frames", min_new_frames, 1),
+    ):
+        if not isinstance(value, int) or value < least:
+            raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}.")
+    spec = conditioner.default_emotion(parse_emotion(emotion))
+    if isinstance(spec, torch.Tensor):
+        if spec.shape not in ((len(EMOTION_LABELS),), (1, len(EMOTION_LABELS))):
+            raise ShapeError(
+                f"streaming takes emotion weights of shape (7,) or (1, 7), got {tuple(spec.shape)}; "
+                "use a KeyframeEmotion for emotions that change over time."
+            )
+    elif isinstance(spec, (PredictedEmotion, SlidingEmotion)) or (
+        isinstance(spec, KeyframeEmotion) and any(isinstance(k.emotion, PredictedEmotion) for k in spec.keyframes)
+    ):
+        conditioner.require_classifier("predict the emotion while streaming")
+    session = _Session(conditioner, spec, stats, context_frames, lookahead_frames)
+    return session.run(chunks, min_new_frames)
+
+
+class _Session:
+    def __init__(
+        self, conditioner: Conditioner, spec: Any, stats: WaveformStats | None, context: int, lookahead: int
+    ) -> None:
+        config = conditioner.config
+        self.conditioner = conditioner
+        self.spec = spec
+        self.fixed_stats = stats
+        self.running = _RunningStats()
+        self.context = context
+        self.lookahead = lookahead
+        self.spf = config.samples_per_frame
+        self.eps = config.norm_eps
+        self.rate = config.sample_rate
+        self.emotion_window = round(config.stream.emotion_window_seconds * config.sample_rate)
+        if isinstance(spec, SlidingEmotion):
+            self.emotion_window = round(spec.window_seconds * config.sample_rate)
+        encoder = conditioner.audio_encoder
+        group = first_group_norm(encoder.wav2vec2) if isinstance(encoder, Wav2Vec2AudioEncoder) else None
+        self.group_stats = None if group is None else RunningGroupStats(*group)
+        self.buffer = np.zeros(0, dtype=np.float32)
+        self.buffer_start = 0  # absolute index of buffer[0]
+        self.received = 0
+        self.emitted = 0
+
+    def run(self, chunks: Iterable[np.ndarray | torch.Tensor], min_new_frames: int) -> Iterator[Conditions]:
+        for chunk in chunks:
+            samples = _chunk_samples(chunk)
+            if samples.size == 0:
+                continue
+            self.buffer = np.concatenate([self.buffer, samples])
+            self.received += samples.size
+            self.running.update(samples)
+            if self.group_stats is not None:
+                self.group_stats.update(torch.from_numpy(samples))
+            ready = self.received // self.spf - self.lookahead
+            if ready - self.emitted >= min_new_frames:
+                yield self._emit(self.emitted, ready, self.received // self.spf)
+        if self.received < self.spf:
+            raise AudioError(
+                f"the stream ended after {self.received} samples; at least one frame ({self.spf} samples) is needed."
+            )
+        total_frames = -(-self.received // self.spf)
+        if self.emitted < total_frames:
+            yield self._emit(self.emitted, total_frames, total_frames)
+
+    def _stats(self) -> WaveformStats:
+        return self.fixed_stats or self.running.current()
+
+    def _normalised(self, start: int, stop: int) -> torch.Tensor:
+        """Normalised samples ``[start, stop)`` (absolute indices) as ``(1, n)`` on the conditioner's device."""
+        stats = self._stats()
+        samples = self.buffer[start - self.buffer_start : stop - self.buffer_start]
+        tensor = torch.from_numpy(stats.normalize(samples, self.eps))[None]
+        return tensor.to(device=self.conditioner.device, dtype=self.conditioner.dtype)
+
+    def _emit(self, start: int, stop: int, window_stop: int) -> Conditions:
+        left = max(0, start - self.context)
+        waveform = self._normalised(left * self.spf, min(window_stop * self.spf, self.received))
+        encoder = self.conditioner.audio_encoder
+        with torch.no_grad():
+            if isinstance(encoder, Wav2Vec2AudioEncoder) and self.group_stats is not None:
+                stats = self._stats()
+                running = self.group_stats
+                padding = window_stop * self.spf - self.received
+                if padding > 0:  # the end of the clip: FLOAT's statistics include the replicate padding
+                    last = torch.from_numpy(self.buffer[-1:]).expand(padding)
+                    running = running.extended(last)
+                group = running.stats(stats.mean, float(np.sqrt(stats.variance + self.eps)))
+                features = encoder(waveform, window_stop - left, group)
+            else:
+                features = encoder(waveform, window_stop - left)
+        features = features[:, start - left : stop - left]
+        weights = self._emotion(start, stop).to(device=features.device, dtype=features.dtype)
+        self.emitted = stop
+        self._trim()
+        return Conditions(features, weights, self.conditioner.config.fps)
+
+    def _trailing_prediction(self) -> torch.Tensor:
+        start = max(self.buffer_start, self.received - self.emotion_window)
+        return self.conditioner.predict_emotion(self._normalised(start, self.received))
+
+    def _emotion(self, start: int, stop: int) -> torch.Tensor:
+        """Weights ``(1, stop - start, 7)``; predictions come from the trailing audio window."""
+        frames = stop - start
+        return resolve_emotion(
+            self.spec,
+            batch=1,
+            frames=frames,
+            fps=self.conditioner.config.fps,
+            predict=self._trailing_prediction,
+            sliding=lambda _: self._trailing_prediction()[:, None].expand(-1, frames, -1),
+            first_frame=start,
+        )
+
+    def _trim(self) -> None:
+        """Drop samples no later emission can need (left context and the emotion window)."""
+        keep_from = min((self.emitted - self.context) * self.spf, self.received - self.emotion_window)
+        keep_from = max(keep_from, self.buffer_start)
+        if keep_from > self.buffer_start:
+            self.buffer = self.buffer[keep_from - self.buffer_start :].copy()
+            self.buffer_start = keep_from
+
+
+def _chunk_samples(chunk: np.ndarray | torch.Tensor) -> np.ndarray:
+    if isinstance(chunk, torch.Tensor):
+        chunk = chunk.detach().cpu().numpy()
+    if not isinstance(chunk, np.ndarray):
+        raise AudioError(f"stream chunks must be numpy arrays or tensors, got {type(chunk).__name__}.")
+    if chunk.ndim != 1:
+        raise ShapeError(
+            f"stream chunks must be 1-D mono samples at the model rate, got shape {chunk.shape}; mix and resample "
+            "first (motionkit.io.load_audio)."
+        )
+    if not np.issubdtype(chunk.dtype, np.floating):
+        raise AudioError(f"stream chunks must hold float samples, got dtype {chunk.dtype}.")
+    samples = chunk.astype(np.float32)
+    if not np.isfinite(samples).all():
+        raise AudioError("a stream chunk contains NaN or infinite samples; clean the signal first.")
+    return samples
