@@ -31,9 +31,9 @@ import av
 import numpy as np
 import torch
 
-from motionkit.data._av_audio import load_audio
 from motionkit.data.stream import IndexedBatchStream
 from motionkit.errors import AudioError, ConfigError, DataError, FaceNotFoundError
+from motionkit.io.audio import load_audio
 from motionkit.io.files import atomic_path
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
@@ -322,7 +322,7 @@ def probe_clip(path: str | Path, cropper: FaceCropper, settings: ScanSettings = 
 
 def _aligned_audio(path: Path, offset: int, frames: int, settings: ScanSettings) -> np.ndarray:
     try:
-        waveform = load_audio(path, settings.sample_rate)
+        waveform = load_audio(path, target_rate=settings.sample_rate)
     except AudioError as exc:
         raise DataError(str(exc), reason="no_audio") from exc
     waveform = waveform[offset:] if offset >= 0 else np.concatenate([np.zeros(-offset, np.float32), waveform])
