@@ -72,7 +72,7 @@ def test_not_a_folder(tmp_path: Path) -> None:
 
 def test_other_format_named(saved: tuple[Path, ...], tmp_path: Path) -> None:
     folder = _copy(saved[0], tmp_path)
-    with pytest.raises(CheckpointError, match="motionkit.Conditioner, not a motionkit model"):
+    with pytest.raises(CheckpointError, match=r"motionkit\.Conditioner, not a motionkit model"):
         read_config(folder / "conditioner")
 
 

@@ -216,6 +216,7 @@ def test_face_params_copy_their_inputs() -> None:
     yaw = np.zeros(3, np.float32)
     params = FaceParams.neutral(3).replace(yaw=yaw)
     yaw[0] = 5.0
-    assert params.yaw[0] == 0.0 and yaw.flags.writeable
+    assert params.yaw[0] == 0.0
+    assert yaw.flags.writeable
     with pytest.raises(ValueError, match="read-only"):
         params.yaw[0] = 1.0
