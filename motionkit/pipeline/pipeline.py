@@ -28,16 +28,17 @@ from motionkit.checkpoint import load_model
 from motionkit.conditioner import Conditioner
 from motionkit.conditioner.emotion import EmotionInput
 from motionkit.config import GuidanceConfig, ModelConfig
-from motionkit.errors import ConfigError, EditError, ShapeError
+from motionkit.errors import ConfigError, EditError, ImageError, ShapeError
 from motionkit.flow import ExplicitNoise, FlowSampler, Solver
-from motionkit.io import image_to_tensor, load_audio, tensor_to_image
-from motionkit.io.image import ImageInput
+from motionkit.io import image_to_tensor, load_audio
+from motionkit.io.image import PIXEL_CENTER, ImageInput
 from motionkit.pipeline.explore import AxisSweep, explore
 from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.renderer import Box, Precision, Renderer, crop_portrait
 from motionkit.space import EditProgram, MotionSpace
 from motionkit.types import Conditions, MotionTrack, SourceFace
+from motionkit.validation import check_tensor
 
 PRECISION_OF: dict[torch.dtype, Precision] = {
     torch.float32: "float32",
@@ -193,8 +194,14 @@ class Pipeline:
         """Prepare and encode a portrait: FLOAT's face crop (``crop=False``: resize the whole image; ``box``:
         crop around a given face box instead of detecting one), ``(u - 127.5) / 127.5``, then the encoder."""
         if isinstance(image, torch.Tensor):
-            frame = image[0] if image.ndim == 4 and image.shape[0] == 1 else image
-            image = tensor_to_image(frame)
+            frame = check_tensor("image", image[0] if image.ndim == 4 and image.shape[0] == 1 else image, ndim=3)
+            if frame.shape[0] != 3:
+                raise ImageError(f"a portrait tensor must be (3, H, W) or (1, 3, H, W), got {tuple(image.shape)}.")
+            if not crop and box is None and tuple(frame.shape[1:]) == (self.size, self.size):
+                return self.renderer.encode(frame[None].to(self.device, torch.float32))
+            # back to 8 bits by rounding, which inverts image_to_tensor exactly (truncation would not)
+            image = ((frame.detach().float().clamp(-1, 1) + 1) * PIXEL_CENTER).round().to(torch.uint8)
+            image = image.permute(1, 2, 0).cpu().numpy()
         prepared = crop_portrait(image, self.size, box=box, crop=crop)
         return self.renderer.encode(image_to_tensor(prepared).to(self.device))
 
