@@ -137,7 +137,7 @@ def save_model(
     _write_tensors(folder / FLOW_FILE, sampler.state_dict())
     conditioner.save_pretrained(folder / CONDITIONER_FOLDER)
     axes_path = folder / AXES_FILE
-    if space is not None and space.axes:
+    if space is not None and space.is_calibrated:  # space.axes lists d0..d{M-1} when none are named
         space.save_axes(axes_path)
     elif axes_path.exists():
         axes_path.unlink()

@@ -59,7 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``motionkit`` parser with every command."""
     # --debug / --quiet are accepted before and after the command; SUPPRESS keeps a subcommand from resetting them.
     flags = argparse.ArgumentParser(add_help=False)
-    flags.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
+    flags.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of an error (default: off)",
+    )
     flags.add_argument(
         "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars (default: bars on a terminal)"
     )

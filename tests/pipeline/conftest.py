@@ -5,24 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
 from motionkit.pipeline import Pipeline
 from motionkit.testing.models import random_model_folder
+from motionkit.testing.signals import speech_like
 
 SAMPLE_RATE = 16000
-
-
-def speech_like(seconds: float, seed: int = 0) -> np.ndarray:
-    """Deterministic speech-like audio: amplitude-modulated harmonics plus a little noise, float32."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3.0 * t) ** 2
-    voiced = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((140.0, 280.0, 420.0, 900.0), start=1))
-    return (0.2 * envelope * voiced + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
 
 
 @pytest.fixture

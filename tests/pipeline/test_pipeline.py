@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import SAMPLE_RATE, speech_like
 
 from motionkit import EditProgram, MotionTrack, Pipeline, Video
 from motionkit.config import GuidanceConfig
@@ -24,8 +23,10 @@ from motionkit.errors import (
 )
 from motionkit.io import read_video, tensor_to_image
 from motionkit.space.edits import Keyframes, Oscillate
+from motionkit.testing.signals import speech_like
 
 FRAMES = 33  # ceil(1.3 s * 25)
+SAMPLE_RATE = 16000
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

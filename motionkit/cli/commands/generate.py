@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -171,9 +170,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     pipeline = load_pipeline(args)
     if emotion is None and pipeline.default_emotion == "neutral":
-        emotion = "neutral"
-        if not args.quiet:
-            print("the model has no emotion classifier: using neutral (choose another with --emotion)", file=sys.stderr)
+        emotion = "neutral"  # said explicitly: the Conditioner would warn, in Python terms
     progress = ProgressBars.for_terminal(args.quiet)
     try:
         video = pipeline.generate(
@@ -196,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
         video.sampled_track.save(args.save_track)
     elapsed = time.perf_counter() - started
     print(f"wrote {args.output} ({len(video)} frames, {video.duration:.2f} s at {video.fps:g} fps) in {elapsed:.1f} s")
+    if args.emotion is None and pipeline.default_emotion == "neutral":
+        print("emotion: neutral (the model has no emotion classifier to predict it; choose one with --emotion)")
     if args.save_track is not None:
         print(f"wrote {args.save_track} (sampled motion, before edits)")
     return 0
