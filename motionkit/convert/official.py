@@ -120,7 +120,8 @@ def read_float_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     try:
         loaded = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, BadZipFile... on bad files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = " ".join(str(exc).split())
+        reason = text.split(". ")[0].rstrip(".") if text else type(exc).__name__  # torch adds paragraphs of advice
         raise CheckpointError(
             f"{path} could not be read as a PyTorch checkpoint ({reason}). The file is truncated, corrupt or not a "
             f"weights-only checkpoint (motionkit reads it with torch.load(weights_only=True), which refuses code); "
