@@ -278,3 +278,14 @@ def test_explore_grid(pipeline: Pipeline, portrait: Path, speech: Path, tmp_path
         pipeline.explore(portrait, steps=1, crop=False)
     with pytest.raises(EditError, match="unknown axis"):
         pipeline.explore(portrait, axes=["jaw"], crop=False, audio=speech)
+
+
+def test_reduced_precision_runs_close_to_float32(tiny_model: Path, portrait: Path, speech: Path, video: Video) -> None:
+    half = Pipeline.from_pretrained(tiny_model, dtype="bfloat16")
+    assert half.precision == "bfloat16"
+    result = half.generate(portrait, speech, "neutral", seed=3, crop=False)
+    assert result.track.latents.dtype == torch.float32
+    assert float((result.track.latents - video.track.latents).abs().max()) < 0.05
+    frame = next(result.frames(raw=True))
+    assert frame.dtype == torch.float32
+    assert bool(torch.isfinite(frame).all())
