@@ -36,6 +36,7 @@ from motionkit.flow import FlowSampler
 from motionkit.io.files import atomic_path
 from motionkit.renderer import Renderer
 from motionkit.space import MotionSpace
+from motionkit.validation import check_keys, raise_for_keys
 
 FORMAT = "motionkit.Model"
 FORMAT_VERSION = 1
@@ -93,24 +94,12 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 def _check_and_load(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], path: Path) -> None:
     """Load ``tensors`` into ``module`` after listing every missing, unexpected and mis-shaped name."""
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    misshaped = sorted(
-        f"{name} {tuple(tensors[name].shape)} (expected {tuple(expected[name].shape)})"
-        for name in set(expected) & set(tensors)
-        if tensors[name].shape != expected[name].shape
+    expected = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
+    raise_for_keys(
+        check_keys(tensors, expected),
+        f"{path} does not match the model in config.json",
+        "The folder mixes files of different models; convert or export it again.",
     )
-    problems = []
-    for label, names in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
-        if names:
-            shown = ", ".join(names[:8]) + (f", ... ({len(names) - 8} more)" if len(names) > 8 else "")
-            problems.append(f"{len(names)} {label}: {shown}")
-    if problems:
-        raise CheckpointError(
-            f"{path} does not match the model in config.json ({'; '.join(problems)}). The folder mixes files of "
-            f"different models; convert or export it again."
-        )
     module.load_state_dict(dict(tensors), strict=True)
 
 

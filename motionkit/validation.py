@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from motionkit.errors import NonFiniteError, ShapeError
+from motionkit.errors import CheckpointError, NonFiniteError, ShapeError
 
 FLOAT_DTYPES: tuple[torch.dtype, ...] = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -99,6 +99,7 @@ def check_keys(
     *,
     optional: Collection[str] = (),
     prefix: str = "",
+    floating: bool = False,
 ) -> KeyReport:
     """Compare the entries of ``state_dict`` whose names start with ``prefix`` with a layout.
 
@@ -108,6 +109,8 @@ def check_keys(
         optional: full names the layout accepts without needing them (e.g. buffers a constructor rebuilds); their
             shapes are not checked.
         prefix: only names starting with it are checked (the component's part of a larger checkpoint).
+        floating: also report tensors that are not floating point (for layouts made only of float tensors, where
+            loading would silently cast them).
     """
     names = [name for name in state_dict if name.startswith(prefix)]
     present = set(names)
@@ -122,4 +125,17 @@ def check_keys(
             misshaped.append(f"{name} (a {type(value).__name__}) (expected a tensor of shape {want})")
         elif tuple(value.shape) != want:
             misshaped.append(f"{name} {tuple(value.shape)} (expected {want})")
+        elif floating and not value.is_floating_point():
+            dtype = str(value.dtype).replace("torch.", "")
+            misshaped.append(f"{name} (dtype {dtype}) (expected a floating-point tensor)")
     return KeyReport(missing, unexpected, tuple(misshaped))
+
+
+def raise_for_keys(report: KeyReport, context: str, hint: str) -> None:
+    """Raise one :class:`CheckpointError` listing every problem of ``report``; do nothing when it is ok.
+
+    The message reads ``"{context}: {report.describe()}. {hint}"``, e.g. ``"flow.safetensors does not match the
+    model in config.json: 1 missing: a. Convert or export it again."``.
+    """
+    if not report.ok:
+        raise CheckpointError(f"{context}: {report.describe()}. {hint}")

@@ -110,5 +110,5 @@ def test_weights_of_another_model(saved: tuple[Path, ...], tmp_path: Path) -> No
 
     other = FlowSampler(preset("tiny").flow.model_copy(update={"hidden_dim": 32, "num_heads": 2}))
     save_file(other.state_dict(), str(folder / "flow.safetensors"))
-    with pytest.raises(CheckpointError, match="mis-shaped"):
+    with pytest.raises(CheckpointError, match="wrong shape"):
         load_model(folder)

@@ -33,7 +33,7 @@ from motionkit.config.conditioner import ConditionerConfig
 from motionkit.errors import AudioError, CheckpointError, ConfigError, ShapeError
 from motionkit.io.audio import AudioSource, load_audio, normalize_waveform
 from motionkit.types import Conditions
-from motionkit.validation import KeyReport, check_keys
+from motionkit.validation import KeyReport, check_keys, raise_for_keys
 
 if TYPE_CHECKING:
     from transformers import Wav2Vec2Model
@@ -309,23 +309,13 @@ class Conditioner(nn.Module):
 
     def load_trainable_state_dict(self, state_dict: Mapping[str, torch.Tensor], source: str = "state dict") -> None:
         """Load the trainable parameters, requiring every one of them with the right shape."""
-        expected = self.trainable_state_dict()
-        missing = sorted(set(expected) - set(state_dict))
-        unexpected = sorted(set(state_dict) - set(expected))
-        wrong = sorted(k for k in set(expected) & set(state_dict) if state_dict[k].shape != expected[k].shape)
-        if missing or unexpected or wrong:
-            details = [
-                f"missing {missing}" if missing else "",
-                f"unexpected {unexpected}" if unexpected else "",
-                "wrong shape "
-                + ", ".join(f"{k} {tuple(state_dict[k].shape)} != {tuple(expected[k].shape)}" for k in wrong)
-                if wrong
-                else "",
-            ]
-            raise CheckpointError(
-                f"{source} does not match this conditioner ({self.config.encoder} encoder, audio_dim "
-                f"{self.config.audio_dim}): " + "; ".join(d for d in details if d) + "."
-            )
+        expected = {name: tuple(tensor.shape) for name, tensor in self.trainable_state_dict().items()}
+        raise_for_keys(
+            check_keys(state_dict, expected),
+            f"{source} does not match this conditioner ({self.config.encoder} encoder, audio_dim "
+            f"{self.config.audio_dim})",
+            "Build the conditioner with the ConditionerConfig the weights were saved with.",
+        )
         result = self.load_state_dict(dict(state_dict), strict=False)
         assert not result.unexpected_keys  # checked above
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from motionkit.errors import CheckpointError
+from motionkit.validation import check_keys, raise_for_keys
 
 WEIGHT_NORM_NAMES = {
     "weight_g": "parametrizations.weight.original0",
@@ -148,31 +149,12 @@ def load_exact(module: nn.Module, state: Mapping[str, torch.Tensor], what: str) 
     for name in list(expected):
         if name not in provided and name.rsplit(".", 1)[-1] in UNUSED_AT_INFERENCE:
             provided[name] = torch.zeros(expected[name].shape, dtype=expected[name].dtype)
-    missing = sorted(set(expected) - set(provided))
-    unexpected = sorted(set(provided) - set(expected))
-    wrong = sorted(
-        f"{k} {tuple(provided[k].shape)} (model: {tuple(expected[k].shape)})"
-        for k in set(expected) & set(provided)
-        if tuple(provided[k].shape) != tuple(expected[k].shape)
+    raise_for_keys(
+        check_keys(provided, {name: tuple(tensor.shape) for name, tensor in expected.items()}),
+        f"the weights of the {what} do not match the architecture in config.json",
+        "Check that config.json belongs to these weights.",
     )
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} tensors missing from the file: {_names(missing)}")
-    if unexpected:
-        problems.append(f"{len(unexpected)} tensors the model does not have: {_names(unexpected)}")
-    if wrong:
-        problems.append(f"{len(wrong)} tensors with the wrong shape: {_names(wrong)}")
-    if problems:
-        raise CheckpointError(
-            f"{what}: the weights do not match the architecture in config.json — " + "; ".join(problems) + ". "
-            "Check that config.json belongs to these weights."
-        )
     module.load_state_dict(provided, strict=True)
-
-
-def _names(names: list[str], limit: int = 8) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
 def split_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> tuple[dict[str, torch.Tensor], list[str]]:

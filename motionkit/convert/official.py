@@ -28,7 +28,7 @@ from motionkit.flow import FlowSampler
 from motionkit.io.files import atomic_folder
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.renderer import Renderer
-from motionkit.validation import KeyReport
+from motionkit.validation import KeyReport, raise_for_keys
 
 FLOAT_PRESET = "float-512"
 """The layout of the official checkpoint."""
@@ -90,12 +90,11 @@ def convert_float(
     state_dict = read_float_checkpoint(checkpoint)
     step(1)
     config = preset(FLOAT_PRESET)
-    problems = float_key_report(state_dict, config)
-    if not problems.ok:
-        raise CheckpointError(
-            f"{checkpoint} does not have the layout of FLOAT's official checkpoint ({FLOAT_PRESET}): "
-            f"{problems.describe()}. Pass the official float.pth ({DOWNLOAD_HINT})."
-        )
+    raise_for_keys(
+        float_key_report(state_dict, config),
+        f"{checkpoint} does not have the layout of FLOAT's official checkpoint ({FLOAT_PRESET})",
+        f"Pass the official float.pth ({DOWNLOAD_HINT}).",
+    )
     step(2)
     renderer = Renderer.from_float_state_dict(state_dict, config.renderer)
     sampler = FlowSampler.from_float_state_dict(state_dict, config.flow)

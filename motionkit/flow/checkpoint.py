@@ -9,15 +9,13 @@ from motionkit_kernels.reference import band_mask
 from torch import nn
 
 from motionkit.errors import CheckpointError
+from motionkit.validation import check_keys, raise_for_keys
 
 FLOAT_PREFIX = "fmt."
 """Prefix of the flow transformer's entries in FLOAT's flat state dict."""
 
 ALIGNMENT_MASK_KEY = "alignment_mask"
 """FLOAT's stored ``(N, N)`` bool buffer, True where attention is blocked (``|i - j| > window``)."""
-
-MAX_LISTED = 20
-"""Longest list of offending keys printed per category in an error message."""
 
 
 def strip_float_prefix(state_dict: Mapping[str, object]) -> dict[str, object]:
@@ -53,35 +51,16 @@ def load_float_entries(module: nn.Module, entries: Mapping[str, object], length:
     """Load prefix-free FLOAT entries into ``module``, or raise one CheckpointError listing every problem.
 
     The optional ``alignment_mask`` entry is verified (``(length, length)``, band ``|i - j| <= window``) and
-    otherwise ignored. Values
-    are copied (and cast to the module's dtype); the caller's tensors are never modified.
+    otherwise ignored. Values are copied (and cast to the module's dtype); the caller's tensors are never modified.
     """
-    own = module.state_dict()
     entries = dict(entries)
     mask = entries.pop(ALIGNMENT_MASK_KEY, None)
-    missing = sorted(set(own) - set(entries))
-    unexpected = sorted(set(entries) - set(own))
-    mismatched = []
-    for key in sorted(set(own) & set(entries)):
-        value = entries[key]
-        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-            mismatched.append(f"{key}: expected a float tensor, got {_describe(value)}")
-        elif value.shape != own[key].shape:
-            mismatched.append(f"{key}: expected shape {tuple(own[key].shape)}, got {tuple(value.shape)}")
-    problems = []
-    if missing:
-        problems.append(f"missing {len(missing)}: {_listing(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {len(unexpected)}: {_listing(unexpected)}")
-    if mismatched:
-        problems.append(f"mis-shaped {len(mismatched)}: {_listing(mismatched)}")
-    if problems:
-        raise CheckpointError(
-            "the FLOAT state dict does not match this FlowConfig ("
-            + "; ".join(problems)
-            + "). Keys are shown without the 'fmt.' prefix; build the sampler with the FlowConfig the "
-            "checkpoint was trained with."
-        )
+    expected = {key: tuple(value.shape) for key, value in module.state_dict().items()}
+    raise_for_keys(
+        check_keys(entries, expected, floating=True),
+        "the FLOAT state dict does not match this FlowConfig (keys are shown without the 'fmt.' prefix)",
+        "Build the sampler with the FlowConfig the checkpoint was trained with.",
+    )
     if mask is not None:
         check_alignment_mask(mask, length, window)
     module.load_state_dict(entries, strict=True)
@@ -92,14 +71,3 @@ def float_entries(module: nn.Module, length: int, window: int) -> dict[str, torc
     out = {FLOAT_PREFIX + k: v.detach().clone() for k, v in module.state_dict().items()}
     out[FLOAT_PREFIX + ALIGNMENT_MASK_KEY] = ~band_mask(length, window)
     return out
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"{str(value.dtype).replace('torch.', '')} tensor {tuple(value.shape)}"
-    return type(value).__name__
-
-
-def _listing(items: list[str]) -> str:
-    shown = ", ".join(items[:MAX_LISTED])
-    return shown + (f", ... ({len(items) - MAX_LISTED} more)" if len(items) > MAX_LISTED else "")

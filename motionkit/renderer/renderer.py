@@ -21,10 +21,10 @@ from motionkit.config import RendererConfig
 from motionkit.errors import ConfigError, ShapeError
 from motionkit.renderer.decoder import Synthesis, level_resolutions
 from motionkit.renderer.encoder import MotionEncoder
-from motionkit.renderer.weights import FLOAT_PREFIX, select_float_weights
+from motionkit.renderer.weights import FLOAT_PREFIX, check_float_weights, select_float_weights
 from motionkit.space import MotionSpace
 from motionkit.types import MotionTrack, SourceFace
-from motionkit.validation import KeyReport, check_keys, check_tensor
+from motionkit.validation import KeyReport, check_tensor
 
 Precision = Literal["float32", "bfloat16", "float16"]
 """Compute precision of decoding: float32, or autocast to bfloat16 / float16 (meant for GPUs)."""
@@ -70,13 +70,11 @@ class Renderer(nn.Module):
         unexpected or mis-shaped key is reported in one :class:`~motionkit.errors.CheckpointError`.
         """
         renderer = cls(config)
-        expected = {name: tensor.shape for name, tensor in renderer.state_dict().items()}
-        buffers = {name for name, _ in renderer.named_buffers()}
         hint = (
             f"The renderer was built with {config!r}; pass the RendererConfig the weights were trained with "
             f"(official FLOAT weights use the default float-512 layout)."
         )
-        weights = select_float_weights(state_dict, expected, buffers, hint)
+        weights = select_float_weights(state_dict, renderer, hint)
         renderer.load_state_dict(weights, strict=True)
         return renderer
 
@@ -89,9 +87,7 @@ class Renderer(nn.Module):
         """
         with torch.device("meta"):  # shapes only: nothing is allocated
             layout = cls(config)
-        expected = {FLOAT_PREFIX + name: tuple(t.shape) for name, t in layout.state_dict().items()}
-        buffers = {FLOAT_PREFIX + name for name, _ in layout.named_buffers()}
-        return check_keys(state_dict, expected, optional=buffers, prefix=FLOAT_PREFIX)
+        return check_float_weights(state_dict, layout)
 
     def float_state_dict(self) -> dict[str, torch.Tensor]:
         """The parameters under official FLOAT names (``motion_autoencoder.`` + own name), detached."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+from torch import nn
 
 from motionkit.errors import CheckpointError
+from motionkit.validation import KeyReport, check_keys, raise_for_keys
 
 FLOAT_PREFIX = "motion_autoencoder."
 """Prefix of the motion auto-encoder in FLOAT's checkpoint (``motion_autoencoder.enc.*``, ``...dec.*``)."""
@@ -14,23 +16,22 @@ FLOAT_PREFIX = "motion_autoencoder."
 OTHER_FLOAT_COMPONENTS = ("fmt.", "audio_encoder.", "emotion_encoder.")
 """Prefixes of the other FLOAT components; their keys are ignored so that a whole ``float.pth`` can be passed."""
 
-MAX_LISTED_KEYS = 8
-"""How many keys of each kind a mismatch report lists before summarising the rest as a count."""
 
+def check_float_weights(state_dict: Mapping[str, object], layout: nn.Module) -> KeyReport:
+    """Check the ``motion_autoencoder.*`` entries of an official state dict against ``layout``'s own state dict.
 
-def _listing(keys: list[str]) -> str:
-    shown = ", ".join(keys[:MAX_LISTED_KEYS])
-    more = len(keys) - MAX_LISTED_KEYS
-    return shown + (f", ... (+{more} more)" if more > 0 else "")
+    Every tensor of ``layout.state_dict()`` must be present with its shape; the buffers the modules build themselves
+    (FIR kernels, stored in the official file) are accepted and never read. Other entries are not looked at.
+    """
+    expected = {FLOAT_PREFIX + name: tuple(tensor.shape) for name, tensor in layout.state_dict().items()}
+    buffers = {FLOAT_PREFIX + name for name, _ in layout.named_buffers()}
+    return check_keys(state_dict, expected, optional=buffers, prefix=FLOAT_PREFIX)
 
 
 def select_float_weights(
-    state_dict: Mapping[str, torch.Tensor],
-    expected: Mapping[str, torch.Size],
-    constructed_buffers: set[str],
-    hint: str,
+    state_dict: Mapping[str, torch.Tensor], layout: nn.Module, hint: str
 ) -> dict[str, torch.Tensor]:
-    """Strip ``motion_autoencoder.`` from the keys of an official state dict and check them against ``expected``.
+    """The entries of an official state dict that ``layout`` loads, with ``motion_autoencoder.`` stripped.
 
     Keys of other FLOAT components and of buffers the modules build themselves (FIR kernels) are dropped. Every
     missing, unexpected or mis-shaped key is reported in a single :class:`CheckpointError` whose message ends with
@@ -38,44 +39,14 @@ def select_float_weights(
 
     Args:
         state_dict: official-layout tensors (``motion_autoencoder.enc.net_app.convs.0.0.weight`` ...).
-        expected: key (without prefix) -> shape of every tensor the model loads.
-        constructed_buffers: buffer names (without prefix) that are never read from a checkpoint.
+        layout: the module the weights are for (only its state-dict names and shapes are read).
         hint: advice appended to the error message (e.g. which config to pass).
     """
     if not isinstance(state_dict, Mapping):
         raise CheckpointError(
             f"expected a state dict (a mapping of names to tensors), got {type(state_dict).__name__}."
         )
-    selected: dict[str, torch.Tensor] = {}
-    unexpected: list[str] = []
-    for key, value in state_dict.items():
-        if key.startswith(FLOAT_PREFIX):
-            name = key[len(FLOAT_PREFIX) :]
-            if name in constructed_buffers:
-                continue
-            if name in expected:
-                selected[name] = value
-                continue
-        elif key.startswith(OTHER_FLOAT_COMPONENTS):
-            continue
-        unexpected.append(key)
-    missing = [FLOAT_PREFIX + k for k in expected if k not in selected]
-    misshaped = []
-    for key, value in selected.items():
-        want = tuple(expected[key])
-        if not isinstance(value, torch.Tensor):
-            misshaped.append(f"{FLOAT_PREFIX}{key} (a {type(value).__name__}, expected a tensor of shape {want})")
-        elif tuple(value.shape) != want:
-            misshaped.append(f"{FLOAT_PREFIX}{key} {tuple(value.shape)} (expected {want})")
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing: {_listing(missing)}")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected: {_listing(unexpected)}")
-    if misshaped:
-        problems.append(f"{len(misshaped)} with the wrong shape: {_listing(misshaped)}")
-    if problems:
-        raise CheckpointError(
-            "the weights do not match the motion auto-encoder layout; " + "; ".join(problems) + f". {hint}"
-        )
-    return selected
+    strays = tuple(key for key in state_dict if not key.startswith((FLOAT_PREFIX, *OTHER_FLOAT_COMPONENTS)))
+    report = check_float_weights(state_dict, layout) + KeyReport(unexpected=strays)
+    raise_for_keys(report, "the weights do not match the motion auto-encoder layout", hint)
+    return {name: state_dict[FLOAT_PREFIX + name] for name in layout.state_dict()}

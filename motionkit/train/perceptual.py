@@ -25,6 +25,7 @@ from torch import nn
 
 from motionkit.errors import CheckpointError, ConfigError
 from motionkit.train.losses import _check_pair, pyramid
+from motionkit.validation import check_keys, raise_for_keys
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -103,18 +104,12 @@ class VGG19Features(nn.Module):
         except Exception as exc:  # safetensors raises several unrelated types on corrupt files
             raise CheckpointError(f"{path} is not a readable safetensors file ({exc}).") from exc
         network = cls()
-        expected = network.state_dict()
-        missing = sorted(set(expected) - set(tensors))
-        if missing:
-            raise CheckpointError(
-                f"{path} lacks VGG19 weights {missing[:4]}{' ...' if len(missing) > 4 else ''}; it must hold "
-                "torchvision's vgg19 'features.*' tensors."
-            )
-        for key, value in expected.items():
-            if tensors[key].shape != value.shape:
-                raise CheckpointError(
-                    f"{path}: {key} has shape {tuple(tensors[key].shape)}, expected {tuple(value.shape)}."
-                )
+        expected = {key: tuple(value.shape) for key, value in network.state_dict().items()}
+        raise_for_keys(
+            check_keys(tensors, expected, optional=tensors.keys()),  # other entries are ignored
+            f"{path} does not hold torchvision's VGG19 'features.*' tensors",
+            "Export them as described in docs/training.md.",
+        )
         network.load_state_dict({key: tensors[key] for key in expected})
         return network
 

@@ -52,18 +52,21 @@ def test_all_problems_in_one_error(tiny_sampler, tiny_config):
     state["fmt.blocks.9.attn.qkv.weight"] = torch.zeros(1)
     state["fmt.x_embedder.proj.weight"] = torch.zeros(5, 5)
     state["fmt.t_embedder.mlp.0.bias"] = "not a tensor"
+    state["fmt.decoder.linear.weight"] = state["fmt.decoder.linear.weight"].long()
     with pytest.raises(CheckpointError) as info:
         FlowSampler.from_float_state_dict(state, tiny_config)
     message = str(info.value)
-    assert "missing 1: decoder.linear.bias" in message
-    assert "unexpected 1: blocks.9.attn.qkv.weight" in message
-    assert "x_embedder.proj.weight: expected shape (64, 32), got (5, 5)" in message
-    assert "t_embedder.mlp.0.bias: expected a float tensor, got str" in message
+    assert "1 missing: decoder.linear.bias" in message
+    assert "1 unexpected: blocks.9.attn.qkv.weight" in message
+    assert "3 with the wrong shape" in message
+    assert "x_embedder.proj.weight (5, 5) (expected (64, 32))" in message
+    assert "t_embedder.mlp.0.bias (a str) (expected a tensor of shape" in message
+    assert "decoder.linear.weight (dtype int64) (expected a floating-point tensor)" in message
     assert "FlowConfig" in message
 
 
 def test_wrong_config_lists_mismatches(tiny_sampler):
-    with pytest.raises(CheckpointError, match="mis-shaped"):
+    with pytest.raises(CheckpointError, match="wrong shape"):
         FlowSampler.from_float_state_dict(tiny_sampler.float_state_dict(), FlowConfig(depth=2, hidden_dim=64))
 
 

@@ -188,7 +188,7 @@ def test_perceptual_weights_errors(tmp_path: Path) -> None:
         VGG19Features.from_safetensors(tmp_path / "missing.safetensors")
     partial = tmp_path / "partial.safetensors"
     save_file({"features.0.weight": torch.zeros(64, 3, 3, 3)}, str(partial))
-    with pytest.raises(CheckpointError, match="lacks VGG19 weights"):
+    with pytest.raises(CheckpointError, match=r"does not hold torchvision's VGG19 'features\.\*' tensors: \d+ missing"):
         VGG19Features.from_safetensors(partial)
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"not a safetensors file")
