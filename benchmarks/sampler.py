@@ -199,6 +199,10 @@ class EagerVectorField(nn.Module):
     loads a ``FlowSampler``'s ``state_dict`` as is). ``forward`` takes FLOAT's inputs (``we`` of shape
     ``(B, 1, E)``, ``t`` of shape ``(1,)``) and returns ``(B, L' + L, D)``."""
 
+    pos_embed: torch.Tensor
+    alignment_mask: torch.Tensor
+    """``(N, N)`` bool, True where attention is blocked (``|i - j| > attention_window``), as FLOAT stores it."""
+
     def __init__(self, config: FlowConfig) -> None:
         super().__init__()
         self.config = config
