@@ -9,6 +9,7 @@ from motionkit.conditioner import Conditioner
 from motionkit.config import ModelConfig, preset
 from motionkit.errors import MotionkitError
 from motionkit.flow import FlowSampler
+from motionkit.pipeline import Pipeline, Video
 from motionkit.renderer import Renderer
 from motionkit.space import Axis, EditProgram, MotionSpace
 from motionkit.types import Conditions, MotionTrack, SourceFace
@@ -23,8 +24,10 @@ __all__ = [
     "MotionSpace",
     "MotionTrack",
     "MotionkitError",
+    "Pipeline",
     "Renderer",
     "SourceFace",
+    "Video",
     "__version__",
     "preset",
 ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,12 +59,14 @@ class ModelParts:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks (checkpoints can be several GB)."""
+def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20, on_chunk: Callable[[int], None] | None = None) -> str:
+    """Hex sha256 of a file, read in chunks (checkpoints can be several GB); ``on_chunk(bytes)`` after each."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(chunk_bytes):
             digest.update(chunk)
+            if on_chunk is not None:
+                on_chunk(len(chunk))
     return digest.hexdigest()
 
 
@@ -135,7 +137,7 @@ def save_model(
     _write_tensors(folder / FLOW_FILE, sampler.state_dict())
     conditioner.save_pretrained(folder / CONDITIONER_FOLDER)
     axes_path = folder / AXES_FILE
-    if space is not None and space.axes:
+    if space is not None and space.is_calibrated:  # space.axes lists d0..d{M-1} when none are named
         space.save_axes(axes_path)
     elif axes_path.exists():
         axes_path.unlink()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -50,3 +51,75 @@ def check_tensor(
     if finite and value.is_floating_point() and value.numel() and not bool(torch.isfinite(value).all()):
         raise NonFiniteError(f"{name} contains NaN or infinite values; check the upstream computation or input data.")
     return value
+
+
+@dataclass(frozen=True)
+class KeyReport:
+    """The names of a state dict checked against a model layout, without raising.
+
+    Attributes:
+        missing: names the layout needs that the state dict lacks.
+        unexpected: names the state dict holds that the layout does not know.
+        misshaped: ``"name (found shape) (expected shape)"`` for names present with the wrong shape or type.
+
+    Reports add up (``a + b``), so a checkpoint holding several components can be checked component by component
+    and reported as one error.
+    """
+
+    missing: tuple[str, ...] = ()
+    unexpected: tuple[str, ...] = ()
+    misshaped: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.misshaped)
+
+    def __add__(self, other: KeyReport) -> KeyReport:
+        return KeyReport(
+            self.missing + other.missing, self.unexpected + other.unexpected, self.misshaped + other.misshaped
+        )
+
+    def describe(self, limit: int = 8) -> str:
+        """``"2 missing: a, b; 1 unexpected: c; 1 with the wrong shape: d (3,) (expected (4,))"`` (empty if ok)."""
+        parts = []
+        for label, names in (
+            ("missing", self.missing),
+            ("unexpected", self.unexpected),
+            ("with the wrong shape", self.misshaped),
+        ):
+            if names:
+                shown = ", ".join(names[:limit]) + (f", ... (+{len(names) - limit} more)" if len(names) > limit else "")
+                parts.append(f"{len(names)} {label}: {shown}")
+        return "; ".join(parts)
+
+
+def check_keys(
+    state_dict: Mapping[str, object],
+    expected: Mapping[str, Sequence[int]],
+    *,
+    optional: Collection[str] = (),
+    prefix: str = "",
+) -> KeyReport:
+    """Compare the entries of ``state_dict`` whose names start with ``prefix`` with a layout.
+
+    Args:
+        state_dict: name -> tensor (other values are reported as mis-shaped).
+        expected: full name -> shape of every tensor the layout needs.
+        optional: full names the layout accepts without needing them (e.g. buffers a constructor rebuilds); their
+            shapes are not checked.
+        prefix: only names starting with it are checked (the component's part of a larger checkpoint).
+    """
+    names = [name for name in state_dict if name.startswith(prefix)]
+    present = set(names)
+    missing = tuple(name for name in expected if name not in present)
+    unexpected = tuple(name for name in names if name not in expected and name not in optional)
+    misshaped = []
+    for name in names:
+        if name not in expected:
+            continue
+        value, want = state_dict[name], tuple(expected[name])
+        if not isinstance(value, torch.Tensor):
+            misshaped.append(f"{name} (a {type(value).__name__}) (expected a tensor of shape {want})")
+        elif tuple(value.shape) != want:
+            misshaped.append(f"{name} {tuple(value.shape)} (expected {want})")
+    return KeyReport(missing, unexpected, tuple(misshaped))

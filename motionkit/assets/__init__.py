@@ -3,6 +3,9 @@
 - ``arctic_a0007.wav``: "And you always want to see it in the superlative degree", CMU ARCTIC (speaker bdl),
   16 kHz mono PCM, 4.0 s, shipped unmodified. Its licence requires its notice to travel with it:
   ``ARCTIC-NOTICE.txt`` beside it (:func:`demo_speech_notice_path`).
+- ``models/synthetic-demo/``: the bundled default model (a :mod:`motionkit.checkpoint` folder trained on the
+  synthetic world by ``motionkit train --preset synthetic-demo``), used by ``motionkit demo``
+  (:func:`demo_model_path`).
 - ``demo_portrait.png``: the synthetic-world face of seed :data:`DEMO_FACE_SEED`, frontal and neutral, rendered at
   128 pixels by the default :class:`motionkit.data.synthetic.SyntheticWorld` (:func:`render_demo_portrait`
   re-creates it).
@@ -16,10 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from motionkit.data.synthetic import FaceIdentity, SyntheticWorld
+from motionkit.errors import CheckpointError
 
 DEMO_FACE_SEED = 9
 """Seed of the synthetic face shown by the demo portrait."""
 DEMO_PORTRAIT_SIZE = 128
+DEMO_MODEL = "models/synthetic-demo"
 
 
 def _asset(name: str) -> Path:
@@ -39,6 +44,21 @@ def demo_speech_notice_path() -> Path:
 def demo_portrait_path() -> Path:
     """Path of the bundled demo portrait (``demo_portrait.png``, 128 x 128 RGB)."""
     return _asset("demo_portrait.png")
+
+
+def demo_model_path() -> Path:
+    """Path of the bundled default model folder (``models/synthetic-demo``).
+
+    Raises:
+        CheckpointError: the folder is not part of this installation.
+    """
+    path = _asset(DEMO_MODEL)
+    if not (path / "config.json").is_file():
+        raise CheckpointError(
+            f"the bundled demo model is missing from this installation ({path}); reinstall motionkit, or train it "
+            f"with `motionkit train --preset synthetic-demo` and pass the folder with --model."
+        )
+    return path
 
 
 def demo_identity() -> FaceIdentity:

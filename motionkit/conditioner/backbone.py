@@ -216,10 +216,42 @@ def iter_transformer_states(model: Any, features: torch.Tensor, num_layers: int)
         hidden = encoder.layer_norm(hidden)
     hidden = encoder.dropout(hidden)
     for index, layer in enumerate(encoder.layers[:num_layers]):
-        out = layer(hidden, attention_mask=None)
-        hidden = out[0] if isinstance(out, tuple) else out
+        hidden = encoder_layer(layer, hidden, pre_norm)
         is_last = index == len(encoder.layers) - 1
         yield encoder.layer_norm(hidden) if pre_norm and is_last else hidden
+
+
+FEED_FORWARD_CHUNK_FRAMES = 2048
+"""Frames whose position-wise part (LayerNorm + feed-forward) of a transformer layer runs at once. Attention needs
+the whole clip; the rest acts frame by frame, so chunking it is exact and keeps the 4x-wide feed-forward activations
+of a 10-minute clip (2 x 184 MB per layer for wav2vec2-base) from existing all at once."""
+
+
+def encoder_layer(layer: Any, hidden: torch.Tensor, pre_norm: bool) -> torch.Tensor:
+    """One wav2vec2 encoder layer (``Wav2Vec2EncoderLayer`` or its stable-layer-norm variant), in inference mode.
+
+    The same operations in the same order as the layer's own forward, with the position-wise part applied in chunks
+    of :data:`FEED_FORWARD_CHUNK_FRAMES` frames::
+
+        post-LN: h = LN(x + Attn(x));      out = LN_f(h + FF(h))
+        pre-LN:  h = x + Attn(LN(x));      out = h + FF(LN_f(h)) (+ adapter(out) when the model has adapters)
+    """
+    residual = hidden
+    attended = layer.attention(layer.layer_norm(hidden) if pre_norm else hidden, attention_mask=None)
+    hidden = residual + layer.dropout(attended[0] if isinstance(attended, tuple) else attended)
+    if not pre_norm:
+        hidden = layer.layer_norm(hidden)
+
+    def position_wise(h: torch.Tensor) -> torch.Tensor:
+        if not pre_norm:
+            return layer.final_layer_norm(h + layer.feed_forward(h))
+        out = h + layer.feed_forward(layer.final_layer_norm(h))
+        adapter = getattr(layer, "adapter_layer", None)
+        return out if adapter is None else out + adapter(out)
+
+    if hidden.shape[1] <= FEED_FORWARD_CHUNK_FRAMES:
+        return position_wise(hidden)
+    return torch.cat([position_wise(part) for part in hidden.split(FEED_FORWARD_CHUNK_FRAMES, dim=1)], dim=1)
 
 
 def resample_frames(features: torch.Tensor, frames: int) -> torch.Tensor:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from motionkit.conditioner import checkpoint
-from motionkit.conditioner.audio_encoder import Wav2Vec2AudioEncoder
+from motionkit.conditioner.audio_encoder import Wav2Vec2AudioEncoder, projection_head
 from motionkit.conditioner.backbone import group_norm_stats
 from motionkit.conditioner.classifier import EmotionClassifier
 from motionkit.conditioner.emotion import (
@@ -33,6 +33,7 @@ from motionkit.config.conditioner import ConditionerConfig
 from motionkit.errors import AudioError, CheckpointError, ConfigError, ShapeError
 from motionkit.io.audio import AudioSource, load_audio, normalize_waveform
 from motionkit.types import Conditions
+from motionkit.validation import KeyReport, check_keys
 
 if TYPE_CHECKING:
     from transformers import Wav2Vec2Model
@@ -343,6 +344,19 @@ class Conditioner(nn.Module):
                 "torch.load(path, weights_only=True))?"
             )
         self.load_trainable_state_dict(subset, "the FLOAT state dict")
+
+    @staticmethod
+    def check_float_keys(state_dict: Mapping[str, object], config: ConditionerConfig | None = None) -> KeyReport:
+        """Check the ``audio_encoder.audio_projection.*`` entries of FLOAT's checkpoint without loading or raising.
+
+        Only the projection is in ``float.pth`` (the backbones come from their own folders), so other entries,
+        ``audio_encoder.wav2vec2.*`` included, are not looked at.
+        """
+        config = ConditionerConfig() if config is None else config
+        with torch.device("meta"):  # shapes only: nothing is allocated
+            head = projection_head(config.stacked_dim, config.audio_dim, config.projection_eps)
+        expected = {FLOAT_PREFIX + name: tuple(t.shape) for name, t in head.state_dict().items()}
+        return check_keys(state_dict, expected, prefix=FLOAT_PREFIX)
 
     @classmethod
     def from_float(

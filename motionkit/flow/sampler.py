@@ -23,14 +23,20 @@ import torch
 
 from motionkit.config.flow import FlowConfig, GuidanceConfig
 from motionkit.errors import ConfigError, ShapeError
-from motionkit.flow.checkpoint import float_entries, load_float_entries, strip_float_prefix
+from motionkit.flow.checkpoint import (
+    ALIGNMENT_MASK_KEY,
+    FLOAT_PREFIX,
+    float_entries,
+    load_float_entries,
+    strip_float_prefix,
+)
 from motionkit.flow.guidance import ClassifierFreeGuidance
 from motionkit.flow.noise import ExplicitNoise, NoiseSource, SeededNoise
 from motionkit.flow.solvers import Solver, check_time_grid, get_solver, uniform_time_grid
 from motionkit.flow.transformer import FlowTransformer
 from motionkit.flow.windows import WindowSchedule
 from motionkit.types import Conditions, MotionTrack
-from motionkit.validation import check_tensor
+from motionkit.validation import KeyReport, check_keys, check_tensor
 
 SEED_RANGE = 2**63 - 1
 """Seeds drawn from torch's global generator (when neither ``seed`` nor ``noise`` is given) lie in [0, this)."""
@@ -99,6 +105,20 @@ class FlowSampler(FlowTransformer):
         sampler = cls(config)
         load_float_entries(sampler, strip_float_prefix(state_dict), config.sequence_length, config.attention_window)
         return sampler
+
+    @classmethod
+    def check_float_keys(
+        cls,
+        state_dict: Mapping[str, object],
+        config: FlowConfig = FlowConfig(),  # noqa: B008 (frozen, immutable default)
+    ) -> KeyReport:
+        """Check the ``fmt.*`` entries of FLOAT's checkpoint without loading or raising: every parameter with its
+        shape; ``fmt.alignment_mask`` is accepted (its band is verified when loading). Other entries are not looked
+        at."""
+        with torch.device("meta"):  # shapes only: nothing is allocated
+            layout = FlowTransformer(config)
+        expected = {FLOAT_PREFIX + name: tuple(t.shape) for name, t in layout.state_dict().items()}
+        return check_keys(state_dict, expected, optional={FLOAT_PREFIX + ALIGNMENT_MASK_KEY}, prefix=FLOAT_PREFIX)
 
     def float_state_dict(self) -> dict[str, torch.Tensor]:
         """The weights under FLOAT's keys (``fmt.*``, including the ``fmt.alignment_mask`` buffer), as copies."""

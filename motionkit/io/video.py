@@ -193,17 +193,19 @@ class VideoWriter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        container, self._container = self._container, None
+        container = self._container
         try:
             if exc_type is None:
                 if self._video is None:
                     raise OutputError(f"no frames were written to {self.path}; nothing was saved.")
-                self._write_audio()
+                self._write_audio()  # the audio beyond the last frame (muxed through self._container)
                 if self._audio_stream is not None:
                     container.mux(self._audio_stream.encode(None))
                 container.mux(self._video.encode(None))
+            self._container = None
             container.close()
         except BaseException as error:
+            self._container = None
             with contextlib.suppress(av.FFmpegError, OSError, ValueError):  # report the original error
                 container.close()
             self._atomic.__exit__(type(error), error, error.__traceback__)

@@ -24,7 +24,7 @@ from motionkit.renderer.encoder import MotionEncoder
 from motionkit.renderer.weights import FLOAT_PREFIX, select_float_weights
 from motionkit.space import MotionSpace
 from motionkit.types import MotionTrack, SourceFace
-from motionkit.validation import check_tensor
+from motionkit.validation import KeyReport, check_keys, check_tensor
 
 Precision = Literal["float32", "bfloat16", "float16"]
 """Compute precision of decoding: float32, or autocast to bfloat16 / float16 (meant for GPUs)."""
@@ -79,6 +79,19 @@ class Renderer(nn.Module):
         weights = select_float_weights(state_dict, expected, buffers, hint)
         renderer.load_state_dict(weights, strict=True)
         return renderer
+
+    @classmethod
+    def check_float_keys(cls, state_dict: Mapping[str, object], config: RendererConfig = DEFAULT_CONFIG) -> KeyReport:
+        """Check the ``motion_autoencoder.*`` entries of an official state dict without loading or raising.
+
+        Every parameter of the layout must be present with its shape; the FIR-kernel buffers of the official file
+        are accepted (they are rebuilt, never read). Entries of other components are not looked at.
+        """
+        with torch.device("meta"):  # shapes only: nothing is allocated
+            layout = cls(config)
+        expected = {FLOAT_PREFIX + name: tuple(t.shape) for name, t in layout.state_dict().items()}
+        buffers = {FLOAT_PREFIX + name for name, _ in layout.named_buffers()}
+        return check_keys(state_dict, expected, optional=buffers, prefix=FLOAT_PREFIX)
 
     def float_state_dict(self) -> dict[str, torch.Tensor]:
         """The parameters under official FLOAT names (``motion_autoencoder.`` + own name), detached."""

@@ -1,0 +1,72 @@
+"""``motionkit convert-float``: the official FLOAT checkpoint -> a motionkit model folder (safetensors only)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from motionkit.cli.commands.info import print_license
+from motionkit.cli.common import HelpFormatter, add_overwrite_option
+from motionkit.cli.progress import ProgressBars
+from motionkit.convert import convert_float
+from motionkit.convert.licenses import EMOTION_REPO, WAV2VEC2_REPO
+
+DESCRIPTION = f"""\
+Convert FLOAT's official checkpoint into a motionkit model folder.
+
+Reads float.pth (with torch.load(weights_only=True), once) and the two Hugging Face folders, checks every tensor
+name and shape against the float-512 layout (all problems are listed in one error), and writes OUT/ with
+config.json, one safetensors file per component and manifest.json (sha256 of every source file, motionkit
+version, licence). After conversion nothing reads pickle again. Nothing is downloaded: fetch the sources on a
+machine with network first:
+
+  float.pth       download_checkpoints.sh of deepbrainai-research/float
+  --wav2vec2 DIR  huggingface-cli download {WAV2VEC2_REPO} --local-dir DIR
+  --emotion DIR   huggingface-cli download {EMOTION_REPO} --local-dir DIR
+
+The official FLOAT weights are licensed for NON-COMMERCIAL use only (CC BY-NC 4.0 / CC BY-NC-ND 4.0); so is the
+converted folder.
+
+example:
+  motionkit convert-float --checkpoint checkpoints/float.pth --wav2vec2 checkpoints/wav2vec2-base-960h \\
+      --emotion checkpoints/wav2vec-english-speech-emotion-recognition --out models/float-512
+"""
+
+
+def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "convert-float",
+        parents=parents,
+        help="convert the official FLOAT checkpoint into a model folder",
+        description=DESCRIPTION,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("--checkpoint", type=Path, required=True, metavar="FLOAT.pth", help="FLOAT's float.pth")
+    parser.add_argument(
+        "--wav2vec2", type=Path, required=True, metavar="DIR", help=f"Hugging Face folder of {WAV2VEC2_REPO}"
+    )
+    parser.add_argument(
+        "--emotion",
+        type=Path,
+        metavar="DIR",
+        help=f"Hugging Face folder of {EMOTION_REPO} (default: none; the model then cannot predict the emotion "
+        "from speech and uses neutral unless told otherwise)",
+    )
+    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="model folder to create")
+    add_overwrite_option(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    progress = ProgressBars.for_terminal(args.quiet)
+    try:
+        out = convert_float(
+            args.checkpoint, args.wav2vec2, args.emotion, args.out, overwrite=args.overwrite, progress=progress
+        )
+    finally:
+        progress.close()
+    print(f"wrote the model folder {out} in {time.perf_counter() - started:.0f} s (details: motionkit info {out})")
+    print_license(out)
+    return 0

@@ -1,0 +1,198 @@
+"""``motionkit info``: what a model folder holds — configuration, parameters, axes, provenance, licence."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from motionkit.checkpoint import (
+    AXES_FILE,
+    CONDITIONER_FOLDER,
+    FLOW_FILE,
+    RENDERER_FILE,
+    read_config,
+    read_manifest,
+)
+from motionkit.cli.common import HelpFormatter
+from motionkit.config import ModelConfig
+from motionkit.convert.licenses import is_non_commercial
+from motionkit.errors import CheckpointError
+from motionkit.space.axes import axes_from_file
+
+DESCRIPTION = """\
+Describe a model folder without loading its weights: configuration, parameters per component, named motion
+axes, where the weights came from (source files and their sha256) and their licence.
+
+example:
+  motionkit info models/float-512
+"""
+
+WEIGHT_FILES = {
+    "renderer": RENDERER_FILE,
+    "flow": FLOW_FILE,
+    "conditioner": f"{CONDITIONER_FOLDER}/conditioner.safetensors",
+    "wav2vec2 (frozen)": f"{CONDITIONER_FOLDER}/wav2vec2/model.safetensors",
+    "emotion classifier (frozen)": f"{CONDITIONER_FOLDER}/emotion/model.safetensors",
+}
+"""Component -> weights file inside a model folder (the last two are optional)."""
+
+TEXT_WIDTH = 100
+
+
+def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "info",
+        parents=parents,
+        help="describe a model folder (config, parameters, axes, provenance, licence)",
+        description=DESCRIPTION,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("model", type=Path, metavar="DIR", help="model folder")
+    parser.add_argument("--json", action="store_true", help="print the description as JSON")
+    parser.set_defaults(func=run)
+
+
+def count_parameters(path: Path) -> int:
+    """Number of values in a safetensors file, from its header (no tensor is read)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            total = 0
+            for key in handle.keys():  # noqa: SIM118 (safe_open handles are not iterable)
+                count = 1
+                for size in handle.get_slice(key).get_shape():
+                    count *= size
+                total += count
+            return total
+    except Exception as exc:  # safetensors raises several unrelated types on damaged files
+        raise CheckpointError(
+            f"{path} is damaged or not a safetensors file ({exc}); convert or export it again."
+        ) from exc
+
+
+def describe_model(folder: Path) -> dict[str, Any]:
+    """Everything ``motionkit info`` shows, as JSON-compatible data."""
+    config = read_config(folder)
+    manifest = read_manifest(folder)
+    parameters = {}
+    for name, relative in WEIGHT_FILES.items():
+        path = folder / relative
+        if path.is_file():
+            parameters[name] = count_parameters(path)
+        elif name in ("renderer", "flow", "conditioner"):
+            raise CheckpointError(f"{path} is missing: the model folder is incomplete; convert or export it again.")
+    axes_path = folder / AXES_FILE
+    axes = []
+    if axes_path.is_file():
+        named = axes_from_file(axes_path, dim=config.renderer.latent_dim, rank=config.renderer.motion_dim)
+        axes = [{"name": axis.name, "unit": axis.unit} for axis in named.values()]
+    license_entry = manifest.get("license")
+    return {
+        "folder": str(folder),
+        "config": config.model_dump(mode="json"),
+        "parameters": parameters,
+        "total_parameters": sum(parameters.values()),
+        "axes": axes,
+        "manifest": manifest,
+        "license": license_entry,
+        "non_commercial": is_non_commercial(license_entry) if license_entry is not None else False,
+    }
+
+
+def _millions(count: int) -> str:
+    return f"{count / 1e6:.1f} M" if count >= 1e5 else f"{count:,}"
+
+
+def _summary(config: ModelConfig) -> list[tuple[str, str]]:
+    r, c, f = config.renderer, config.conditioner, config.flow
+    audio = (
+        f"wav2vec2 audio encoder ({c.wav2vec2_layers} layers x {c.wav2vec2_hidden} -> {c.audio_dim})"
+        if c.encoder == "wav2vec2"
+        else f"log-mel audio encoder ({c.mel.n_mels} mels, {c.mel.layers} x {c.mel.channels} -> {c.audio_dim})"
+    )
+    return [
+        ("renderer", f"{r.size} px, latent {r.latent_dim}, {r.motion_dim} motion directions"),
+        ("flow", f"{f.depth} blocks x {f.hidden_dim}, {f.num_heads} heads, windows of {f.window} + {f.context} frames"),
+        (
+            "sampling",
+            f"nfe {f.nfe}, {f.solver}, guidance audio {f.guidance.audio_scale:g} / emotion "
+            f"{f.guidance.emotion_scale:g}",
+        ),
+        ("conditioner", f"{audio}, {c.sample_rate} Hz audio, {c.fps:g} fps"),
+    ]
+
+
+def license_lines(license_entry: object) -> list[str]:
+    """The licence paragraph (prominent for non-commercial weights)."""
+    if license_entry is None:
+        return ["licence: not recorded in manifest.json; check the terms of the weights you used."]
+    name = license_entry.get("name", "?") if isinstance(license_entry, dict) else str(license_entry)
+    lines = []
+    if is_non_commercial(license_entry):
+        lines.append(f"LICENCE: {name} -- NON-COMMERCIAL USE ONLY")
+    else:
+        lines.append(f"licence: {name}")
+    if isinstance(license_entry, dict):
+        if license_entry.get("summary"):
+            lines += textwrap.wrap(
+                str(license_entry["summary"]), TEXT_WIDTH, initial_indent="  ", subsequent_indent="  "
+            )
+        for component, terms in (license_entry.get("components") or {}).items():
+            lines.append(f"  {component}: {terms}")
+    return lines
+
+
+def print_license(folder: Path) -> None:
+    for line in license_lines(read_manifest(folder).get("license")):
+        print(line)
+
+
+def _sources(manifest: dict[str, Any]) -> list[str]:
+    lines = []
+    if manifest.get("converted_from"):
+        lines.append(f"converted from {manifest['converted_from']}")
+    for name, source in (manifest.get("sources") or {}).items():
+        if not isinstance(source, dict):
+            continue
+        if "sha256" in source:
+            lines.append(f"  {name}: {source.get('file', '?')} sha256 {source['sha256']}")
+        elif "files" in source:
+            files = source["files"]
+            lines.append(f"  {name}: {source.get('repo', source.get('folder', '?'))} ({len(files)} files hashed)")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    description = describe_model(args.model)
+    if args.json:
+        print(json.dumps(description, indent=2))
+        return 0
+    config = ModelConfig.model_validate(description["config"])
+    manifest = description["manifest"]
+    created = manifest.get("created", "unknown date")
+    print(
+        f"model folder {args.model}: {config.name}, written by motionkit {manifest.get('motionkit_version', '?')} "
+        f"({created})"
+    )
+    for line in license_lines(description["license"]):
+        print(line)
+    for label, text in _summary(config):
+        print(f"{label:<12} {text}")
+    parameters = description["parameters"]
+    counts = ", ".join(f"{name} {_millions(count)}" for name, count in parameters.items())
+    print(f"{'parameters':<12} {counts}; total {_millions(description['total_parameters'])}")
+    if description["axes"]:
+        axes = ", ".join(f"{a['name']} ({a['unit']})" for a in description["axes"])
+        print(f"{'axes':<12} {axes}")
+    else:
+        rank = config.renderer.motion_dim
+        print(f"{'axes':<12} none named: basis directions d0..d{rank - 1} (name them with MotionSpace.fit_axes)")
+    for line in _sources(manifest):
+        print(line)
+    if manifest.get("notes"):
+        print(f"notes: {manifest['notes']}")
+    return 0

@@ -1,0 +1,131 @@
+"""Options and checks shared by the CLI commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import torch
+
+from motionkit.errors import ConfigError, MotionkitError, OutputError
+from motionkit.renderer import Box
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps descriptions as written and appends ``(default: ...)`` to options whose help does not state one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return super()._get_help_string(action)
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="model folder (written by `motionkit convert-float` or by training; see `motionkit info DIR`)",
+    )
+
+
+def add_device_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device", choices=DEVICES, default="auto", help="where to run: auto = cuda when a GPU is available, else cpu"
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        default="float32",
+        help="compute precision: float32 is FLOAT's; bfloat16/float16 autocast the renderer and sampler (GPU)",
+    )
+
+
+def add_crop_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--no-crop",
+        action="store_true",
+        help="use the whole image resized to the model resolution instead of detecting and cropping the face",
+    )
+    group.add_argument(
+        "--box",
+        type=parse_box,
+        metavar="X1,Y1,X2,Y2",
+        help="crop around this face box (pixels) instead of detecting the face (default: detect the face)",
+    )
+
+
+def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+
+def parse_box(text: str) -> Box:
+    """``"x1,y1,x2,y2"`` -> :class:`Box` (an argparse ``type``: bad values are usage errors)."""
+    try:
+        values = [int(float(v)) for v in text.replace(" ", "").split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4 or not (values[0] < values[2] and values[1] < values[3]):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a face box; give four pixel coordinates X1,Y1,X2,Y2 with X1 < X2 and Y1 < Y2"
+        )
+    return Box(*values)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def resolve_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was given but no CUDA GPU is available; use --device cpu.")
+    return name
+
+
+def check_output(path: Path, overwrite: bool, what: str = "output") -> Path:
+    """Fail early (before any work) if ``path`` cannot be written: it exists without ``--overwrite``, its folder
+    is missing or read-only, or it is a folder."""
+    if path.is_dir():
+        raise OutputError(f"the {what} {path} is a folder; give a file path.")
+    if path.exists() and not overwrite:
+        raise OutputError(f"the {what} {path} already exists; pass --overwrite to replace it, or choose another path.")
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"cannot write the {what} {path}: {parent} is a file, not a folder; choose another path.")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write the {what} {path}: folder {parent} does not exist; create it first.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write the {what} {path}: folder {parent} is not writable; choose another folder.")
+    return path
+
+
+def check_suffix(path: Path, suffixes: tuple[str, ...], what: str) -> Path:
+    if path.suffix.lower() not in suffixes:
+        raise OutputError(
+            f"the {what} {path} must end in {' or '.join(suffixes)}; choose a path like out{suffixes[0]}."
+        )
+    return path
+
+
+def check_input_file(path: Path, error: type[MotionkitError], what: str) -> Path:
+    """Fail early (before loading a model) if an input file is missing."""
+    if path.is_dir():
+        raise error(f"the {what} {path} is a folder; give the path of a file.")
+    if not path.is_file():
+        raise error(f"the {what} {path} does not exist; check the path.")
+    return path

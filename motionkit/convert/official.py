@@ -1,0 +1,232 @@
+"""Conversion of the official FLOAT checkpoint into a motionkit model folder.
+
+FLOAT ships one pickled flat state dict (``float.pth``: ``motion_autoencoder.*``, ``fmt.*``,
+``audio_encoder.audio_projection.*``) and loads its two wav2vec2 models from Hugging Face folders
+(``facebook/wav2vec2-base-960h`` and ``r-f/wav2vec-english-speech-emotion-recognition``, whose weights may be
+``pytorch_model.bin`` pickles too). :func:`convert_float` reads all of them once — pickles only through
+``torch.load(weights_only=True)``, which refuses files containing code — checks every name and shape against the
+``float-512`` layout, and writes a :mod:`motionkit.checkpoint` folder (``config.json``, safetensors per component,
+``manifest.json`` with the sources' sha256 and the weights' licence). After conversion nothing reads pickle again.
+
+The folder is assembled beside ``out`` and moved into place when complete, so a failed conversion leaves nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from motionkit.checkpoint import CONFIG_FILE, FORMAT, file_sha256, save_model
+from motionkit.conditioner import Conditioner
+from motionkit.config import ModelConfig, preset
+from motionkit.convert.licenses import EMOTION_REPO, WAV2VEC2_REPO, float_license
+from motionkit.errors import CheckpointError, OutputError
+from motionkit.flow import FlowSampler
+from motionkit.io.files import atomic_folder
+from motionkit.progress import ProgressCallback, no_progress
+from motionkit.renderer import Renderer
+from motionkit.validation import KeyReport
+
+FLOAT_PRESET = "float-512"
+"""The layout of the official checkpoint."""
+
+IGNORED_PREFIXES = ("audio_encoder.wav2vec2.", "emotion_encoder.")
+"""Entries a full ``FLOAT.state_dict()`` may hold besides ``float.pth``'s: the two wav2vec2 models, which are
+read from their own folders instead (the official loader does the same)."""
+
+COMPONENT_PREFIXES = ("motion_autoencoder.", "fmt.", "audio_encoder.audio_projection.")
+
+DOWNLOAD_HINT = (
+    "float.pth is FLOAT's official checkpoint: run download_checkpoints.sh of deepbrainai-research/float (Google "
+    "Drive id 1rvWuM12cyvNvBQNCLmG4Fr2L1rpjQBF0) on a machine with network and copy the file here"
+)
+
+CONVERSION_STEPS = ("read the checkpoint", "check the layout", "build the components", "write the folder")
+
+
+def convert_float(
+    checkpoint: str | Path,
+    wav2vec2_dir: str | Path,
+    emotion_dir: str | Path | None,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+) -> Path:
+    """Convert ``float.pth`` and the two Hugging Face folders into the model folder ``out``.
+
+    Args:
+        checkpoint: the official ``float.pth`` (a flat state dict).
+        wav2vec2_dir: folder of ``facebook/wav2vec2-base-960h`` (``config.json`` + ``model.safetensors`` or
+            ``pytorch_model.bin``).
+        emotion_dir: folder of ``r-f/wav2vec-english-speech-emotion-recognition``; ``None`` converts without the
+            emotion classifier (the model then needs an explicit emotion, and uses neutral by default).
+        out: the model folder to create.
+        overwrite: replace an existing model folder at ``out`` (only a motionkit model folder or an empty one).
+        progress: ``progress(stage, done, total)`` callback (see :mod:`motionkit.progress`).
+
+    Returns:
+        ``out``, ready for :func:`motionkit.checkpoint.load_model` and ``Pipeline.from_pretrained``.
+
+    Raises:
+        CheckpointError: a source is missing or unreadable, or the checkpoint does not have the float-512 layout
+            (every missing, unexpected and mis-shaped entry is listed in one message).
+        OutputError: ``out`` exists (without ``overwrite``) or cannot be written.
+    """
+    report = progress or no_progress
+    checkpoint, out = Path(checkpoint), Path(out)
+    _check_output(out, overwrite)
+    _check_sources(checkpoint, Path(wav2vec2_dir), None if emotion_dir is None else Path(emotion_dir))
+    sources = hash_sources(checkpoint, Path(wav2vec2_dir), None if emotion_dir is None else Path(emotion_dir), report)
+    steps = len(CONVERSION_STEPS)
+
+    def step(done: int) -> None:
+        report("converting", done, steps)
+
+    step(0)
+    state_dict = read_float_checkpoint(checkpoint)
+    step(1)
+    config = preset(FLOAT_PRESET)
+    problems = float_key_report(state_dict, config)
+    if not problems.ok:
+        raise CheckpointError(
+            f"{checkpoint} does not have the layout of FLOAT's official checkpoint ({FLOAT_PRESET}): "
+            f"{problems.describe()}. Pass the official float.pth ({DOWNLOAD_HINT})."
+        )
+    step(2)
+    renderer = Renderer.from_float_state_dict(state_dict, config.renderer)
+    sampler = FlowSampler.from_float_state_dict(state_dict, config.flow)
+    conditioner = Conditioner.from_float(state_dict, wav2vec2_dir, emotion_dir, config=config.conditioner)
+    del state_dict
+    step(3)
+    manifest = {
+        "converted_from": "FLOAT official checkpoint (deepbrainai-research/float)",
+        "sources": sources,
+        "license": float_license(with_emotion=emotion_dir is not None),
+    }
+    with atomic_folder(out, overwrite=overwrite) as folder:
+        save_model(
+            folder, config=config, renderer=renderer, conditioner=conditioner, sampler=sampler, manifest=manifest
+        )
+    step(4)
+    return out
+
+
+def read_float_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """The flat state dict of ``float.pth``, read with ``torch.load(weights_only=True)`` on the CPU."""
+    try:
+        loaded = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, BadZipFile... on bad files
+        text = " ".join(str(exc).split())
+        reason = text.split(". ")[0].rstrip(".") if text else type(exc).__name__  # torch adds paragraphs of advice
+        raise CheckpointError(
+            f"{path} could not be read as a PyTorch checkpoint ({reason}). The file is truncated, corrupt or not a "
+            f"weights-only checkpoint (motionkit reads it with torch.load(weights_only=True), which refuses code); "
+            f"download it again ({DOWNLOAD_HINT})."
+        ) from exc
+    if not isinstance(loaded, Mapping):
+        raise CheckpointError(
+            f"{path} holds a {type(loaded).__name__}, not a state dict; pass FLOAT's official float.pth."
+        )
+    nested = [key for key, value in loaded.items() if isinstance(value, Mapping)]
+    if nested and not any(isinstance(value, torch.Tensor) for value in loaded.values()):
+        raise CheckpointError(
+            f"{path} holds a dict of dicts (keys {', '.join(map(str, nested[:5]))}), not FLOAT's flat state dict; "
+            f"pass the official float.pth, or save the state dict itself (e.g. torch.save(ckpt['state_dict'], ...))."
+        )
+    return {str(key): value for key, value in loaded.items()}
+
+
+def float_key_report(state_dict: Mapping[str, object], config: ModelConfig) -> KeyReport:
+    """Every missing, unexpected and mis-shaped entry of an official-layout state dict, over all components.
+
+    Each component checks its own entries; entries belonging to no component (other than the wav2vec2 models
+    that the official loader reads from their own folders) are reported as unexpected.
+    """
+    report = (
+        Renderer.check_float_keys(state_dict, config.renderer)
+        + FlowSampler.check_float_keys(state_dict, config.flow)
+        + Conditioner.check_float_keys(state_dict, config.conditioner)
+    )
+    strays = tuple(key for key in state_dict if not key.startswith((*COMPONENT_PREFIXES, *IGNORED_PREFIXES)))
+    return report + KeyReport(unexpected=strays)
+
+
+def hash_sources(
+    checkpoint: Path, wav2vec2_dir: Path, emotion_dir: Path | None, progress: ProgressCallback
+) -> dict[str, Any]:
+    """sha256 of the checkpoint and of every file of the Hugging Face folders, for the manifest.
+
+    Hidden entries (``.git``, ``.cache``) are skipped: a ``git clone`` keeps second copies of the weights there.
+    """
+    folders = {"wav2vec2": (wav2vec2_dir, WAV2VEC2_REPO)}
+    if emotion_dir is not None:
+        folders["emotion"] = (emotion_dir, EMOTION_REPO)
+    listed = {name: _visible_files(folder) for name, (folder, _) in folders.items()}
+    total = checkpoint.stat().st_size + sum(f.stat().st_size for files in listed.values() for f in files)
+    done = 0
+    progress("hashing sources", 0, total)
+
+    def advance(size: int) -> None:
+        nonlocal done
+        done += size
+        progress("hashing sources", done, total)
+
+    sources: dict[str, Any] = {
+        "checkpoint": {
+            "file": checkpoint.name,
+            "bytes": checkpoint.stat().st_size,
+            "sha256": file_sha256(checkpoint, on_chunk=advance),
+        }
+    }
+    for name, (folder, repo) in folders.items():
+        sources[name] = {
+            "repo": repo,
+            "folder": folder.name,
+            "files": {str(f.relative_to(folder)): file_sha256(f, on_chunk=advance) for f in listed[name]},
+        }
+    if emotion_dir is None:
+        sources["emotion"] = None
+    return sources
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+
+
+def _check_output(out: Path, overwrite: bool) -> None:
+    """Refuse an existing ``out`` (or, with ``overwrite``, anything but a model folder or an empty folder)."""
+    if not out.exists():
+        if not out.parent.is_dir():
+            raise OutputError(f"cannot write {out}: folder {out.parent} does not exist; create it first.")
+        return
+    if not overwrite:
+        raise OutputError(f"{out} already exists; choose another output folder or pass --overwrite to replace it.")
+    if not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder; choose another output folder.")
+    is_model = (out / CONFIG_FILE).is_file() and f'"{FORMAT}"' in (out / CONFIG_FILE).read_text(errors="replace")
+    if not is_model and any(out.iterdir()):
+        raise OutputError(
+            f"{out} is a non-empty folder that is not a motionkit model folder; --overwrite only replaces model "
+            f"folders. Choose another output folder."
+        )
+
+
+def _check_sources(checkpoint: Path, wav2vec2_dir: Path, emotion_dir: Path | None) -> None:
+    if not checkpoint.is_file():
+        problem = "is a folder" if checkpoint.is_dir() else "does not exist"
+        raise CheckpointError(f"checkpoint {checkpoint} {problem}; pass the path of float.pth ({DOWNLOAD_HINT}).")
+    for folder, repo, option in ((wav2vec2_dir, WAV2VEC2_REPO, "wav2vec2"), (emotion_dir, EMOTION_REPO, "emotion")):
+        if folder is not None and not folder.is_dir():
+            raise CheckpointError(
+                f"the {option} folder {folder} does not exist. It must be the Hugging Face folder of {repo} "
+                f"(config.json + weights): fetch it on a machine with network with `huggingface-cli download {repo} "
+                f"--local-dir <folder>` and copy it here."
+            )

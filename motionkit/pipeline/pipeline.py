@@ -1,0 +1,376 @@
+"""Pipeline: portrait + speech -> talking-head video, wiring the four components together.
+
+::
+
+    image --load_image / crop_portrait / image_to_tensor--> Renderer.encode --> SourceFace (r_s, identity, features)
+    audio --load_audio--> waveform --Conditioner--> Conditions (audio (1, T, Da), emotion (1, T, 7))
+    FlowSampler.stream(conditions window by window, r_s, nfe, solver, guidance, seed | noise) --> MotionTrack
+    EditProgram.apply(track, space)                                               (optional)
+    Video(renderer, source, track, waveform)  --save()--> frames rendered chunk by chunk into the MP4
+
+The whole motion track is sampled before anything is rendered (it is small: 15,000 x 512 floats for 10 minutes,
+and edits such as smoothing or "hold at the track mean" need all of it); frames are never all in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from motionkit.checkpoint import load_model
+from motionkit.conditioner import Conditioner
+from motionkit.conditioner.emotion import EmotionInput
+from motionkit.config import GuidanceConfig, ModelConfig
+from motionkit.errors import ConfigError, EditError, ImageError, ShapeError
+from motionkit.flow import ExplicitNoise, FlowSampler, Solver
+from motionkit.io import image_to_tensor, load_audio
+from motionkit.io.image import PIXEL_CENTER, ImageInput
+from motionkit.pipeline.explore import AxisSweep, explore
+from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
+from motionkit.progress import ProgressCallback, no_progress
+from motionkit.renderer import Box, Precision, Renderer, crop_portrait
+from motionkit.space import EditProgram, MotionSpace
+from motionkit.types import Conditions, MotionTrack, SourceFace
+from motionkit.validation import check_tensor
+
+PRECISION_OF: dict[torch.dtype, Precision] = {
+    torch.float32: "float32",
+    torch.bfloat16: "bfloat16",
+    torch.float16: "float16",
+}
+"""Supported compute dtypes and the renderer precision each one selects."""
+
+PortraitInput = ImageInput | torch.Tensor
+"""A path, an ``(H, W, 3)`` array, a Pillow image, or a ``(3, H, W)`` / ``(1, 3, H, W)`` tensor in ``[-1, 1]``."""
+
+EditsInput = EditProgram | str | Path | None
+"""An :class:`EditProgram`, its JSON text, or the path of a JSON file."""
+
+GuidanceInput = GuidanceConfig | tuple[float, float] | None
+"""Guidance scales: a :class:`GuidanceConfig` or ``(audio_scale, emotion_scale)``."""
+
+
+def resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
+    """``torch.float32`` / ``bfloat16`` / ``float16`` from a dtype or its name (``"bf16"``, ``"fp16"`` accepted)."""
+    aliases = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16", "float": "float32"}
+    if isinstance(dtype, str):
+        dtype = getattr(torch, aliases.get(dtype, dtype), dtype)
+    if dtype not in PRECISION_OF:
+        raise ConfigError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}.")
+    return dtype
+
+
+def load_edits(edits: EditsInput) -> EditProgram | None:
+    """An :class:`EditProgram` from a program, JSON text or a JSON file path (``None`` stays ``None``)."""
+    if edits is None or isinstance(edits, EditProgram):
+        return edits
+    if isinstance(edits, str) and edits.lstrip().startswith("{"):
+        return EditProgram.from_json(edits)
+    if isinstance(edits, (str, Path)):
+        path = Path(edits)
+        if not path.is_file():
+            raise EditError(f"edit program file {path} does not exist; give the path of an EditProgram JSON file.")
+        return EditProgram.load(path)
+    raise EditError(f"edits must be an EditProgram, its JSON text or a file path, got {type(edits).__name__}.")
+
+
+def resolve_guidance(guidance: GuidanceInput) -> GuidanceConfig | None:
+    if guidance is None or isinstance(guidance, GuidanceConfig):
+        return guidance
+    try:
+        audio_scale, emotion_scale = guidance
+        return GuidanceConfig(audio_scale=float(audio_scale), emotion_scale=float(emotion_scale))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"guidance must be a GuidanceConfig or (audio_scale, emotion_scale), got {guidance!r}."
+        ) from exc
+
+
+@dataclass
+class Pipeline:
+    """Portrait + speech -> :class:`Video`, with every FLOAT stage exposed.
+
+    Build it with :meth:`from_pretrained` from a model folder (:mod:`motionkit.checkpoint`, e.g. written by
+    ``motionkit convert-float``), or from components. Example::
+
+        pipeline = Pipeline.from_pretrained("models/float-512")
+        video = pipeline.generate("portrait.jpg", "speech.wav", emotion="happy", seed=0)
+        video.save("out.mp4")
+        video.track.save("motion.safetensors")      # edit and re-render later (Pipeline.render)
+
+    Attributes:
+        renderer, conditioner, sampler: the components, on one device, in eval mode.
+        space: the motion space with the model's named axes (default: the renderer's basis).
+        config: the model configuration (when known).
+        manifest: provenance of the weights (source hashes, licence; see ``motionkit info``).
+        dtype: compute dtype; float32 is FLOAT's precision, bfloat16/float16 autocast the renderer and the
+            sampler's transformer (meant for GPUs).
+        chunk_size: frames rendered together when a video is saved.
+    """
+
+    renderer: Renderer
+    conditioner: Conditioner
+    sampler: FlowSampler
+    space: MotionSpace | None = None
+    config: ModelConfig | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+    dtype: torch.dtype = torch.float32
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+    def __post_init__(self) -> None:
+        self.dtype = resolve_dtype(self.dtype)
+        if self.space is None:
+            self.space = self.renderer.space
+        if self.sampler.config.motion_dim != self.renderer.config.latent_dim:
+            raise ShapeError(
+                f"the sampler makes {self.sampler.config.motion_dim}-d motion but the renderer decodes "
+                f"{self.renderer.config.latent_dim}-d latents; use components of one model."
+            )
+
+    @classmethod
+    def from_pretrained(
+        cls, folder: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype | str = torch.float32
+    ) -> Pipeline:
+        """Load a model folder (see :mod:`motionkit.checkpoint`) onto ``device``; weights stay float32, ``dtype``
+        selects the compute precision."""
+        dtype = resolve_dtype(dtype)
+        device = torch.device(device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("device 'cuda' was requested but no CUDA GPU is available; use device='cpu'.")
+        parts = load_model(folder, device=device)
+        return cls(
+            renderer=parts.renderer,
+            conditioner=parts.conditioner,
+            sampler=parts.sampler,
+            space=parts.space,
+            config=parts.config,
+            manifest=parts.manifest,
+            dtype=dtype,
+        )
+
+    # ------------------------------------------------------------------------------------------------ properties
+
+    @property
+    def device(self) -> torch.device:
+        return self.renderer.device
+
+    @property
+    def size(self) -> int:
+        """Portrait / frame side in pixels."""
+        return self.renderer.config.size
+
+    @property
+    def sample_rate(self) -> int:
+        return self.conditioner.config.sample_rate
+
+    @property
+    def precision(self) -> Precision:
+        return PRECISION_OF[self.dtype]
+
+    @property
+    def default_emotion(self) -> str:
+        """What ``emotion=None`` means for this model: ``"predicted"`` from speech when it has an emotion
+        classifier, else ``"neutral"`` (the Conditioner then warns once; pass it explicitly to avoid that)."""
+        return "predicted" if self.conditioner.emotion_classifier is not None else "neutral"
+
+    @property
+    def motion_space(self) -> MotionSpace:
+        """The motion space with the model's named axes."""
+        assert self.space is not None  # set in __post_init__
+        return self.space
+
+    # ------------------------------------------------------------------------------------------------- stages
+
+    def encode_portrait(
+        self, image: PortraitInput, *, crop: bool = True, box: Box | Sequence[float] | None = None
+    ) -> SourceFace:
+        """Prepare and encode a portrait: FLOAT's face crop (``crop=False``: resize the whole image; ``box``:
+        crop around a given face box instead of detecting one), ``(u - 127.5) / 127.5``, then the encoder."""
+        if isinstance(image, torch.Tensor):
+            frame = check_tensor("image", image[0] if image.ndim == 4 and image.shape[0] == 1 else image, ndim=3)
+            if frame.shape[0] != 3:
+                raise ImageError(f"a portrait tensor must be (3, H, W) or (1, 3, H, W), got {tuple(image.shape)}.")
+            if not crop and box is None and tuple(frame.shape[1:]) == (self.size, self.size):
+                return self.renderer.encode(frame[None].to(self.device, torch.float32))
+            # back to 8 bits by rounding, which inverts image_to_tensor exactly (truncation would not)
+            image = ((frame.detach().float().clamp(-1, 1) + 1) * PIXEL_CENTER).round().to(torch.uint8)
+            image = image.permute(1, 2, 0).cpu().numpy()
+        prepared = crop_portrait(image, self.size, box=box, crop=crop)
+        return self.renderer.encode(image_to_tensor(prepared).to(self.device))
+
+    def load_audio(self, audio: str | Path | np.ndarray | torch.Tensor, sample_rate: int | None = None) -> np.ndarray:
+        """Mono float32 waveform at the model rate; arrays are taken to be at that rate unless ``sample_rate``."""
+        if isinstance(audio, (np.ndarray, torch.Tensor)) and sample_rate is None:
+            sample_rate = self.sample_rate
+        return load_audio(audio, sample_rate, target_rate=self.sample_rate)
+
+    def condition(self, waveform: np.ndarray, emotion: EmotionInput = None) -> Conditions:
+        """Per-frame audio features and emotion of a waveform at the model rate (see :class:`Conditioner`)."""
+        with torch.no_grad():
+            return self.conditioner(waveform, emotion=emotion)
+
+    def sample(
+        self,
+        conditions: Conditions,
+        source: SourceFace,
+        *,
+        seed: int | None = 0,
+        nfe: int | None = None,
+        solver: str | Solver | None = None,
+        guidance: GuidanceInput = None,
+        noise: Sequence[torch.Tensor] | torch.Tensor | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> MotionTrack:
+        """Sample the motion of the whole clip, window by window (``progress("sampling motion", windows, total)``).
+
+        The result equals ``FlowSampler.sample`` with the same arguments; ``seed`` is ignored when ``noise`` is
+        given (one ``(1, L, D)`` tensor per window, or one for all).
+        """
+        report = progress or no_progress
+        window = self.sampler.config.window
+        windows = math.ceil(conditions.frames / window)
+        if noise is not None:
+            ExplicitNoise(noise, windows)  # checks the window count now rather than after minutes of sampling
+            seed = None
+        chunks = [conditions.slice(start, start + window) for start in range(0, conditions.frames, window)]
+        parts = []
+        report("sampling motion", 0, windows)
+        with self._autocast():
+            for part in self.sampler.stream(
+                chunks,
+                source.motion,
+                nfe=nfe,
+                solver=solver,
+                guidance=resolve_guidance(guidance),
+                seed=seed,
+                noise=noise,
+            ):
+                parts.append(part)
+                report("sampling motion", min(len(parts), windows), windows)
+        track = MotionTrack.concat(parts)
+        return track.to(dtype=torch.float32)
+
+    def apply_edits(
+        self, track: MotionTrack, edits: EditsInput, references: Mapping[str, MotionTrack] | None = None
+    ) -> MotionTrack:
+        """Apply an edit program (object, JSON text or file) in the model's motion space."""
+        program = load_edits(edits)
+        if program is None:
+            return track
+        return program.apply(track, self.motion_space, references=references)
+
+    # ------------------------------------------------------------------------------------------------- whole
+
+    def generate(
+        self,
+        image: PortraitInput | SourceFace,
+        audio: str | Path | np.ndarray | torch.Tensor,
+        emotion: EmotionInput = None,
+        *,
+        seed: int | None = 0,
+        nfe: int | None = None,
+        solver: str | Solver | None = None,
+        guidance: GuidanceInput = None,
+        edits: EditsInput = None,
+        noise: Sequence[torch.Tensor] | torch.Tensor | None = None,
+        crop: bool = True,
+        box: Box | Sequence[float] | None = None,
+        sample_rate: int | None = None,
+        references: Mapping[str, MotionTrack] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Video:
+        """Make a talking-head video of ``image`` speaking ``audio``.
+
+        Args:
+            image: the portrait (path, array, Pillow image or tensor in ``[-1, 1]``), or a portrait already encoded
+                with :meth:`encode_portrait` (to make several videos of one portrait).
+            audio: speech file (any format :func:`motionkit.io.load_audio` reads) or samples (at ``sample_rate``,
+                default the model rate).
+            emotion: ``None`` (predicted from speech when the model has a classifier, else neutral), a label
+                (``"happy"``), ``(label, intensity)``, a specification or per-frame weights (see the Conditioner).
+            seed: noise seed (frame ``t``'s noise depends only on ``(seed, t)``); ``None`` draws one. Ignored when
+                ``noise`` is given.
+            nfe, solver, guidance: sampling settings (default: the model's, FLOAT's 10 / euler / (2.0, 1.0)).
+                ``guidance`` is a :class:`GuidanceConfig` or ``(audio_scale, emotion_scale)``.
+            edits: an :class:`EditProgram`, its JSON text or a JSON file, applied to the sampled motion.
+            noise: explicit initial noise per window (FLOAT's ``(W, 1, L, D)``), instead of ``seed``.
+            crop, box: portrait preparation (see :meth:`encode_portrait`).
+            references: tracks that ``Mix`` / ``Retarget`` edits name.
+            progress: ``progress(stage, done, total)`` callback for conditioning and sampling.
+
+        Returns:
+            A :class:`Video`; nothing is rendered until it is saved or iterated.
+        """
+        report = progress or no_progress
+        source = image if isinstance(image, SourceFace) else self.encode_portrait(image, crop=crop, box=box)
+        waveform = self.load_audio(audio, sample_rate)
+        report("conditioning", 0, 1)
+        conditions = self.condition(waveform, emotion)
+        report("conditioning", 1, 1)
+        sampled = self.sample(
+            conditions, source, seed=seed, nfe=nfe, solver=solver, guidance=guidance, noise=noise, progress=report
+        )
+        track = self.apply_edits(sampled, edits, references)
+        return self._video(source, track, waveform, sampled)
+
+    def render(
+        self,
+        image: PortraitInput | SourceFace,
+        track: MotionTrack,
+        audio: str | Path | np.ndarray | torch.Tensor | None = None,
+        *,
+        edits: EditsInput = None,
+        crop: bool = True,
+        box: Box | Sequence[float] | None = None,
+        sample_rate: int | None = None,
+        references: Mapping[str, MotionTrack] | None = None,
+    ) -> Video:
+        """A :class:`Video` of a portrait driven by a given (e.g. saved and edited) motion track.
+
+        ``track`` must have batch 1 and the model's latent size; ``audio`` (optional) is muxed as is.
+        """
+        if not isinstance(track, MotionTrack):
+            raise ShapeError(f"track must be a MotionTrack (MotionTrack.load(path)), got {type(track).__name__}.")
+        if track.dim != self.renderer.config.latent_dim or track.batch != 1:
+            raise ShapeError(
+                f"the track has batch {track.batch} and latent size {track.dim}; this model renders one track of "
+                f"{self.renderer.config.latent_dim}-d latents. Use a track sampled by this model."
+            )
+        source = image if isinstance(image, SourceFace) else self.encode_portrait(image, crop=crop, box=box)
+        waveform = None if audio is None else self.load_audio(audio, sample_rate)
+        sampled = track.to(self.device, torch.float32)
+        edited = self.apply_edits(sampled, edits, references)
+        return self._video(source, edited, waveform, sampled)
+
+    def explore(self, image: PortraitInput, **options: Any) -> AxisSweep:
+        """A portrait swept along each motion axis, as a labelled grid (options: see
+        :func:`motionkit.pipeline.explore.explore`)."""
+        return explore(self, image, **options)
+
+    # ------------------------------------------------------------------------------------------------ helpers
+
+    def _video(
+        self, source: SourceFace, track: MotionTrack, waveform: np.ndarray | None, sampled: MotionTrack
+    ) -> Video:
+        return Video(
+            renderer=self.renderer,
+            source=source,
+            track=track,
+            audio=waveform,
+            sample_rate=self.sample_rate,
+            unedited=None if track is sampled else sampled,
+            precision=self.precision,
+            chunk_size=self.chunk_size,
+        )
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)

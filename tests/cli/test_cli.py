@@ -1,0 +1,517 @@
+"""The ``motionkit`` command, run in-process: every command on a tiny random model, one-line errors that say what
+to do, exit codes, and no partial output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import types
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+
+from motionkit import MotionTrack
+from motionkit.cli import (
+    EXIT_CHECKPOINT,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    EXIT_USAGE,
+    build_parser,
+    main,
+)
+from motionkit.cli.common import HelpFormatter
+from motionkit.cli.progress import ProgressBars
+from motionkit.convert.licenses import float_license
+from motionkit.io import read_video
+from motionkit.testing.models import random_model_folder
+
+COMMANDS = ("generate", "convert-float", "edit", "explore", "info", "eval", "train", "demo")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("motionkit: error: ")
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, portrait: Path, speech: Path) -> Path:
+    """A video and its saved motion, made once by `motionkit generate`."""
+    folder = tmp_path_factory.mktemp("generated")
+    code = main(
+        [
+            *("--quiet", "generate", str(portrait), str(speech), "-o", str(folder / "talk.mp4")),
+            *("--model", str(tiny_model), "--no-crop", "--emotion", "happy"),
+            *("--save-track", str(folder / "talk.safetensors")),
+        ]
+    )
+    assert code == EXIT_OK
+    return folder
+
+
+# ------------------------------------------------------------------------------------------------------- help
+
+
+def test_help_lists_the_commands_and_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == EXIT_OK
+    for command in COMMANDS:
+        assert command in out
+    for status in ("0 ", "1 ", "2 ", "3 ", "4 ", "5 ", "130"):
+        assert f"  {status}" in out
+    assert "--debug" in out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_documents_its_default(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub = subparsers.choices[command]
+    formatter = HelpFormatter(command)
+    required_groups = {
+        id(a) for group in sub._mutually_exclusive_groups if group.required for a in group._group_actions
+    }
+    for action in sub._actions:
+        if not action.option_strings or action.required or id(action) in required_groups:
+            continue  # positionals and required options have no default
+        if isinstance(action, argparse._HelpAction):
+            continue
+        text = formatter._get_help_string(action) or ""
+        assert "default" in text, f"{command} {action.option_strings}: {text!r}"
+    code, out, _ = run(capsys, command, "--help")
+    assert code == EXIT_OK
+    assert "usage: motionkit " + command in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == EXIT_OK
+    assert out.startswith("motionkit ")
+
+
+# --------------------------------------------------------------------------------------------------- generate
+
+
+def test_generate_writes_the_video_and_the_motion(generated: Path) -> None:
+    frames, fps, audio = read_video(generated / "talk.mp4")
+    assert frames.shape == (25, 64, 64, 3)
+    assert fps == 25.0
+    assert audio is not None
+    assert MotionTrack.load(generated / "talk.safetensors").frames == 25
+    assert sorted(p.name for p in generated.iterdir()) == ["talk.mp4", "talk.safetensors"]
+
+
+def test_generate_reports_what_it_did(
+    capsys: pytest.CaptureFixture[str], tiny_model: Path, portrait: Path, speech: Path, tmp_path: Path
+) -> None:
+    out_file = tmp_path / "a.mp4"
+    code, out, err = run(capsys, "generate", portrait, speech, "-o", out_file, "--model", tiny_model, "--no-crop")
+    assert code == EXIT_OK
+    assert f"wrote {out_file} (25 frames, 1.00 s at 25 fps)" in out
+    assert "emotion: neutral (the model has no emotion classifier to predict it; choose one with --emotion)" in out
+    assert err == ""
+    code, _, _ = run(
+        capsys, "generate", portrait, speech, "-o", out_file, "--model", tiny_model, "--no-crop", "--seed", "4",
+        "--nfe", "3", "--solver", "midpoint", "--audio-scale", "1.5", "--emotion", "sad", "--intensity", "0.5",
+        "--overwrite",
+    )  # fmt: skip
+    assert code == EXIT_OK
+
+
+def write_gray(path: Path) -> Path:
+    Image.fromarray(np.full((200, 200, 3), 128, dtype=np.uint8)).save(path)
+    return path
+
+
+ERROR_CASES = {
+    # name: (extra setup -> argv changes, exit code, message pattern)
+    "missing image": ("image=missing.png", EXIT_INPUT, r"image .*missing\.png does not exist; check the path"),
+    "unreadable image": ("image=text.png", EXIT_INPUT, r"is not a readable image .* use a PNG, JPEG"),
+    "missing audio": ("audio=missing.wav", EXIT_INPUT, r"audio file .*missing\.wav does not exist"),
+    "audio shorter than a frame": ("audio=blip.wav", EXIT_INPUT, r"at least one frame .* Give a longer clip"),
+    "no face": ("image=gray.png crop", EXIT_INPUT, r"no face found .* On the command line: --no-crop, or --box"),
+    "missing model": ("model=nowhere", EXIT_CHECKPOINT, r"model folder .*nowhere does not exist; pass the folder"),
+    "folder of another kind": ("model=conditioner", EXIT_CHECKPOINT, r"not a motionkit model .* pass the model folder"),
+    "corrupt model": ("model=broken", EXIT_CHECKPOINT, r"damaged or not a safetensors file .* convert or export"),
+    "existing output": ("output=exists.mp4", EXIT_OUTPUT, r"already exists; pass --overwrite to replace it"),
+    "unwritable output": ("output=file.txt/out.mp4", EXIT_OUTPUT, r"is a file, not a folder; choose another path"),
+    "not an mp4": ("output=out.avi", EXIT_OUTPUT, r"must end in \.mp4"),
+    "bad edit JSON": ("edits=bad.json", EXIT_INPUT, r"invalid EditProgram JSON: .*edits"),
+    "unknown axis": ("edits=jaw.json", EXIT_INPUT, r"unknown axis 'jaw'"),
+    "intensity out of range": ("intensity", EXIT_INPUT, r"--intensity must be between 0 and 1"),
+}
+
+
+@pytest.mark.parametrize("case", ERROR_CASES)
+def test_generate_errors_are_one_line_that_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], tiny_model: Path, portrait: Path, speech: Path, tmp_path: Path, case: str
+) -> None:
+    change, expected_code, pattern = ERROR_CASES[case]
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "text.png").write_text("not an image")
+    write_gray(inputs / "gray.png")
+    sf.write(inputs / "blip.wav", np.zeros(300, dtype=np.float32), 16000)
+    (inputs / "bad.json").write_text('{"edits": [{"kind": "nod"}]}')
+    (inputs / "jaw.json").write_text('{"edits": [{"kind": "offset", "axis": "jaw", "value": 1}]}')
+    (inputs / "file.txt").write_text("a file")
+    broken = inputs / "broken"
+    shutil.copytree(tiny_model, broken)
+    (broken / "renderer.safetensors").write_bytes((broken / "renderer.safetensors").read_bytes()[:100])
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    (outputs / "exists.mp4").write_bytes(b"precious")
+    values = {"image": portrait, "audio": speech, "model": tiny_model, "output": outputs / "out.mp4"}
+    extra = ["--no-crop"]
+    for item in change.split():
+        key, _, value = item.partition("=")
+        if key == "crop":
+            extra.remove("--no-crop")
+        elif key == "intensity":
+            extra += ["--emotion", "happy", "--intensity", "1.5"]
+        elif key == "edits":
+            extra += ["--edits", inputs / value]
+        elif key == "model" and value == "conditioner":
+            values["model"] = tiny_model / "conditioner"
+        elif key == "output":
+            values["output"] = (inputs if value.startswith("file.txt") else outputs) / value
+        else:
+            values[key] = inputs / value
+    argv = ["generate", values["image"], values["audio"], "-o", values["output"], "--model", values["model"], *extra]
+    code, out, err = run(capsys, *argv)
+    assert code == expected_code, err
+    assert re.search(pattern, one_error_line(err)), err
+    assert out == ""
+    assert sorted(p.name for p in outputs.iterdir()) == ["exists.mp4"]  # nothing new, nothing partial
+    assert (outputs / "exists.mp4").read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--box", "1,2,3"], "is not a face box"),
+        (["--emotion", "furious"], "unknown emotion 'furious'"),
+        (["--emotion", "{oops"], "the emotion JSON is invalid"),
+        (["--nfe", "0"], "is not a positive integer"),
+        (["--no-crop", "--box", "0,0,10,10"], "not allowed with argument"),
+        (["--solver", "dopri5"], "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_2(
+    capsys: pytest.CaptureFixture[str], tiny_model: Path, portrait: Path, speech: Path, argv: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, "generate", portrait, speech, "-o", "x.mp4", "--model", tiny_model, *argv)
+    assert code == EXIT_USAGE
+    assert message in err
+    code, _, err = run(capsys, "generate", portrait, speech, "--model", tiny_model)
+    assert code == EXIT_USAGE
+    assert "-o/--output" in err
+
+
+@pytest.mark.skipif(sys.modules["torch"].cuda.is_available(), reason="a GPU is present")
+def test_cuda_without_a_gpu(capsys: pytest.CaptureFixture[str], tiny_model: Path, portrait: Path, speech: Path) -> None:
+    code, _, err = run(capsys, "generate", portrait, speech, "-o", "x.mp4", "--model", tiny_model, "--device", "cuda")
+    assert code == EXIT_INPUT
+    assert "no CUDA GPU is available; use --device cpu" in one_error_line(err)
+
+
+# ------------------------------------------------------------------------------------------ edit, explore, info
+
+
+def test_edit_applies_a_program_to_a_saved_track(
+    capsys: pytest.CaptureFixture[str], generated: Path, tiny_model: Path, portrait: Path, speech: Path, tmp_path: Path
+) -> None:
+    program = tmp_path / "nod.json"
+    program.write_text('{"edits": [{"kind": "oscillate", "axis": "pitch", "amplitude": 6, "frequency": 2}]}')
+    argv = ["edit", generated / "talk.safetensors", "--edits", program, "--image", portrait, "--no-crop"]
+    argv += ["--audio", speech, "--model", tiny_model, "-o", tmp_path / "nod.mp4", "--plot", tmp_path / "nod.png"]
+    code, out, err = run(capsys, *argv, "--save-track", tmp_path / "nod.safetensors")
+    assert code == EXIT_OK, err
+    assert "wrote" in out
+    frames, _, audio = read_video(tmp_path / "nod.mp4")
+    assert frames.shape[0] == 25
+    assert audio is not None
+    before = MotionTrack.load(generated / "talk.safetensors")
+    after = MotionTrack.load(tmp_path / "nod.safetensors")
+    assert not np.allclose(before.latents.numpy(), after.latents.numpy())
+    assert Image.open(tmp_path / "nod.png").size[0] > 100
+    code, _, err = run(capsys, *argv)  # outputs exist now
+    assert code == EXIT_OUTPUT
+    assert "--overwrite" in one_error_line(err)
+
+
+def test_edit_of_a_missing_or_foreign_track(
+    capsys: pytest.CaptureFixture[str], tiny_model: Path, portrait: Path, tmp_path: Path
+) -> None:
+    base = ["--image", portrait, "--model", tiny_model, "-o", tmp_path / "x.mp4"]
+    code, _, err = run(capsys, "edit", tmp_path / "none.safetensors", *base)
+    assert code == EXIT_CHECKPOINT
+    assert "motion track file" in one_error_line(err)
+    (tmp_path / "foreign.safetensors").write_bytes(b"\x00" * 32)
+    code, _, err = run(capsys, "edit", tmp_path / "foreign.safetensors", *base)
+    assert code == EXIT_CHECKPOINT
+    assert "not a readable safetensors file" in one_error_line(err)
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_explore_writes_a_labelled_grid(
+    capsys: pytest.CaptureFixture[str], tiny_model: Path, portrait: Path, speech: Path, tmp_path: Path
+) -> None:
+    argv = ["explore", portrait, "--model", tiny_model, "-o", tmp_path / "axes.png", "--no-crop", "--audio", speech]
+    code, out, err = run(capsys, *argv, "--steps", "3", "--cell", "32")
+    assert code == EXIT_OK, err
+    assert "2 axes x 3 offsets" in out
+    width, height = Image.open(tmp_path / "axes.png").size
+    assert width > 3 * 32
+    assert height > 2 * 32
+    code, _, err = run(capsys, *argv, "--axes", "jaw")
+    assert code == EXIT_OUTPUT  # the grid exists: refused before any work
+    code, _, err = run(capsys, *argv, "--axes", "jaw", "--overwrite")
+    assert code == EXIT_INPUT
+    assert "unknown axis 'jaw'" in one_error_line(err)
+
+
+def test_info_shows_the_licence_prominently(
+    capsys: pytest.CaptureFixture[str], tiny_model: Path, tmp_path: Path
+) -> None:
+    folder = random_model_folder(tmp_path / "nc", manifest={"license": float_license(with_emotion=False)})
+    code, out, _ = run(capsys, "info", folder)
+    assert code == EXIT_OK
+    lines = out.splitlines()
+    assert lines[1].startswith("LICENCE: CC BY-NC 4.0 / CC BY-NC-ND 4.0 (non-commercial) -- NON-COMMERCIAL USE ONLY")
+    assert "renderer     64 px, latent 32, 8 motion directions" in out
+    assert "axes         pitch (deg), yaw (deg)" in out
+    assert "parameters" in out
+    code, out, _ = run(capsys, "info", tiny_model, "--json")
+    assert code == EXIT_OK
+    description = json.loads(out)
+    assert description["non_commercial"] is False
+    assert set(description["parameters"]) == {"renderer", "flow", "conditioner"}
+    assert description["total_parameters"] == sum(description["parameters"].values())
+
+
+def test_info_of_a_folder_without_axes_or_licence(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    folder = random_model_folder(tmp_path / "plain", axes=())
+    (folder / "manifest.json").unlink()
+    code, out, _ = run(capsys, "info", folder)
+    assert code == EXIT_OK
+    assert "licence: not recorded" in out
+    assert "none named: basis directions d0..d7" in out
+
+
+# ------------------------------------------------------------------------------------------------ convert-float
+
+
+def test_convert_float_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    checkpoint = tmp_path / "float.pth"
+    checkpoint.write_bytes(b"PK\x03\x04 truncated download")
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    argv = ["convert-float", "--checkpoint", checkpoint, "--wav2vec2", hf, "--out", tmp_path / "model"]
+    code, _, err = run(capsys, *argv)
+    assert code == EXIT_CHECKPOINT
+    assert "could not be read as a PyTorch checkpoint" in one_error_line(err)
+    assert "download it again" in err
+    assert not (tmp_path / "model").exists()
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "x").write_text("")
+    code, _, err = run(capsys, *argv)
+    assert code == EXIT_OUTPUT
+    assert "--overwrite" in one_error_line(err)
+
+
+# ------------------------------------------------------------------------------------------------------- eval
+
+
+def test_eval_prints_a_report(capsys: pytest.CaptureFixture[str], generated: Path) -> None:
+    code, out, err = run(capsys, "eval", generated / "talk.mp4", "--identity-seed", "9")
+    assert code == EXIT_OK, err
+    assert "frames" in out
+    assert "25 at 25 fps" in out
+    code, out, _ = run(capsys, "eval", generated / "talk.mp4", "--json")
+    assert code == EXIT_OK
+    assert json.loads(out)["frames"] == 25
+    code, _, err = run(capsys, "eval", generated / "missing.mp4")
+    assert code == EXIT_INPUT
+    assert "does not exist" in one_error_line(err)
+
+
+# ------------------------------------------------------------------------------------------------------ train
+
+
+def test_train_argument_handling(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = run(capsys, "train")
+    assert code == EXIT_USAGE
+    assert "one of the arguments --config --preset is required" in err
+    code, _, err = run(capsys, "train", "--config", tmp_path / "c.json")
+    assert code == EXIT_USAGE
+    assert "--config needs the kind of model to train" in err
+    code, _, err = run(capsys, "train", "ae", "--preset", "synthetic-demo")
+    assert code == EXIT_USAGE
+    code, _, err = run(capsys, "train", "flow", "--config", tmp_path / "missing.json")
+    assert code == EXIT_INPUT
+    assert "missing.json" in one_error_line(err)
+
+    calls: list[Path] = []
+    recipe = types.ModuleType("motionkit.train.demo")
+    recipe.train_synthetic_demo = lambda out: calls.append(out) or out / "model"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "motionkit.train.demo", recipe)
+    code, out, _ = run(capsys, "train", "--preset", "synthetic-demo", "--out", tmp_path / "demo")
+    assert code == EXIT_OK
+    assert calls == [tmp_path / "demo"]
+    assert f"trained model folder: {tmp_path / 'demo' / 'model'}" in out
+    code, _, _ = run(capsys, "train", "--preset", "synthetic-demo")
+    assert calls[-1] == Path("runs/synthetic-demo")
+
+    monkeypatch.setitem(sys.modules, "motionkit.train.demo", None)  # a build without the recipe
+    code, _, err = run(capsys, "train", "--preset", "synthetic-demo")
+    assert code == EXIT_INPUT
+    assert "does not include the synthetic-demo training recipe" in one_error_line(err)
+
+
+# ------------------------------------------------------------------------------------------------------- demo
+
+
+@pytest.fixture
+def bundled(monkeypatch: pytest.MonkeyPatch, tiny_model: Path) -> Path:
+    """The demo's bundled model replaced by the tiny random one."""
+    import motionkit.assets
+
+    monkeypatch.setattr(motionkit.assets, "demo_model_path", lambda: tiny_model)
+    return tiny_model
+
+
+def test_demo_makes_a_video_a_plot_and_the_program(
+    capsys: pytest.CaptureFixture[str], bundled: Path, tmp_path: Path
+) -> None:
+    out_dir = tmp_path / "demo"
+    code, out, err = run(capsys, "demo", "--out", out_dir)
+    assert code == EXIT_OK, err
+    assert sorted(p.name for p in out_dir.iterdir()) == ["demo.mp4", "demo_edits.json", "demo_motion.png"]
+    assert f"demo video:   {out_dir / 'demo.mp4'}" in out
+    frames, _, audio = read_video(out_dir / "demo.mp4")
+    assert frames.shape[0] == 100  # the bundled 4 s clip
+    assert audio is not None
+    program = json.loads((out_dir / "demo_edits.json").read_text())
+    assert [edit["kind"] for edit in program["edits"]] == ["oscillate", "keyframes"]
+    assert program["edits"][0]["axis"] == "pitch"
+    assert program["edits"][1]["axis"] == "yaw"
+    assert err == ""
+    code, _, err = run(capsys, "demo", "--out", out_dir)
+    assert code == EXIT_OUTPUT
+    assert "--overwrite" in one_error_line(err)
+
+
+def test_demo_with_own_audio_and_without_edits(
+    capsys: pytest.CaptureFixture[str], bundled: Path, speech: Path, tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "demo", "--out", tmp_path / "d", "--audio", speech, "--no-edits")
+    assert code == EXIT_OK, err
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["demo.mp4", "demo_motion.png"]
+    assert read_video(tmp_path / "d" / "demo.mp4")[0].shape[0] == 25
+
+
+def test_demo_needs_pitch_and_yaw_for_its_edits(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import motionkit.assets
+
+    plain = random_model_folder(tmp_path / "plain", axes=("roll",))
+    monkeypatch.setattr(motionkit.assets, "demo_model_path", lambda: plain)
+    code, _, err = run(capsys, "demo", "--out", tmp_path / "d")
+    assert code == EXIT_INPUT
+    assert "no calibrated 'pitch' and 'yaw' axis" in one_error_line(err)
+    assert "--no-edits" in err
+    assert not (tmp_path / "d").exists()
+
+
+def test_missing_bundled_model_is_a_checkpoint_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import motionkit.assets
+
+    monkeypatch.setattr(motionkit.assets, "_asset", lambda name: tmp_path / name)
+    code, _, err = run(capsys, "demo", "--out", tmp_path / "d")
+    assert code == EXIT_CHECKPOINT
+    assert "bundled demo model is missing" in one_error_line(err)
+    assert "motionkit train --preset synthetic-demo" in err
+
+
+# ------------------------------------------------------------------------------------- errors, debug, warnings
+
+
+def test_internal_errors_interrupts_and_debug(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from motionkit.cli.commands import info
+
+    def crash(args: argparse.Namespace) -> int:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(info, "run", crash)
+    code, _, err = run(capsys, "info", "x")
+    assert code == EXIT_INTERNAL
+    line = one_error_line(err)
+    assert "internal error (ZeroDivisionError: division by zero)" in line
+    assert "rerun the command with --debug" in line
+    for argv in (["--debug", "info", "x"], ["info", "x", "--debug"]):
+        code, _, err = run(capsys, *argv)
+        assert code == EXIT_INTERNAL
+        assert "Traceback (most recent call last)" in err
+        assert err.strip().splitlines()[-1].startswith("motionkit: error: internal error")
+
+    def interrupted(args: argparse.Namespace) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(info, "run", interrupted)
+    code, _, err = run(capsys, "info", "x")
+    assert code == EXIT_INTERRUPTED
+    assert "interrupted" in err
+
+
+def test_warnings_are_single_lines(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from motionkit.cli.commands import info
+
+    def warn(args: argparse.Namespace) -> int:
+        warnings.warn("something odd\n  happened", UserWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(info, "run", warn)
+    code, _, err = run(capsys, "info", "x")
+    assert code == EXIT_OK
+    assert err == "motionkit: warning: something odd happened\n"
+
+
+def test_progress_bars(capsys: pytest.CaptureFixture[str]) -> None:
+    bars = ProgressBars(enabled=True)
+    bars("rendering", 0, 4)
+    bars("rendering", 2, 4)
+    bars("rendering", 4, 4)
+    bars("sampling motion", 0, 3)
+    bars.close()
+    err = capsys.readouterr().err
+    assert "rendering" in err
+    assert "4/4" in err
+    silent = ProgressBars(enabled=False)
+    silent("rendering", 0, 4)
+    assert capsys.readouterr().err == ""
+    assert not ProgressBars.for_terminal(quiet=True).enabled
