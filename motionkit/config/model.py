@@ -65,7 +65,7 @@ def _synthetic_demo() -> ModelConfig:
     """motionkit's bundled demo model, trained on the synthetic world (see docs/demo-model.md)."""
     return ModelConfig(
         name="synthetic-demo",
-        renderer=RendererConfig(size=64, latent_dim=64, motion_dim=10, channel_base=2048, max_channels=64),
+        renderer=RendererConfig(size=64, latent_dim=64, motion_dim=10, channel_base=1024, max_channels=64),
         conditioner=ConditionerConfig(
             encoder="mel",
             audio_dim=64,

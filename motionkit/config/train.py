@@ -61,7 +61,7 @@ class TrainConfig(FrozenConfig):
     log_every: int = Field(10, gt=0, description="Steps per metrics.csv row (the mean over those steps).")
     checkpoint_every: int = Field(1000, gt=0, description="Steps between checkpoints (the last step always saves).")
     keep_checkpoints: int = Field(3, gt=0, description="Number of most recent checkpoints kept on disk.")
-    sample_every: int | None = Field(None, gt=0, description="Steps between preview samples; null disables them.")
+    sample_every: int | None = Field(None, gt=0, description="Steps between preview samples (and one at the last step); null disables them.")
     resume: str | None = Field(
         None, description='"latest" (newest checkpoint in output_dir, if any) or a checkpoint folder; null: fresh.'
     )
@@ -224,7 +224,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "ae-synthetic-demo": {
         "kind": "ae",
         **_COMMON_DEMO,
-        "steps": 6000,
+        "steps": 4500,
         "batch_size": 16,
         "lr": 1e-3,
         "warmup_steps": 200,
@@ -235,7 +235,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "flow-synthetic-demo": {
         "kind": "flow",
         **_COMMON_DEMO,
-        "steps": 8000,
+        "steps": 5000,
         "batch_size": 32,
         "lr": 5e-4,
         "warmup_steps": 300,

@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from motionkit.assets import demo_portrait_path, demo_speech_path
 from motionkit.checkpoint import AXES_FILE, load_model
-from motionkit.config.conditioner import ConditionerConfig
 from motionkit.config.model import preset
 from motionkit.errors import ConfigError, OutputError
 from motionkit.eval import frame_rms, pearson
@@ -98,7 +97,8 @@ def test_recipe_argument_validation(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="another recipe configuration"):
         train_synthetic_demo(other, config=miniature())
     with pytest.raises(ValidationError, match="trains the mel conditioner"):
-        miniature(model=preset("tiny").model_copy(update={"conditioner": ConditionerConfig()}))
+        tiny = preset("tiny")
+        miniature(model=tiny.model_copy(update={"conditioner": tiny.conditioner.model_copy(update={"encoder": "wav2vec2"})}))
     with pytest.raises(ValidationError, match="greater than or equal to 2"):
         miniature(identities=1)
 
