@@ -97,7 +97,9 @@ def flow_step(folder: Path) -> float:
             frames = identity.clip_frames
             audio = normalize_waveform(identity.audio, model.conditioner.norm_eps).reshape(frames, spf)
             motion = torch.from_numpy(rng.standard_normal((frames, model.flow.motion_dim)).astype(np.float32))
-            writer.add(str(identity.seed), {"motion": motion, "audio": torch.from_numpy(audio), "source": motion[0].clone()})
+            writer.add(
+                str(identity.seed), {"motion": motion, "audio": torch.from_numpy(audio), "source": motion[0].clone()}
+            )
     margin = audio_margin(model.conditioner, True)
     data = WindowSource(
         FeatureCache(folder / "features"),
@@ -141,7 +143,11 @@ def main() -> None:
     for stage in ("autoencoder", "flow"):
         for contention in sorted({r["contention"] for r in rows}):
             one, two = (
-                next(r["ms_per_step"] for r in rows if (r["stage"], r["threads"], r["contention"]) == (stage, t, contention))
+                next(
+                    r["ms_per_step"]
+                    for r in rows
+                    if (r["stage"], r["threads"], r["contention"]) == (stage, t, contention)
+                )
                 for t in (1, 2)
             )
             print(f"{stage}: 2 threads vs 1 (contention {contention}): {one / two:.2f}x speed")

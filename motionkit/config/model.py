@@ -62,7 +62,7 @@ def _tiny() -> ModelConfig:
 
 
 def _synthetic_demo() -> ModelConfig:
-    """motionkit's bundled demo model, trained on the synthetic world (see docs/demo-model.md)."""
+    """motionkit's demo model, trained on the synthetic world by motionkit.train.demo (see docs/demo-model.md)."""
     return ModelConfig(
         name="synthetic-demo",
         renderer=RendererConfig(size=64, latent_dim=64, motion_dim=10, channel_base=1024, max_channels=64),

@@ -61,7 +61,9 @@ class TrainConfig(FrozenConfig):
     log_every: int = Field(10, gt=0, description="Steps per metrics.csv row (the mean over those steps).")
     checkpoint_every: int = Field(1000, gt=0, description="Steps between checkpoints (the last step always saves).")
     keep_checkpoints: int = Field(3, gt=0, description="Number of most recent checkpoints kept on disk.")
-    sample_every: int | None = Field(None, gt=0, description="Steps between preview samples (and one at the last step); null disables them.")
+    sample_every: int | None = Field(
+        None, gt=0, description="Steps between preview samples (and one at the last step); null disables them."
+    )
     resume: str | None = Field(
         None, description='"latest" (newest checkpoint in output_dir, if any) or a checkpoint folder; null: fresh.'
     )

@@ -25,8 +25,8 @@ from motionkit.train.tasks import AutoencoderTask, FlowTask, export_model  # reg
 
 __all__ = [
     "EMA",
-    "AutoencoderTask",
     "TASK_BUILDERS",
+    "AutoencoderTask",
     "DataSource",
     "DistContext",
     "FlowTask",

@@ -9,11 +9,11 @@ import torch
 from torch import nn
 from train_task_fixtures import identities, smooth_motion, tiny, write_waveform_cache
 
-from motionkit.config.train import AELossConfig, TrainConfig, train_config_from_dict
+from motionkit.checkpoint import load_model
 from motionkit.conditioner import Conditioner
+from motionkit.config.train import AELossConfig, TrainConfig, train_config_from_dict
 from motionkit.data.cache import FeatureCache, FeatureCacheWriter, WindowSource
 from motionkit.data.synthetic import SyntheticWorld
-from motionkit.checkpoint import load_model
 from motionkit.errors import CheckpointError, ConfigError, ShapeError
 from motionkit.flow import FlowSampler
 from motionkit.io import VideoWriter, normalize_waveform
@@ -100,7 +100,8 @@ def test_autoencoder_steps_lower_the_loss_and_change_the_weights(tmp_path: Path)
     }
     assert (tmp_path / "samples" / "step-00000040" / "reconstruction.png").is_file()
     rows = MetricsLog(tmp_path / METRICS_FILE).rows()
-    assert len(rows) == 40 and {"l1", "ssim", "params", "loss/main"} <= set(rows[0])
+    assert len(rows) == 40
+    assert {"l1", "ssim", "params", "loss/main"} <= set(rows[0])
 
 
 class _FeatureNet(nn.Module):
@@ -120,7 +121,11 @@ def test_adversarial_perceptual_and_region_losses_train_their_phases(tmp_path: P
     renderer = Renderer(tiny().renderer)
     features = _FeatureNet()
     losses = AELossConfig(  # the given feature network replaces the VGG19 file, which is never read
-        adversarial=0.1, r1_every=2, discriminator_channels=8, perceptual=0.5, perceptual_weights=tmp_path / "unused",
+        adversarial=0.1,
+        r1_every=2,
+        discriminator_channels=8,
+        perceptual=0.5,
+        perceptual_weights=tmp_path / "unused",
         region=1.0,
     )
     task = AutoencoderTask(renderer, losses, perceptual_network=features)
@@ -142,7 +147,8 @@ def test_adversarial_perceptual_and_region_losses_train_their_phases(tmp_path: P
     assert not any(p.requires_grad for p in features.parameters())
     rows = MetricsLog(tmp_path / METRICS_FILE).rows()
     assert {"perceptual", "region", "g_adv", "d_logistic", "loss/generator", "loss/discriminator"} <= set(rows[0])
-    assert "r1" in rows[0] and "r1" not in rows[1]  # lazy R1 on steps 0, 2
+    assert "r1" in rows[0]
+    assert "r1" not in rows[1]
 
 
 def test_autoencoder_errors() -> None:
@@ -185,7 +191,12 @@ def _flow_task(cache: FeatureCache, *, renderer: Renderer | None = None) -> tupl
 def _windows(cache: FeatureCache, margin: int, batch_size: int = 4, seed: int = 0) -> WindowSource:
     flow = tiny().flow
     return WindowSource(
-        cache, window=flow.window, context=flow.context + margin, batch_size=batch_size, seed=seed, source_frame="cached"
+        cache,
+        window=flow.window,
+        context=flow.context + margin,
+        batch_size=batch_size,
+        seed=seed,
+        source_frame="cached",
     )
 
 
@@ -248,7 +259,12 @@ def test_flow_steps_lower_the_loss_train_the_audio_encoder_and_keep_the_renderer
     assert not any(p.requires_grad for p in renderer.parameters())
     assert result.checkpoint is not None
     saved = {p.name for p in result.checkpoint.glob("*.safetensors")}
-    assert saved == {"flow.safetensors", "flow.ema.safetensors", "conditioner.safetensors", "conditioner.ema.safetensors"}
+    assert saved == {
+        "flow.safetensors",
+        "flow.ema.safetensors",
+        "conditioner.safetensors",
+        "conditioner.ema.safetensors",
+    }
     assert {"ot", "vel"} <= set(MetricsLog(tmp_path / "run" / METRICS_FILE).rows()[-1])
 
 
@@ -313,8 +329,12 @@ def test_flow_task_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="16-d audio features"):
         FlowTask(FlowSampler(model.flow), Conditioner(wrong))
     config = train_config_from_dict(
-        {"preset": "flow-tiny", "features": str(tmp_path / "features"), "output_dir": str(tmp_path / "run"),
-         "train_audio_encoder": False}
+        {
+            "preset": "flow-tiny",
+            "features": str(tmp_path / "features"),
+            "output_dir": str(tmp_path / "run"),
+            "train_audio_encoder": False,
+        }
     )
     with pytest.raises(ConfigError, match="extract the features again"):
         build_flow_task(config, _dist())
@@ -352,8 +372,11 @@ def test_run_training_on_videos_then_export_a_loadable_model(tmp_path: Path) -> 
     }
     flow_checkpoint = run_training("flow", train_config_from_dict(flow_config))
     cache = FeatureCache(tmp_path / "features")
-    assert len(cache) == 2 and cache.dims == {"motion": 32, "audio": 640}
-    folder = export_model(tmp_path / "model", autoencoder=ae_checkpoint, flow=flow_checkpoint, manifest={"license": "x"})
+    assert len(cache) == 2
+    assert cache.dims == {"motion": 32, "audio": 640}
+    folder = export_model(
+        tmp_path / "model", autoencoder=ae_checkpoint, flow=flow_checkpoint, manifest={"license": "x"}
+    )
     parts = load_model(folder)
     ema = load_checkpoint(flow_checkpoint).ema
     for name, value in parts.sampler.state_dict().items():

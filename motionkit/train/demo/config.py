@@ -42,9 +42,9 @@ class SyntheticDemoConfig(FrozenConfig):
     threads: int | None = Field(
         1,
         ge=1,
-        description="torch CPU threads during the recipe (None: leave as is). One thread by default: on a shared "
-        "2-core machine two threads slow down 2-20x whenever another process takes a core (see docs/demo-model.md), "
-        "and a fixed count keeps the result reproducible.",
+        description="torch CPU threads during the recipe (None: leave as is). One thread by default: a fixed count "
+        "keeps the result reproducible, and the recipe's small matrix products gain little from a second thread "
+        "that another process on a 2-core machine may be using (see docs/demo-model.md).",
     )
 
     @model_validator(mode="after")

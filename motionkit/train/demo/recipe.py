@@ -141,9 +141,7 @@ def _train_autoencoder(
     config: SyntheticDemoConfig, identities: list[DemoIdentity], out_dir: Path, world: SyntheticWorld
 ) -> Renderer:
     preset = TRAIN_PRESETS[AE_PRESET]
-    settings = stage_config(
-        AE_PRESET, config, out_dir / "ae", steps=config.ae_steps, batch_size=config.ae_batch_size
-    )
+    settings = stage_config(AE_PRESET, config, out_dir / "ae", steps=config.ae_steps, batch_size=config.ae_batch_size)
     losses = AELossConfig.model_validate({**preset.get("losses", {}), "parameters": config.parameter_loss})
     data = SyntheticPairSource(
         identities,
@@ -167,9 +165,8 @@ def _train_autoencoder(
 @torch.no_grad()
 def _encode(renderer: Renderer, frames: np.ndarray) -> torch.Tensor:
     """Motion latents ``(N, D)`` of uint8 frames ``(N, S, S, 3)``."""
-    return torch.cat(
-        [renderer.encode(to_tensor_image(frames[i : i + ENCODE_CHUNK])).motion for i in range(0, len(frames), ENCODE_CHUNK)]
-    )
+    chunks = [frames[i : i + ENCODE_CHUNK] for i in range(0, len(frames), ENCODE_CHUNK)]
+    return torch.cat([renderer.encode(to_tensor_image(chunk)).motion for chunk in chunks])
 
 
 def _extract_features(
@@ -277,9 +274,7 @@ def train_synthetic_demo(
         world = SyntheticWorld(size=size)
         with timer.stage("data"):
             seeds = training_seeds(config.seed, config.identities)
-            identities = make_identities(
-                size, seeds, config.clip_seconds, config.pose_frames, workers=config.workers
-            )
+            identities = make_identities(size, seeds, config.clip_seconds, config.pose_frames, workers=config.workers)
         with timer.stage("auto-encoder"):
             renderer = _train_autoencoder(config, identities, out_dir, world)
         with timer.stage("features"):

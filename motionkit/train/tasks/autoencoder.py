@@ -17,8 +17,8 @@ eyelids) the first ``P`` coefficients are supervised to equal them: a fixed line
 coefficients, so the parameters become linear (axis-aligned) in the motion space, which makes axis calibration
 accurate. A learned read-out would be a least-squares problem on strongly correlated coefficients that Adam solves
 far too slowly (measured: after 1000 steps it explained less than half of what the coefficients could). The
-remaining ``M - P`` coefficients stay free for the motion the parameters do not describe. Without VGG weights the reconstruction
-loss is multi-scale L1 + SSIM (see :mod:`motionkit.train.criteria`).
+remaining ``M - P`` coefficients stay free for the motion the parameters do not describe. Without VGG weights the
+reconstruction loss is multi-scale L1 + SSIM (see :mod:`motionkit.train.criteria`).
 """
 
 from __future__ import annotations

@@ -235,7 +235,9 @@ class FlowFeatureExtractor:
         normalised = torch.from_numpy(normalize_waveform(waveform, config.norm_eps))[None]
         spf = config.samples_per_frame
         if len(waveform) != num_frames * spf:
-            raise ShapeError(f"the clip has {len(waveform)} audio samples; {num_frames} frames need {num_frames * spf}.")
+            raise ShapeError(
+                f"the clip has {len(waveform)} audio samples; {num_frames} frames need {num_frames * spf}."
+            )
         encoder = self.conditioner.audio_encoder
         if not self.train_audio_encoder:
             features = self.conditioner.encode_audio(normalised.to(self.conditioner.device))[0]
@@ -264,7 +266,9 @@ def _conditioner(config: FlowTrainConfig) -> Conditioner:
     return Conditioner(expected)
 
 
-def _extract(config: FlowTrainConfig, renderer: Renderer | None, conditioner: Conditioner, context: DistContext) -> None:
+def _extract(
+    config: FlowTrainConfig, renderer: Renderer | None, conditioner: Conditioner, context: DistContext
+) -> None:
     """Fill ``config.features`` from ``config.videos`` with the frozen renderer (rank 0; the others wait)."""
     if config.videos is None or renderer is None:
         raise ConfigError(
