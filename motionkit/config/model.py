@@ -61,7 +61,30 @@ def _tiny() -> ModelConfig:
     )
 
 
-PRESETS = {"float-512": _float_512, "tiny": _tiny}
+def _synthetic_demo() -> ModelConfig:
+    """motionkit's demo model, trained on the synthetic world by motionkit.train.demo (see docs/demo-model.md)."""
+    return ModelConfig(
+        name="synthetic-demo",
+        renderer=RendererConfig(size=64, latent_dim=64, motion_dim=10, channel_base=1024, max_channels=64),
+        conditioner=ConditionerConfig(
+            encoder="mel",
+            audio_dim=64,
+            mel=MelEncoderConfig(n_mels=40, channels=128, layers=3, kernel_size=4),
+        ),
+        flow=FlowConfig(
+            motion_dim=64,
+            audio_dim=64,
+            hidden_dim=128,
+            depth=3,
+            num_heads=4,
+            time_embed_dim=64,
+            window=50,
+            context=10,
+        ),
+    )
+
+
+PRESETS = {"float-512": _float_512, "tiny": _tiny, "synthetic-demo": _synthetic_demo}
 """Named presets: name -> factory. Components add their presets here."""
 
 

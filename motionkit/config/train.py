@@ -61,7 +61,9 @@ class TrainConfig(FrozenConfig):
     log_every: int = Field(10, gt=0, description="Steps per metrics.csv row (the mean over those steps).")
     checkpoint_every: int = Field(1000, gt=0, description="Steps between checkpoints (the last step always saves).")
     keep_checkpoints: int = Field(3, gt=0, description="Number of most recent checkpoints kept on disk.")
-    sample_every: int | None = Field(None, gt=0, description="Steps between preview samples; null disables them.")
+    sample_every: int | None = Field(
+        None, gt=0, description="Steps between preview samples (and one at the last step); null disables them."
+    )
     resume: str | None = Field(
         None, description='"latest" (newest checkpoint in output_dir, if any) or a checkpoint folder; null: fresh.'
     )
@@ -100,6 +102,13 @@ class AELossConfig(FrozenConfig):
     discriminator_channels: int = Field(64, gt=0, description="Width of the discriminator's first block.")
     region: float = Field(0.0, ge=0, description="Weight of the mouth/eye region loss (needs landmark boxes).")
     region_size: int = Field(32, gt=0, description="Side in pixels that each mouth/eye region is resampled to.")
+    parameters: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of the auxiliary loss that supervises the first P motion coefficients of the driving "
+        "frame with P known per-frame parameters (batch key 'params', e.g. synthetic pose and mouth), making them "
+        "linear in the motion space. 0 disables it.",
+    )
 
     @model_validator(mode="after")
     def _check_losses(self) -> AELossConfig:
@@ -135,7 +144,27 @@ class FlowTrainConfig(TrainConfig):
     kind: Literal["flow"] = "flow"
     features: Path = Field(description="Feature cache folder (index.json + safetensors shards).")
     videos: Path | None = Field(None, description="Videos to extract features from when the cache is missing.")
-    autoencoder: Path | None = Field(None, description="Trained auto-encoder checkpoint folder (frozen).")
+    crop: Literal["face", "resize"] = Field(
+        "face", description="face: fixed face box per clip (FLOAT's crop rule); resize: frames are already crops."
+    )
+    autoencoder: Path | None = Field(
+        None,
+        description="The frozen auto-encoder: a training checkpoint folder of an 'ae' run (its EMA weights are used "
+        "when present) or a model folder. Needed to extract features and for previews.",
+    )
+    conditioner: Path | None = Field(
+        None,
+        description="Conditioner folder (Conditioner.save_pretrained) to start from; required for wav2vec2 models "
+        "(it holds the backbone). Without it a mel conditioner starts from scratch.",
+    )
+    train_audio_encoder: bool = Field(
+        True,
+        description="Train the conditioner's audio encoder jointly with the flow model (FLOAT trains its audio "
+        "projection): the cache then holds the encoder's input (the normalised waveform framed as (T, "
+        "samples_per_frame) for the mel encoder, the stacked wav2vec2 hidden states for wav2vec2) and audio "
+        "features are computed inside the loss. false: the cache holds final audio features and only the flow "
+        "model trains.",
+    )
     ot_weight: float = Field(1.0, ge=0, description="Weight of the flow-matching (OT) loss (FLOAT: 1).")
     velocity_weight: float = Field(1.0, ge=0, description="Weight of the temporal velocity loss (FLOAT: 1).")
     source_frame: Literal["cached", "random"] = Field(
@@ -168,6 +197,17 @@ _COMMON_TINY = {
     "checkpoint_every": 100,
 }
 
+_COMMON_DEMO = {
+    "model": "synthetic-demo",
+    "schedule": "warmup_cosine",
+    "min_lr_ratio": 0.05,
+    "ema_decay": 0.999,
+    "log_every": 50,
+    "checkpoint_every": 1000,
+    "keep_checkpoints": 2,
+    "data_workers": 0,
+}
+
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     # FLOAT's auto-encoder recipe as reported: batch 8, lr 2e-4, ~460k steps, adversarial loss on.
     "ae-float-512": {
@@ -182,6 +222,27 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "flow-float-512": {"kind": "flow", **_COMMON_FLOAT, "steps": 2_000_000, "batch_size": 8, "lr": 1e-5},
     "ae-tiny": {"kind": "ae", **_COMMON_TINY, "crop": "resize"},
     "flow-tiny": {"kind": "flow", **_COMMON_TINY},
+    # The bundled demo model's two stages (motionkit.train.demo runs them on the synthetic world on a 2-core CPU).
+    "ae-synthetic-demo": {
+        "kind": "ae",
+        **_COMMON_DEMO,
+        "steps": 4500,
+        "batch_size": 16,
+        "lr": 1e-3,
+        "warmup_steps": 200,
+        "grad_clip": None,
+        "crop": "resize",
+        "losses": {"l1": 1.0, "ssim": 1.0, "scales": 3, "region": 1.0, "region_size": 16},
+    },
+    "flow-synthetic-demo": {
+        "kind": "flow",
+        **_COMMON_DEMO,
+        "steps": 5000,
+        "batch_size": 32,
+        "lr": 5e-4,
+        "warmup_steps": 300,
+        "source_frame": "cached",
+    },
 }
 """Named training presets: partial configs (plain data) that a JSON file can name and override."""
 

@@ -117,6 +117,20 @@ class Renderer(nn.Module):
         ``frame = G(E(S) + V fc(E(D)), features(S))`` for source images ``S`` and driving images ``D``, both
         ``(B, 3, size, size)`` in ``[-1, 1]``; returns ``(B, 3, size, size)``. Differentiable.
         """
+        return self.autoencode(source_images, driving_images)[0]
+
+    def reconstruct(self, source_images: torch.Tensor, driving_images: torch.Tensor) -> torch.Tensor:
+        """Same as calling the module: see :meth:`forward`."""
+        return self(source_images, driving_images)
+
+    def autoencode(
+        self, source_images: torch.Tensor, driving_images: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` that also returns the driving images' motion coefficients ``lambda = fc(E(D))``.
+
+        Returns ``(frames (B, 3, size, size), coefficients (B, M))``, both differentiable; training losses on the
+        coefficients (e.g. supervision of known pose parameters) use them without a second encoder pass.
+        """
         self._check_images("source_images", source_images)
         self._check_images("driving_images", driving_images)
         if source_images.shape[0] != driving_images.shape[0]:
@@ -128,11 +142,7 @@ class Renderer(nn.Module):
         driving_coefficients = self.enc.fc(self.enc.net_app(driving_images)[0])
         latent = source.identity + self.dec.direction(driving_coefficients)
         frames, _ = self.dec(latent, source.features)
-        return frames
-
-    def reconstruct(self, source_images: torch.Tensor, driving_images: torch.Tensor) -> torch.Tensor:
-        """Same as calling the module: see :meth:`forward`."""
-        return self(source_images, driving_images)
+        return frames, driving_coefficients
 
     # --------------------------------------------------------------------------------------------- inference
 

@@ -21,12 +21,15 @@ from motionkit.train.protocols import (
 )
 from motionkit.train.run import TASK_BUILDERS, TaskBuilder, register_task, run_training
 from motionkit.train.schedules import LRSchedule
+from motionkit.train.tasks import AutoencoderTask, FlowTask, export_model  # registers the "ae" and "flow" tasks
 
 __all__ = [
     "EMA",
     "TASK_BUILDERS",
+    "AutoencoderTask",
     "DataSource",
     "DistContext",
+    "FlowTask",
     "LRSchedule",
     "LossOutput",
     "MetricsLog",
@@ -39,6 +42,7 @@ __all__ = [
     "TrainTask",
     "Trainer",
     "TrainingState",
+    "export_model",
     "init_distributed",
     "latest_checkpoint",
     "load_checkpoint",

@@ -223,7 +223,7 @@ class Trainer:
             finished = self.step == self.config.steps
             if self.step % self.config.log_every == 0 or finished:
                 self._log()
-            if self.config.sample_every and self.step % self.config.sample_every == 0:
+            if self.config.sample_every and (self.step % self.config.sample_every == 0 or finished):
                 self._sample()
             if self.step % self.config.checkpoint_every == 0 or finished:
                 self.save()

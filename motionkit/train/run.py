@@ -110,13 +110,16 @@ def pair_source(config: AETrainConfig, context: DistContext, cropper: FaceCroppe
     )
 
 
-def window_source(config: FlowTrainConfig, context: DistContext) -> WindowSource:
-    """This rank's ``L' + L`` window stream over the feature cache ``config.features`` (L, L' from the model)."""
+def window_source(config: FlowTrainConfig, context: DistContext, *, margin: int = 0) -> WindowSource:
+    """This rank's ``L' + L`` window stream over the feature cache ``config.features`` (L, L' from the model).
+
+    ``margin`` adds that many context frames before the ``L'`` (e.g. the receptive field of an audio encoder that
+    is trained on the cached waveform)."""
     flow = config.resolved_model().flow
     return WindowSource(
         FeatureCache(config.features),
         window=flow.window,
-        context=flow.context,
+        context=flow.context + margin,
         batch_size=config.batch_size,
         seed=derive_seed(config.seed, _DATA_STREAM),
         rank=context.rank,

@@ -382,11 +382,6 @@ def test_train_argument_handling(
     code, _, _ = run(capsys, "train", "--preset", "synthetic-demo")
     assert calls[-1] == Path("runs/synthetic-demo")
 
-    monkeypatch.setitem(sys.modules, "motionkit.train.demo", None)  # a build without the recipe
-    code, _, err = run(capsys, "train", "--preset", "synthetic-demo")
-    assert code == EXIT_INPUT
-    assert "does not include the synthetic-demo training recipe" in one_error_line(err)
-
 
 # ------------------------------------------------------------------------------------------------------- demo
 

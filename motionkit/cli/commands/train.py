@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from pathlib import Path
 
 from motionkit.cli.common import HelpFormatter
-from motionkit.errors import ConfigError
 
 PRESETS = ("synthetic-demo",)
 DEFAULT_DEMO_OUT = Path("runs/synthetic-demo")
@@ -60,15 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train_preset(out: Path) -> int:
-    try:  # imported on use: the recipe is an optional part of a build
-        recipe = importlib.import_module("motionkit.train.demo")
-    except ModuleNotFoundError as exc:
-        if exc.name != "motionkit.train.demo":
-            raise
-        raise ConfigError(
-            "this motionkit build does not include the synthetic-demo training recipe (motionkit.train.demo); "
-            "install a motionkit version that has it."
-        ) from exc
-    folder = recipe.train_synthetic_demo(out)
+    from motionkit.train.demo import train_synthetic_demo
+
+    folder = train_synthetic_demo(out)
     print(f"trained model folder: {folder} (try: motionkit info {folder})")
     return 0

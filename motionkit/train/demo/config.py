@@ -1,0 +1,54 @@
+"""Configuration of the synthetic-demo recipe: data sizes, training lengths, calibration and evaluation.
+
+The architecture is the ``synthetic-demo`` model preset (:func:`motionkit.config.preset`); the optimisation
+settings of the two stages are the ``ae-synthetic-demo`` and ``flow-synthetic-demo`` training presets
+(:data:`motionkit.config.train.TRAIN_PRESETS`). Every size here is a parameter so that tests can run the
+recipe in miniature.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from motionkit.config._base import FrozenConfig
+from motionkit.config.model import ModelConfig, preset
+
+DEMO_PRESET = "synthetic-demo"
+
+
+class SyntheticDemoConfig(FrozenConfig):
+    """The whole recipe of the shipped demo model (defaults: the shipped model)."""
+
+    model: ModelConfig = Field(default_factory=lambda: preset(DEMO_PRESET), description="Architecture.")
+    seed: int = Field(0, ge=0, description="Seed of the data, the initialisation and every training stream.")
+    identities: int = Field(160, ge=2, description="Training faces; each speaks one clip and shows random poses.")
+    clip_seconds: float = Field(8.0, gt=0, description="Length of each training identity's talking clip (s).")
+    pose_frames: int = Field(24, ge=0, description="Extra frames per identity in uniformly random poses (AE only).")
+    portrait_source_rate: float = Field(
+        0.5, ge=0, le=1, description="Share of auto-encoder pairs whose source is the identity's neutral portrait."
+    )
+    parameter_loss: float = Field(
+        5.0, ge=0, description="Weight of the auxiliary loss on the known pose/mouth/eye parameters (0: off)."
+    )
+    ae_steps: int | None = Field(None, gt=0, description="Auto-encoder steps (None: the training preset's).")
+    ae_batch_size: int | None = Field(None, gt=0, description="Auto-encoder batch (None: the training preset's).")
+    flow_steps: int | None = Field(None, gt=0, description="Flow steps (None: the training preset's).")
+    flow_batch_size: int | None = Field(None, gt=0, description="Flow batch (None: the training preset's).")
+    calibration_clips: int = Field(8, ge=1, description="Held-out clips whose frames calibrate the named axes.")
+    calibration_seconds: float = Field(8.0, gt=0, description="Length of each calibration clip (s).")
+    evaluation_clips: int = Field(6, ge=0, description="Held-out clips the exported model is evaluated on (0: none).")
+    evaluation_seconds: float = Field(8.0, gt=0, description="Length of each evaluation clip (s).")
+    workers: int = Field(2, ge=1, description="Processes that render the synthetic data.")
+    threads: int | None = Field(
+        1,
+        ge=1,
+        description="torch CPU threads during the recipe (None: leave as is). One thread by default: a fixed count "
+        "keeps the result reproducible, and the recipe's small matrix products gain little from a second thread "
+        "that another process on a 2-core machine may be using (see docs/demo-model.md).",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> SyntheticDemoConfig:
+        if self.model.conditioner.encoder != "mel":
+            raise ValueError("the synthetic demo trains the mel conditioner; set model.conditioner.encoder to 'mel'")
+        return self

@@ -1,0 +1,340 @@
+"""The synthetic-demo recipe: data, auto-encoder, features, flow model, axis calibration, export, evaluation.
+
+``train_synthetic_demo(out_dir)`` reproduces the model shipped in ``motionkit/assets/models/synthetic-demo``
+(``motionkit train --preset synthetic-demo``). Layout of ``out_dir``::
+
+    recipe.json     the SyntheticDemoConfig of the run (a re-run must use the same)
+    ae/             auto-encoder run (metrics.csv, loss.png, samples/, checkpoints/)
+    features/       feature cache: per clip the frozen auto-encoder's motion latents, the normalised waveform
+                    framed (T, 640) and the portrait's motion as the source
+    flow/           flow run (metrics.csv, loss.png, samples/, checkpoints/)
+    model/          the exported model folder (returned)
+
+Both training runs resume from their latest checkpoint when the recipe is run again on the same folder, so an
+interrupted recipe continues where it stopped (bit-identically on the CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import ValidationError
+
+from motionkit.checkpoint import MANIFEST_FILE, load_model, save_model
+from motionkit.conditioner import Conditioner
+from motionkit.config.train import TRAIN_PRESETS, AELossConfig, TrainConfig
+from motionkit.data.cache import FeatureCache, FeatureCacheWriter, WindowSource
+from motionkit.data.synthetic import SyntheticWorld
+from motionkit.data.video import to_tensor_image
+from motionkit.errors import ConfigError, OutputError
+from motionkit.flow import FlowSampler
+from motionkit.io import atomic_path, normalize_waveform
+from motionkit.renderer import Renderer
+from motionkit.space import MotionSpace
+from motionkit.space.calibration import AxisFit
+from motionkit.train.demo.config import SyntheticDemoConfig
+from motionkit.train.demo.data import (
+    DemoIdentity,
+    SyntheticPairSource,
+    held_out_clips,
+    make_identities,
+    parameter_scales,
+    training_seeds,
+)
+from motionkit.train.demo.evaluation import evaluate_model
+from motionkit.train.engine import Trainer
+from motionkit.train.rng import derive_seed
+from motionkit.train.tasks.autoencoder import AutoencoderTask
+from motionkit.train.tasks.flow import FlowPreview, FlowTask, audio_margin
+from motionkit.train.tasks.weights import checkpoint_weights, load_weights
+
+AE_PRESET = "ae-synthetic-demo"
+FLOW_PRESET = "flow-synthetic-demo"
+RECIPE_FILE = "recipe.json"
+MODEL_FOLDER = "model"
+LICENSE = "Apache-2.0"
+ENCODE_CHUNK = 256
+CALIBRATED_AXES = {"yaw": "yaw", "pitch": "pitch", "roll": "roll", "mouth": "mouth_open", "blink": "blink"}
+"""Axis name -> synthetic parameter it is calibrated against."""
+AXIS_UNITS = {"yaw": "deg", "pitch": "deg", "roll": "deg", "mouth": "ratio", "blink": "ratio"}
+_STREAM_AE_INIT, _STREAM_FLOW_INIT = 11, 12
+
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class _Timer:
+    """Wall and CPU seconds per stage (CPU: this process's threads plus finished child processes)."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.stages: dict[str, dict[str, float]] = {}
+
+    @staticmethod
+    def _cpu() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), self._cpu()
+        self.log(f"[synthetic-demo] {name} ...")
+        yield
+        entry = {"wall_s": round(time.perf_counter() - wall, 1), "cpu_s": round(self._cpu() - cpu, 1)}
+        self.stages[name] = entry
+        self.log(f"[synthetic-demo] {name}: {entry['wall_s']} s wall, {entry['cpu_s']} s CPU")
+
+    def total(self, names: tuple[str, ...]) -> dict[str, float]:
+        return {
+            key: round(sum(self.stages[n][key] for n in names if n in self.stages), 1) for key in ("wall_s", "cpu_s")
+        }
+
+
+def stage_config(preset_name: str, config: SyntheticDemoConfig, output_dir: Path, **overrides: Any) -> TrainConfig:
+    """The optimisation settings of a training preset as a plain :class:`TrainConfig` for the recipe's model (its
+    data sources replace the preset's videos / feature cache), with the ``overrides`` that are not ``None``. The
+    warm-up is shortened to the run when the run is shorter."""
+    fields = {k: v for k, v in TRAIN_PRESETS[preset_name].items() if k in TrainConfig.model_fields}
+    fields.update({k: v for k, v in overrides.items() if v is not None})
+    fields["warmup_steps"] = min(fields.get("warmup_steps", 0), fields["steps"])
+    fields.setdefault("sample_every", fields.get("checkpoint_every"))
+    fields.update(model=config.model, output_dir=output_dir, seed=config.seed, resume="latest")
+    try:
+        return TrainConfig.model_validate(fields)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid {preset_name} settings for the demo recipe: {exc}") from None
+
+
+def _check_out_dir(out_dir: Path, config: SyntheticDemoConfig) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir} exists and is not a folder; give a folder for the demo recipe's outputs.")
+    recipe = out_dir / RECIPE_FILE
+    if recipe.is_file():
+        try:
+            previous = SyntheticDemoConfig.model_validate_json(recipe.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise OutputError(f"{recipe} is unreadable ({exc}); use an empty folder.") from exc
+        if previous != config:
+            raise OutputError(
+                f"{out_dir} holds a demo run with another recipe configuration ({recipe}); continue it with the "
+                "same configuration or use an empty folder."
+            )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(recipe) as tmp:
+        tmp.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+def _train_autoencoder(
+    config: SyntheticDemoConfig, identities: list[DemoIdentity], out_dir: Path, world: SyntheticWorld
+) -> Renderer:
+    preset = TRAIN_PRESETS[AE_PRESET]
+    settings = stage_config(AE_PRESET, config, out_dir / "ae", steps=config.ae_steps, batch_size=config.ae_batch_size)
+    losses = AELossConfig.model_validate({**preset.get("losses", {}), "parameters": config.parameter_loss})
+    data = SyntheticPairSource(
+        identities,
+        parameter_scales(world),
+        portrait_rate=config.portrait_source_rate,
+        batch_size=settings.batch_size,
+        seed=derive_seed(config.seed, 2),
+    )
+    torch.manual_seed(derive_seed(config.seed, _STREAM_AE_INIT))
+    renderer = Renderer(config.model.renderer)
+    task = AutoencoderTask(
+        renderer, losses, betas=settings.betas, parameters=len(parameter_scales(world)), preview=data.batch(0)
+    )
+    result = Trainer(task, data, settings).fit()
+    assert result.checkpoint is not None
+    trained = Renderer(config.model.renderer)
+    load_weights(trained, checkpoint_weights(result.checkpoint, "renderer"), str(result.checkpoint))
+    return trained.requires_grad_(False).eval()
+
+
+@torch.no_grad()
+def _encode(renderer: Renderer, frames: np.ndarray) -> torch.Tensor:
+    """Motion latents ``(N, D)`` of uint8 frames ``(N, S, S, 3)``."""
+    chunks = [frames[i : i + ENCODE_CHUNK] for i in range(0, len(frames), ENCODE_CHUNK)]
+    return torch.cat([renderer.encode(to_tensor_image(chunk)).motion for chunk in chunks])
+
+
+def _extract_features(
+    renderer: Renderer, identities: list[DemoIdentity], folder: Path, config: SyntheticDemoConfig
+) -> FeatureCache:
+    """Cache per clip: motion latents, normalised framed waveform, and the portrait's motion as the source."""
+    spf = config.model.conditioner.samples_per_frame
+    eps = config.model.conditioner.norm_eps
+    with FeatureCacheWriter(folder) as writer:
+        for identity in identities:
+            name = f"identity-{identity.seed}"
+            if name in writer:
+                continue
+            frames = identity.frames[: identity.clip_frames]
+            waveform = normalize_waveform(identity.audio, eps)
+            writer.add(
+                name,
+                {
+                    "motion": _encode(renderer, frames),
+                    "audio": torch.from_numpy(waveform).reshape(identity.clip_frames, spf),
+                    "source": _encode(renderer, identity.portrait[None])[0],
+                },
+            )
+    return FeatureCache(folder)
+
+
+def _train_flow(
+    config: SyntheticDemoConfig,
+    renderer: Renderer,
+    cache: FeatureCache,
+    out_dir: Path,
+    preview_identity: DemoIdentity,
+) -> tuple[FlowSampler, Conditioner]:
+    model = config.model
+    settings = stage_config(
+        FLOW_PRESET, config, out_dir / "flow", steps=config.flow_steps, batch_size=config.flow_batch_size
+    )
+    margin = audio_margin(model.conditioner, True)
+    data = WindowSource(
+        cache,
+        window=model.flow.window,
+        context=model.flow.context + margin,
+        batch_size=settings.batch_size,
+        seed=derive_seed(config.seed, 3),
+        source_frame="cached",
+    )
+    torch.manual_seed(derive_seed(config.seed, _STREAM_FLOW_INIT))
+    sampler, conditioner = FlowSampler(model.flow), Conditioner(model.conditioner)
+    preview = FlowPreview(renderer, to_tensor_image(preview_identity.portrait)[None], preview_identity.audio)
+    task = FlowTask(sampler, conditioner, margin=margin, preview=preview, renderer=renderer)
+    result = Trainer(task, data, settings).fit()
+    assert result.checkpoint is not None
+    trained_sampler, trained_conditioner = FlowSampler(model.flow), Conditioner(model.conditioner)
+    load_weights(trained_sampler, checkpoint_weights(result.checkpoint, "flow"), str(result.checkpoint))
+    load_weights(trained_conditioner, checkpoint_weights(result.checkpoint, "conditioner"), str(result.checkpoint))
+    return trained_sampler.eval(), trained_conditioner.eval()
+
+
+def calibrate_axes(renderer: Renderer, config: SyntheticDemoConfig) -> tuple[MotionSpace, dict[str, AxisFit]]:
+    """Fit the named axes (yaw, pitch, roll in degrees; mouth, blink in [0, 1]) on the encoded frames of held-out
+    clips against their known parameters."""
+    size = config.model.renderer.size
+    clips = held_out_clips(size, config.calibration_clips, config.calibration_seconds)
+    latents, measured = [], {name: [] for name in CALIBRATED_AXES}  # type: ignore[var-annotated]
+    for clip in clips:
+        assert clip.frames is not None
+        latents.append(_encode(renderer, clip.frames))
+        params = clip.params.as_dict()
+        for name, parameter in CALIBRATED_AXES.items():
+            measured[name].append(torch.tensor(params[parameter]))
+    values = {name: torch.cat(parts).double() for name, parts in measured.items()}
+    calibration = renderer.space.fit_axes(torch.cat(latents), values, units=AXIS_UNITS)
+    return calibration.space, calibration.report
+
+
+def train_synthetic_demo(
+    out_dir: Path,
+    *,
+    config: SyntheticDemoConfig | None = None,
+    evaluate: bool = True,
+    log: Log | None = _stderr,
+) -> Path:
+    """Train the synthetic-demo model from scratch and export it; returns the model folder ``out_dir/model``.
+
+    Args:
+        out_dir: folder for the runs, the feature cache and the model (created; an interrupted run in it continues).
+        config: the recipe (default: the shipped model's, :class:`SyntheticDemoConfig`).
+        evaluate: measure the exported model on held-out clips and the bundled speech clip and record the
+            figures in its ``manifest.json`` (see :mod:`motionkit.train.demo.evaluation`).
+        log: receives one line per stage (default: standard error); ``None`` is silent.
+    """
+    if not isinstance(out_dir, (str, Path)):
+        raise ConfigError(f"out_dir must be a folder path, got {type(out_dir).__name__}.")
+    config = SyntheticDemoConfig() if config is None else config
+    if not isinstance(config, SyntheticDemoConfig):
+        raise ConfigError(f"config must be a SyntheticDemoConfig, got {type(config).__name__}.")
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir, config)
+    timer = _Timer(log or (lambda _: None))
+    threads = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    try:
+        size = config.model.renderer.size
+        world = SyntheticWorld(size=size)
+        with timer.stage("data"):
+            seeds = training_seeds(config.seed, config.identities)
+            identities = make_identities(size, seeds, config.clip_seconds, config.pose_frames, workers=config.workers)
+        with timer.stage("auto-encoder"):
+            renderer = _train_autoencoder(config, identities, out_dir, world)
+        with timer.stage("features"):
+            cache = _extract_features(renderer, identities, out_dir / "features", config)
+        with timer.stage("flow"):
+            sampler, conditioner = _train_flow(config, renderer, cache, out_dir, identities[0])
+        with timer.stage("calibration"):
+            space, report = calibrate_axes(renderer, config)
+        with timer.stage("export"):
+            folder = save_model(
+                out_dir / MODEL_FOLDER,
+                config=config.model,
+                renderer=renderer,
+                conditioner=conditioner,
+                sampler=sampler,
+                space=space,
+                manifest=_manifest(config, report, timer),
+            )
+        if evaluate and config.evaluation_clips:
+            with timer.stage("evaluation"):
+                evaluation = evaluate_model(
+                    load_model(folder), clips=config.evaluation_clips, seconds=config.evaluation_seconds
+                )
+            timer.log(f"[synthetic-demo] targets:\n{evaluation}")
+            _update_manifest(folder, {"evaluation": evaluation.to_dict(), "timings": timer.stages})
+    finally:
+        torch.set_num_threads(threads)
+    return folder
+
+
+def _manifest(config: SyntheticDemoConfig, report: dict[str, AxisFit], timer: _Timer) -> dict[str, Any]:
+    training = ("data", "auto-encoder", "features", "flow", "calibration")
+    return {
+        "name": "synthetic-demo",
+        "license": LICENSE,
+        "notes": (
+            "motionkit's own demo model, trained from scratch on the procedural synthetic world "
+            "(motionkit.data.synthetic) by motionkit.train.demo.train_synthetic_demo; no external data or weights. "
+            "Emotion is always neutral (the world has no emotions). See docs/demo-model.md."
+        ),
+        "recipe": {
+            "function": "motionkit.train.demo.train_synthetic_demo",
+            "config": config.model_dump(mode="json"),
+            "ae_preset": TRAIN_PRESETS[AE_PRESET],
+            "flow_preset": TRAIN_PRESETS[FLOW_PRESET],
+        },
+        "seed": config.seed,
+        "calibration": {
+            name: {"unit": fit.unit, "r2": fit.r2, "rmse": fit.rmse, "samples": fit.samples}
+            for name, fit in report.items()
+        },
+        "training_time": timer.total(training),
+        "timings": timer.stages,
+        "machine": {"torch_threads": torch.get_num_threads(), "torch": torch.__version__},
+    }
+
+
+def _update_manifest(folder: Path, entries: dict[str, Any]) -> None:
+    path = folder / MANIFEST_FILE
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record.update(entries)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
