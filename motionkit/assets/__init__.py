@@ -55,8 +55,9 @@ def demo_model_path() -> Path:
     path = _asset(DEMO_MODEL)
     if not (path / "config.json").is_file():
         raise CheckpointError(
-            f"the bundled demo model is missing from this installation ({path}); reinstall motionkit, or train it "
-            f"with `motionkit train --preset synthetic-demo` and pass the folder with --model."
+            f"the bundled demo model is missing from this installation ({path}): this version of motionkit does not "
+            "ship one yet (docs/demo-model.md says why). Train it with `motionkit train --preset synthetic-demo` "
+            "(about 45 minutes on a 2-core CPU) and pass --model runs/synthetic-demo/model."
         )
     return path
 
