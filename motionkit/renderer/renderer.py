@@ -20,6 +20,7 @@ from torch import nn
 from motionkit.config import RendererConfig
 from motionkit.errors import ConfigError, ShapeError
 from motionkit.renderer.decoder import Synthesis, level_resolutions
+from motionkit.renderer.layers import ToFlow
 from motionkit.renderer.encoder import MotionEncoder
 from motionkit.renderer.weights import FLOAT_PREFIX, check_float_weights, select_float_weights
 from motionkit.space import MotionSpace
@@ -157,6 +158,7 @@ class Renderer(nn.Module):
         """
         with torch.no_grad():
             for head in self.dec.to_flows:
+                assert isinstance(head, ToFlow)
                 head.conv.weight.zero_()
         return self
 
