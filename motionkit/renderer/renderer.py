@@ -20,8 +20,8 @@ from torch import nn
 from motionkit.config import RendererConfig
 from motionkit.errors import ConfigError, ShapeError
 from motionkit.renderer.decoder import Synthesis, level_resolutions
-from motionkit.renderer.layers import ToFlow
 from motionkit.renderer.encoder import MotionEncoder
+from motionkit.renderer.layers import ToFlow
 from motionkit.renderer.weights import FLOAT_PREFIX, check_float_weights, select_float_weights
 from motionkit.space import MotionSpace
 from motionkit.types import MotionTrack, SourceFace
