@@ -132,6 +132,11 @@ class AETrainConfig(TrainConfig):
     )
     face_search_frames: int = Field(25, gt=0, description="Frames searched for a face at the start of each clip.")
     losses: AELossConfig = Field(default_factory=AELossConfig, description="Loss weights.")
+    identity_warps: bool = Field(
+        False,
+        description="Start every warp of the new renderer at the identity (Renderer.init_identity_warps) instead of "
+        "LIA's random initialisation; short runs reconstruct much sharper (docs/demo-model.md).",
+    )
 
 
 class FlowTrainConfig(TrainConfig):
@@ -232,6 +237,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
         "warmup_steps": 200,
         "grad_clip": None,
         "crop": "resize",
+        "identity_warps": True,
         "losses": {"l1": 1.0, "ssim": 1.0, "scales": 3, "region": 1.0, "region_size": 16},
     },
     "flow-synthetic-demo": {

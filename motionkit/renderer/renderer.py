@@ -21,6 +21,7 @@ from motionkit.config import RendererConfig
 from motionkit.errors import ConfigError, ShapeError
 from motionkit.renderer.decoder import Synthesis, level_resolutions
 from motionkit.renderer.encoder import MotionEncoder
+from motionkit.renderer.layers import ToFlow
 from motionkit.renderer.weights import FLOAT_PREFIX, check_float_weights, select_float_weights
 from motionkit.space import MotionSpace
 from motionkit.types import MotionTrack, SourceFace
@@ -143,6 +144,23 @@ class Renderer(nn.Module):
         latent = source.identity + self.dec.direction(driving_coefficients)
         frames, _ = self.dec(latent, source.features)
         return frames, driving_coefficients
+
+    def init_identity_warps(self) -> Renderer:
+        """Zero the flow heads' convolution weights so that every warp starts as the identity grid (offsets 0,
+        mask 1/2), the initialisation for training from scratch; returns ``self``.
+
+        LIA's random initialisation starts with offsets of ``tanh(O(1))``, tens of pixels, which training must
+        first undo; in short runs the decoder instead learns to ignore its finest skip features and reconstructs
+        blurred faces (measured on the synthetic world at 64 px after 800 steps: reconstruction L1 0.061 with this
+        initialisation, 0.074 without, and no face the analyzer can measure without it). The gradients of the
+        zeroed weights are not zero (they are the modulated input times the gradient of the offsets), so the warps
+        still learn. Official weights loaded later replace these values; the architecture is unchanged.
+        """
+        with torch.no_grad():
+            for head in self.dec.to_flows:
+                assert isinstance(head, ToFlow)
+                head.conv.weight.zero_()
+        return self
 
     # --------------------------------------------------------------------------------------------- inference
 

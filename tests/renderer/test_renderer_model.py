@@ -287,3 +287,25 @@ def test_inputs_are_not_modified(tiny_renderer: Renderer, portraits: torch.Tenso
         tiny_renderer.decode(source, latents)
     assert torch.equal(images, portraits)
     assert torch.equal(latents, kept)
+
+
+def test_identity_warp_initialisation_starts_at_the_identity_and_still_learns() -> None:
+    from motionkit.renderer.layers import identity_grid
+
+    torch.manual_seed(0)
+    renderer = Renderer(RendererConfig(size=64, latent_dim=32, motion_dim=8, channel_base=256, max_channels=32))
+    images = torch.rand(2, 3, 64, 64) * 2 - 1
+    source = renderer.encode(images)
+    _, random_grid = renderer.decode(source, source.motion)
+    identity = identity_grid(64)
+    assert float((random_grid - identity).detach().abs().max()) > 0.05  # LIA's random start warps far from the identity
+
+    assert renderer.init_identity_warps() is renderer
+    _, grid = renderer.decode(source, source.motion)
+    assert torch.equal(grid, identity.expand_as(grid))
+    frames = renderer(images, images.flip(0))
+    frames.square().mean().backward()
+    for head in renderer.dec.to_flows:
+        assert not head.conv.weight.detach().any()
+        assert head.conv.weight.grad is not None
+        assert float(head.conv.weight.grad.abs().max()) > 0.0

@@ -152,6 +152,8 @@ def _train_autoencoder(
     )
     torch.manual_seed(derive_seed(config.seed, _STREAM_AE_INIT))
     renderer = Renderer(config.model.renderer)
+    if preset.get("identity_warps", False):
+        renderer.init_identity_warps()
     task = AutoencoderTask(
         renderer, losses, betas=settings.betas, parameters=len(parameter_scales(world)), preview=data.batch(0)
     )

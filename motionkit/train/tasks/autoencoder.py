@@ -177,6 +177,8 @@ def build_autoencoder_task(config: TrainConfig, context: DistContext) -> tuple[A
         )
     model = config.resolved_model()
     renderer = Renderer(model.renderer)
+    if config.identity_warps:
+        renderer.init_identity_warps()
     cropper = face_cropper(model.renderer.size) if config.crop == "face" else None
     data = pair_source(config, context, cropper)
     preview = data.batch(0) if context.is_main and config.sample_every is not None else None
