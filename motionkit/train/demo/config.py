@@ -17,7 +17,7 @@ DEMO_PRESET = "synthetic-demo"
 
 
 class SyntheticDemoConfig(FrozenConfig):
-    """The whole recipe of the shipped demo model (defaults: the shipped model)."""
+    """The whole recipe of the demo model (defaults: the recipe measured in docs/demo-model.md)."""
 
     model: ModelConfig = Field(default_factory=lambda: preset(DEMO_PRESET), description="Architecture.")
     seed: int = Field(0, ge=0, description="Seed of the data, the initialisation and every training stream.")

@@ -1,7 +1,7 @@
 """The synthetic-demo recipe: data, auto-encoder, features, flow model, axis calibration, export, evaluation.
 
-``train_synthetic_demo(out_dir)`` reproduces the model shipped in ``motionkit/assets/models/synthetic-demo``
-(``motionkit train --preset synthetic-demo``). Layout of ``out_dir``::
+``train_synthetic_demo(out_dir)`` trains the model meant to ship in ``motionkit/assets/models/synthetic-demo``
+(``motionkit train --preset synthetic-demo``; none ships yet, docs/demo-model.md says why). Layout of ``out_dir``::
 
     recipe.json     the SyntheticDemoConfig of the run (a re-run must use the same)
     ae/             auto-encoder run (metrics.csv, loss.png, samples/, checkpoints/)
@@ -255,7 +255,7 @@ def train_synthetic_demo(
 
     Args:
         out_dir: folder for the runs, the feature cache and the model (created; an interrupted run in it continues).
-        config: the recipe (default: the shipped model's, :class:`SyntheticDemoConfig`).
+        config: the recipe (default: :class:`SyntheticDemoConfig`, the demo model's).
         evaluate: measure the exported model on held-out clips and the bundled speech clip and record the
             figures in its ``manifest.json`` (see :mod:`motionkit.train.demo.evaluation`).
         log: receives one line per stage (default: standard error); ``None`` is silent.
