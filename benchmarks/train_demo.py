@@ -32,7 +32,7 @@ from motionkit.conditioner import Conditioner
 from motionkit.config.model import preset
 from motionkit.config.train import AELossConfig, TrainConfig
 from motionkit.data.cache import FeatureCache, FeatureCacheWriter, WindowSource
-from motionkit.data.synthetic import SyntheticWorld
+from motionkit.data.synthetic import SyntheticWorld, close_up
 from motionkit.flow import FlowSampler
 from motionkit.io import normalize_waveform
 from motionkit.renderer import Renderer
@@ -80,8 +80,8 @@ def _timed_fit(task: Any, data: Any, folder: Path, kind: str, batch: int) -> flo
 
 def autoencoder_step(folder: Path) -> float:
     model = preset("synthetic-demo")
-    world = SyntheticWorld(size=model.renderer.size)
-    identities = make_identities(model.renderer.size, training_seeds(0, 4), 2.0, 8)
+    world = SyntheticWorld(close_up(), size=model.renderer.size)
+    identities = make_identities(close_up(), model.renderer.size, training_seeds(0, 4), 2.0, 8)
     data = SyntheticPairSource(identities, parameter_scales(world), portrait_rate=0.5, batch_size=AE_BATCH)
     task = AutoencoderTask(Renderer(model.renderer), AELossConfig(parameters=1.0), parameters=7)
     return _timed_fit(task, data, folder, "ae", AE_BATCH)
@@ -90,7 +90,7 @@ def autoencoder_step(folder: Path) -> float:
 def flow_step(folder: Path) -> float:
     model = preset("synthetic-demo")
     spf = model.conditioner.samples_per_frame
-    identities = make_identities(model.renderer.size, training_seeds(0, 4), 4.0, 0)
+    identities = make_identities(close_up(), model.renderer.size, training_seeds(0, 4), 4.0, 0)
     rng = np.random.default_rng(0)
     with FeatureCacheWriter(folder / "features") as writer:
         for identity in identities:

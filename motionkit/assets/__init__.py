@@ -7,8 +7,8 @@
   synthetic world by ``motionkit train --preset synthetic-demo``), used by ``motionkit demo``
   (:func:`demo_model_path`).
 - ``demo_portrait.png``: the synthetic-world face of seed :data:`DEMO_FACE_SEED`, frontal and neutral, rendered at
-  128 pixels by the default :class:`motionkit.data.synthetic.SyntheticWorld` (:func:`render_demo_portrait`
-  re-creates it).
+  128 pixels in the close-up framing the demo model is trained in (:func:`motionkit.data.synthetic.close_up`;
+  :func:`render_demo_portrait` re-creates it).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from motionkit.data.synthetic import FaceIdentity, SyntheticWorld
+from motionkit.data.synthetic import FaceIdentity, SyntheticWorld, close_up
 from motionkit.errors import CheckpointError
 
 DEMO_FACE_SEED = 9
@@ -68,6 +68,6 @@ def demo_identity() -> FaceIdentity:
 
 
 def render_demo_portrait(size: int = DEMO_PORTRAIT_SIZE) -> np.ndarray:
-    """``(size, size, 3)`` uint8 render of the demo face; at 128 px it equals ``demo_portrait.png``."""
-    world = SyntheticWorld(size=size)
+    """``(size, size, 3)`` uint8 close-up render of the demo face; at 128 px it equals ``demo_portrait.png``."""
+    world = SyntheticWorld(close_up(), size=size)
     return world.portrait(world.identity(DEMO_FACE_SEED))

@@ -132,10 +132,11 @@ class AETrainConfig(TrainConfig):
     )
     face_search_frames: int = Field(25, gt=0, description="Frames searched for a face at the start of each clip.")
     losses: AELossConfig = Field(default_factory=AELossConfig, description="Loss weights.")
-    identity_warps: bool = Field(
-        False,
-        description="Start every warp of the new renderer at the identity (Renderer.init_identity_warps) instead of "
-        "LIA's random initialisation; short runs reconstruct much sharper (docs/demo-model.md).",
+    init: Literal["lia", "identity_warps", "source_copy"] = Field(
+        "lia",
+        description="How a new renderer starts: lia (LIA's random initialisation), identity_warps (every warp at the "
+        "identity, Renderer.init_identity_warps) or source_copy (decodes its source exactly at the start, "
+        "Renderer.init_source_copy); the last two reconstruct much sharper in short runs (docs/demo-model.md).",
     )
 
 
@@ -231,14 +232,14 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "ae-synthetic-demo": {
         "kind": "ae",
         **_COMMON_DEMO,
-        "steps": 4500,
+        "steps": 7000,
         "batch_size": 16,
         "lr": 1e-3,
         "warmup_steps": 200,
         "grad_clip": None,
         "crop": "resize",
-        "identity_warps": True,
-        "losses": {"l1": 1.0, "ssim": 1.0, "scales": 3, "region": 1.0, "region_size": 16},
+        "init": "source_copy",
+        "losses": {"l1": 1.0, "ssim": 1.0, "scales": 3, "region": 8.0, "region_size": 16},
     },
     "flow-synthetic-demo": {
         "kind": "flow",

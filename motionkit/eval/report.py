@@ -186,6 +186,7 @@ def evaluate_video(
     first_seam: int | None = None,
     closed_threshold: float = 0.15,
     max_lag: int = 15,
+    world: SyntheticWorldConfig | None = None,
 ) -> EvalReport:
     """Measure a talking-head video and compute every metric.
 
@@ -201,9 +202,11 @@ def evaluate_video(
         window, first_seam: window length and first seam of the windowed generator (FLOAT: 50, 50).
         closed_threshold: mouth opening below which a mouth counts as closed (analyzer units).
         max_lag: largest audio-video offset searched, in frames.
+        world: the synthetic world the video shows (its framing calibrates the synthetic analyzer; default: the
+            default world).
     """
     frames, video_fps, track = _load(video, audio, fps, sample_rate)
-    measured = make_analyzer(analyzer, identity).measure(frames)
+    measured = make_analyzer(analyzer, identity, world).measure(frames)
     T = measured.frames
     values: dict[str, Any] = {"frames": T, "fps": video_fps, "face_found": float(measured.found.mean())}
     values["jitter"] = {axis: metrics.jitter(getattr(measured, axis), video_fps) for axis in _MOTION_AXES}
@@ -286,13 +289,15 @@ def evaluate_edit(
     *,
     analyzer: FaceAnalyzer | str = "synthetic",
     identity: FaceIdentity | None = None,
+    world: SyntheticWorldConfig | None = None,
 ) -> dict[str, metrics.EditAccuracy]:
     """Accuracy of edits: for each axis in ``requested`` (``"yaw"``, ``"pitch"``, ``"mouth_open"`` or ``"blink"``,
     a ``(T,)`` requested change), compare it with ``measure(edited) - measure(base)`` by :func:`metrics.edit_accuracy`.
 
-    ``base`` and ``edited`` are the same clip rendered without and with the edit (files or frame arrays).
+    ``base`` and ``edited`` are the same clip rendered without and with the edit (files or frame arrays); ``world``
+    is the synthetic world they show (as in :func:`evaluate_video`).
     """
-    measure = make_analyzer(analyzer, identity).measure
+    measure = make_analyzer(analyzer, identity, world).measure
     before = measure(_load(base, None, None, 16000)[0])
     after = measure(_load(edited, None, None, 16000)[0])
     require(before.frames == after.frames, ShapeError, f"base has {before.frames} frames, edited {after.frames}.")

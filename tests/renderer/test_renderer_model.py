@@ -309,3 +309,25 @@ def test_identity_warp_initialisation_starts_at_the_identity_and_still_learns() 
         assert not head.conv.weight.detach().any()
         assert head.conv.weight.grad is not None
         assert float(head.conv.weight.grad.abs().max()) > 0.0
+
+
+def test_source_copy_initialisation_decodes_the_source_and_still_learns() -> None:
+    torch.manual_seed(0)
+    renderer = Renderer(RendererConfig(size=64, latent_dim=32, motion_dim=8, channel_base=256, max_channels=32))
+    # smooth images, compared inside a 2-pixel border: FLOAT's identity grid samples half a pixel outwards at the
+    # borders (zero padding there), so only smooth interiors are copied exactly
+    coarse = torch.rand(2, 3, 8, 8) * 2 - 1
+    images = torch.nn.functional.interpolate(coarse, size=64, mode="bilinear", align_corners=False)
+    drivers = images.flip(0)
+    before = renderer(images, drivers)
+    assert float((before - images).abs().mean()) > 0.3  # a random renderer does not copy its source
+
+    assert renderer.init_source_copy() is renderer
+    frames = renderer(images, drivers)  # whatever the driver, the start is the source
+    interior = (slice(None), slice(None), slice(2, -2), slice(2, -2))
+    assert float((frames - images)[interior].abs().mean()) < 0.04  # the half-pixel zoom of the identity grid
+    frames.square().mean().backward()
+    for head in renderer.dec.to_rgbs:
+        grad = head.conv[0].weight.grad
+        assert grad is not None
+        assert grad.abs().sum() > 0

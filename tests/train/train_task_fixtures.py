@@ -9,6 +9,7 @@ import torch
 
 from motionkit.config.model import ModelConfig, preset
 from motionkit.data.cache import FeatureCacheWriter
+from motionkit.data.synthetic import close_up
 from motionkit.io import normalize_waveform
 from motionkit.train.demo.data import DemoIdentity, make_identity
 
@@ -23,7 +24,7 @@ def tiny() -> ModelConfig:
 @cache
 def identities(count: int = 3) -> tuple[DemoIdentity, ...]:
     """``count`` synthetic faces at 64 px, each with a 1.6 s talking clip and 4 random poses."""
-    return tuple(make_identity(SIZE, 1000 + i, CLIP_SECONDS, 4) for i in range(count))
+    return tuple(make_identity(close_up(), SIZE, 1000 + i, CLIP_SECONDS, 4) for i in range(count))
 
 
 def smooth_motion(frames: int, dim: int, seed: int) -> torch.Tensor:

@@ -5,7 +5,13 @@ mouth, eyelids, brows), paired with speech from a source-filter syllable synthes
 See ``docs/synthetic-world.md``.
 """
 
-from motionkit.data.synthetic.config import MotionConfig, RenderConfig, SpeechConfig, SyntheticWorldConfig
+from motionkit.data.synthetic.config import (
+    MotionConfig,
+    RenderConfig,
+    SpeechConfig,
+    SyntheticWorldConfig,
+    close_up,
+)
 from motionkit.data.synthetic.dataset import (
     SyntheticDataset,
     clip_seed,
@@ -36,6 +42,7 @@ __all__ = [
     "Timeline",
     "Voice",
     "clip_seed",
+    "close_up",
     "generate_dataset",
     "read_clip",
     "write_clip",

@@ -121,3 +121,16 @@ class SyntheticWorldConfig(FrozenConfig):
     def samples_per_frame(self) -> int:
         """Audio samples per video frame (640 at 16 kHz and 25 fps)."""
         return round(self.sample_rate / self.fps)
+
+
+CLOSE_UP_RENDER = {"head_radius": 0.36, "head_center": (0.5, 0.47)}
+"""Framing of :func:`close_up`: a head half-width of 0.36 of the image, centred a little lower."""
+
+
+def close_up() -> SyntheticWorldConfig:
+    """The world framed like a face crop (the synthetic-demo model's world): the head fills about 70 % of the image
+    width, as in crops made by :func:`motionkit.renderer.crop_portrait`, against 50 % by default. At 64 px the mouth
+    is 1.4 times wider in pixels, which is what lets a small auto-encoder read it on unseen faces (measured: encoder
+    read-out of the mouth opening r 0.85-0.99 on held-out faces after 1500 steps, against 0.05-0.63 in the default
+    framing; the synthetic analyzer's mouth r on ground-truth frames 0.98-0.99 against 0.81-0.97)."""
+    return SyntheticWorldConfig(render=RenderConfig(**CLOSE_UP_RENDER))

@@ -16,7 +16,15 @@ import numpy as np
 import torch
 
 from motionkit.data.stream import IndexedBatchStream
-from motionkit.data.synthetic import PARAM_NAMES, FaceIdentity, FaceParams, SyntheticClip, SyntheticWorld, clip_seed
+from motionkit.data.synthetic import (
+    PARAM_NAMES,
+    FaceIdentity,
+    FaceParams,
+    SyntheticClip,
+    SyntheticWorld,
+    SyntheticWorldConfig,
+    clip_seed,
+)
 from motionkit.data.video import to_tensor_image
 from motionkit.errors import ConfigError
 
@@ -105,9 +113,12 @@ def mouth_boxes(world: SyntheticWorld, identity: FaceIdentity, params: FaceParam
     return boxes
 
 
-def make_identity(size: int, seed: int, seconds: float, pose_frames: int) -> DemoIdentity:
-    """Render one training identity (a pure function of its arguments)."""
-    world = SyntheticWorld(size=size)
+def make_identity(
+    world_config: SyntheticWorldConfig, size: int, seed: int, seconds: float, pose_frames: int
+) -> DemoIdentity:
+    """Render one training identity in the world of ``world_config`` at ``size`` pixels (a pure function of its
+    arguments)."""
+    world = SyntheticWorld(world_config, size=size)
     clip = world.clip(seed, seconds)
     assert clip.frames is not None
     frames = [clip.frames]
@@ -128,24 +139,33 @@ def make_identity(size: int, seed: int, seconds: float, pose_frames: int) -> Dem
     )
 
 
-def _make_identity_job(job: tuple[int, int, float, int]) -> DemoIdentity:
+def _make_identity_job(job: tuple[SyntheticWorldConfig, int, int, float, int]) -> DemoIdentity:
     return make_identity(*job)
 
 
 def make_identities(
-    size: int, seeds: Sequence[int], seconds: float, pose_frames: int, *, workers: int = 1
+    world_config: SyntheticWorldConfig,
+    size: int,
+    seeds: Sequence[int],
+    seconds: float,
+    pose_frames: int,
+    *,
+    workers: int = 1,
 ) -> list[DemoIdentity]:
-    """Render the identities of ``seeds`` (in order), with ``workers`` processes."""
-    jobs = [(size, seed, seconds, pose_frames) for seed in seeds]
+    """Render the identities of ``seeds`` (in order) in the world of ``world_config``, with ``workers`` processes."""
+    jobs = [(world_config, size, seed, seconds, pose_frames) for seed in seeds]
     if workers == 1 or len(jobs) == 1:
         return [_make_identity_job(job) for job in jobs]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_make_identity_job, jobs, chunksize=4))
 
 
-def held_out_clips(size: int, count: int, seconds: float, *, offset: int = 0) -> list[SyntheticClip]:
-    """``count`` held-out talking clips (seeds :func:`held_out_seeds`) at ``size`` pixels."""
-    world = SyntheticWorld(size=size)
+def held_out_clips(
+    world_config: SyntheticWorldConfig, size: int, count: int, seconds: float, *, offset: int = 0
+) -> list[SyntheticClip]:
+    """``count`` held-out talking clips (seeds :func:`held_out_seeds`) of the world of ``world_config`` at ``size``
+    pixels."""
+    world = SyntheticWorld(world_config, size=size)
     return [world.clip(seed, seconds) for seed in held_out_seeds(count, offset)]
 
 

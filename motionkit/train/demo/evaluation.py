@@ -19,15 +19,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from motionkit.assets import demo_identity, demo_portrait_path, demo_speech_path
+from motionkit.assets import demo_identity, demo_speech_path
 from motionkit.checkpoint import ModelParts
-from motionkit.data.synthetic import FaceIdentity, SyntheticWorld
+from motionkit.data.synthetic import FaceIdentity, SyntheticWorld, SyntheticWorldConfig
 from motionkit.data.video import to_tensor_image
 from motionkit.errors import ShapeError
 from motionkit.eval import EDIT_TARGET, TARGETS, evaluate_edit, evaluate_video
 from motionkit.eval.report import meets_target
 from motionkit.io import load_audio, tensor_to_image
-from motionkit.renderer import crop_portrait
 from motionkit.space.edits import EditProgram, Keyframes, Oscillate
 from motionkit.train.demo.data import held_out_clips
 from motionkit.types import MotionTrack
@@ -168,7 +167,12 @@ def requested_change(parts: ModelParts, base: MotionTrack, edited: MotionTrack, 
 
 
 def _edit_error(
-    parts: ModelParts, portrait: np.ndarray, track: MotionTrack, frames: np.ndarray, identity: FaceIdentity
+    parts: ModelParts,
+    portrait: np.ndarray,
+    track: MotionTrack,
+    frames: np.ndarray,
+    identity: FaceIdentity,
+    world: SyntheticWorldConfig,
 ) -> tuple[float, float]:
     errors = []
     for program, axis in ((EditProgram(edits=[NOD]), "pitch"), (EditProgram(edits=[TURN]), "yaw")):
@@ -179,6 +183,7 @@ def _edit_error(
                 render(parts, portrait, edited),
                 {axis: requested_change(parts, track, edited, axis)},
                 identity=identity,
+                world=world,
             )[axis]
         except ShapeError:  # the analyzer found no face in the frames: the edit is not measurable, a failed check
             errors.append(float("nan"))
@@ -187,13 +192,23 @@ def _edit_error(
     return errors[0], errors[1]
 
 
-def evaluate_model(parts: ModelParts, *, clips: int = 6, seconds: float = 8.0) -> DemoEvaluation:
-    """Evaluate a loaded model folder of the synthetic world (see the module docstring)."""
+def model_world(parts: ModelParts) -> SyntheticWorldConfig:
+    """The synthetic world a model folder was trained in (its manifest's ``world``; the default world if absent)."""
+    recorded = parts.manifest.get("world")
+    return SyntheticWorldConfig() if recorded is None else SyntheticWorldConfig.model_validate(recorded)
+
+
+def evaluate_model(
+    parts: ModelParts, *, world: SyntheticWorldConfig | None = None, clips: int = 6, seconds: float = 8.0
+) -> DemoEvaluation:
+    """Evaluate a loaded model folder of the synthetic world (see the module docstring) in ``world`` (default: the
+    one its manifest records, :func:`model_world`)."""
     size = parts.config.renderer.size
-    world = SyntheticWorld(size=size)
+    world_config = model_world(parts) if world is None else world
+    synthetic = SyntheticWorld(world_config, size=size)
     results = []
-    for index, clip in enumerate(held_out_clips(size, clips, seconds, offset=EVALUATION_OFFSET)):
-        portrait = world.portrait(clip.identity)
+    for index, clip in enumerate(held_out_clips(world_config, size, clips, seconds, offset=EVALUATION_OFFSET)):
+        portrait = synthetic.portrait(clip.identity)
         track = drive(parts, portrait, clip.audio, seed=index)
         frames = render(parts, portrait, track)
         report = evaluate_video(
@@ -203,8 +218,9 @@ def evaluate_model(parts: ModelParts, *, clips: int = 6, seconds: float = 8.0) -
             ground_truth=clip.params,
             latents=track,
             window=parts.config.flow.window,
+            world=world_config,
         )
-        nod_error, turn_error = _edit_error(parts, portrait, track, frames, clip.identity)
+        nod_error, turn_error = _edit_error(parts, portrait, track, frames, clip.identity, world_config)
         results.append(
             ClipEvaluation(
                 seed=clip.seed,
@@ -219,10 +235,11 @@ def evaluate_model(parts: ModelParts, *, clips: int = 6, seconds: float = 8.0) -
                 turn_error=turn_error,
             )
         )
-    portrait = crop_portrait(demo_portrait_path(), size, crop=False)
+    portrait = synthetic.portrait(demo_identity())
     speech = load_audio(demo_speech_path(), target_rate=parts.conditioner.config.sample_rate)
     track = drive(parts, portrait, speech, seed=0)
-    arctic = evaluate_video(render(parts, portrait, track), speech, identity=demo_identity(), latents=track)
+    frames = render(parts, portrait, track)
+    arctic = evaluate_video(frames, speech, identity=demo_identity(), latents=track, world=world_config)
     return DemoEvaluation(
         clips=results,
         arctic_closed_mouth_rate=float(arctic.closed_mouth_rate if arctic.closed_mouth_rate is not None else np.nan),

@@ -53,7 +53,7 @@ from motionkit.train.demo.data import (
 from motionkit.train.demo.evaluation import evaluate_model
 from motionkit.train.engine import Trainer
 from motionkit.train.rng import derive_seed
-from motionkit.train.tasks.autoencoder import AutoencoderTask
+from motionkit.train.tasks.autoencoder import AutoencoderTask, initialise_renderer
 from motionkit.train.tasks.flow import FlowPreview, FlowTask, audio_margin
 from motionkit.train.tasks.weights import checkpoint_weights, load_weights
 
@@ -151,9 +151,7 @@ def _train_autoencoder(
         seed=derive_seed(config.seed, 2),
     )
     torch.manual_seed(derive_seed(config.seed, _STREAM_AE_INIT))
-    renderer = Renderer(config.model.renderer)
-    if preset.get("identity_warps", False):
-        renderer.init_identity_warps()
+    renderer = initialise_renderer(Renderer(config.model.renderer), preset.get("init", "lia"))
     task = AutoencoderTask(
         renderer, losses, betas=settings.betas, parameters=len(parameter_scales(world)), preview=data.batch(0)
     )
@@ -231,7 +229,7 @@ def calibrate_axes(renderer: Renderer, config: SyntheticDemoConfig) -> tuple[Mot
     """Fit the named axes (yaw, pitch, roll in degrees; mouth, blink in [0, 1]) on the encoded frames of held-out
     clips against their known parameters."""
     size = config.model.renderer.size
-    clips = held_out_clips(size, config.calibration_clips, config.calibration_seconds)
+    clips = held_out_clips(config.world, size, config.calibration_clips, config.calibration_seconds)
     latents, measured = [], {name: [] for name in CALIBRATED_AXES}  # type: ignore[var-annotated]
     for clip in clips:
         assert clip.frames is not None
@@ -273,10 +271,12 @@ def train_synthetic_demo(
         torch.set_num_threads(config.threads)
     try:
         size = config.model.renderer.size
-        world = SyntheticWorld(size=size)
+        world = SyntheticWorld(config.world, size=size)
         with timer.stage("data"):
             seeds = training_seeds(config.seed, config.identities)
-            identities = make_identities(size, seeds, config.clip_seconds, config.pose_frames, workers=config.workers)
+            identities = make_identities(
+                config.world, size, seeds, config.clip_seconds, config.pose_frames, workers=config.workers
+            )
         with timer.stage("auto-encoder"):
             renderer = _train_autoencoder(config, identities, out_dir, world)
         with timer.stage("features"):
@@ -298,7 +298,10 @@ def train_synthetic_demo(
         if evaluate and config.evaluation_clips:
             with timer.stage("evaluation"):
                 evaluation = evaluate_model(
-                    load_model(folder), clips=config.evaluation_clips, seconds=config.evaluation_seconds
+                    load_model(folder),
+                    world=config.world,
+                    clips=config.evaluation_clips,
+                    seconds=config.evaluation_seconds,
                 )
             timer.log(f"[synthetic-demo] targets:\n{evaluation}")
             _update_manifest(folder, {"evaluation": evaluation.to_dict(), "timings": timer.stages})
@@ -324,6 +327,7 @@ def _manifest(config: SyntheticDemoConfig, report: dict[str, AxisFit], timer: _T
             "flow_preset": TRAIN_PRESETS[FLOW_PRESET],
         },
         "seed": config.seed,
+        "world": config.world.model_dump(mode="json"),
         "calibration": {
             name: {"unit": fit.unit, "r2": fit.r2, "rmse": fit.rmse, "samples": fit.samples}
             for name, fit in report.items()

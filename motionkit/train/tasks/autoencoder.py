@@ -151,6 +151,17 @@ class AutoencoderTask:
         return [save_image_grid([source, driving, fake], Path(out_dir) / PREVIEW_FILE)]
 
 
+def initialise_renderer(renderer: Renderer, init: str) -> Renderer:
+    """Apply an ``init`` of :class:`~motionkit.config.train.AETrainConfig` to a new renderer; returns it."""
+    if init == "identity_warps":
+        renderer.init_identity_warps()
+    elif init == "source_copy":
+        renderer.init_source_copy()
+    elif init != "lia":
+        raise ConfigError(f"unknown renderer initialisation {init!r}; use lia, identity_warps or source_copy.")
+    return renderer
+
+
 def face_cropper(size: int) -> FaceCropper:
     """FLOAT's face crop for training videos: the LBP-cascade face box (fixed per clip) and the 1.6x square crop
     (:func:`motionkit.renderer.crop_portrait`) resized to ``size``."""
@@ -176,9 +187,7 @@ def build_autoencoder_task(config: TrainConfig, context: DistContext) -> tuple[A
             "by the synthetic-world recipe, motionkit.train.demo)."
         )
     model = config.resolved_model()
-    renderer = Renderer(model.renderer)
-    if config.identity_warps:
-        renderer.init_identity_warps()
+    renderer = initialise_renderer(Renderer(model.renderer), config.init)
     cropper = face_cropper(model.renderer.size) if config.crop == "face" else None
     data = pair_source(config, context, cropper)
     preview = data.batch(0) if context.is_main and config.sample_every is not None else None
