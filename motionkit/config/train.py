@@ -109,6 +109,15 @@ class AELossConfig(FrozenConfig):
         "frame with P known per-frame parameters (batch key 'params', e.g. synthetic pose and mouth), making them "
         "linear in the motion space. 0 disables it.",
     )
+    parameter_forcing: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of pairs whose decoder gets the driving frame's known parameters in place of the "
+        "encoder's first P coefficients (teacher forcing; needs parameters > 0). The decoder then learns to render "
+        "every parameter from a reliable code while the encoder's reading of it is still noisy; without it, it "
+        "learns to ignore what the encoder reads poorly (docs/demo-model.md).",
+    )
 
     @model_validator(mode="after")
     def _check_losses(self) -> AELossConfig:
@@ -117,6 +126,8 @@ class AELossConfig(FrozenConfig):
                 "losses.perceptual > 0 needs VGG19 weights: set losses.perceptual_weights to a safetensors file "
                 "(see docs/training.md) or set losses.perceptual to 0 to use multi-scale L1 + SSIM only"
             )
+        if self.parameter_forcing > 0 and self.parameters == 0:
+            raise ValueError("losses.parameter_forcing needs known parameters: set losses.parameters > 0 as well")
         if self.l1 + self.ssim + self.perceptual == 0:
             raise ValueError("at least one of losses.l1, losses.ssim, losses.perceptual must be positive")
         return self

@@ -128,12 +128,21 @@ class Renderer(nn.Module):
         return self(source_images, driving_images)
 
     def autoencode(
-        self, source_images: torch.Tensor, driving_images: torch.Tensor
+        self,
+        source_images: torch.Tensor,
+        driving_images: torch.Tensor,
+        forced: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`forward` that also returns the driving images' motion coefficients ``lambda = fc(E(D))``.
 
-        Returns ``(frames (B, 3, size, size), coefficients (B, M))``, both differentiable; training losses on the
-        coefficients (e.g. supervision of known pose parameters) use them without a second encoder pass.
+        Args:
+            source_images, driving_images: ``(B, 3, size, size)`` in ``[-1, 1]``.
+            forced: optional teacher forcing ``(values (B, P), rows (B,) bool)``: in the selected rows the decoder
+                gets ``values`` in place of the first ``P`` coefficients (e.g. the driving frame's known pose).
+
+        Returns ``(frames (B, 3, size, size), coefficients (B, M))``, both differentiable; the coefficients are the
+        encoder's (also in forced rows), so losses on them (e.g. supervision of known pose parameters) need no
+        second encoder pass.
         """
         self._check_images("source_images", source_images)
         self._check_images("driving_images", driving_images)
@@ -144,7 +153,18 @@ class Renderer(nn.Module):
             )
         source = self.enc(source_images)
         driving_coefficients = self.enc.fc(self.enc.net_app(driving_images)[0])
-        latent = source.identity + self.dec.direction(driving_coefficients)
+        decoded = driving_coefficients
+        if forced is not None:
+            values, rows = forced
+            known = values.shape[-1]
+            if values.shape != (driving_coefficients.shape[0], known) or not 1 <= known <= self.config.motion_dim:
+                raise ShapeError(
+                    f"forced values must have shape (B, P) with B = {driving_coefficients.shape[0]} and "
+                    f"1 <= P <= motion_dim = {self.config.motion_dim}, got {tuple(values.shape)}."
+                )
+            replaced = torch.cat([values.to(decoded.dtype), decoded[:, known:]], dim=1)
+            decoded = torch.where(rows.reshape(-1, 1), replaced, decoded)
+        latent = source.identity + self.dec.direction(decoded)
         frames, _ = self.dec(latent, source.features)
         return frames, driving_coefficients
 

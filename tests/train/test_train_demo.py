@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,11 @@ from pydantic import ValidationError
 
 from motionkit.checkpoint import AXES_FILE, load_model
 from motionkit.config.model import preset
+from motionkit.data.synthetic import SyntheticWorldConfig, close_up
 from motionkit.errors import ConfigError, OutputError
 from motionkit.train.demo import SyntheticDemoConfig, train_synthetic_demo
 from motionkit.train.demo.data import HELD_OUT_FIRST_SEED, training_seeds
-from motionkit.train.demo.evaluation import ClipEvaluation, DemoEvaluation
+from motionkit.train.demo.evaluation import ClipEvaluation, DemoEvaluation, model_world
 
 SHIPPED = Path(__file__).resolve().parents[2] / "motionkit" / "assets" / "models" / "synthetic-demo"
 AXES = {"yaw": "deg", "pitch": "deg", "roll": "deg", "mouth": "ratio", "blink": "ratio"}
@@ -58,6 +60,8 @@ def test_miniature_recipe_exports_a_calibrated_model(miniature_run: Path) -> Non
     assert set(manifest["calibration"]) == set(AXES)
     assert set(manifest["training_time"]) == {"wall_s", "cpu_s"}
     assert manifest["recipe"]["config"]["identities"] == 3
+    assert model_world(parts) == close_up()  # recorded, so evaluation measures the framing it was trained in
+    assert model_world(dataclasses.replace(parts, manifest={})) == SyntheticWorldConfig()
     for stage in ("ae", "flow"):
         assert (run / stage / "metrics.csv").is_file()
         assert (run / stage / "loss.png").is_file()

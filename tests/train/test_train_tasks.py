@@ -165,6 +165,35 @@ def test_autoencoder_errors() -> None:
         task.loss({**batch, "params": batch["params"][:, :3]}, _context())
 
 
+def test_parameter_forcing_decodes_the_known_parameters_in_the_drawn_rows() -> None:
+    torch.manual_seed(0)
+    renderer = Renderer(tiny().renderer).eval()
+    batch = _pairs().batch(0)
+    source, driving, params = batch["source"], batch["driving"], batch["params"]
+    rows = torch.tensor([True, False, True, False])
+    with torch.no_grad():
+        plain, coefficients = renderer.autoencode(source, driving)
+        forced, same = renderer.autoencode(source, driving, (params, rows))
+        identity = renderer.encode(source).identity
+        known = torch.cat([params, coefficients[:, 7:]], dim=1)
+        expected = renderer.dec(identity + renderer.dec.direction(known), renderer.enc(source).features)[0]
+    assert torch.equal(same, coefficients)  # the parameter loss still sees the encoder's reading
+    assert torch.equal(forced[~rows], plain[~rows])
+    torch.testing.assert_close(forced[rows], expected[rows], rtol=1e-4, atol=2e-4)
+    assert not torch.allclose(forced[rows], plain[rows], atol=1e-3)
+    with pytest.raises(ShapeError, match="forced values must have shape"):
+        renderer.autoencode(source, driving, (params[:2], rows))
+
+    losses = AELossConfig(parameters=1.0, parameter_forcing=1.0)
+    task = AutoencoderTask(renderer, losses, parameters=7)
+    everywhere = task.loss(batch, _context())
+    never = AutoencoderTask(renderer, AELossConfig(parameters=1.0), parameters=7).loss(batch, _context())
+    assert float(everywhere.parts["params"]) == pytest.approx(float(never.parts["params"]))
+    assert float(everywhere.parts["l1"]) != pytest.approx(float(never.parts["l1"]))
+    with pytest.raises(ValueError, match="parameter_forcing needs known parameters"):
+        AELossConfig(parameter_forcing=0.5)
+
+
 def test_autoencoder_builder_refuses_parameter_loss_on_videos(tmp_path: Path) -> None:
     config = train_config_from_dict(
         {"preset": "ae-tiny", "videos": str(tmp_path), "output_dir": str(tmp_path), "losses": {"parameters": 1.0}}

@@ -17,7 +17,10 @@ eyelids) the first ``P`` coefficients are supervised to equal them: a fixed line
 coefficients, so the parameters become linear (axis-aligned) in the motion space, which makes axis calibration
 accurate. A learned read-out would be a least-squares problem on strongly correlated coefficients that Adam solves
 far too slowly (measured: after 1000 steps it explained less than half of what the coefficients could). The
-remaining ``M - P`` coefficients stay free for the motion the parameters do not describe. Without VGG weights the
+remaining ``M - P`` coefficients stay free for the motion the parameters do not describe. With teacher forcing
+(``losses.parameter_forcing = r``) a random share ``r`` of the pairs is decoded from the known parameters instead,
+``D_hat = G(E(S) + V [p_D | lambda_D[P:]], features(S))``, so the decoder learns to render each parameter from a
+reliable code even while the encoder still reads it poorly. Without VGG weights the
 reconstruction loss is multi-scale L1 + SSIM (see :mod:`motionkit.train.criteria`).
 """
 
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -115,7 +118,7 @@ class AutoencoderTask:
             with torch.no_grad():
                 fake = self.renderer(source, driving)
             return self.adversarial.discriminator_loss(driving, fake.detach(), context.step)
-        fake, coefficients = self.renderer.autoencode(source, driving)
+        fake, coefficients = self.renderer.autoencode(source, driving, self._forcing(batch, context))
         regions = (batch["regions"], batch["regions_valid"]) if "regions" in batch else None
         reconstruction = self.reconstruction(fake, driving, regions)
         total = reconstruction.total
@@ -130,14 +133,28 @@ class AutoencoderTask:
             parts.update(adversarial.parts)
         return LossOutput(total, parts)
 
-    def parameter_loss(self, coefficients: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
-        """``mean |lambda[:, :P] - p|^2`` over the batch and the ``P`` parameters."""
+    def _forcing(self, batch: Mapping[str, Any], context: StepContext) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Teacher forcing of the decoder (``losses.parameter_forcing``): the known parameters and the rows that
+        get them, drawn from the step's generator."""
+        rate = self.losses.parameter_forcing
+        if not self.known_parameters or rate == 0:
+            return None
+        values = self._known(batch, batch["driving"].shape[0])
+        rows = torch.rand(values.shape[0], generator=context.generator, device=context.generator.device) < rate
+        return values, rows.to(values.device)
+
+    def _known(self, batch: Mapping[str, Any], rows: int) -> torch.Tensor:
         if "params" not in batch:
             raise ConfigError("losses.parameters > 0 but the batch has no 'params'; the data source must provide them.")
         target = batch["params"]
-        expected = (coefficients.shape[0], self.known_parameters)
+        expected = (rows, self.known_parameters)
         if tuple(target.shape) != expected:
             raise ShapeError(f"batch['params'] has shape {tuple(target.shape)}, expected {expected} (B, P).")
+        return cast(torch.Tensor, target)
+
+    def parameter_loss(self, coefficients: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
+        """``mean |lambda[:, :P] - p|^2`` over the batch and the ``P`` parameters."""
+        target = self._known(batch, coefficients.shape[0])
         return F.mse_loss(coefficients[:, : self.known_parameters].float(), target.float())
 
     def sample(self, step: int, out_dir: Path) -> list[Path]:
