@@ -243,7 +243,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "ae-synthetic-demo": {
         "kind": "ae",
         **_COMMON_DEMO,
-        "steps": 7000,
+        "steps": 8000,
         "batch_size": 16,
         "lr": 1e-3,
         "warmup_steps": 200,

@@ -36,6 +36,13 @@ class SyntheticDemoConfig(FrozenConfig):
     parameter_loss: float = Field(
         5.0, ge=0, description="Weight of the auxiliary loss on the known pose/mouth/eye parameters (0: off)."
     )
+    parameter_forcing: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of auto-encoder pairs decoded from the known parameters (teacher forcing, "
+        "AELossConfig.parameter_forcing; needs parameter_loss > 0).",
+    )
     ae_steps: int | None = Field(None, gt=0, description="Auto-encoder steps (None: the training preset's).")
     ae_batch_size: int | None = Field(None, gt=0, description="Auto-encoder batch (None: the training preset's).")
     flow_steps: int | None = Field(None, gt=0, description="Flow steps (None: the training preset's).")

@@ -142,7 +142,13 @@ def _train_autoencoder(
 ) -> Renderer:
     preset = TRAIN_PRESETS[AE_PRESET]
     settings = stage_config(AE_PRESET, config, out_dir / "ae", steps=config.ae_steps, batch_size=config.ae_batch_size)
-    losses = AELossConfig.model_validate({**preset.get("losses", {}), "parameters": config.parameter_loss})
+    losses = AELossConfig.model_validate(
+        {
+            **preset.get("losses", {}),
+            "parameters": config.parameter_loss,
+            "parameter_forcing": config.parameter_forcing if config.parameter_loss > 0 else 0.0,
+        }
+    )
     data = SyntheticPairSource(
         identities,
         parameter_scales(world),
