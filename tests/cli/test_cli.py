@@ -345,7 +345,7 @@ def test_eval_prints_a_report(capsys: pytest.CaptureFixture[str], generated: Pat
     assert code == EXIT_OK, err
     assert "frames" in out
     assert "25 at 25 fps" in out
-    code, out, _ = run(capsys, "eval", generated / "talk.mp4", "--json")
+    code, out, _ = run(capsys, "eval", generated / "talk.mp4", "--json", "--world", "default")
     assert code == EXIT_OK
     assert json.loads(out)["frames"] == 25
     code, _, err = run(capsys, "eval", generated / "missing.mp4")
