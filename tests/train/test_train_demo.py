@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +83,12 @@ def test_same_seed_gives_the_same_weights_and_a_rerun_continues(miniature_run: P
             assert torch.equal(x, y), name
     assert (miniature_run / AXES_FILE).read_text() == (again / AXES_FILE).read_text()
     # A second call on a finished folder resumes both runs at their last step and exports the same model.
+    first_time = second.manifest["training_time"]
     rerun = load_model(train_synthetic_demo(tmp_path / "again", config=miniature(), log=None))
     assert torch.equal(rerun.sampler.x_embedder.proj.weight, second.sampler.x_embedder.proj.weight)
+    # the reported cost is that of both invocations together, stage by stage
+    assert rerun.manifest["training_time"]["wall_s"] > first_time["wall_s"]
+    assert set(json.loads((tmp_path / "again" / "timings.json").read_text())) >= {"data", "auto-encoder", "flow"}
 
 
 def test_recipe_argument_validation(tmp_path: Path) -> None:

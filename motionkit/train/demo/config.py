@@ -49,6 +49,9 @@ class SyntheticDemoConfig(FrozenConfig):
     flow_batch_size: int | None = Field(None, gt=0, description="Flow batch (None: the training preset's).")
     calibration_clips: int = Field(8, ge=1, description="Held-out clips whose frames calibrate the named axes.")
     calibration_seconds: float = Field(8.0, gt=0, description="Length of each calibration clip (s).")
+    calibration_pose_frames: int = Field(
+        48, ge=0, description="Frames in uniformly random poses added per calibration face (see calibrate_axes)."
+    )
     evaluation_clips: int = Field(6, ge=0, description="Held-out clips the exported model is evaluated on (0: none).")
     evaluation_seconds: float = Field(8.0, gt=0, description="Length of each evaluation clip (s).")
     workers: int = Field(2, ge=1, description="Processes that render the synthetic data.")

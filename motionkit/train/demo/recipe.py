@@ -4,6 +4,7 @@
 (``motionkit train --preset synthetic-demo``; none ships yet, docs/demo-model.md says why). Layout of ``out_dir``::
 
     recipe.json     the SyntheticDemoConfig of the run (a re-run must use the same)
+    timings.json    wall and CPU seconds per stage, summed over every invocation on this folder
     ae/             auto-encoder run (metrics.csv, loss.png, samples/, checkpoints/)
     features/       feature cache: per clip the frozen auto-encoder's motion latents, the normalised waveform
                     framed (T, 640) and the portrait's motion as the source
@@ -11,7 +12,8 @@
     model/          the exported model folder (returned)
 
 Both training runs resume from their latest checkpoint when the recipe is run again on the same folder, so an
-interrupted recipe continues where it stopped (bit-identically on the CPU).
+interrupted recipe continues where it stopped (bit-identically on the CPU); calibration, export and evaluation
+always run again.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from motionkit.train.tasks.weights import checkpoint_weights, load_weights
 AE_PRESET = "ae-synthetic-demo"
 FLOW_PRESET = "flow-synthetic-demo"
 RECIPE_FILE = "recipe.json"
+TIMINGS_FILE = "timings.json"
 MODEL_FOLDER = "model"
 LICENSE = "Apache-2.0"
 ENCODE_CHUNK = 256
@@ -76,11 +79,19 @@ def _stderr(message: str) -> None:
 
 
 class _Timer:
-    """Wall and CPU seconds per stage (CPU: this process's threads plus finished child processes)."""
+    """Wall and CPU seconds per stage (CPU: this process's threads plus finished child processes), summed over
+    every invocation of the recipe on one folder (kept in ``record``), so that a resumed run reports what the whole
+    training cost."""
 
-    def __init__(self, log: Log) -> None:
+    def __init__(self, log: Log, record: Path) -> None:
         self.log = log
+        self.record = record
         self.stages: dict[str, dict[str, float]] = {}
+        if record.is_file():
+            try:
+                self.stages = json.loads(record.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise OutputError(f"{record} is unreadable ({exc}); delete it or use an empty folder.") from exc
 
     @staticmethod
     def _cpu() -> float:
@@ -93,9 +104,12 @@ class _Timer:
         wall, cpu = time.perf_counter(), self._cpu()
         self.log(f"[synthetic-demo] {name} ...")
         yield
-        entry = {"wall_s": round(time.perf_counter() - wall, 1), "cpu_s": round(self._cpu() - cpu, 1)}
-        self.stages[name] = entry
-        self.log(f"[synthetic-demo] {name}: {entry['wall_s']} s wall, {entry['cpu_s']} s CPU")
+        spent = {"wall_s": time.perf_counter() - wall, "cpu_s": self._cpu() - cpu}
+        before = self.stages.get(name, {})
+        self.stages[name] = {key: round(before.get(key, 0.0) + value, 1) for key, value in spent.items()}
+        with atomic_path(self.record) as tmp:
+            tmp.write_text(json.dumps(self.stages, indent=2) + "\n", encoding="utf-8")
+        self.log(f"[synthetic-demo] {name}: {spent['wall_s']:.1f} s wall, {spent['cpu_s']:.1f} s CPU")
 
     def total(self, names: tuple[str, ...]) -> dict[str, float]:
         return {
@@ -233,16 +247,26 @@ def _train_flow(
 
 def calibrate_axes(renderer: Renderer, config: SyntheticDemoConfig) -> tuple[MotionSpace, dict[str, AxisFit]]:
     """Fit the named axes (yaw, pitch, roll in degrees; mouth, blink in [0, 1]) on the encoded frames of held-out
-    clips against their known parameters."""
+    faces against their known parameters: each face's talking clip plus ``calibration_pose_frames`` frames in
+    uniformly random poses.
+
+    The random poses matter: speech moves the head by a few degrees only, so on talking frames alone the encoder's
+    reading error is a large share of the pitch variance, and least squares then shrinks the fitted slope, which
+    makes every edit of that axis overshoot by the same factor."""
     size = config.model.renderer.size
+    world = SyntheticWorld(config.world, size=size)
     clips = held_out_clips(config.world, size, config.calibration_clips, config.calibration_seconds)
     latents, measured = [], {name: [] for name in CALIBRATED_AXES}  # type: ignore[var-annotated]
     for clip in clips:
         assert clip.frames is not None
-        latents.append(_encode(renderer, clip.frames))
-        params = clip.params.as_dict()
-        for name, parameter in CALIBRATED_AXES.items():
-            measured[name].append(torch.tensor(params[parameter]))
+        shown = [(clip.frames, clip.params)]
+        if config.calibration_pose_frames:
+            poses = world.random_params(clip.seed, config.calibration_pose_frames)
+            shown.append((world.render(clip.identity, poses), poses))
+        for frames, params in shown:
+            latents.append(_encode(renderer, frames))
+            for name, parameter in CALIBRATED_AXES.items():
+                measured[name].append(torch.from_numpy(params.as_dict()[parameter]))
     values = {name: torch.cat(parts).double() for name, parts in measured.items()}
     calibration = renderer.space.fit_axes(torch.cat(latents), values, units=AXIS_UNITS)
     return calibration.space, calibration.report
@@ -271,7 +295,7 @@ def train_synthetic_demo(
         raise ConfigError(f"config must be a SyntheticDemoConfig, got {type(config).__name__}.")
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, config)
-    timer = _Timer(log or (lambda _: None))
+    timer = _Timer(log or (lambda _: None), out_dir / TIMINGS_FILE)
     threads = torch.get_num_threads()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
