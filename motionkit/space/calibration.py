@@ -1,13 +1,28 @@
 """Axis calibration: least-squares fits of measured quantities (pose angles, mouth opening) on coefficients.
 
-For coefficients ``C`` (N, M) and one measurement ``y`` (N,), ordinary least squares with an intercept::
+For coefficients ``C`` (N, M) and one measurement ``y`` (N,) (``C_c``, ``y_c`` centred over the N samples), two
+fits are offered:
 
-    y ~= C a + b                  a = argmin |C_c a - y_c|^2   (C_c, y_c centred over the N samples)
-                                  b = mean(y) - mean(C) . a
+``"regression"`` (the default) — ordinary least squares of the measurement on the coefficients::
 
-gives the calibrated axis ``u = a / |a|``, ``scale = 1 / |a|``, ``offset = b``, whose reading
-``(u . c) / scale + offset = a . c + b`` is the fitted prediction. The report gives
-``R^2 = 1 - SS_res / SS_tot`` and the RMS residual in the measurement's unit.
+    y ~= C a + b                  a = argmin |C_c a - y_c|^2,   b = mean(y) - mean(C) . a
+
+gives ``u = a / |a|``, ``scale = 1 / |a|``, ``offset = b``, whose reading ``(u . c) / scale + offset = a . c + b``
+is the best linear prediction of ``y``. It is the right axis for *reading* a quantity, but when the coefficients
+are noisy readings of it, least squares leans on whatever low-variance combination of coefficients correlates
+with the noise, so its direction is a poor direction to *move* along.
+
+``"inverse"`` — least squares of the coefficients on the measurement (inverse regression)::
+
+    c ~= g y + h                  g = C_c^T y_c / |y_c|^2
+
+gives ``u = g / |g|``, ``scale = |g|`` (coefficient length of one unit), ``offset = mean(y) - (u . mean(C)) /
+scale``: the direction in which the coefficients move on average when the quantity changes by one unit, which is
+what an edit of that quantity should follow. Its reading ``(u . c) / scale + offset`` is unbiased but not the best
+predictor.
+
+Both are consistent: moving the coefficients by ``x * scale * u`` changes the axis reading by exactly ``x``. The
+report gives the reading's ``R^2 = 1 - SS_res / SS_tot`` and RMS residual in the measurement's unit.
 """
 
 from __future__ import annotations
@@ -15,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import torch
 
@@ -30,6 +45,9 @@ RANK_TOLERANCE = 1e-9
 
 CONSTANT_TOLERANCE = 1e-12
 """Relative spread below which a measurement counts as constant (nothing to regress)."""
+
+FitMethod = Literal["regression", "inverse"]
+"""How an axis is fitted (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +72,10 @@ class AxisCalibration(NamedTuple):
 
 
 def fit_axes(
-    coefficients: torch.Tensor, measurements: Mapping[str, torch.Tensor], units: Mapping[str, str]
+    coefficients: torch.Tensor,
+    measurements: Mapping[str, torch.Tensor],
+    units: Mapping[str, str],
+    method: FitMethod = "regression",
 ) -> tuple[list[Axis], dict[str, AxisFit]]:
     """Fit one axis per measurement.
 
@@ -62,6 +83,7 @@ def fit_axes(
         coefficients: ``(N, M)`` float64 coefficients of the samples.
         measurements: name -> ``(N,)`` float64 measured values (finite).
         units: name -> unit of that measurement.
+        method: ``"regression"`` or ``"inverse"`` (see the module docstring).
 
     Raises:
         EditError: too few samples (need ``N >= M + 2``), coefficients that do not vary along every basis
@@ -81,6 +103,8 @@ def fit_axes(
             f"the samples' coefficients vary along only {explored} of the {rank} basis directions, so the axes are "
             "not determined; use frames with more varied motion (pose, expression, mouth)."
         )
+    if method not in ("regression", "inverse"):
+        raise EditError(f"unknown fit method {method!r}; use 'regression' or 'inverse'.")
     axes: list[Axis] = []
     report: dict[str, AxisFit] = {}
     for name, values in measurements.items():
@@ -89,7 +113,11 @@ def fit_axes(
         total = float(deviation.square().sum())
         if math.sqrt(total / samples) <= CONSTANT_TOLERANCE * max(1.0, abs(mean)):
             raise EditError(f"measurement {name!r} is constant ({mean:.6g}); an axis needs values that vary.")
-        slope = right_t.T @ ((left.T @ deviation) / singular)
+        if method == "regression":
+            slope = right_t.T @ ((left.T @ deviation) / singular)
+        else:  # the reading of the inverse fit: (g . c) / |g|^2, a slope of g / |g|^2
+            movement = centred.T @ deviation / total
+            slope = movement / movement.square().sum()
         length = float(slope.norm())
         if not math.isfinite(length) or length == 0.0:
             raise EditError(f"measurement {name!r} has no linear relation to the coefficients; cannot fit an axis.")

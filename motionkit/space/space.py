@@ -21,7 +21,7 @@ import torch
 from motionkit.errors import EditError, ShapeError
 from motionkit.space.axes import Axis, axes_from_file, axes_to_json, basis_axes, basis_index, validate_axes
 from motionkit.space.basis import orthonormal_basis
-from motionkit.space.calibration import AxisCalibration, fit_axes
+from motionkit.space.calibration import AxisCalibration, FitMethod, fit_axes
 from motionkit.validation import check_tensor
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -183,6 +183,7 @@ class MotionSpace:
         latents: torch.Tensor,
         measurements: Mapping[str, torch.Tensor],
         units: Mapping[str, str] | None = None,
+        method: FitMethod = "regression",
     ) -> AxisCalibration:
         """Calibrate one axis per measured quantity by least squares (see :mod:`motionkit.space.calibration`).
 
@@ -191,6 +192,9 @@ class MotionSpace:
             measurements: axis name -> measured values with the latents' leading shape (``(N,)`` or ``(B, T)``),
                 e.g. ``{"yaw": degrees, "mouth": opening_ratio}``.
             units: axis name -> unit of its measurement (default ``"value"``).
+            method: ``"regression"`` (the best reading of each quantity) or ``"inverse"`` (the direction the
+                coefficients move along when the quantity changes: better for edits when the latents are noisy
+                readings of it).
 
         Returns:
             ``(space, report)``: a new space whose axes are this space's named axes plus the fitted ones (a fitted
@@ -221,7 +225,7 @@ class MotionSpace:
                 )
             values[name] = measured.detach().to("cpu", torch.float64).reshape(-1)
         fitted, report = fit_axes(
-            coefficients, values, {name: units.get(name, DEFAULT_MEASUREMENT_UNIT) for name in values}
+            coefficients, values, {name: units.get(name, DEFAULT_MEASUREMENT_UNIT) for name in values}, method
         )
         kept = [axis for name, axis in self._axes.items() if name not in values]
         return AxisCalibration(self.with_axes([*kept, *fitted]), report)

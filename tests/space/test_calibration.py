@@ -120,3 +120,37 @@ def test_fit_axes_does_not_modify_inputs() -> None:
     space.fit_axes(latents, measurements)
     assert torch.equal(latents, before[0])
     assert torch.equal(measurements["yaw"], before[1])
+
+
+@given(seed=st.integers(0, 10_000))
+def test_inverse_fit_follows_how_noisy_readings_move(seed: int) -> None:
+    """Coefficients that read a quantity with noise: c = g y + noise (the noise correlated across coefficients).
+    The inverse fit recovers the direction and length of g; least squares leans on the noise and does not; both
+    are consistent (moving x * scale * u changes the reading by x)."""
+    generator = torch.Generator().manual_seed(seed)
+    rank, dim, samples = 6, 24, 4000
+    space = MotionSpace.random(dim=dim, rank=rank, seed=seed, dtype=torch.float64)
+    yaw = torch.rand(samples, generator=generator, dtype=torch.float64) * 50 - 25
+    movement = torch.zeros(rank, dtype=torch.float64)
+    movement[0] = 1 / 25  # one coefficient reads the quantity, as a supervised renderer's does
+    mixing = torch.randn(rank, rank, generator=generator, dtype=torch.float64) * 0.1
+    noise = torch.randn(samples, rank, generator=generator, dtype=torch.float64) @ mixing
+    coefficients = yaw[:, None] * movement + noise
+    latents = coefficients @ space.basis.T
+    inverse, _ = space.fit_axes(latents, {"yaw": yaw}, method="inverse")
+    regression, _ = space.fit_axes(latents, {"yaw": yaw})
+    axis = inverse.axis("yaw")
+    assert float(axis.vector() @ movement / movement.norm()) > 0.99
+    assert axis.scale == pytest.approx(float(movement.norm()), rel=0.05)
+    assert float(regression.axis("yaw").vector() @ movement / movement.norm()) < float(axis.vector()[0])
+    for calibrated in (inverse, regression):
+        fitted = calibrated.axis("yaw")
+        base = coefficients[:5]
+        moved = base + 7.0 * fitted.scale * fitted.vector()
+        torch.testing.assert_close(fitted.read(moved) - fitted.read(base), torch.full((5,), 7.0, dtype=torch.float64))
+
+
+def test_unknown_fit_method_is_refused() -> None:
+    space, latents, measurements, _, _ = _planted(0)
+    with pytest.raises(EditError, match="unknown fit method 'ridge'"):
+        space.fit_axes(latents, measurements, method="ridge")  # type: ignore[arg-type]

@@ -5,8 +5,9 @@ evaluation against motionkit's targets. See ``docs/demo-model.md``.
 (``motionkit train --preset synthetic-demo``).
 """
 
+from motionkit.train.demo.calibration import calibrate_axes
 from motionkit.train.demo.config import SyntheticDemoConfig
 from motionkit.train.demo.evaluation import DemoEvaluation, evaluate_model
-from motionkit.train.demo.recipe import calibrate_axes, train_synthetic_demo
+from motionkit.train.demo.recipe import train_synthetic_demo
 
 __all__ = ["DemoEvaluation", "SyntheticDemoConfig", "calibrate_axes", "evaluate_model", "train_synthetic_demo"]

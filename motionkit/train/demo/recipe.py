@@ -27,7 +27,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from pydantic import ValidationError
 
@@ -41,13 +40,13 @@ from motionkit.errors import ConfigError, OutputError
 from motionkit.flow import FlowSampler
 from motionkit.io import atomic_path, normalize_waveform
 from motionkit.renderer import Renderer
-from motionkit.space import MotionSpace
 from motionkit.space.calibration import AxisFit
+from motionkit.train.demo.calibration import calibrate_axes, calibration_faces, encode_motion
 from motionkit.train.demo.config import SyntheticDemoConfig
 from motionkit.train.demo.data import (
     DemoIdentity,
     SyntheticPairSource,
-    held_out_clips,
+    held_out_seeds,
     make_identities,
     parameter_scales,
     training_seeds,
@@ -66,9 +65,6 @@ TIMINGS_FILE = "timings.json"
 MODEL_FOLDER = "model"
 LICENSE = "Apache-2.0"
 ENCODE_CHUNK = 256
-CALIBRATED_AXES = {"yaw": "yaw", "pitch": "pitch", "roll": "roll", "mouth": "mouth_open", "blink": "blink"}
-"""Axis name -> synthetic parameter it is calibrated against."""
-AXIS_UNITS = {"yaw": "deg", "pitch": "deg", "roll": "deg", "mouth": "ratio", "blink": "ratio"}
 _STREAM_AE_INIT, _STREAM_FLOW_INIT = 11, 12
 
 Log = Callable[[str], None]
@@ -182,13 +178,6 @@ def _train_autoencoder(
     return trained.requires_grad_(False).eval()
 
 
-@torch.no_grad()
-def _encode(renderer: Renderer, frames: np.ndarray) -> torch.Tensor:
-    """Motion latents ``(N, D)`` of uint8 frames ``(N, S, S, 3)``."""
-    chunks = [frames[i : i + ENCODE_CHUNK] for i in range(0, len(frames), ENCODE_CHUNK)]
-    return torch.cat([renderer.encode(to_tensor_image(chunk)).motion for chunk in chunks])
-
-
 def _extract_features(
     renderer: Renderer, identities: list[DemoIdentity], folder: Path, config: SyntheticDemoConfig
 ) -> FeatureCache:
@@ -205,9 +194,9 @@ def _extract_features(
             writer.add(
                 name,
                 {
-                    "motion": _encode(renderer, frames),
+                    "motion": encode_motion(renderer, frames),
                     "audio": torch.from_numpy(waveform).reshape(identity.clip_frames, spf),
-                    "source": _encode(renderer, identity.portrait[None])[0],
+                    "source": encode_motion(renderer, identity.portrait[None])[0],
                 },
             )
     return FeatureCache(folder)
@@ -243,33 +232,6 @@ def _train_flow(
     load_weights(trained_sampler, checkpoint_weights(result.checkpoint, "flow"), str(result.checkpoint))
     load_weights(trained_conditioner, checkpoint_weights(result.checkpoint, "conditioner"), str(result.checkpoint))
     return trained_sampler.eval(), trained_conditioner.eval()
-
-
-def calibrate_axes(renderer: Renderer, config: SyntheticDemoConfig) -> tuple[MotionSpace, dict[str, AxisFit]]:
-    """Fit the named axes (yaw, pitch, roll in degrees; mouth, blink in [0, 1]) on the encoded frames of held-out
-    faces against their known parameters: each face's talking clip plus ``calibration_pose_frames`` frames in
-    uniformly random poses.
-
-    The random poses matter: speech moves the head by a few degrees only, so on talking frames alone the encoder's
-    reading error is a large share of the pitch variance, and least squares then shrinks the fitted slope, which
-    makes every edit of that axis overshoot by the same factor."""
-    size = config.model.renderer.size
-    world = SyntheticWorld(config.world, size=size)
-    clips = held_out_clips(config.world, size, config.calibration_clips, config.calibration_seconds)
-    latents, measured = [], {name: [] for name in CALIBRATED_AXES}  # type: ignore[var-annotated]
-    for clip in clips:
-        assert clip.frames is not None
-        shown = [(clip.frames, clip.params)]
-        if config.calibration_pose_frames:
-            poses = world.random_params(clip.seed, config.calibration_pose_frames)
-            shown.append((world.render(clip.identity, poses), poses))
-        for frames, params in shown:
-            latents.append(_encode(renderer, frames))
-            for name, parameter in CALIBRATED_AXES.items():
-                measured[name].append(torch.from_numpy(params.as_dict()[parameter]))
-    values = {name: torch.cat(parts).double() for name, parts in measured.items()}
-    calibration = renderer.space.fit_axes(torch.cat(latents), values, units=AXIS_UNITS)
-    return calibration.space, calibration.report
 
 
 def train_synthetic_demo(
@@ -314,7 +276,14 @@ def train_synthetic_demo(
         with timer.stage("flow"):
             sampler, conditioner = _train_flow(config, renderer, cache, out_dir, identities[0])
         with timer.stage("calibration"):
-            space, report = calibrate_axes(renderer, config)
+            faces = calibration_faces(
+                config.world,
+                size,
+                held_out_seeds(config.calibration_clips),
+                config.calibration_seconds,
+                config.calibration_pose_frames,
+            )
+            space, report, gains = calibrate_axes(renderer, faces, config.world)
         with timer.stage("export"):
             folder = save_model(
                 out_dir / MODEL_FOLDER,
@@ -323,7 +292,7 @@ def train_synthetic_demo(
                 conditioner=conditioner,
                 sampler=sampler,
                 space=space,
-                manifest=_manifest(config, report, timer),
+                manifest=_manifest(config, report, gains, timer),
             )
         if evaluate and config.evaluation_clips:
             with timer.stage("evaluation"):
@@ -340,7 +309,9 @@ def train_synthetic_demo(
     return folder
 
 
-def _manifest(config: SyntheticDemoConfig, report: dict[str, AxisFit], timer: _Timer) -> dict[str, Any]:
+def _manifest(
+    config: SyntheticDemoConfig, report: dict[str, AxisFit], gains: dict[str, float], timer: _Timer
+) -> dict[str, Any]:
     training = ("data", "auto-encoder", "features", "flow", "calibration")
     return {
         "name": "synthetic-demo",
@@ -359,7 +330,13 @@ def _manifest(config: SyntheticDemoConfig, report: dict[str, AxisFit], timer: _T
         "seed": config.seed,
         "world": config.world.model_dump(mode="json"),
         "calibration": {
-            name: {"unit": fit.unit, "r2": fit.r2, "rmse": fit.rmse, "samples": fit.samples}
+            name: {
+                "unit": fit.unit,
+                "r2": fit.r2,
+                "rmse": fit.rmse,
+                "samples": fit.samples,
+                "rendered_gain": gains.get(name),
+            }
             for name, fit in report.items()
         },
         "training_time": timer.total(training),
