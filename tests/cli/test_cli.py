@@ -416,6 +416,20 @@ def test_demo_makes_a_video_a_plot_and_the_program(
     assert "--overwrite" in one_error_line(err)
 
 
+def test_demo_runs_the_shipped_model_without_arguments(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_dir = tmp_path / "shipped"
+    code, out, err = run(capsys, "demo", "--out", out_dir)
+    assert code == EXIT_OK, err
+    frames, _, audio = read_video(out_dir / "demo.mp4")
+    assert frames.shape == (100, 64, 64, 3)
+    assert audio is not None
+    assert "done in" in out
+    first = (out_dir / "demo_edits.json").read_text()
+    code, _, err = run(capsys, "demo", "--out", out_dir, "--overwrite")
+    assert code == EXIT_OK, err
+    assert (out_dir / "demo_edits.json").read_text() == first
+
+
 def test_demo_with_own_audio_and_without_edits(
     capsys: pytest.CaptureFixture[str], bundled: Path, speech: Path, tmp_path: Path
 ) -> None:

@@ -1,7 +1,7 @@
 """The synthetic-demo recipe: data, auto-encoder, features, flow model, axis calibration, export, evaluation.
 
 ``train_synthetic_demo(out_dir)`` trains the model meant to ship in ``motionkit/assets/models/synthetic-demo``
-(``motionkit train --preset synthetic-demo``; none ships yet, docs/demo-model.md says why). Layout of ``out_dir``::
+(``motionkit train --preset synthetic-demo``; docs/demo-model.md has its figures). Layout of ``out_dir``::
 
     recipe.json     the SyntheticDemoConfig of the run (a re-run must use the same)
     timings.json    wall and CPU seconds per stage, summed over every invocation on this folder
