@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from motionkit.flow.linear import Linear
+
 MAX_PERIOD = 10000.0
 """Longest period of both sinusoid embeddings (position table and flow time), as in FLOAT and DiT."""
 
@@ -48,7 +50,7 @@ class TimestepEmbedder(nn.Module):
     def __init__(self, hidden_dim: int, frequency_dim: int) -> None:
         super().__init__()
         self.frequency_dim = frequency_dim
-        self.mlp = nn.Sequential(nn.Linear(frequency_dim, hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, hidden_dim))
+        self.mlp = nn.Sequential(Linear(frequency_dim, hidden_dim), nn.SiLU(), Linear(hidden_dim, hidden_dim))
 
     @property
     def linears(self) -> tuple[nn.Linear, nn.Linear]:
@@ -72,7 +74,7 @@ class FrameEmbedder(nn.Module):
 
     def __init__(self, motion_dim: int, hidden_dim: int) -> None:
         super().__init__()
-        self.proj = nn.Linear(motion_dim, hidden_dim)
+        self.proj = Linear(motion_dim, hidden_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.proj(x)

@@ -29,6 +29,7 @@ from torch import nn
 from motionkit.config.flow import FlowConfig
 from motionkit.errors import ShapeError
 from motionkit.flow.embeddings import FrameEmbedder, TimestepEmbedder, sinusoid_position_table
+from motionkit.flow.linear import Linear
 from motionkit.validation import check_tensor
 
 
@@ -43,8 +44,8 @@ class BandedSelfAttention(nn.Module):
         super().__init__()
         self.num_heads = num_heads
         self.window = window
-        self.qkv = nn.Linear(hidden_dim, 3 * hidden_dim)
-        self.proj = nn.Linear(hidden_dim, hidden_dim)
+        self.qkv = Linear(hidden_dim, 3 * hidden_dim)
+        self.proj = Linear(hidden_dim, hidden_dim)
 
     def forward(self, x: torch.Tensor, backend: Backend = "auto") -> torch.Tensor:
         """``x``: ``(B, N, C)`` -> ``(B, N, C)``."""
@@ -60,9 +61,9 @@ class FeedForward(nn.Module):
 
     def __init__(self, hidden_dim: int, inner_dim: int) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(hidden_dim, inner_dim)
+        self.fc1 = Linear(hidden_dim, inner_dim)
         self.act = nn.GELU(approximate="tanh")
-        self.fc2 = nn.Linear(inner_dim, hidden_dim)
+        self.fc2 = Linear(inner_dim, hidden_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(x)))
@@ -85,7 +86,7 @@ class FlowBlock(nn.Module):
         self.eps = config.norm_eps
         self.attn = BandedSelfAttention(h, config.num_heads, config.attention_window)
         self.mlp = FeedForward(h, int(h * config.mlp_ratio))
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(h, 6 * h))
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), Linear(h, 6 * h))
 
     @property
     def modulation(self) -> nn.Linear:
@@ -106,8 +107,8 @@ class OutputHead(nn.Module):
     def __init__(self, config: FlowConfig) -> None:
         super().__init__()
         self.eps = config.norm_eps
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(config.hidden_dim, 2 * config.hidden_dim))
-        self.linear = nn.Linear(config.hidden_dim, config.motion_dim)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), Linear(config.hidden_dim, 2 * config.hidden_dim))
+        self.linear = Linear(config.hidden_dim, config.motion_dim)
 
     @property
     def modulation(self) -> nn.Linear:
@@ -136,11 +137,19 @@ class FlowTransformer(nn.Module):
         self.pos_embed = nn.Parameter(sinusoid_position_table(config.sequence_length, h), requires_grad=False)
         self.x_embedder = FrameEmbedder(config.motion_dim, h)
         self.t_embedder = TimestepEmbedder(h, config.time_embed_dim)
-        self.c_embedder = nn.Linear(config.motion_dim + config.audio_dim + config.emotion_dim, h)
+        self.c_embedder = Linear(config.motion_dim + config.audio_dim + config.emotion_dim, h)
         self.blocks = nn.ModuleList(FlowBlock(config) for _ in range(config.depth))
         self.decoder = OutputHead(config)
         self.kernel_backend: Backend = "auto"
         self.reset_parameters()
+
+    def use_packed_linears(self, enabled: bool = True) -> FlowTransformer:
+        """Turn the packed CPU inference path of every linear layer on or off (:class:`~motionkit.flow.linear.Linear`;
+        on by default; off reproduces ``F.linear``'s summation order exactly); returns ``self``."""
+        for module in self.modules():
+            if isinstance(module, Linear):
+                module.packed_enabled = enabled
+        return self
 
     def reset_parameters(self) -> None:
         """FLOAT's initialisation for training from scratch (the position table is rebuilt too)."""
