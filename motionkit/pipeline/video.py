@@ -89,8 +89,9 @@ class Video:
         return self.track.frames
 
     def with_track(self, track: MotionTrack) -> Video:
-        """The same portrait, audio and settings with another motion track (e.g. an edited one)."""
-        return replace(self, track=track)
+        """The same portrait, audio and settings with another motion track (e.g. an edited one); the sampled
+        motion (:attr:`sampled_track`) stays this video's, so plots of the edit can show before and after."""
+        return replace(self, track=track, unedited=self.sampled_track)
 
     def chunks(self) -> Iterator[torch.Tensor]:
         """Rendered chunks ``(n, 3, S, S)`` float32 on the renderer's device, not clamped, in time order."""

@@ -114,6 +114,10 @@ def test_edits_as_program_json_or_file_are_the_same(
     for result in results:
         assert torch.equal(result.track.latents, expected.latents)
         assert torch.equal(result.sampled_track.latents, video.track.latents)
+    edited_later = video.with_track(expected)  # as `motionkit demo` edits a generated video
+    assert edited_later.track is expected
+    assert edited_later.sampled_track is video.track
+    assert edited_later.with_track(video.track).sampled_track is video.track
     pitch = pipeline.motion_space.axis("pitch")
     change = pitch.read(pipeline.motion_space.project(results[0].track.latents - video.track.latents)[0])
     assert float(change.abs().max()) == pytest.approx(5.0, rel=0.05)
