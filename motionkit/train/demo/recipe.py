@@ -64,7 +64,6 @@ RECIPE_FILE = "recipe.json"
 TIMINGS_FILE = "timings.json"
 MODEL_FOLDER = "model"
 LICENSE = "Apache-2.0"
-ENCODE_CHUNK = 256
 _STREAM_AE_INIT, _STREAM_FLOW_INIT = 11, 12
 
 Log = Callable[[str], None]
