@@ -226,7 +226,9 @@ def _band_mod(window: int) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor
     return mod
 
 
-def _attention_rows(machine: Machine, dtype: torch.dtype, quick: bool) -> list[Row]:
+def _attention_rows(
+    machine: Machine, dtype: torch.dtype, batches: Sequence[int], windows: Sequence[int], lengths: Sequence[int]
+) -> list[Row]:
     itemsize = torch.empty((), dtype=dtype).element_size()
     compiled_flex = None
     if machine.gpu:
@@ -236,9 +238,9 @@ def _attention_rows(machine: Machine, dtype: torch.dtype, quick: bool) -> list[R
         torch._dynamo.config.cache_size_limit = 256
         compiled_flex = torch.compile(flex_attention, dynamic=False)
     rows: list[Row] = []
-    for batch in ATTENTION_BATCHES[:1] if quick else ATTENTION_BATCHES:
-        for window in ATTENTION_WINDOWS:
-            for frames in ATTENTION_T[:3] if quick else ATTENTION_T:
+    for batch in batches:
+        for window in windows:
+            for frames in lengths:
                 shape = (batch, ATTENTION_HEADS, frames, ATTENTION_HEAD_DIM)
                 q, k, v = (torch.randn(shape, device=machine.device, dtype=dtype, requires_grad=True) for _ in "qkv")
                 elements = q.numel()
@@ -299,7 +301,7 @@ def _attention_rows(machine: Machine, dtype: torch.dtype, quick: bool) -> list[R
     return rows
 
 
-def _adaln_rows(machine: Machine, dtype: torch.dtype, quick: bool) -> list[Row]:
+def _adaln_rows(machine: Machine, dtype: torch.dtype, shapes: Sequence[tuple[int, int]]) -> list[Row]:
     itemsize = torch.empty((), dtype=dtype).element_size()
     references: dict[str, Callable[..., torch.Tensor | tuple[torch.Tensor, torch.Tensor]]] = {
         "adaln_modulate": reference.adaln_modulate,
@@ -312,7 +314,7 @@ def _adaln_rows(machine: Machine, dtype: torch.dtype, quick: bool) -> list[Row]:
         "gated_residual_adaln": gated_residual_adaln,
     }
     rows: list[Row] = []
-    for total, channels in ADALN_SHAPES[:2] if quick else ADALN_SHAPES:
+    for total, channels in shapes:
         batch = ADALN_BATCH if total % ADALN_BATCH == 0 and total >= 1024 else 1
         frames = total // batch
         for op, ref in references.items():
@@ -504,11 +506,25 @@ def _plot(rows: list[Row], machine: Machine, path: Path) -> None:
     plt.close(fig)
 
 
+def _shape(text: str) -> tuple[int, int]:
+    rows, _, channels = text.lower().partition("x")
+    try:
+        return int(rows), int(channels)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ROWSxC such as 65536x1024, got {text!r}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dtype", choices=sorted(DTYPES), default=None, help="default: bf16 on GPU, fp32 on CPU")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="folder for CSV and PNG")
     parser.add_argument("--quick", action="store_true", help="a small subset of the sweep (smoke test)")
+    parser.add_argument("--frames", type=int, nargs="+", help=f"attention lengths T (default {ATTENTION_T})")
+    parser.add_argument("--windows", type=int, nargs="+", help=f"attention windows (default {ATTENTION_WINDOWS})")
+    parser.add_argument("--batches", type=int, nargs="+", help=f"attention batches (default {ATTENTION_BATCHES})")
+    parser.add_argument(
+        "--rows", type=_shape, nargs="+", help="AdaLN shapes as ROWSxC, e.g. 65536x1024 (default: the full sweep)"
+    )
     parser.add_argument("--peak-gbps", type=float, default=None, help="HBM peak of this GPU (default: by name)")
     parser.add_argument("--skip-attention", action="store_true")
     parser.add_argument("--skip-adaln", action="store_true")
@@ -537,10 +553,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
 
     rows: list[Row] = []
+    batches = args.batches or (ATTENTION_BATCHES[:1] if args.quick else ATTENTION_BATCHES)
+    windows = args.windows or ATTENTION_WINDOWS
+    lengths = args.frames or (ATTENTION_T[:3] if args.quick else ATTENTION_T)
+    shapes = args.rows or (ADALN_SHAPES[:2] if args.quick else ADALN_SHAPES)
     if not args.skip_attention:
-        rows += _attention_rows(machine, dtype, args.quick)
+        rows += _attention_rows(machine, dtype, batches, windows, lengths)
     if not args.skip_adaln:
-        rows += _adaln_rows(machine, dtype, args.quick)
+        rows += _adaln_rows(machine, dtype, shapes)
     _add_ratios(rows, machine)
     _print_summary(rows, machine)
 

@@ -113,6 +113,8 @@ def worker(mode: str, wav: Path, portrait: Path, size: int, device: str, dtype: 
     if mode == "motionkit":
         from motionkit.pipeline import Pipeline
 
+        if os.environ.get("MOTIONKIT_BENCH_CUDA_GRAPHS") == "1":
+            sampler.use_cuda_graphs()
         pipeline = Pipeline(renderer, conditioner, sampler, dtype=getattr(torch, dtype))
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -224,6 +226,7 @@ def main() -> None:
         "--reduced-reference", type=float, default=60.0, help="also run this length with the reduced renderer"
     )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--cuda-graphs", action="store_true", help="motionkit samples with CUDA graphs (CUDA only)")
     parser.add_argument("--portrait", type=Path, default=ROOT / "motionkit" / "assets" / "demo_portrait.png")
     parser.add_argument("--csv", type=Path, help="write the rows to this CSV file")
     args = parser.parse_args()
@@ -241,6 +244,8 @@ def main() -> None:
 
     if args.threads:
         os.environ["MOTIONKIT_BENCH_THREADS"] = str(args.threads)
+    if args.cuda_graphs:
+        os.environ["MOTIONKIT_BENCH_CUDA_GRAPHS"] = "1"
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="motionkit-bench-") as tmp:
         folder = Path(tmp)
@@ -255,7 +260,10 @@ def main() -> None:
 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:
-    print(f"\n== end to end, {args.device}, {args.dtype}; random float-512 weights, neutral emotion, nfe 10 Euler")
+    graphs = ", motionkit with CUDA graphs" if args.cuda_graphs else ""
+    print(
+        f"\n== end to end, {args.device}, {args.dtype}{graphs}; random float-512 weights, neutral emotion, nfe 10 Euler"
+    )
     header = f"{'mode':<14} {'audio':>7} {'px':>4} {'frames':>6} {'wall s':>8} {'frames/s':>8} {'peak RSS':>10}"
     print(header + "   (condition / sample / render s)")
     for r in results:

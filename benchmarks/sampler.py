@@ -431,8 +431,16 @@ def bench_model(
     window = median_seconds(lambda: sample(one_window), repeats, device)
     record("window, FLOAT defaults", window, model_calls=_calls(sampler))
     clip_time = median_seconds(lambda: sample(clip), max(1, repeats // 2), device)
-    realtime = clip_frames / FPS / clip_time.wall
-    record(f"clip {clip_frames} frames, FLOAT defaults", clip_time, realtime_factor=f"{realtime:.2f}")
+    record(f"clip {clip_frames} frames, FLOAT defaults", clip_time, **_speed(clip_frames, clip_time))
+    if device.type == "cuda":
+        sampler.use_cuda_graphs()
+        graphed = median_seconds(lambda: sample(one_window), repeats, device)  # the warm-up call captures
+        record("window, FLOAT defaults, CUDA graphs", graphed, speedup_vs_eager=f"{window.wall / graphed.wall:.2f}")
+        graphed_clip = median_seconds(lambda: sample(clip), max(1, repeats // 2), device)
+        record(
+            f"clip {clip_frames} frames, FLOAT defaults, CUDA graphs", graphed_clip, **_speed(clip_frames, graphed_clip)
+        )
+        sampler.use_cuda_graphs(False)
     plain = median_seconds(
         lambda: sample(one_window, guidance=GuidanceConfig(audio_scale=1.0, emotion_scale=1.0)), repeats, device
     )
@@ -455,6 +463,12 @@ def bench_model(
         assert first is not None
         record(f"stream latency to 1st window ({label})", Timing(first), total_s=f"{time.perf_counter() - started:.2f}")
     return rows
+
+
+def _speed(frames: int, timing: Timing) -> dict[str, str]:
+    """Real-time factor both ways: motion seconds per wall second, and wall seconds per motion second."""
+    seconds = frames / FPS
+    return {"realtime_factor": f"{seconds / timing.wall:.2f}", "wall_per_motion_s": f"{timing.wall / seconds:.4f}"}
 
 
 def _calls(sampler: FlowSampler) -> int:
