@@ -3,8 +3,11 @@
 # the issues ask for (kernels, renderer, sampler, end to end), then the wider sweeps while time is left.
 #
 #   OUT=/tmp/gpu GPU_SESSION_SECONDS=480 bash benchmarks/gpu_session.sh
+#   GPU_SESSION_STEPS="gpu-tests kernel-targets-graphs pipeline" bash benchmarks/gpu_session.sh   # a subset
 #
-# Each step gets the smaller of its own limit and the time left; a failing step does not stop the next one.
+# Steps: graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline kernel-sweep
+# kernel-sweep-graphs kernel-tests (default: all but kernel-sweep-graphs). Each step gets the smaller of its own limit
+# and the time left; a failing step does not stop the next one.
 # Everything printed goes to $OUT/log.txt as well; CSV and PNG files land in $OUT. Run from the project root.
 set -u
 OUT=${OUT:-/tmp/motionkit-gpu}
@@ -14,9 +17,13 @@ exec > >(tee -a "$OUT/log.txt") 2>&1
 started=$(date +%s)
 export PYTHONPATH=".:kernels${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
+STEPS=${GPU_SESSION_STEPS:-graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline \
+kernel-sweep kernel-tests}
+
 step() {  # step NAME LIMIT_SECONDS COMMAND...
     local name=$1 limit=$2
     shift 2
+    case " $STEPS " in *" $name "*) ;; *) return 2 ;; esac
     local left=$((BUDGET - ($(date +%s) - started)))
     local seconds=$((limit < left ? limit : left))
     if [ "$seconds" -lt 10 ]; then
@@ -36,23 +43,25 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max
 python3 -c "import torch, triton, transformers; print('torch', torch.__version__, 'triton', triton.__version__, \
 'transformers', transformers.__version__, torch.cuda.get_device_name())"
 
-step "CUDA-graph tests" 90 python3 -m pytest -p no:cacheprovider -q -m gpu tests/flow/test_flow_cuda_graphs.py
+step graph-tests 90 python3 -m pytest -p no:cacheprovider -q -m gpu tests/flow/test_flow_cuda_graphs.py \
+    tests/pipeline/test_pipeline_cuda.py
 graphs_ok=$?
-step "GPU tests (kernels at long lengths, renderer)" 120 python3 -m pytest -p no:cacheprovider -q -m gpu \
-    tests/kernels tests/renderer
-
-step "kernel targets" 150 python3 benchmarks/kernels.py --frames 4096 --windows 2 --batches 1 8 \
+step gpu-tests 150 python3 -m pytest -p no:cacheprovider -q -m gpu tests/kernels tests/renderer
+step kernel-targets 150 python3 benchmarks/kernel_ops.py --frames 4096 --windows 2 --batches 1 8 \
     --rows 65536x1024 8192x1024 --out "$OUT/targets"
-step "renderer" 90 python3 benchmarks/render.py --device cuda --batches 1 16 64 --render-frames 16 --repeats 3 \
+step kernel-targets-graphs 150 python3 benchmarks/kernel_ops.py --cuda-graphs --frames 4096 --windows 2 \
+    --batches 1 8 --rows 65536x1024 8192x1024 --out "$OUT/targets"
+step renderer 90 python3 benchmarks/render.py --device cuda --batches 1 16 64 --render-frames 16 --repeats 3 \
     --csv "$OUT/render_gpu.csv"
-step "sampler" 120 python3 benchmarks/sampler.py --device cuda --models float-512 --quick --repeats 5 \
+step sampler 120 python3 benchmarks/sampler.py --device cuda --models float-512 --quick --repeats 5 \
     --csv "$OUT/sampler_gpu.csv"
 graphs_flag=()
 [ "$graphs_ok" -eq 0 ] && graphs_flag=(--cuda-graphs)
-step "pipeline" 150 python3 benchmarks/pipeline.py --device cuda --dtype bfloat16 --seconds 10 60 \
+step pipeline 150 python3 benchmarks/pipeline.py --device cuda --dtype bfloat16 --seconds 10 60 \
     --reduced-from 100000 "${graphs_flag[@]}" --csv "$OUT/pipeline_gpu.csv"
-
-step "kernel sweep" 150 python3 benchmarks/kernels.py --frames 256 1024 4096 16384 --windows 2 8 --batches 8 \
+step kernel-sweep 150 python3 benchmarks/kernel_ops.py --frames 256 1024 4096 16384 --windows 2 8 --batches 8 \
     --skip-adaln --out "$OUT/sweep"
-step "all kernel tests on the GPU" 200 python3 -m pytest -p no:cacheprovider -q -n 8 tests/kernels
+step kernel-sweep-graphs 150 python3 benchmarks/kernel_ops.py --cuda-graphs --frames 256 1024 4096 16384 \
+    --windows 2 8 --batches 8 --skip-adaln --out "$OUT/sweep"
+step kernel-tests 200 python3 -m pytest -p no:cacheprovider -q -n 8 tests/kernels
 echo "## done after $(($(date +%s) - started)) s"

@@ -196,7 +196,8 @@ def run_case(args: argparse.Namespace, mode: str, seconds: float, size: int, fol
     out = folder / f"{mode}_{seconds:g}s_{size}px.mp4"
     out.unlink(missing_ok=True)
     command = [sys.executable, __file__, "--worker", mode, str(wav), str(args.portrait), str(size), args.device]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "kernels")])}
+    paths = [str(ROOT), str(ROOT / "kernels"), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     print(f"-- {mode}, {seconds:g} s of audio, {size} px renderer ...", flush=True)
     completed = subprocess.run([*command, args.dtype, str(out)], env=env, capture_output=True, text=True, check=False)
     if completed.returncode != 0:

@@ -333,7 +333,11 @@ def compile_in_subprocess(names: Sequence[str] | None = None, jobs: int = 1) -> 
     command = [sys.executable, "-m", "motionkit_kernels.aot", "--json", "--jobs", str(jobs)]
     for name in names or ():
         command += ["--only", name]
-    completed = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    completed = subprocess.run(command, env=env, check=False, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"the AOT compile check exited with {completed.returncode}: {' '.join(command)}\n{completed.stderr[-4000:]}"
+        )
     return [CompileResult(**row) for row in json.loads(completed.stdout)]
 
 

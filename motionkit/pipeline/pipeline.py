@@ -139,12 +139,15 @@ class Pipeline:
         cls, folder: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype | str = torch.float32
     ) -> Pipeline:
         """Load a model folder (see :mod:`motionkit.checkpoint`) onto ``device``; weights stay float32, ``dtype``
-        selects the compute precision."""
+        selects the compute precision. On CUDA the sampler replays CUDA graphs of its transformer
+        (:meth:`FlowSampler.use_cuda_graphs`: same motion, several times faster at FLOAT's size); call
+        ``pipeline.sampler.use_cuda_graphs(False)`` to sample eagerly."""
         dtype = resolve_dtype(dtype)
         device = torch.device(device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device 'cuda' was requested but no CUDA GPU is available; use device='cpu'.")
         parts = load_model(folder, device=device)
+        parts.sampler.use_cuda_graphs(device.type == "cuda")
         return cls(
             renderer=parts.renderer,
             conditioner=parts.conditioner,

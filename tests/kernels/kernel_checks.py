@@ -45,10 +45,15 @@ def max_error(actual: torch.Tensor, exact: torch.Tensor) -> float:
 
 def assert_close_to_exact(actual: torch.Tensor, same_dtype: torch.Tensor, exact: torch.Tensor, what: str) -> None:
     """``actual`` (a kernel result) may be off the float64 ``exact`` result by at most twice the error of the PyTorch
-    computation in the same dtype (``same_dtype``), plus a small absolute margin for the dtype."""
+    computation in the same dtype (``same_dtype``), plus a small absolute margin for the dtype, plus one unit in the
+    last place at the largest magnitude: rounding the output to its dtype alone may cost half a unit, and the
+    PyTorch result can land on the nearer side by chance (seen with float16 gradients of magnitude ~16 on an H100)."""
     atol = LOW_PRECISION_ATOL[actual.dtype]
+    ulp = torch.finfo(actual.dtype).eps * float(exact.detach().abs().max()) if exact.numel() else 0.0
     error, baseline = max_error(actual, exact), max_error(same_dtype, exact)
-    assert error <= 2 * baseline + atol, f"{what}: error {error:.3g} > 2 x {baseline:.3g} + {atol:g}"
+    assert error <= 2 * baseline + atol + ulp, (
+        f"{what}: error {error:.3g} > 2 x {baseline:.3g} + {atol:g} + 1 ulp ({ulp:.3g})"
+    )
 
 
 def grads(outputs: torch.Tensor | tuple[torch.Tensor, ...], inputs: list[torch.Tensor], seed: int = 1) -> list:

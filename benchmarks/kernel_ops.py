@@ -18,7 +18,7 @@ and 12 forward+backward (+ read q, k, v, o, dO, write dq, dk, dv); AdaLN per (B*
 
 Usage::
 
-    PYTHONPATH=.:kernels python benchmarks/kernels.py [--dtype bf16] [--out benchmarks/results] [--quick]
+    PYTHONPATH=.:kernels python benchmarks/kernel_ops.py [--dtype bf16] [--out benchmarks/results] [--quick]
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ class Row:
     gbps: float
     pct_peak: float
     speedup_of_ours: float = math.nan
+    timing: str = ""
     note: str = ""
 
 
@@ -114,13 +115,16 @@ class Machine:
     device: torch.device
     name: str
     peak_gbps: float
+    graphs: bool = False
+    """Time CUDA-graph replays (device time only) instead of eager calls (device time or host launch time,
+    whichever is longer)."""
 
     @property
     def gpu(self) -> bool:
         return self.device.type == "cuda"
 
 
-def _machine(peak_override: float | None) -> Machine:
+def _machine(peak_override: float | None, graphs: bool) -> Machine:
     if torch.cuda.is_available():
         device = torch.device("cuda")
         name = torch.cuda.get_device_name(device)
@@ -129,19 +133,27 @@ def _machine(peak_override: float | None) -> Machine:
         device = torch.device("cpu")
         name = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads, no GPU"
         peak = math.nan
-    return Machine(device, name, peak if peak_override is None else peak_override)
+    return Machine(device, name, peak if peak_override is None else peak_override, graphs and device.type == "cuda")
 
 
 def _time(fn: Callable[[], object], machine: Machine, grad_to_none: Sequence[torch.Tensor]) -> tuple[float, ...]:
-    """``(headline, p20, p80)`` of one call in microseconds. GPU: ``do_bench``'s median (L2 flushed between calls).
-    CPU: the fastest block of ``torch.utils.benchmark``'s blocked autorange, since on a shared CPU interference
-    only ever adds time; the percentiles show the spread."""
+    """``(headline, p20, p80)`` of one call in microseconds. GPU: ``do_bench``'s median (L2 flushed between calls;
+    a call whose host-side launch work outlasts its kernels is timed at the host's pace), or with
+    ``machine.graphs`` ``do_bench_cudagraph``'s (the calls captured in a CUDA graph and replayed: device time alone,
+    L2 not flushed). CPU: the fastest block of ``torch.utils.benchmark``'s blocked autorange, since on a shared CPU
+    interference only ever adds time; the percentiles show the spread."""
     if machine.gpu:
         import triton.testing
 
-        ms = triton.testing.do_bench(
-            fn, warmup=GPU_WARMUP_MS, rep=GPU_REP_MS, grad_to_none=list(grad_to_none), quantiles=[0.5, 0.2, 0.8]
-        )
+        quantiles = [0.5, 0.2, 0.8]
+        if machine.graphs:
+            ms = triton.testing.do_bench_cudagraph(
+                fn, rep=GPU_REP_MS, grad_to_none=list(grad_to_none), quantiles=quantiles
+            )
+        else:
+            ms = triton.testing.do_bench(
+                fn, warmup=GPU_WARMUP_MS, rep=GPU_REP_MS, grad_to_none=list(grad_to_none), quantiles=quantiles
+            )
         return tuple(1e3 * m for m in ms)
     from torch.utils.benchmark import Timer
 
@@ -181,6 +193,12 @@ def _no_grad(forward: Callable[[], object]) -> Callable[[], object]:
     return run
 
 
+def _timing_name(machine: Machine) -> str:
+    if not machine.gpu:
+        return "cpu wall"
+    return "cuda-graph replay" if machine.graphs else "eager (do_bench)"
+
+
 def _oom_errors() -> tuple[type[BaseException], ...]:
     return (torch.cuda.OutOfMemoryError, MemoryError) if torch.cuda.is_available() else (MemoryError,)
 
@@ -197,6 +215,7 @@ def _measure(
     for passes, nbytes in bytes_by_pass.items():
         for impl, forward in impls.items():
             row = Row(**{**asdict(base), "impl": impl, "passes": passes, "gbytes": nbytes / 1e9})
+            row.timing = _timing_name(machine)
             if impl in skipped:
                 row.us = row.us_p20 = row.us_p80 = row.gbps = row.pct_peak = math.nan
                 row.note = skipped[impl]
@@ -210,6 +229,11 @@ def _measure(
                 row.note = f"out of memory ({type(error).__name__})"
                 if machine.gpu:
                     torch.cuda.empty_cache()
+            except RuntimeError as error:
+                if not machine.graphs:
+                    raise
+                row.us = row.us_p20 = row.us_p80 = math.nan
+                row.note = f"CUDA graph capture failed: {str(error).splitlines()[0]}"
             row.gbps = nbytes / (row.us * 1e-6) / 1e9
             row.pct_peak = 100 * row.gbps / machine.peak_gbps
             rows.append(row)
@@ -526,11 +550,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rows", type=_shape, nargs="+", help="AdaLN shapes as ROWSxC, e.g. 65536x1024 (default: the full sweep)"
     )
     parser.add_argument("--peak-gbps", type=float, default=None, help="HBM peak of this GPU (default: by name)")
+    parser.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="GPU: time CUDA-graph replays (device time, no host launch overhead) instead of eager calls",
+    )
     parser.add_argument("--skip-attention", action="store_true")
     parser.add_argument("--skip-adaln", action="store_true")
     args = parser.parse_args(argv)
 
-    machine = _machine(args.peak_gbps)
+    machine = _machine(args.peak_gbps, args.cuda_graphs)
     dtype = DTYPES[args.dtype] if args.dtype else (torch.bfloat16 if machine.gpu else torch.float32)
     torch.manual_seed(0)
     versions = f"torch {torch.__version__}"
@@ -538,7 +567,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         import triton
 
         versions += f", triton {triton.__version__}"
-    print(f"motionkit kernel benchmark on {machine.name} ({versions}), dtype {dtype}")
+    print(f"motionkit kernel benchmark on {machine.name} ({versions}), dtype {dtype}, timing: {_timing_name(machine)}")
     if machine.gpu:
         if not TRITON_AVAILABLE:
             print("Triton is not installed: the Triton kernels cannot run.", file=sys.stderr)
@@ -565,7 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _print_summary(rows, machine)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "kernels_gpu" if machine.gpu else "kernels_cpu"
+    stem = ("kernels_gpu_graphs" if machine.graphs else "kernels_gpu") if machine.gpu else "kernels_cpu"
     csv_path, png_path = args.out / f"{stem}.csv", args.out / f"{stem}.png"
     _write_csv(rows, csv_path)
     _plot(rows, machine, png_path)
