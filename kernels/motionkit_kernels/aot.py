@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import subprocess
@@ -320,7 +321,8 @@ def compile_all(
     pairs = [(config, arch) for config in configs for arch in arches]
     if jobs <= 1:
         return [_compile_pair(pair) for pair in pairs]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # Spawned, not forked: on a CUDA machine the parent may have initialised the driver, which a fork cannot reuse.
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         return list(pool.map(_compile_pair, pairs, chunksize=4))
 
 
