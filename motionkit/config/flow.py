@@ -42,6 +42,13 @@ class FlowConfig(FrozenConfig):
     velocity_loss_weight: float = Field(
         1.0, description="Training: weight lambda_vel of the temporal-difference (velocity) loss."
     )
+    boundary_velocity: bool = Field(
+        False,
+        description=(
+            "Training: the velocity loss also scores the step from the last context frame into the window "
+            "(samples whose context is kept); FLOAT: off. Smooths window seams."
+        ),
+    )
 
     @model_validator(mode="after")
     def _check(self) -> FlowConfig:

@@ -20,6 +20,18 @@ windows with clean motion ``x1`` (``B, L, D``) and conditions:
    sampling). Since the one-step data estimate is ``x1_hat = x_t + (1 - t) v``, it equals
    ``mean((Delta x1_hat - Delta x1)^2) / (1 - t)^2``: it penalises temporal jitter of the predicted motion.
 
+   With ``config.boundary_velocity`` (motionkit's option, off in FLOAT) ``L_vel`` also scores the step from the
+   last context frame into the window, for the samples whose ``prev_x`` is kept and real (``context_valid``: not
+   the zero padding before a clip's start). The context frame is clean
+   (``x1_hat = x1 = prev_x[-1]`` there), so that step's error is ``x1_hat[0] - x1[0] = (1 - t) (v[0] - u[0])`` and
+   its term is ``(v[b,0,d] - u[b,0,d])^2``, averaged with the others::
+
+       L_vel = (sum_{b,i,d} (Delta v - Delta u)^2 + sum_{b kept, d} (v[b,0,d] - u[b,0,d])^2)
+               / (B (L - 1) D + n_kept D)
+
+   Without it a window's first frame is held to its context only through the OT loss, and sampled windows can
+   jump where they meet (the "seam").
+
 Random draws, in order, from ``generator`` (on the generator's device, then moved to ``x1``'s device): ``t`` via the
 time sampler, ``x0`` (``B, L, D``), then the dropout uniforms (``B, 5``) in the order audio, reference, emotion,
 prev_x, prev_wa. A seeded generator makes the loss reproducible.
@@ -119,6 +131,7 @@ def flow_matching_loss(
     config: FlowConfig | None = None,
     generator: torch.Generator | None = None,
     time_sampler: TimeSampler = uniform_time,
+    context_valid: torch.Tensor | None = None,
 ) -> LossOutput:
     """FLOAT's training loss for one batch of windows (see the module docstring for the exact definition).
 
@@ -133,6 +146,9 @@ def flow_matching_loss(
             ``DistributedDataParallel`` wrapper's ``module``), else ``FlowConfig()``.
         generator: RNG for ``t``, ``x0`` and the dropout decisions.
         time_sampler: distribution of ``t``; default ``U(0, 1)``.
+        context_valid: ``(B, L')`` bool, False for context frames before the clip start (zero padding); the boundary
+            term of ``config.boundary_velocity`` skips samples whose last context frame is padding. Default: all
+            valid.
     Returns:
         :class:`LossOutput` ``(total, ot, vel)``.
     """
@@ -155,7 +171,14 @@ def flow_matching_loss(
     target = x1 - x0
     prediction = model(x_t, t, wa=wa_d, wr=wr_d, we=we_d, prev_x=prev_x_d, prev_wa=prev_wa_d)[:, -L:]
     ot = (prediction - target).pow(2).mean()
-    vel = (prediction.diff(dim=1) - target.diff(dim=1)).pow(2).mean()
+    step_errors = (prediction.diff(dim=1) - target.diff(dim=1)).pow(2)
+    if cfg.boundary_velocity and prev_x.shape[1] > 0:
+        kept_mask = ~dropout.prev_x if context_valid is None else ~dropout.prev_x & context_valid[:, -1].to(x1.device)
+        kept = kept_mask.to(prediction.dtype)
+        boundary = (prediction[:, 0] - target[:, 0]).pow(2) * kept[:, None]
+        vel = (step_errors.sum() + boundary.sum()) / (step_errors.numel() + kept.sum() * D)
+    else:
+        vel = step_errors.mean()
     total = cfg.ot_loss_weight * ot + cfg.velocity_loss_weight * vel
     return LossOutput(total, ot, vel)
 

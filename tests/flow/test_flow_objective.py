@@ -67,6 +67,37 @@ def test_only_current_frames_are_scored(tiny_config):
     torch.testing.assert_close(plain.total, noisy.total)
 
 
+def test_boundary_velocity_scores_the_step_into_the_window(tiny_config):
+    """With v = 0 the boundary term of a kept-context sample is u[:, 0]^2, averaged with the interior steps;
+    samples whose context is dropped add no term, and the OT loss is unchanged."""
+    batch = _batch(tiny_config)
+    config = tiny_config.model_copy(update={"boundary_velocity": True, "context_dropout": 0.5})
+    plain = flow_matching_loss(
+        ZeroField(tiny_config),
+        **batch,
+        config=config.model_copy(update={"boundary_velocity": False}),
+        generator=torch.Generator().manual_seed(7),
+    )
+    out = flow_matching_loss(ZeroField(tiny_config), **batch, config=config, generator=torch.Generator().manual_seed(7))
+    replay = torch.Generator().manual_seed(7)
+    torch.rand(4, generator=replay)
+    x0 = torch.randn(batch["x1"].shape, generator=replay)
+    kept = ~ConditionDropout.draw(4, config, replay).prev_x
+    assert 0 < int(kept.sum()) < 4  # the seed exercises both cases
+    u = batch["x1"] - x0
+    steps = (u[:, 1:] - u[:, :-1]).pow(2)
+    boundary = u[kept, 0].pow(2)
+    torch.testing.assert_close(out.vel, (steps.sum() + boundary.sum()) / (steps.numel() + boundary.numel()))
+    torch.testing.assert_close(out.ot, plain.ot)
+    torch.testing.assert_close(plain.vel, steps.mean())
+    padded = torch.ones(4, tiny_config.context, dtype=torch.bool)
+    padded[:, -1] = False  # every window starts a clip: its context is zero padding, no boundary to score
+    at_start = flow_matching_loss(
+        ZeroField(tiny_config), **batch, config=config, generator=torch.Generator().manual_seed(7), context_valid=padded
+    )
+    torch.testing.assert_close(at_start.vel, plain.vel)
+
+
 def test_loss_weights_and_time_sampler(tiny_config):
     batch = _batch(tiny_config)
     model = ZeroField(tiny_config)

@@ -161,7 +161,15 @@ class FlowTask:
         prev_x = batch["prev_motion"][:, self.margin :]
         we = self.emotion(batch, motion.shape[0])
         out = flow_matching_loss(
-            self.sampler, motion, wa, batch["source"], we, prev_x, prev_wa, generator=context.generator
+            self.sampler,
+            motion,
+            wa,
+            batch["source"],
+            we,
+            prev_x,
+            prev_wa,
+            generator=context.generator,
+            context_valid=valid[:, self.margin :],
         )
         return LossOutput(out.total, {"ot": out.ot, "vel": out.vel})
 
