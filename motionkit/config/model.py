@@ -80,6 +80,10 @@ def _synthetic_demo() -> ModelConfig:
             time_embed_dim=64,
             window=50,
             context=10,
+            # Seams between windows: the model always sees its context (clips' first windows still teach the
+            # all-zero one) and is scored on the step into each window (docs/demo-model.md, "The seams").
+            context_dropout=0.0,
+            boundary_velocity=True,
         ),
     )
 
