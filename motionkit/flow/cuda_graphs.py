@@ -59,6 +59,17 @@ class CUDAGraphCache:
     def __len__(self) -> int:
         return len(self._graphs)
 
+    # Graphs reference this process's device memory and the original model's parameters: a copied or unpickled
+    # model (an EMA copy, torch.save of the module) starts with an empty cache and captures its own.
+    def __deepcopy__(self, memo: dict[int, Any]) -> CUDAGraphCache:
+        return CUDAGraphCache()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+
     def clear(self) -> None:
         """Drop every graph (their memory returns to PyTorch's caching allocator)."""
         self._graphs.clear()

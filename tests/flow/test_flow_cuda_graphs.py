@@ -4,6 +4,9 @@ The GPU tests run where a CUDA device is present; the CPU tests check that the s
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 import torch
 
@@ -32,6 +35,16 @@ def test_switch_is_inert_on_cpu(tiny_config, randomize, make_conditions):
     expected = eager.sample(conditions, source, seed=3).latents
     assert torch.equal(graphed.sample(conditions, source, seed=3).latents, expected)
     assert graphed.graph_cache.captures == 0
+
+
+def test_copies_start_with_an_empty_cache(tiny_config, randomize):
+    sampler = randomize(FlowSampler(tiny_config), seed=5).use_cuda_graphs()
+    sampler.graph_cache.captures = 3  # stands for captured graphs, which a copy must not share
+    for copy_ in (copy.deepcopy(sampler), pickle.loads(pickle.dumps(sampler))):
+        assert copy_.cuda_graphs
+        assert copy_.graph_cache is not sampler.graph_cache
+        assert copy_.graph_cache.captures == 0
+        assert len(copy_.graph_cache) == 0
 
 
 def test_graphed_field_refuses_cpu_tensors(tiny_config, randomize):
