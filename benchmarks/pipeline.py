@@ -96,6 +96,13 @@ def build_components(size: int, device: str):  # type: ignore[no-untyped-def]
     return renderer, conditioner, sampler
 
 
+def x264_preset() -> str:
+    """The encoder preset both modes use (``--x264-preset``, passed to the workers in the environment)."""
+    from motionkit.io.video import DEFAULT_PRESET
+
+    return os.environ.get("MOTIONKIT_BENCH_X264_PRESET", DEFAULT_PRESET)
+
+
 def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -122,7 +129,7 @@ def worker(mode: str, wav: Path, portrait: Path, size: int, device: str, dtype: 
                 marks[stage] = time.perf_counter()
 
         video = pipeline.generate(portrait, wav, "neutral", seed=0, crop=False, progress=progress)
-        video.save(out, progress=progress)
+        video.save(out, preset=x264_preset(), progress=progress)
         frames = len(video)
         conditioned, sampled = marks["conditioning"], marks["sampling motion"]
     else:
@@ -173,7 +180,7 @@ def official_loop(renderer, conditioner, sampler, wav, portrait, out, device):  
         ]
         video = torch.stack(decoded, dim=1).squeeze(0)  # (T, 3, S, S), as FLOAT stacks d_hat
         pixels = ((video.permute(0, 2, 3, 1).clamp(-1, 1) + 1) / 2 * 255).to(torch.uint8).cpu().numpy()
-    with VideoWriter(out, fps=FRAME_RATE, audio=waveform) as writer:
+    with VideoWriter(out, fps=FRAME_RATE, audio=waveform, preset=x264_preset()) as writer:
         writer.write(pixels)
     return track.frames, conditioned, sampled
 
@@ -228,6 +235,7 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--cuda-graphs", action="store_true", help="motionkit samples with CUDA graphs (CUDA only)")
+    parser.add_argument("--x264-preset", help="x264 speed preset of both modes (default: the writer's, medium)")
     parser.add_argument("--portrait", type=Path, default=ROOT / "motionkit" / "assets" / "demo_portrait.png")
     parser.add_argument("--csv", type=Path, help="write the rows to this CSV file")
     args = parser.parse_args()
@@ -247,6 +255,8 @@ def main() -> None:
         os.environ["MOTIONKIT_BENCH_THREADS"] = str(args.threads)
     if args.cuda_graphs:
         os.environ["MOTIONKIT_BENCH_CUDA_GRAPHS"] = "1"
+    if args.x264_preset:
+        os.environ["MOTIONKIT_BENCH_X264_PRESET"] = args.x264_preset
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="motionkit-bench-") as tmp:
         folder = Path(tmp)
@@ -261,7 +271,7 @@ def main() -> None:
 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:
-    graphs = ", motionkit with CUDA graphs" if args.cuda_graphs else ""
+    graphs = (", motionkit with CUDA graphs" if args.cuda_graphs else "") + f", x264 preset {x264_preset()}"
     print(
         f"\n== end to end, {args.device}, {args.dtype}{graphs}; random float-512 weights, neutral emotion, nfe 10 Euler"
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from motionkit.errors import ConfigError, MotionkitError, OutputError
+from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, X264_PRESETS
 from motionkit.renderer import Box
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -59,6 +60,17 @@ def add_crop_options(parser: argparse.ArgumentParser) -> None:
         type=parse_box,
         metavar="X1,Y1,X2,Y2",
         help="crop around this face box (pixels) instead of detecting the face (default: detect the face)",
+    )
+
+
+def add_encoder_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--crf", type=int, default=DEFAULT_CRF, help="x264 quality: 0 (lossless) .. 51 (worst)")
+    parser.add_argument(
+        "--x264-preset",
+        choices=X264_PRESETS,
+        default=DEFAULT_PRESET,
+        help="x264 speed preset, fastest first: faster ones encode several times faster into larger files (on a GPU "
+        "the encoder can bound the whole run)",
     )
 
 

@@ -19,6 +19,7 @@ import torch
 
 from motionkit.errors import ConfigError, ShapeError
 from motionkit.io import VideoWriter, tensor_to_image
+from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.renderer import Precision, Renderer
 from motionkit.types import MotionTrack, SourceFace
@@ -120,7 +121,8 @@ class Video:
         self,
         path: str | Path,
         *,
-        crf: int | None = None,
+        crf: int = DEFAULT_CRF,
+        preset: str = DEFAULT_PRESET,
         overwrite: bool = False,
         progress: ProgressCallback | None = None,
     ) -> Path:
@@ -128,16 +130,23 @@ class Video:
 
         Args:
             path: output file (``.mp4``). It appears only when complete: a failure leaves nothing.
-            crf: x264 constant rate factor, 0 (lossless luma) .. 51 (default: :class:`~motionkit.io.VideoWriter`'s).
+            crf: x264 constant rate factor, 0 (lossless luma) .. 51.
+            preset: x264 speed preset (``motionkit.io.video.X264_PRESETS``, fastest first); on a GPU the encoder
+                can bound the whole generation, and ``"veryfast"`` encodes about 2.7x faster than the default.
             overwrite: replace an existing file (otherwise an existing ``path`` raises ``OutputError`` before any
                 frame is rendered).
             progress: ``progress("rendering", frames_done, frames_total)`` callback.
         """
         report = progress or no_progress
-        options = {} if crf is None else {"crf": crf}
         total = len(self)
         with VideoWriter(
-            path, fps=self.fps, audio=self.audio, sample_rate=self.sample_rate, overwrite=overwrite, **options
+            path,
+            fps=self.fps,
+            crf=crf,
+            preset=preset,
+            audio=self.audio,
+            sample_rate=self.sample_rate,
+            overwrite=overwrite,
         ) as writer:
             report(RENDER_STAGE, 0, total)
             for chunk in self.chunks():

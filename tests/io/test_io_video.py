@@ -148,9 +148,23 @@ def test_bad_frames(tmp_path: Path) -> None:
         VideoWriter(tmp_path / "w.mp4").write(smooth_frames(1))
 
 
+def test_speed_preset_trades_size_for_speed(tmp_path: Path) -> None:
+    frames = smooth_frames(20)
+    sizes = {}
+    for preset in ("ultrafast", "medium"):
+        with VideoWriter(tmp_path / f"{preset}.mp4", crf=18, preset=preset) as video:
+            video.write(frames)
+        decoded, _, _ = read_video(tmp_path / f"{preset}.mp4")
+        assert decoded.shape == (20, 64, 64, 3)
+        sizes[preset] = (tmp_path / f"{preset}.mp4").stat().st_size
+    assert sizes["ultrafast"] > 1.2 * sizes["medium"]  # no B-frames, no CABAC: same quality target, more bytes
+
+
 def test_bad_settings_and_audio(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="crf"):
         VideoWriter(tmp_path / "v.mp4", crf=60)
+    with pytest.raises(OutputError, match=r"preset must be one of ultrafast, .*veryslow"):
+        VideoWriter(tmp_path / "v.mp4", preset="turbo")
     with pytest.raises(OutputError, match="fps"):
         VideoWriter(tmp_path / "v.mp4", fps=0)
     with pytest.raises(AudioError, match="mono"):

@@ -11,6 +11,7 @@ from motionkit.cli.common import (
     HelpFormatter,
     add_crop_options,
     add_device_options,
+    add_encoder_options,
     add_model_option,
     add_overwrite_option,
     check_input_file,
@@ -62,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     )
     add_crop_options(parser)
     add_device_options(parser)
-    parser.add_argument("--crf", type=int, default=18, help="x264 quality: 0 (lossless) .. 51 (worst)")
+    add_encoder_options(parser)
     add_overwrite_option(parser)
     parser.set_defaults(func=run)
 
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     video = pipeline.render(args.image, track, args.audio, edits=args.edits, crop=not args.no_crop, box=args.box)
     progress = ProgressBars.for_terminal(args.quiet)
     try:
-        video.save(args.output, crf=args.crf, overwrite=args.overwrite, progress=progress)
+        video.save(args.output, crf=args.crf, preset=args.x264_preset, overwrite=args.overwrite, progress=progress)
     finally:
         progress.close()
     print(f"wrote {args.output} ({len(video)} frames) in {time.perf_counter() - started:.1f} s")

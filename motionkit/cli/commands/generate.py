@@ -11,6 +11,7 @@ from motionkit.cli.common import (
     HelpFormatter,
     add_crop_options,
     add_device_options,
+    add_encoder_options,
     add_model_option,
     add_overwrite_option,
     check_input_file,
@@ -61,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     )
     add_crop_options(parser)
     add_device_options(parser)
-    parser.add_argument("--crf", type=int, default=18, help="x264 quality: 0 (lossless) .. 51 (worst)")
+    add_encoder_options(parser)
     parser.add_argument(
         "--save-track",
         type=Path,
@@ -186,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
             box=args.box,
             progress=progress,
         )
-        video.save(args.output, crf=args.crf, overwrite=args.overwrite, progress=progress)
+        video.save(args.output, crf=args.crf, preset=args.x264_preset, overwrite=args.overwrite, progress=progress)
     finally:
         progress.close()
     if args.save_track is not None:
