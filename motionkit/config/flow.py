@@ -49,6 +49,9 @@ class FlowConfig(FrozenConfig):
             "(samples whose context is kept); FLOAT: off. Smooths window seams."
         ),
     )
+    boundary_velocity_weight: float = Field(
+        1.0, ge=0.0, description="Training: weight of that boundary step relative to one step inside the window."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> FlowConfig:

@@ -84,6 +84,7 @@ def _synthetic_demo() -> ModelConfig:
             # all-zero one) and is scored on the step into each window (docs/demo-model.md, "The seams").
             context_dropout=0.0,
             boundary_velocity=True,
+            boundary_velocity_weight=10.0,
         ),
     )
 

@@ -26,8 +26,8 @@ windows with clean motion ``x1`` (``B, L, D``) and conditions:
    (``x1_hat = x1 = prev_x[-1]`` there), so that step's error is ``x1_hat[0] - x1[0] = (1 - t) (v[0] - u[0])`` and
    its term is ``(v[b,0,d] - u[b,0,d])^2``, averaged with the others::
 
-       L_vel = (sum_{b,i,d} (Delta v - Delta u)^2 + sum_{b kept, d} (v[b,0,d] - u[b,0,d])^2)
-               / (B (L - 1) D + n_kept D)
+       L_vel = (sum_{b,i,d} (Delta v - Delta u)^2 + w sum_{b kept, d} (v[b,0,d] - u[b,0,d])^2)
+               / (B (L - 1) D + w n_kept D)            w = config.boundary_velocity_weight
 
    Without it a window's first frame is held to its context only through the OT loss, and sampled windows can
    jump where they meet (the "seam").
@@ -176,7 +176,8 @@ def flow_matching_loss(
         kept_mask = ~dropout.prev_x if context_valid is None else ~dropout.prev_x & context_valid[:, -1].to(x1.device)
         kept = kept_mask.to(prediction.dtype)
         boundary = (prediction[:, 0] - target[:, 0]).pow(2) * kept[:, None]
-        vel = (step_errors.sum() + boundary.sum()) / (step_errors.numel() + kept.sum() * D)
+        w = cfg.boundary_velocity_weight
+        vel = (step_errors.sum() + w * boundary.sum()) / (step_errors.numel() + w * kept.sum() * D)
     else:
         vel = step_errors.mean()
     total = cfg.ot_loss_weight * ot + cfg.velocity_loss_weight * vel

@@ -96,6 +96,14 @@ def test_boundary_velocity_scores_the_step_into_the_window(tiny_config):
         ZeroField(tiny_config), **batch, config=config, generator=torch.Generator().manual_seed(7), context_valid=padded
     )
     torch.testing.assert_close(at_start.vel, plain.vel)
+    weighted = flow_matching_loss(
+        ZeroField(tiny_config),
+        **batch,
+        config=config.model_copy(update={"boundary_velocity_weight": 4.0}),
+        generator=torch.Generator().manual_seed(7),
+    )
+    expected = (steps.sum() + 4 * boundary.sum()) / (steps.numel() + 4 * boundary.numel())
+    torch.testing.assert_close(weighted.vel, expected)
 
 
 def test_loss_weights_and_time_sampler(tiny_config):
