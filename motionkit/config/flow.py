@@ -46,7 +46,7 @@ class FlowConfig(FrozenConfig):
         False,
         description=(
             "Training: the velocity loss also scores the step from the last context frame into the window "
-            "(samples whose context is kept); FLOAT: off. Smooths window seams."
+            "(samples whose context is kept and not clip-start padding); FLOAT: off. Smooths window seams."
         ),
     )
     boundary_velocity_weight: float = Field(

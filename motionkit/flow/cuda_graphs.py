@@ -83,7 +83,9 @@ class CUDAGraphCache:
             self._weights = weights
         return GraphedVectorField(model, self)
 
-    def _replay(self, model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def replay(self, model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """``model``'s output for ``inputs`` (``INPUT_NAMES`` order) from the graph of their signature, captured on
+        first use; a copy, so later replays do not overwrite it."""
         key = _signature(inputs)
         captured = self._graphs.get(key)
         if captured is None:
@@ -142,7 +144,7 @@ class GraphedVectorField:
         if x.device.type != "cuda":
             raise ConfigError(f"CUDA graphs need CUDA tensors, got x on {x.device}; turn them off for this device.")
         t_vec = torch.as_tensor(t, dtype=torch.float32, device=x.device).reshape(-1).expand(x.shape[0])
-        return self.cache._replay(self.model, (x, t_vec, wa, wr, we, prev_x, prev_wa))
+        return self.cache.replay(self.model, (x, t_vec, wa, wr, we, prev_x, prev_wa))
 
 
 def _call(model: VectorField, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
