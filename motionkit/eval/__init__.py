@@ -13,6 +13,7 @@ from motionkit.eval.metrics import (
     av_offset,
     closed_mouth_rate,
     edit_accuracy,
+    frame_changes,
     frame_rms,
     jitter,
     pearson,
@@ -20,6 +21,7 @@ from motionkit.eval.metrics import (
     silence_mask,
 )
 from motionkit.eval.report import EDIT_TARGET, TARGETS, EvalReport, evaluate_edit, evaluate_video
+from motionkit.eval.seams import WindowPhaseSeams, window_phase_seams
 
 __all__ = [
     "EDIT_TARGET",
@@ -32,15 +34,18 @@ __all__ = [
     "Offset",
     "SeamReport",
     "SyntheticFaceAnalyzer",
+    "WindowPhaseSeams",
     "audio_envelope",
     "av_offset",
     "closed_mouth_rate",
     "edit_accuracy",
     "evaluate_edit",
     "evaluate_video",
+    "frame_changes",
     "frame_rms",
     "jitter",
     "pearson",
     "seam_discontinuity",
     "silence_mask",
+    "window_phase_seams",
 ]

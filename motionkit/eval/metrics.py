@@ -213,6 +213,16 @@ def _fill_nan(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def frame_changes(series: np.ndarray) -> np.ndarray:
+    """``(T,)`` change ``d_t = ||x_t - x_{t-1}||`` of a ``(T,)`` or ``(T, D)`` series (Euclidean over the last
+    dimension); ``d_0`` is NaN (frame 0 has no predecessor)."""
+    x = _series("series", series, ndim=(1, 2))
+    x = x.reshape(x.shape[0], -1)
+    change = np.full(x.shape[0], np.nan)
+    change[1:] = np.linalg.norm(np.diff(x, axis=0), axis=1)
+    return change
+
+
 @dataclass(frozen=True)
 class SeamReport:
     """Result of :func:`seam_discontinuity`.
@@ -256,8 +266,7 @@ def seam_discontinuity(
     T = x.shape[0]
     seams = np.arange(first, T, window)
     require(seams.size > 0, ShapeError, f"{T} frames hold no seam for window={window}, first_seam={first}.")
-    change = np.full(T, np.nan)
-    change[1:] = np.linalg.norm(np.diff(x, axis=0), axis=1)
+    change = frame_changes(x)
     inside = np.ones(T, dtype=bool)
     inside[0] = False
     inside[seams] = False
