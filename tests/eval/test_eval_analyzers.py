@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
+import sys
+import types
 
 import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
+from skimage import data
 
 from motionkit.data.synthetic import FaceParams, SyntheticWorld
 from motionkit.errors import ConfigError, ImageError, ShapeError
@@ -149,7 +153,44 @@ def test_landmark_geometry_rejects_other_layouts() -> None:
         landmark_measurements(np.zeros((2, 68, 2)))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mediapipe") is not None, reason="mediapipe is installed")
-def test_landmark_analyzer_explains_how_to_install_mediapipe() -> None:
+def _mediapipe_analyzer() -> LandmarkFaceAnalyzer:
+    """The real analyzer; skipped without mediapipe, except in CI, which installs it (README test command)."""
+    if importlib.util.find_spec("mediapipe") is None:
+        reason = "mediapipe 0.10.21 is not installed (optional; see motionkit.eval.face.landmarks)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI installs it to test the landmark analyzer.")
+        pytest.skip(reason)
+    return LandmarkFaceAnalyzer()
+
+
+def test_landmark_analyzer_measures_a_real_face() -> None:
+    """FaceMesh on the astronaut photograph (skimage.data): a frontal smiling face, its mirror image, a blank frame.
+
+    The frames jump between the photograph and its mirror image, which loses FaceMesh's track: each frame must still
+    be measured (the analyzer re-detects).
+    """
+    analyzer = _mediapipe_analyzer()
+    face = data.astronaut()
+    mirrored = np.ascontiguousarray(face[:, ::-1])
+    frames = np.stack([face, mirrored, face, np.zeros_like(face)])
+    landmarks = analyzer.landmarks(frames)
+    assert landmarks.shape == (4, FACEMESH_POINTS, 3)
+    assert np.isfinite(landmarks[:3]).all()
+    assert np.isnan(landmarks[3]).all()  # no face in a blank frame
+    measured = analyzer.measure(frames)
+    assert measured.mouth_open[0] == pytest.approx(0.16, abs=0.04)  # lips apart in a smile
+    assert measured.mouth_open[1] == pytest.approx(measured.mouth_open[0], abs=0.03)
+    assert abs(measured.yaw[0]) < 5.0  # frontal
+    assert measured.yaw[1] == pytest.approx(-measured.yaw[0], abs=2.0)  # the mirror image turns the other way
+    assert measured.yaw[2] == pytest.approx(measured.yaw[0], abs=1.0)
+
+
+def test_landmark_analyzer_explains_how_to_install_mediapipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # as if not installed: importing it raises ImportError
     with pytest.raises(ConfigError, match=r"pip install --no-deps mediapipe==0\.10\.21"):
+        LandmarkFaceAnalyzer()
+    newer = types.ModuleType("mediapipe")
+    newer.__version__ = "0.10.30"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "mediapipe", newer)  # releases from 0.10.30 on ship no mp.solutions
+    with pytest.raises(ConfigError, match=r"mediapipe 0\.10\.30 has no FaceMesh model.*install 0\.10\.21"):
         LandmarkFaceAnalyzer()

@@ -90,13 +90,20 @@ class LandmarkFaceAnalyzer:
         self._face_mesh: Any = getattr(solutions, "face_mesh")  # noqa: B009 (mediapipe is untyped)
 
     def landmarks(self, frames: np.ndarray) -> np.ndarray:
-        """``(T, 478, 3)`` landmarks in pixels (NaN where no face was found)."""
+        """``(T, 478, 3)`` landmarks in pixels (NaN where no face was found).
+
+        FaceMesh runs in video mode (it tracks the face from the previous frame's landmarks). When the track is lost
+        (a cut, a jump of the head) it would only detect the face again on the next frame, so a frame without a
+        face is processed once more, which runs the detector on it.
+        """
         frames = check_frames(frames)
         T, H, W, _ = frames.shape
         out = np.full((T, FACEMESH_POINTS, 3), np.nan)
         with self._face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True) as mesh:
             for t in range(T):
                 result = mesh.process(frames[t])
+                if not result.multi_face_landmarks:
+                    result = mesh.process(frames[t])
                 if result.multi_face_landmarks:
                     marks = result.multi_face_landmarks[0].landmark
                     out[t] = [(p.x * W, p.y * H, p.z * W) for p in marks[:FACEMESH_POINTS]]
