@@ -42,7 +42,8 @@ class EvalReport:
         face_found: share of frames where the analyzer measured a face.
         mouth_envelope_correlation: Pearson r of measured mouth opening and the audio envelope (dB).
         av_offset_frames, av_offset_correlation: :func:`metrics.av_offset` (> 0: video late).
-        silent_frames, closed_mouth_rate: pause frames of the audio and the share with a closed mouth.
+        silent_frames, closed_mouth_rate: pause frames of the audio and the share with a closed mouth (None, and
+            not checked, when the audio has no pause).
         jitter: :func:`metrics.jitter` of each measured axis (share of energy above 5 Hz).
         seam_ratio, seam_reference_ratio, seam_source: :func:`metrics.seam_discontinuity` (``ratio`` and its
             no-seam ``reference_ratio``) on the motion latents (``"latents"``) or on the z-scored measured mouth,
@@ -238,7 +239,10 @@ def _audio_metrics(
     out: dict[str, Any] = {
         "mouth_envelope_correlation": metrics.pearson(measured.mouth_open, envelope),
         "silent_frames": int(silent.sum()),
-        "closed_mouth_rate": metrics.closed_mouth_rate(measured.mouth_open, silent, threshold),
+        # without silent frames there is nothing to check (None: left out of the checks, not failed)
+        "closed_mouth_rate": (
+            metrics.closed_mouth_rate(measured.mouth_open, silent, threshold) if silent.any() else None
+        ),
     }
     lag = min(max_lag, (T - 2) // 2)
     if lag >= 0 and 2 * lag + 1 < T:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from motionkit.testing.float_weights import AUDIO_W2V_PREFIX, EMOTION_PREFIX, synthetic_tensor
+from motionkit.testing.optional import skip_or_fail
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FIXTURE_DIR = PROJECT_ROOT.parent / "shared" / "float-parity"
@@ -146,15 +147,11 @@ def parity_fixture() -> ParityFixture:
     """The parity fixture; inside pytest, skip (or fail under ``CI``) when it is absent."""
     root = fixture_dir()
     if not (root / "expected.safetensors").is_file():
-        import pytest
-
-        reason = (
+        skip_or_fail(
             f"FLOAT parity fixture not found at {root} (expected ../shared/float-parity beside the project, "
-            f"or set {FIXTURE_ENV})"
+            f"or set {FIXTURE_ENV})",
+            "CI must run the parity tests.",
         )
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI must run the parity tests.")
-        pytest.skip(reason)
     return _load_fixture(str(root))
 
 

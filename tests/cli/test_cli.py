@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from PIL import Image
+from skimage import data
 
 from motionkit import MotionTrack
 from motionkit.cli import (
@@ -32,8 +33,9 @@ from motionkit.cli import (
 from motionkit.cli.common import HelpFormatter
 from motionkit.cli.progress import ProgressBars
 from motionkit.convert.licenses import float_license
-from motionkit.io import read_video
+from motionkit.io import VideoWriter, read_video
 from motionkit.testing.models import random_model_folder
+from motionkit.testing.optional import require_mediapipe
 
 COMMANDS = ("generate", "convert-float", "edit", "explore", "info", "eval", "train", "demo")
 
@@ -351,6 +353,28 @@ def test_eval_prints_a_report(capsys: pytest.CaptureFixture[str], generated: Pat
     code, _, err = run(capsys, "eval", generated / "missing.mp4")
     assert code == EXIT_INPUT
     assert "does not exist" in one_error_line(err)
+
+
+def test_eval_measures_a_real_face_with_landmarks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, speech: Path
+) -> None:
+    """`--analyzer landmarks` on a video of a photograph (MediaPipe FaceMesh; skipped without mediapipe, except
+    in CI)."""
+    require_mediapipe()
+    audio, rate = sf.read(speech, dtype="float32")
+    frames = np.repeat(data.astronaut()[None, ::2, ::2], 10, axis=0)  # 0.4 s of a still 256 px face
+    with VideoWriter(tmp_path / "still.mp4", fps=25.0, audio=audio[: int(0.4 * rate)], sample_rate=rate) as video:
+        video.write(frames)
+    code, out, err = run(capsys, "eval", tmp_path / "still.mp4", "--analyzer", "landmarks", "--json")
+    assert code == EXIT_OK, err
+    report = json.loads(out)
+    assert report["frames"] == 10
+    assert report["face_found"] == 1.0
+    assert set(report["jitter"]) == {"mouth_open", "yaw", "pitch"}
+    assert all(np.isfinite(value) for value in report["jitter"].values())
+    assert report["silent_frames"] == 0  # speech throughout: the closed-mouth check does not apply
+    assert report["closed_mouth_rate"] is None
+    assert "closed_mouth_rate" not in report["checks"]
 
 
 # ------------------------------------------------------------------------------------------------------ train

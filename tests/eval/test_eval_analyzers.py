@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import os
 import sys
 import types
 
@@ -19,6 +17,7 @@ from motionkit.errors import ConfigError, ImageError, ShapeError
 from motionkit.eval.face import LandmarkFaceAnalyzer, SyntheticFaceAnalyzer, check_frames, landmark_measurements
 from motionkit.eval.face.landmarks import FACEMESH_POINTS
 from motionkit.eval.metrics import pearson
+from motionkit.testing.optional import require_mediapipe
 
 
 def degrade(frames: np.ndarray, seed: int = 0, blur: float = 0.8, noise: float = 0.02, quality: int = 70) -> np.ndarray:
@@ -153,23 +152,14 @@ def test_landmark_geometry_rejects_other_layouts() -> None:
         landmark_measurements(np.zeros((2, 68, 2)))
 
 
-def _mediapipe_analyzer() -> LandmarkFaceAnalyzer:
-    """The real analyzer; skipped without mediapipe, except in CI, which installs it (README test command)."""
-    if importlib.util.find_spec("mediapipe") is None:
-        reason = "mediapipe 0.10.21 is not installed (optional; see motionkit.eval.face.landmarks)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI installs it to test the landmark analyzer.")
-        pytest.skip(reason)
-    return LandmarkFaceAnalyzer()
-
-
 def test_landmark_analyzer_measures_a_real_face() -> None:
     """FaceMesh on the astronaut photograph (skimage.data): a frontal smiling face, its mirror image, a blank frame.
 
     The frames jump between the photograph and its mirror image, which loses FaceMesh's track: each frame must still
     be measured (the analyzer re-detects).
     """
-    analyzer = _mediapipe_analyzer()
+    require_mediapipe()
+    analyzer = LandmarkFaceAnalyzer()
     face = data.astronaut()
     mirrored = np.ascontiguousarray(face[:, ::-1])
     frames = np.stack([face, mirrored, face, np.zeros_like(face)])

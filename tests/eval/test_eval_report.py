@@ -69,6 +69,17 @@ def test_ground_truth_clip_meets_every_target(clip, analyzer: SyntheticFaceAnaly
     assert set(report.jitter) == {"mouth_open", "yaw", "pitch"}
 
 
+def test_audio_without_pauses_leaves_the_closed_mouth_check_out(clip, analyzer: SyntheticFaceAnalyzer) -> None:  # type: ignore[no-untyped-def]
+    """Nothing to measure is not a failure: a steady tone has no silent frame."""
+    t = np.arange(clip.audio.shape[0]) / 16000
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    report = evaluate_video(clip.frames, tone, analyzer=analyzer)
+    assert report.silent_frames == 0
+    assert report.closed_mouth_rate is None
+    assert "closed_mouth_rate" not in report.checks
+    assert "av_offset_frames" in report.checks
+
+
 def test_delayed_video_is_caught(clip, analyzer: SyntheticFaceAnalyzer) -> None:  # type: ignore[no-untyped-def]
     late = np.concatenate([np.repeat(clip.frames[:1], 3, axis=0), clip.frames[:-3]])  # video 3 frames late
     report = evaluate_video(late, clip.audio, analyzer=analyzer)
