@@ -34,6 +34,10 @@ from motionkit.types import Conditions
 if TYPE_CHECKING:
     from motionkit.flow.sampler import FlowSampler
 
+DEFAULT_SEEDS = tuple(range(8))
+"""Noise seeds of a measurement: one sample has only ``T / L - 1`` seams (3 in an 8 s clip), too few for a stable
+ratio, and the ratio varies with the noise, so it is averaged over samples."""
+
 
 @dataclass(frozen=True)
 class WindowPhaseSeams:
@@ -61,7 +65,7 @@ def window_phase_seams(
     conditions: Conditions,
     source_motion: torch.Tensor,
     *,
-    seeds: Sequence[int] = tuple(range(8)),
+    seeds: Sequence[int] = DEFAULT_SEEDS,
     shift: int | None = None,
 ) -> WindowPhaseSeams:
     """Sample ``conditions`` with ``sampler`` (its default solver and guidance) at each seed, with the windows in
@@ -100,7 +104,7 @@ def window_phase_seams(
     return WindowPhaseSeams(
         ratio=ratio,
         shifted_ratio=shifted_ratio,
-        excess=ratio / shifted_ratio,
+        excess=ratio / shifted_ratio if shifted_ratio > 0 else float("nan"),
         ratios=np.asarray(ratios),
         shifted_ratios=np.asarray(shifted_ratios),
         seams=seams,

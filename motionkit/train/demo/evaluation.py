@@ -5,8 +5,8 @@ sample the motion with the model's default solver and guidance, render. :mod:`mo
 
 * per held-out clip (a face and voice never seen in training, driven from its neutral portrait and its speech):
   mouth opening vs the clip's ground truth (Pearson r) and audio-video offset of the video sampled at the clip's
-  seed; the seam discontinuity of the latents averaged over :data:`SEAM_SEEDS` samples, and the same frames'
-  change with the windows moved by half a window (:func:`motionkit.eval.window_phase_seams`);
+  seed; the seam discontinuity of the latents averaged over 8 samples, and the same frames' change with the windows
+  moved by half a window (:func:`motionkit.eval.window_phase_seams` with its default seeds);
 * nod and turn edits (``Oscillate.nod``, ``Keyframes.turn`` on the calibrated ``pitch`` and ``yaw`` axes) of the
   generated motion: the measured change of the rendered pose against the requested one;
 * on ``arctic_a0007.wav`` driving the demo portrait: the share of silent frames with a closed mouth.
@@ -28,6 +28,7 @@ from motionkit.data.video import to_tensor_image
 from motionkit.errors import ShapeError
 from motionkit.eval import EDIT_TARGET, TARGETS, evaluate_edit, evaluate_video, window_phase_seams
 from motionkit.eval.report import meets_target
+from motionkit.eval.seams import DEFAULT_SEEDS
 from motionkit.io import load_audio, tensor_to_image
 from motionkit.space.edits import EditProgram, Keyframes, Oscillate
 from motionkit.train.demo.data import held_out_clips
@@ -39,9 +40,6 @@ NOD = Oscillate.nod(amplitude=8.0, frequency=1.0, start=1.0, end=5.0, fade_in=0.
 """The evaluated nod: 8 degrees of pitch at 1 Hz between 1 s and 5 s."""
 TURN = Keyframes.turn(15.0, start=2.0, duration=1.0)
 """The evaluated turn: 15 degrees of yaw, eased over 2-3 s, then held."""
-SEAM_SEEDS = tuple(range(8))
-"""Noise seeds of the seam measurement: one sample has only ``T / L - 1`` seams (3 in an 8 s clip), too few for a
-stable ratio, so the ratio is averaged over these samples."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +118,7 @@ class DemoEvaluation:
             ),
             ("audio-video offset (worst, frames)", f"{worst['av_offset_frames']:+.0f}", "av_offset_frames", "0 +/- 1"),
             (
-                f"seam ratio on latents, {len(SEAM_SEEDS)} seeds (max / mean)",
+                f"seam ratio on latents, {len(DEFAULT_SEEDS)} seeds (max / mean)",
                 f"{worst['seam_ratio']:.2f} / {mean['seam_ratio']:.2f}",
                 "seam_ratio",
                 "<= 1.5",
@@ -241,7 +239,7 @@ def evaluate_model(
         report = evaluate_video(
             frames, clip.audio, identity=clip.identity, ground_truth=clip.params, world=world_config
         )
-        seams = window_phase_seams(parts.sampler, conditions, source_motion, seeds=SEAM_SEEDS)
+        seams = window_phase_seams(parts.sampler, conditions, source_motion)
         nod_error, turn_error = _edit_error(parts, portrait, track, frames, clip.identity, world_config)
         results.append(
             ClipEvaluation(
