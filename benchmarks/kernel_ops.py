@@ -109,6 +109,27 @@ class Row:
     timing: str = ""
     note: str = ""
 
+    @classmethod
+    def problem(
+        cls,
+        suite: str,
+        op: str,
+        machine: Machine,
+        dtype: torch.dtype,
+        *,
+        batch: int,
+        heads: int,
+        frames: int,
+        window: int,
+        width: int,
+    ) -> Row:
+        """The row of one problem before any implementation is measured (timings NaN, impl and passes empty)."""
+        nan = math.nan
+        return cls(
+            suite, op, "", "", machine.name, str(dtype).removeprefix("torch."), batch, heads, frames, window, width,
+            us=nan, us_p20=nan, us_p80=nan, gbytes=nan, gbps=nan, pct_peak=nan,
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Machine:
@@ -300,24 +321,16 @@ def _attention_rows(
                     ):
                         if gib > CPU_MEMORY_BUDGET_GIB:
                             skipped[impl] = f"skipped: needs ~{gib:.1f} GiB > {CPU_MEMORY_BUDGET_GIB} GiB CPU budget"
-                base = Row(
-                    suite="attention",
-                    op="banded_attention",
-                    impl="",
-                    passes="",
-                    device=machine.name,
-                    dtype=str(dtype).removeprefix("torch."),
+                base = Row.problem(
+                    "attention",
+                    "banded_attention",
+                    machine,
+                    dtype,
                     batch=batch,
                     heads=ATTENTION_HEADS,
                     frames=frames,
                     window=window,
                     width=ATTENTION_HEAD_DIM,
-                    us=math.nan,
-                    us_p20=math.nan,
-                    us_p80=math.nan,
-                    gbytes=math.nan,
-                    gbps=math.nan,
-                    pct_peak=math.nan,
                 )
                 bytes_by_pass = {"fwd": 4 * elements * itemsize, "fwd+bwd": 12 * elements * itemsize}
                 rows += _measure(machine, base, impls, (q, k, v), bytes_by_pass, skipped)
@@ -369,24 +382,8 @@ def _adaln_rows(machine: Machine, dtype: torch.dtype, shapes: Sequence[tuple[int
                     }
             fwd_passes, total_passes = ADALN_PASSES[op]
             elements = total * channels
-            base = Row(
-                suite="adaln",
-                op=op,
-                impl="",
-                passes="",
-                device=machine.name,
-                dtype=str(dtype).removeprefix("torch."),
-                batch=batch,
-                heads=0,
-                frames=frames,
-                window=0,
-                width=channels,
-                us=math.nan,
-                us_p20=math.nan,
-                us_p80=math.nan,
-                gbytes=math.nan,
-                gbps=math.nan,
-                pct_peak=math.nan,
+            base = Row.problem(
+                "adaln", op, machine, dtype, batch=batch, heads=0, frames=frames, window=0, width=channels
             )
             bytes_by_pass = {"fwd": fwd_passes * elements * itemsize, "fwd+bwd": total_passes * elements * itemsize}
             rows += _measure(machine, base, impls, args, bytes_by_pass, skipped)
