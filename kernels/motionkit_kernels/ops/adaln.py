@@ -42,6 +42,10 @@ FORWARD_TILE_BYTES = 16 * 1024
 BACKWARD_TILE_BYTES = 8 * 1024
 """Bytes of one accumulator-dtype tile per program; the backward keeps about twice as many live tiles."""
 
+FLOAT64_FORWARD_ROWS = 32
+"""Most rows of a float64 forward tile: Triton 3.6 gives 8-warp float64 forward programs of 64 or more (narrow)
+rows a stack frame."""
+
 BYTES_PER_THREAD = 64
 """Accumulator bytes per thread and live tile (16 float32 values): with the broadcast backward's ~11 live tiles
 this stays under the 255 registers a thread can have, so rows stay in registers without spilling."""
@@ -84,6 +88,8 @@ def row_tiles(channels: int, backward: bool, dtype: torch.dtype) -> RowTiles:
     block_cols = max(16, triton.next_power_of_2(channels))
     budget = (BACKWARD_TILE_BYTES if backward else FORWARD_TILE_BYTES) // acc_bytes
     block_rows = max(1, budget // block_cols)
+    if dtype == torch.float64 and not backward:
+        block_rows = min(block_rows, FLOAT64_FORWARD_ROWS)
     per_thread = BYTES_PER_THREAD // acc_bytes
     num_warps = min(MAX_WARPS, max(4, block_rows * block_cols // (32 * per_thread)))
     return RowTiles(block_rows=block_rows, block_cols=block_cols, num_warps=num_warps)

@@ -73,10 +73,12 @@ def attention_tiles(window: int, head_dim: int, dtype: torch.dtype) -> Attention
     wide = window > WIDE_WINDOW
     if dtype == torch.float32:
         inner = 32 if wide else 16
-        # A 32x32 forward tile at Dh = 128 spills on sm_90; 32x16 does not.
-        forward = Tiles(outer=32, inner=16 if head_dim == 128 else inner, num_warps=8, num_stages=1)
-        backward = Tiles(outer=32, inner=inner, num_warps=8, num_stages=1)
-        return AttentionTiles(forward=forward, backward_q=backward, backward_kv=backward)
+        # 32x32 tiles at Dh = 128 spill on sm_90 (the forward with Triton 3.7, the key side with 3.6); 32x16 do not.
+        narrow_inner = 16 if head_dim == 128 else inner
+        forward = Tiles(outer=32, inner=narrow_inner, num_warps=8, num_stages=1)
+        backward_q = Tiles(outer=32, inner=inner, num_warps=8, num_stages=1)
+        backward_kv = Tiles(outer=32, inner=narrow_inner, num_warps=8, num_stages=1)
+        return AttentionTiles(forward=forward, backward_q=backward_q, backward_kv=backward_kv)
     inner = 64 if wide else 16
     tiles = Tiles(outer=64, inner=inner, num_warps=4, num_stages=2)
     # The key side keeps two (64, Dh) float32 accumulators: at Dh = 128 with 64-row steps, 4 warps spill.
