@@ -5,10 +5,13 @@
 #   OUT=/tmp/gpu GPU_SESSION_SECONDS=480 bash benchmarks/gpu_session.sh
 #   GPU_SESSION_STEPS="gpu-tests kernel-targets-graphs pipeline" bash benchmarks/gpu_session.sh   # a subset
 #
-# Steps: graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline kernel-sweep
+# Steps: graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline demo kernel-sweep
 # kernel-sweep-graphs kernel-tests (default: all but kernel-sweep-graphs). Each step gets the smaller of its own limit
 # and the time left; a failing step does not stop the next one.
 # Everything printed goes to $OUT/log.txt as well; CSV and PNG files land in $OUT. Run from the project root.
+# Dependencies the machine's image lacks travel as wheels in .whl/ (benchmarks/gpu_wheels.sh fetches them), installed
+# here into a folder on PYTHONPATH. The parity tests and the pipeline benchmark read the parity folder: carry a copy
+# inside the project and point MOTIONKIT_PARITY_DIR at it (the ../shared beside the project does not travel).
 set -u
 OUT=${OUT:-/tmp/motionkit-gpu}
 BUDGET=${GPU_SESSION_SECONDS:-480}
@@ -16,9 +19,14 @@ mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 started=$(date +%s)
 export PYTHONPATH=".:kernels${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+if compgen -G ".whl/*.whl" > /dev/null; then
+    site=${TMPDIR:-/tmp}/motionkit-site
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .whl/*.whl
+    export PYTHONPATH="$PYTHONPATH:$site"
+fi
 
 STEPS=${GPU_SESSION_STEPS:-graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline \
-kernel-sweep kernel-tests}
+demo kernel-sweep kernel-tests}
 
 step() {  # step NAME LIMIT_SECONDS COMMAND...
     local name=$1 limit=$2
@@ -43,10 +51,10 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max
 python3 -c "import torch, triton, transformers; print('torch', torch.__version__, 'triton', triton.__version__, \
 'transformers', transformers.__version__, torch.cuda.get_device_name())"
 
-step graph-tests 90 python3 -m pytest -p no:cacheprovider -q -m gpu tests/flow/test_flow_cuda_graphs.py \
+step graph-tests 90 python3 -m pytest -p no:cacheprovider -q -rfE -m gpu tests/flow/test_flow_cuda_graphs.py \
     tests/pipeline/test_pipeline_cuda.py
 graphs_ok=$?
-step gpu-tests 150 python3 -m pytest -p no:cacheprovider -q -m gpu tests/kernels tests/renderer
+step gpu-tests 150 python3 -m pytest -p no:cacheprovider -q -rfE -m gpu tests/kernels tests/renderer
 step kernel-targets 150 python3 benchmarks/kernel_ops.py --frames 4096 --windows 2 --batches 1 8 \
     --rows 65536x1024 8192x1024 --out "$OUT/targets"
 step kernel-targets-graphs 150 python3 benchmarks/kernel_ops.py --cuda-graphs --frames 4096 --windows 2 \
@@ -59,9 +67,11 @@ graphs_flag=()
 [ "$graphs_ok" -eq 0 ] && graphs_flag=(--cuda-graphs)
 step pipeline 150 python3 benchmarks/pipeline.py --device cuda --dtype bfloat16 --seconds 10 60 \
     --reduced-from 100000 "${graphs_flag[@]}" --csv "$OUT/pipeline_gpu.csv"
+step demo 60 bash -c 'for run in first second; do python3 -m motionkit demo --device cuda --out "$0/demo" \
+    --overwrite | tail -1; done' "$OUT"
 step kernel-sweep 150 python3 benchmarks/kernel_ops.py --frames 256 1024 4096 16384 --windows 2 8 --batches 8 \
     --skip-adaln --out "$OUT/sweep"
 step kernel-sweep-graphs 150 python3 benchmarks/kernel_ops.py --cuda-graphs --frames 256 1024 4096 16384 \
     --windows 2 8 --batches 8 --skip-adaln --out "$OUT/sweep"
-step kernel-tests 200 python3 -m pytest -p no:cacheprovider -q -n 8 tests/kernels
+step kernel-tests 200 python3 -m pytest -p no:cacheprovider -q -rfE -n 8 tests/kernels
 echo "## done after $(($(date +%s) - started)) s"

@@ -83,13 +83,14 @@ def build_components(size: int, device: str):  # type: ignore[no-untyped-def]
     from motionkit import Conditioner, FlowSampler, Renderer
     from motionkit.conditioner.wav2vec2 import freeze, wav2vec2_config
     from motionkit.config import RendererConfig, preset
+    from motionkit.testing.parity import ParityFixture, fixture_dir
 
     torch.manual_seed(0)
     config = preset("float-512")
     renderer = Renderer(RendererConfig(size=size, **(REDUCED_CHANNELS if size == REDUCED_SIZE else {})))
     sampler = FlowSampler(config.flow)
-    audio_config = json.loads((ROOT.parent / "shared" / "float-parity" / "config_audio_wav2vec2_base.json").read_text())
-    wav2vec2 = freeze(Wav2Vec2Model(wav2vec2_config(audio_config)))
+    # FLOAT's wav2vec2-base layout, from the parity folder (../shared/float-parity or $MOTIONKIT_PARITY_DIR)
+    wav2vec2 = freeze(Wav2Vec2Model(wav2vec2_config(ParityFixture(fixture_dir()).audio_config())))
     conditioner = Conditioner(config.conditioner, wav2vec2=wav2vec2)
     for module in (renderer, sampler, conditioner):
         module.to(device).eval()
