@@ -9,9 +9,9 @@
 # kernel-sweep-graphs kernel-tests (default: all but kernel-sweep-graphs). Each step gets the smaller of its own limit
 # and the time left; a failing step does not stop the next one.
 # Everything printed goes to $OUT/log.txt as well; CSV and PNG files land in $OUT. Run from the project root.
-# Dependencies the machine's image lacks travel as wheels in .whl/ (benchmarks/gpu_wheels.sh fetches them), installed
-# here into a folder on PYTHONPATH. The parity tests and the pipeline benchmark read the parity folder: carry a copy
-# inside the project and point MOTIONKIT_PARITY_DIR at it (the ../shared beside the project does not travel).
+# Dependencies the machine's image lacks travel as wheels in .whl/, installed here into a folder on PYTHONPATH; the
+# parity tests and the pipeline benchmark read MOTIONKIT_PARITY_DIR (benchmarks/gpu_carry.sh prepares both):
+#   MOTIONKIT_PARITY_DIR=.parity OUT=$OUT bash benchmarks/gpu_session.sh     # carry: .whl .parity
 set -u
 OUT=${OUT:-/tmp/motionkit-gpu}
 BUDGET=${GPU_SESSION_SECONDS:-480}
