@@ -6,7 +6,7 @@
 #   GPU_SESSION_STEPS="gpu-tests kernel-targets-graphs pipeline" bash benchmarks/gpu_session.sh   # a subset
 #
 # Steps: graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline demo kernel-sweep
-# kernel-sweep-graphs kernel-tests (default: all but kernel-sweep-graphs). Each step gets the smaller of its own limit
+# kernel-sweep-graphs kernel-tests auto-device-tests (default: all but kernel-sweep-graphs). Each step gets the smaller of its own limit
 # and the time left; a failing step does not stop the next one.
 # Everything printed goes to $OUT/log.txt as well; CSV and PNG files land in $OUT. Run from the project root.
 # Dependencies the machine's image lacks travel as wheels in .whl/, installed here into a folder on PYTHONPATH; the
@@ -26,7 +26,7 @@ if compgen -G ".whl/*.whl" > /dev/null; then
 fi
 
 STEPS=${GPU_SESSION_STEPS:-graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline \
-demo kernel-sweep kernel-tests}
+demo kernel-sweep kernel-tests auto-device-tests}
 
 step() {  # step NAME LIMIT_SECONDS COMMAND...
     local name=$1 limit=$2
@@ -74,4 +74,6 @@ step kernel-sweep 150 python3 benchmarks/kernel_ops.py --frames 256 1024 4096 16
 step kernel-sweep-graphs 150 python3 benchmarks/kernel_ops.py --cuda-graphs --frames 256 1024 4096 16384 \
     --windows 2 8 --batches 8 --skip-adaln --out "$OUT/sweep"
 step kernel-tests 200 python3 -m pytest -p no:cacheprovider -q -rfE -n 8 tests/kernels
+# the CLI, Pipeline and training tests, where device "auto" picks the GPU (the whole suite takes over 10 minutes there)
+step auto-device-tests 300 python3 -m pytest -p no:cacheprovider -q -rfE -n 8 tests/cli tests/pipeline tests/train
 echo "## done after $(($(date +%s) - started)) s"
