@@ -127,7 +127,7 @@ def test_training_faces_exclude_held_out_and_demo_faces() -> None:
 
 
 def _clip(seed: int, mouth: float, offset: float = 0.0, nod: float = 0.05) -> ClipEvaluation:
-    return ClipEvaluation(seed, mouth, offset, 1.1, 1.0, 1.1, 0.95, nod, 0.05)
+    return ClipEvaluation(seed, mouth, offset, 1.1, 1.0, 1.1, 0.95, nod, 0.05, (mouth,))
 
 
 def test_evaluation_worst_values_and_checks() -> None:

@@ -59,7 +59,7 @@ class ClipEvaluation:
     closed_mouth_rate: float
     nod_error: float
     turn_error: float
-    mouth_gt_correlations: tuple[float, ...] = ()
+    mouth_gt_correlations: tuple[float, ...]
 
 
 @dataclass(frozen=True)
