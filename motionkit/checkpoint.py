@@ -34,6 +34,7 @@ from motionkit.config.model import ModelConfig
 from motionkit.errors import CheckpointError
 from motionkit.flow import FlowSampler
 from motionkit.io.files import atomic_path
+from motionkit.io.tensors import read_tensors, write_tensors
 from motionkit.renderer import Renderer
 from motionkit.space import MotionSpace
 from motionkit.validation import check_keys, raise_for_keys
@@ -72,24 +73,11 @@ def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20, on_chunk: Callable
 
 
 def _write_tensors(path: Path, tensors: Mapping[str, torch.Tensor]) -> None:
-    from safetensors.torch import save_file
-
-    cpu = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
-    with atomic_path(path) as tmp:
-        save_file(cpu, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
+    write_tensors(path, tensors, {"format": FORMAT, "format_version": str(FORMAT_VERSION)})
 
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise CheckpointError(f"{path} is missing: the model folder is incomplete; convert or export it again.")
-    from safetensors.torch import load_file
-
-    try:
-        return dict(load_file(str(path)))
-    except Exception as exc:  # safetensors raises several unrelated exception types on damaged files
-        raise CheckpointError(
-            f"{path} is damaged or not a safetensors file ({exc}); convert or export it again."
-        ) from exc
+    return read_tensors(path, what="model weights", fix="the model folder is incomplete; convert or export it again")
 
 
 def _check_and_load(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], path: Path) -> None:

@@ -144,39 +144,28 @@ class MotionTrack:
 
     def save(self, path: str | Path) -> Path:
         """Write the track to a ``.safetensors`` file with its metadata; returns the path."""
-        from safetensors.torch import save_file
+        from motionkit.io.tensors import write_tensors
 
-        from motionkit.io.files import atomic_path
-
-        path = Path(path)
-        tensors = {"latents": self.latents.detach().cpu().contiguous()}
+        tensors = {"latents": self.latents}
         if self.source is not None:
-            tensors["source"] = self.source.detach().cpu().contiguous()
+            tensors["source"] = self.source
         metadata = {
             "format": MOTION_TRACK_FORMAT,
             "format_version": str(MOTION_TRACK_FORMAT_VERSION),
             "fps": repr(float(self.fps)),
             "dims": json.dumps({"batch": self.batch, "frames": self.frames, "dim": self.dim}),
         }
-        with atomic_path(path) as tmp:
-            save_file(tensors, str(tmp), metadata=metadata)
-        return path
+        return write_tensors(path, tensors, metadata)
 
     @classmethod
     def load(cls, path: str | Path) -> MotionTrack:
         """Read a track written by :meth:`save`."""
-        from safetensors import safe_open
+        from motionkit.io.tensors import read_tensors_and_metadata
 
         path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"motion track file {path} does not exist (or is not a file).")
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                metadata = handle.metadata() or {}
-                keys = set(handle.keys())
-                tensors = {k: handle.get_tensor(k) for k in keys}
-        except Exception as exc:  # safetensors raises several unrelated types on corrupt files
-            raise CheckpointError(f"{path} is not a readable safetensors file ({exc}).") from exc
+        tensors, metadata = read_tensors_and_metadata(
+            path, what="motion track file", fix="pass a track written by MotionTrack.save or --save-track"
+        )
         if metadata.get("format") != MOTION_TRACK_FORMAT or "latents" not in tensors:
             raise CheckpointError(f"{path} is not a motionkit motion track (missing format metadata).")
         try:

@@ -21,6 +21,7 @@ import torch
 from motionkit.config.conditioner import ConditionerConfig
 from motionkit.errors import CheckpointError
 from motionkit.io.files import atomic_path
+from motionkit.io.tensors import read_tensors, write_tensors
 
 FORMAT = "motionkit.Conditioner"
 FORMAT_VERSION = 1
@@ -34,23 +35,13 @@ Backbones = dict[str, str | None]
 
 
 def write_weights(folder: Path, tensors: dict[str, torch.Tensor]) -> None:
-    from safetensors.torch import save_file
-
-    cpu = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    with atomic_path(folder / WEIGHTS_FILE) as tmp:
-        save_file(cpu, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
+    write_tensors(folder / WEIGHTS_FILE, tensors, {"format": FORMAT, "format_version": str(FORMAT_VERSION)})
 
 
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:
-    path = folder / WEIGHTS_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{path} is missing; the conditioner folder is incomplete, save it again.")
-    from safetensors.torch import load_file
-
-    try:
-        return dict(load_file(str(path)))
-    except Exception as exc:  # safetensors raises several unrelated types on corrupt files
-        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}).") from exc
+    return read_tensors(
+        folder / WEIGHTS_FILE, what="conditioner weights", fix="the conditioner folder is incomplete, save it again"
+    )
 
 
 def write_manifest(folder: Path, config: ConditionerConfig, backbones: Backbones) -> None:

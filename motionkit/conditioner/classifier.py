@@ -22,9 +22,9 @@ from torch import nn
 
 from motionkit.conditioner.backbone import conv_features, transformer_states
 from motionkit.conditioner.wav2vec2 import BACKBONE_PREFIX, freeze, wav2vec2_config, write_config
-from motionkit.conditioner.weights import load_exact, read_folder, to_file_names, to_module_names
+from motionkit.conditioner.weights import HF_METADATA, load_exact, read_folder, to_file_names, to_module_names
 from motionkit.errors import CheckpointError
-from motionkit.io.files import atomic_path
+from motionkit.io.tensors import write_tensors
 from motionkit.types import EMOTION_LABELS
 
 if TYPE_CHECKING:
@@ -107,12 +107,9 @@ class EmotionClassifier(nn.Module):
 
     def save(self, folder: str | Path) -> Path:
         """Write ``config.json`` + ``model.safetensors`` in the original file layout."""
-        from safetensors.torch import save_file
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / "model.safetensors") as tmp:
-            save_file(to_file_names(self.state_dict()), str(tmp), metadata={"format": "pt"})
+        write_tensors(folder / "model.safetensors", to_file_names(self.state_dict()), HF_METADATA)
         config = self.wav2vec2.config.to_dict()
         config.update(
             architectures=["Wav2Vec2ForSpeechClassification"],

@@ -9,9 +9,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
-from motionkit.conditioner.weights import load_exact, read_folder, split_prefix, to_file_names, to_module_names
+from motionkit.conditioner.weights import (
+    HF_METADATA,
+    load_exact,
+    read_folder,
+    split_prefix,
+    to_file_names,
+    to_module_names,
+)
 from motionkit.errors import CheckpointError
 from motionkit.io.files import atomic_path
+from motionkit.io.tensors import write_tensors
 
 if TYPE_CHECKING:
     from transformers import Wav2Vec2Config, Wav2Vec2Model
@@ -77,12 +85,9 @@ def load_wav2vec2(folder: str | Path) -> Wav2Vec2Model:
 
 def save_wav2vec2(model: Wav2Vec2Model, folder: str | Path) -> Path:
     """Write ``config.json`` + ``model.safetensors`` (file names ``weight_g``/``weight_v``) into ``folder``."""
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder / "model.safetensors") as tmp:
-        save_file(to_file_names(model.state_dict()), str(tmp), metadata={"format": "pt"})
+    write_tensors(folder / "model.safetensors", to_file_names(model.state_dict()), HF_METADATA)
     write_config(model.config.to_dict(), folder / "config.json")
     return folder
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from motionkit.errors import CheckpointError
+from motionkit.io.tensors import read_tensors
 from motionkit.validation import check_keys, raise_for_keys
 
 WEIGHT_NORM_NAMES = {
@@ -29,6 +30,9 @@ WEIGHT_NORM_NAMES = {
     "weight_v": "parametrizations.weight.original1",
 }
 """Checkpoint-file name -> torch parametrization name of the weight-norm pair."""
+
+HF_METADATA = {"format": "pt"}
+"""Header metadata of the safetensors files in Hugging Face folders (what transformers writes and expects)."""
 
 UNUSED_AT_INFERENCE = ("masked_spec_embed",)
 """Parameters a folder may lack: only used for SpecAugment masking in training."""
@@ -89,11 +93,9 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
                 raise CheckpointError(f"shard {shard_path} listed in {path.name} is missing; copy the whole folder.")
             state.update(_read_weights(shard_path))
         return state
+    if path.suffix == ".safetensors":
+        return read_tensors(path, what="backbone weights", fix="the file may be truncated, copy it again")
     try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return dict(load_file(str(path)))
         loaded = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # safetensors / pickle readers raise many unrelated types on corrupt files
         raise CheckpointError(f"{path} could not be read ({exc}); the file may be truncated, copy it again.") from exc

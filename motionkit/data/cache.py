@@ -28,6 +28,7 @@ from motionkit.data.stream import IndexedBatchStream
 from motionkit.data.video import ClipInfo, FaceCropper, SkippedFileWarning, clip_audio, iter_clip_frames
 from motionkit.errors import CheckpointError, ConfigError, DataError, ShapeError
 from motionkit.io.files import atomic_path
+from motionkit.io.tensors import write_tensors
 
 CACHE_FORMAT = "motionkit.feature-cache"
 CACHE_VERSION = 1
@@ -156,13 +157,10 @@ class FeatureCacheWriter:
 
     def flush(self) -> None:
         """Write the buffered clips as a shard and update the index."""
-        from safetensors.torch import save_file
-
         if not self._buffer_clips:
             return
         shard = self.folder / f"shard-{self._shard:05d}.safetensors"
-        with atomic_path(shard) as tmp:
-            save_file(self._buffer, str(tmp), metadata={"format": CACHE_FORMAT})
+        write_tensors(shard, self._buffer, {"format": CACHE_FORMAT})
         self.clips.extend(self._buffer_clips)
         index = {
             "format": CACHE_FORMAT,

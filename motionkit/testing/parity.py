@@ -47,9 +47,11 @@ class ParityFixture:
 
     @functools.cached_property
     def expected(self) -> dict[str, torch.Tensor]:
-        from safetensors.torch import load_file
+        from motionkit.io.tensors import read_tensors
 
-        return load_file(str(self.root / "expected.safetensors"))
+        return read_tensors(
+            self.root / "expected.safetensors", what="parity fixture", fix="copy the parity folder again"
+        )
 
     def tensor(self, name: str) -> torch.Tensor:
         return self.expected[name]

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from motionkit.errors import CheckpointError, OutputError
+from motionkit.io.tensors import read_tensors, write_tensors
 
 CHECKPOINT_FORMAT = "motionkit.train.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -111,8 +112,6 @@ def _check_module_name(name: str) -> None:
 
 def save_checkpoint(root: str | Path, state: TrainingState) -> Path:
     """Write ``state`` to ``root/step-XXXXXXXX`` atomically and return that folder (replacing an existing one)."""
-    from safetensors.torch import save_file
-
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     final = root / step_dir_name(state.step)
@@ -123,9 +122,9 @@ def save_checkpoint(root: str | Path, state: TrainingState) -> Path:
         metadata = {"format": CHECKPOINT_FORMAT, "step": str(state.step)}
         for name, weights in state.modules.items():
             _check_module_name(name)
-            save_file(_safetensors_ready(weights), str(partial / f"{name}.safetensors"), metadata=metadata)
+            write_tensors(partial / f"{name}.safetensors", _safetensors_ready(weights), metadata)
         for name, weights in state.ema.items():
-            save_file(_safetensors_ready(weights), str(partial / f"{name}.ema.safetensors"), metadata=metadata)
+            write_tensors(partial / f"{name}.ema.safetensors", _safetensors_ready(weights), metadata)
         (partial / CONFIG_FILE).write_text(json.dumps(state.config, indent=2, default=str) + "\n", encoding="utf-8")
         payload = {
             "format": CHECKPOINT_FORMAT,
@@ -167,8 +166,6 @@ def prune_checkpoints(root: str | Path, keep: int) -> list[Path]:
 
 def load_checkpoint(folder: str | Path) -> TrainingState:
     """Read a checkpoint folder written by :func:`save_checkpoint` (tensors on the CPU)."""
-    from safetensors.torch import load_file
-
     folder = Path(folder)
     state_path = folder / STATE_FILE
     if not state_path.is_file():
@@ -188,12 +185,7 @@ def load_checkpoint(folder: str | Path) -> TrainingState:
         )
 
     def read(path: Path) -> dict[str, torch.Tensor]:
-        if not path.is_file():
-            raise CheckpointError(f"checkpoint file {path} is missing; the checkpoint is incomplete.")
-        try:
-            return load_file(str(path))
-        except Exception as exc:  # safetensors raises several unrelated types on corrupt files
-            raise CheckpointError(f"{path} is not a readable safetensors file ({exc}).") from exc
+        return read_tensors(path, what="checkpoint file", fix="the checkpoint is incomplete; resume from another one")
 
     config: dict[str, Any] = {}
     with contextlib.suppress(OSError, json.JSONDecodeError):

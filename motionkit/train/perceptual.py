@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from motionkit.errors import CheckpointError, ConfigError
+from motionkit.errors import ConfigError
 from motionkit.train.losses import _check_pair, pyramid
 from motionkit.validation import check_keys, raise_for_keys
 
@@ -91,7 +91,7 @@ class VGG19Features(nn.Module):
     @classmethod
     def from_safetensors(cls, path: str | Path) -> VGG19Features:
         """Build the network with weights from ``path`` (torchvision key names; extra keys are ignored)."""
-        from safetensors.torch import load_file
+        from motionkit.io.tensors import read_tensors
 
         path = Path(path)
         if not path.is_file():
@@ -99,10 +99,7 @@ class VGG19Features(nn.Module):
                 f"VGG19 weights {path} do not exist; export them as described in docs/training.md, or set the "
                 "perceptual loss weight to 0 to train with multi-scale L1 + SSIM."
             )
-        try:
-            tensors = load_file(str(path))
-        except Exception as exc:  # safetensors raises several unrelated types on corrupt files
-            raise CheckpointError(f"{path} is not a readable safetensors file ({exc}).") from exc
+        tensors = read_tensors(path, what="VGG19 weights", fix="export them again as described in docs/training.md")
         network = cls()
         expected = {key: tuple(value.shape) for key, value in network.state_dict().items()}
         raise_for_keys(

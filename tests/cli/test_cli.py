@@ -269,7 +269,7 @@ def test_edit_of_a_missing_or_foreign_track(
     (tmp_path / "foreign.safetensors").write_bytes(b"\x00" * 32)
     code, _, err = run(capsys, "edit", tmp_path / "foreign.safetensors", *base)
     assert code == EXIT_CHECKPOINT
-    assert "not a readable safetensors file" in one_error_line(err)
+    assert "damaged or not a safetensors file" in one_error_line(err)
     assert not (tmp_path / "x.mp4").exists()
 
 

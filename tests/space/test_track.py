@@ -171,15 +171,15 @@ def test_load_rejects_corrupt_and_missing_files(tmp_path: Path) -> None:
     good = _track().save(tmp_path / "good.safetensors")
     truncated = tmp_path / "truncated.safetensors"
     truncated.write_bytes(good.read_bytes()[:-100])
-    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+    with pytest.raises(CheckpointError, match="damaged or not a safetensors file"):
         MotionTrack.load(truncated)
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"\x00" * 64)
-    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+    with pytest.raises(CheckpointError, match="damaged or not a safetensors file"):
         MotionTrack.load(garbage)
-    with pytest.raises(CheckpointError, match="does not exist"):
+    with pytest.raises(CheckpointError, match="is missing"):
         MotionTrack.load(tmp_path / "missing.safetensors")
-    with pytest.raises(CheckpointError, match="does not exist"):
+    with pytest.raises(CheckpointError, match="is missing"):
         MotionTrack.load(tmp_path)
 
 

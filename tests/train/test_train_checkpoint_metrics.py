@@ -88,7 +88,7 @@ def test_latest_prune_and_overwrite(tmp_path: Path) -> None:
 def test_corrupt_or_foreign_checkpoints(tmp_path: Path) -> None:
     folder = ckpt.save_checkpoint(tmp_path, _state(1))
     (folder / "net.safetensors").write_bytes(b"junk")
-    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+    with pytest.raises(CheckpointError, match="damaged or not a safetensors"):
         ckpt.load_checkpoint(folder)
     (folder / "state.pt").write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="unreadable or not a motionkit checkpoint"):

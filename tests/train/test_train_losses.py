@@ -192,7 +192,7 @@ def test_perceptual_weights_errors(tmp_path: Path) -> None:
         VGG19Features.from_safetensors(partial)
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"not a safetensors file")
-    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+    with pytest.raises(CheckpointError, match="damaged or not a safetensors"):
         VGG19Features.from_safetensors(garbage)
 
 

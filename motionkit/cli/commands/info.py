@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from motionkit.cli.common import HelpFormatter
 from motionkit.config import ModelConfig
 from motionkit.convert.licenses import is_non_commercial
 from motionkit.errors import CheckpointError
+from motionkit.io.tensors import tensor_shapes
 from motionkit.space.axes import axes_from_file
 
 DESCRIPTION = """\
@@ -57,21 +59,8 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def count_parameters(path: Path) -> int:
     """Number of values in a safetensors file, from its header (no tensor is read)."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            total = 0
-            for key in handle.keys():  # noqa: SIM118 (safe_open handles are not iterable)
-                count = 1
-                for size in handle.get_slice(key).get_shape():
-                    count *= size
-                total += count
-            return total
-    except Exception as exc:  # safetensors raises several unrelated types on damaged files
-        raise CheckpointError(
-            f"{path} is damaged or not a safetensors file ({exc}); convert or export it again."
-        ) from exc
+    shapes = tensor_shapes(path, what="model weights", fix="convert or export the model again")
+    return sum(math.prod(shape) for shape in shapes.values())
 
 
 def describe_model(folder: Path) -> dict[str, Any]:

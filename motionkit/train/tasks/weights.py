@@ -23,18 +23,14 @@ from motionkit.config.model import ModelConfig, preset
 from motionkit.config.renderer import RendererConfig
 from motionkit.errors import CheckpointError, ConfigError
 from motionkit.flow import FlowSampler
+from motionkit.io.tensors import read_tensors
 from motionkit.renderer import Renderer
 from motionkit.space import MotionSpace
 from motionkit.train.checkpoint import CONFIG_FILE, STATE_FILE
 
 
 def _read(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    try:
-        return dict(load_file(str(path)))
-    except Exception as exc:  # safetensors raises several unrelated types on corrupt files
-        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}).") from exc
+    return read_tensors(path, what="checkpoint file", fix="the checkpoint is incomplete; use another one")
 
 
 def checkpoint_weights(folder: str | Path, module: str, *, ema: bool = True) -> dict[str, torch.Tensor]:
