@@ -46,7 +46,8 @@ import torch
 
 from motionkit.conditioner import Conditioner, WaveformStats, load_wav2vec2
 from motionkit.conditioner.wav2vec2 import freeze, wav2vec2_config
-from motionkit.config import ConditionerConfig, preset
+from motionkit.config import ConditionerConfig
+from motionkit.families import preset
 from motionkit.io.audio import normalize_waveform
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -82,7 +82,8 @@ def build_components(size: int, device: str):  # type: ignore[no-untyped-def]
 
     from motionkit import Conditioner, FlowSampler, Renderer
     from motionkit.conditioner.wav2vec2 import freeze, wav2vec2_config
-    from motionkit.config import RendererConfig, preset
+    from motionkit.config import RendererConfig
+    from motionkit.families import preset
     from motionkit.testing.parity import ParityFixture, fixture_dir
 
     torch.manual_seed(0)

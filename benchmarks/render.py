@@ -34,9 +34,10 @@ from pathlib import Path
 import torch
 
 from motionkit.config import RendererConfig
+from motionkit.families.float.layout import RENDERER_PREFIX as FLOAT_PREFIX
+from motionkit.families.float.layout import renderer_from_official
 from motionkit.renderer import Renderer
 from motionkit.renderer.reference import synthesis_reference
-from motionkit.renderer.weights import FLOAT_PREFIX
 from motionkit.testing import synthetic_tensor
 from motionkit.types import MotionTrack, SourceFace
 
@@ -61,7 +62,7 @@ class Row:
 def synthetic_renderer(config: RendererConfig, device: torch.device) -> Renderer:
     shapes = Renderer(config).state_dict()
     weights = {FLOAT_PREFIX + k: synthetic_tensor(FLOAT_PREFIX + k, v.shape) for k, v in shapes.items()}
-    return Renderer.from_float_state_dict(weights, config).to(device).eval()
+    return renderer_from_official(weights, config).to(device).eval()
 
 
 def timed(fn: Callable[[], object], device: torch.device) -> tuple[float, float]:

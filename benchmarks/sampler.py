@@ -40,7 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from motionkit.config import FlowConfig, GuidanceConfig, preset
+from motionkit.config import FlowConfig, GuidanceConfig
+from motionkit.families import preset
 from motionkit.flow import FlowSampler, frame_noise
 from motionkit.flow.solvers import SOLVERS
 from motionkit.types import Conditions

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 
 from motionkit.conditioner import Conditioner
-from motionkit.config.model import preset
 from motionkit.config.train import AELossConfig, TrainConfig
 from motionkit.data.cache import FeatureCache, FeatureCacheWriter, WindowSource
 from motionkit.data.synthetic import SyntheticWorld, close_up
+from motionkit.families import preset
 from motionkit.flow import FlowSampler
 from motionkit.io import normalize_waveform
 from motionkit.renderer import Renderer

@@ -6,8 +6,9 @@ FlowSampler (flow-matching motion generator), Renderer (motion auto-encoder), gl
 
 from motionkit._version import __version__
 from motionkit.conditioner import Conditioner
-from motionkit.config import ModelConfig, preset
+from motionkit.config import ModelConfig
 from motionkit.errors import MotionkitError
+from motionkit.families import preset
 from motionkit.flow import FlowSampler
 from motionkit.pipeline import Pipeline, Video
 from motionkit.renderer import Renderer

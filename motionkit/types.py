@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
@@ -26,6 +26,9 @@ MOTION_TRACK_FORMAT_VERSION = 1
 
 EMOTION_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 """The seven emotion classes in FLOAT's order (index -> label)."""
+
+Precision = Literal["float32", "bfloat16", "float16"]
+"""Compute precision of rendering and sampling: float32, or autocast to bfloat16 / float16 (meant for GPUs)."""
 
 
 @dataclass(frozen=True, eq=False)

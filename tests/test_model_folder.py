@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from motionkit import Axis, Conditioner, FlowSampler, Renderer
-from motionkit.checkpoint import load_model, read_config, save_model
-from motionkit.config import preset
 from motionkit.errors import CheckpointError
+from motionkit.families import preset
+from motionkit.model_folder import load_model, read_config, save_model
 
 
 @pytest.fixture(scope="module")

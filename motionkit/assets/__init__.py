@@ -3,7 +3,7 @@
 - ``arctic_a0007.wav``: "And you always want to see it in the superlative degree", CMU ARCTIC (speaker bdl),
   16 kHz mono PCM, 4.0 s, shipped unmodified. Its licence requires its notice to travel with it:
   ``ARCTIC-NOTICE.txt`` beside it (:func:`demo_speech_notice_path`).
-- ``models/synthetic-demo/``: the bundled default model (a :mod:`motionkit.checkpoint` folder trained on the
+- ``models/synthetic-demo/``: the bundled default model (a :mod:`motionkit.model_folder` folder trained on the
   synthetic world by ``motionkit train --preset synthetic-demo``), used by ``motionkit demo``
   (:func:`demo_model_path`).
 - ``demo_portrait.png``: the synthetic-world face of seed :data:`DEMO_FACE_SEED`, frontal and neutral, rendered at

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from motionkit.conditioner.backbone import conv_features, transformer_states
+from motionkit.conditioner.huggingface import HF_METADATA, load_exact, read_folder, to_file_names, to_module_names
 from motionkit.conditioner.wav2vec2 import BACKBONE_PREFIX, freeze, wav2vec2_config, write_config
-from motionkit.conditioner.weights import HF_METADATA, load_exact, read_folder, to_file_names, to_module_names
 from motionkit.errors import CheckpointError
 from motionkit.io.tensors import write_tensors
 from motionkit.types import EMOTION_LABELS

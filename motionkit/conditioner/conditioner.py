@@ -12,8 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from motionkit.conditioner import checkpoint
-from motionkit.conditioner.audio_encoder import Wav2Vec2AudioEncoder, projection_head
+from motionkit.conditioner.audio_encoder import Wav2Vec2AudioEncoder
 from motionkit.conditioner.backbone import group_norm_stats
 from motionkit.conditioner.classifier import EmotionClassifier
 from motionkit.conditioner.emotion import (
@@ -25,6 +24,17 @@ from motionkit.conditioner.emotion import (
     resolve_emotion,
     sliding_prediction,
 )
+from motionkit.conditioner.folder import (
+    EMOTION_FOLDER,
+    WAV2VEC2_FOLDER,
+    WEIGHTS_FILE,
+    Backbones,
+    backbone_path,
+    read_manifest,
+    read_weights,
+    write_manifest,
+    write_weights,
+)
 from motionkit.conditioner.frames import FrameEncoder, encode_in_blocks, pad_to_frames
 from motionkit.conditioner.mel import MelAudioEncoder
 from motionkit.conditioner.stream import WaveformStats, stream_conditions
@@ -33,13 +43,10 @@ from motionkit.config.conditioner import ConditionerConfig
 from motionkit.errors import AudioError, CheckpointError, ConfigError, ShapeError
 from motionkit.io.audio import AudioSource, load_audio, normalize_waveform
 from motionkit.types import Conditions
-from motionkit.validation import KeyReport, check_keys, raise_for_keys
+from motionkit.validation import check_keys, raise_for_keys
 
 if TYPE_CHECKING:
     from transformers import Wav2Vec2Model
-
-FLOAT_PREFIX = "audio_encoder.audio_projection."
-"""The audio-encoder keys of the official FLOAT checkpoint (the wav2vec2 weights are not in it)."""
 
 
 class DefaultEmotionWarning(UserWarning):
@@ -85,7 +92,8 @@ class Conditioner(nn.Module):
             if wav2vec2 is None:
                 raise ConfigError(
                     "a wav2vec2 conditioner needs the wav2vec2 model: use Conditioner.from_pretrained(folder), "
-                    "Conditioner.from_float(state_dict, wav2vec2_dir), or pass wav2vec2=load_wav2vec2(folder); "
+                    "motionkit.families.float.conditioner_from_official(state_dict, wav2vec2_dir), or pass "
+                    "wav2vec2=load_wav2vec2(folder); "
                     'for a model without pretrained weights use ConditionerConfig(encoder="mel").'
                 )
             self.audio_encoder = Wav2Vec2AudioEncoder(wav2vec2, config)
@@ -112,6 +120,16 @@ class Conditioner(nn.Module):
     @property
     def fps(self) -> float:
         return self.config.fps
+
+    @property
+    def sample_rate(self) -> int:
+        """Rate (Hz) of the waveforms the conditioner encodes; other rates are resampled to it."""
+        return self.config.sample_rate
+
+    @property
+    def predicts_emotion(self) -> bool:
+        """Whether ``emotion=None`` is predicted from speech (a classifier is loaded) rather than neutral."""
+        return self.emotion_classifier is not None
 
     def frames_for(self, num_samples: int) -> int:
         """``T = ceil(N * fps / sample_rate)`` for ``N`` samples at the model rate."""
@@ -207,8 +225,9 @@ class Conditioner(nn.Module):
         if self.emotion_classifier is None:
             raise ConfigError(
                 f"no speech-emotion classifier is loaded, so motionkit cannot {purpose}. Load one "
-                "(Conditioner.from_pretrained(..., emotion_dir=...) or from_float(..., emotion_dir=...)) or give "
-                "an explicit emotion such as 'neutral' or ('happy', 0.5)."
+                "(Conditioner.from_pretrained(..., emotion_dir=...) or "
+                "conditioner_from_official(..., emotion_dir=...)) or give an explicit emotion such as 'neutral' or "
+                "('happy', 0.5)."
             )
         return self.emotion_classifier
 
@@ -319,63 +338,9 @@ class Conditioner(nn.Module):
         result = self.load_state_dict(dict(state_dict), strict=False)
         assert not result.unexpected_keys  # checked above
 
-    def load_float_state_dict(self, state_dict: Mapping[str, torch.Tensor]) -> None:
-        """Load the audio projection from an official FLOAT state dict (keys ``audio_encoder.audio_projection.*``).
-
-        Other keys (motion auto-encoder, FMT, and any ``audio_encoder.wav2vec2.*``) are ignored: the backbone comes
-        from its own folder.
-        """
-        if self.config.encoder != "wav2vec2":
-            raise ConfigError("FLOAT checkpoints hold a wav2vec2 projection; this conditioner uses the mel encoder.")
-        subset = {k: v for k, v in state_dict.items() if k.startswith(FLOAT_PREFIX)}
-        if not subset:
-            raise CheckpointError(
-                f"the state dict has no {FLOAT_PREFIX}* keys; is it FLOAT's float.pth (loaded with "
-                "torch.load(path, weights_only=True))?"
-            )
-        self.load_trainable_state_dict(subset, "the FLOAT state dict")
-
-    @staticmethod
-    def check_float_keys(state_dict: Mapping[str, object], config: ConditionerConfig | None = None) -> KeyReport:
-        """Check the ``audio_encoder.audio_projection.*`` entries of FLOAT's checkpoint without loading or raising.
-
-        Only the projection is in ``float.pth`` (the backbones come from their own folders), so other entries,
-        ``audio_encoder.wav2vec2.*`` included, are not looked at.
-        """
-        config = ConditionerConfig() if config is None else config
-        with torch.device("meta"):  # shapes only: nothing is allocated
-            head = projection_head(config.stacked_dim, config.audio_dim, config.projection_eps)
-        expected = {FLOAT_PREFIX + name: tuple(t.shape) for name, t in head.state_dict().items()}
-        return check_keys(state_dict, expected, prefix=FLOAT_PREFIX)
-
-    @classmethod
-    def from_float(
-        cls,
-        state_dict: Mapping[str, torch.Tensor],
-        wav2vec2_dir: str | Path,
-        emotion_dir: str | Path | None = None,
-        *,
-        config: ConditionerConfig | None = None,
-    ) -> Conditioner:
-        """FLOAT's conditioner from its checkpoint's state dict and the two Hugging Face folders.
-
-        Args:
-            state_dict: the official ``float.pth`` state dict (only ``audio_encoder.audio_projection.*`` is used).
-            wav2vec2_dir: folder of ``facebook/wav2vec2-base-960h`` (``config.json`` + weights).
-            emotion_dir: folder of ``r-f/wav2vec-english-speech-emotion-recognition`` (optional).
-            config: defaults to FLOAT's configuration.
-        """
-        conditioner = cls(
-            config,
-            wav2vec2=load_wav2vec2(wav2vec2_dir),
-            emotion=None if emotion_dir is None else EmotionClassifier.from_folder(emotion_dir),
-        )
-        conditioner.load_float_state_dict(state_dict)
-        return conditioner
-
     def save_pretrained(self, folder: str | Path, *, include_backbones: bool = True) -> Path:
         """Write the conditioner as a folder loadable by :meth:`from_pretrained` (see
-        :mod:`motionkit.conditioner.checkpoint`).
+        :mod:`motionkit.conditioner.folder`).
 
         ``conditioner.safetensors`` holds :meth:`trainable_state_dict`; with ``include_backbones`` the sub-folders
         ``wav2vec2/`` and ``emotion/`` hold the backbones (Hugging Face layout, ``weight_g``/``weight_v`` names).
@@ -384,15 +349,15 @@ class Conditioner(nn.Module):
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        checkpoint.write_weights(folder, self.trainable_state_dict())
-        backbones: checkpoint.Backbones = {checkpoint.WAV2VEC2_FOLDER: None, checkpoint.EMOTION_FOLDER: None}
+        write_weights(folder, self.trainable_state_dict())
+        backbones: Backbones = {WAV2VEC2_FOLDER: None, EMOTION_FOLDER: None}
         if include_backbones and isinstance(self.audio_encoder, Wav2Vec2AudioEncoder):
-            save_wav2vec2(self.audio_encoder.wav2vec2, folder / checkpoint.WAV2VEC2_FOLDER)
-            backbones[checkpoint.WAV2VEC2_FOLDER] = checkpoint.WAV2VEC2_FOLDER
+            save_wav2vec2(self.audio_encoder.wav2vec2, folder / WAV2VEC2_FOLDER)
+            backbones[WAV2VEC2_FOLDER] = WAV2VEC2_FOLDER
         if include_backbones and self.emotion_classifier is not None:
-            self.emotion_classifier.save(folder / checkpoint.EMOTION_FOLDER)
-            backbones[checkpoint.EMOTION_FOLDER] = checkpoint.EMOTION_FOLDER
-        checkpoint.write_manifest(folder, self.config, backbones)
+            self.emotion_classifier.save(folder / EMOTION_FOLDER)
+            backbones[EMOTION_FOLDER] = EMOTION_FOLDER
+        write_manifest(folder, self.config, backbones)
         return folder
 
     @classmethod
@@ -409,9 +374,9 @@ class Conditioner(nn.Module):
         folders.
         """
         folder = Path(folder)
-        config, backbones = checkpoint.read_manifest(folder)
-        wav2vec2_path = checkpoint.backbone_path(folder, backbones[checkpoint.WAV2VEC2_FOLDER], wav2vec2_dir)
-        emotion_path = checkpoint.backbone_path(folder, backbones[checkpoint.EMOTION_FOLDER], emotion_dir)
+        config, backbones = read_manifest(folder)
+        wav2vec2_path = backbone_path(folder, backbones[WAV2VEC2_FOLDER], wav2vec2_dir)
+        emotion_path = backbone_path(folder, backbones[EMOTION_FOLDER], emotion_dir)
         if config.encoder == "wav2vec2" and wav2vec2_path is None:
             raise CheckpointError(
                 f"{folder} was saved without its wav2vec2 backbone; pass wav2vec2_dir= (the folder of "
@@ -422,6 +387,6 @@ class Conditioner(nn.Module):
             wav2vec2=None if wav2vec2_path is None or config.encoder != "wav2vec2" else load_wav2vec2(wav2vec2_path),
             emotion=None if emotion_path is None else EmotionClassifier.from_folder(emotion_path),
         )
-        weights = checkpoint.read_weights(folder)
-        conditioner.load_trainable_state_dict(weights, str(folder / checkpoint.WEIGHTS_FILE))
+        weights = read_weights(folder)
+        conditioner.load_trainable_state_dict(weights, str(folder / WEIGHTS_FILE))
         return conditioner

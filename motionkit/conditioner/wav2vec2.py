@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
-from motionkit.conditioner.weights import (
+from motionkit.conditioner.huggingface import (
     HF_METADATA,
     load_exact,
     read_folder,
@@ -53,7 +53,7 @@ def build_wav2vec2(
 
     ``state_dict`` uses ``Wav2Vec2Model`` names; the weight-norm pair may be named either ``weight_g``/``weight_v``
     or ``parametrizations.weight.original0/1``. Every parameter must be present (see
-    :func:`motionkit.conditioner.weights.load_exact`), so a name mismatch is an error, never a random tensor.
+    :func:`motionkit.conditioner.huggingface.load_exact`), so a name mismatch is an error, never a random tensor.
     """
     from transformers import Wav2Vec2Model
 

@@ -1,13 +1,12 @@
-"""Frozen pydantic configurations of every component, and named presets (``float-512``, ``tiny``)."""
+"""Frozen pydantic configurations of every component (named model presets: :func:`motionkit.families.preset`)."""
 
 from motionkit.config._base import FrozenConfig
 from motionkit.config.conditioner import ConditionerConfig, MelEncoderConfig, StreamConfig
 from motionkit.config.flow import FlowConfig, GuidanceConfig
-from motionkit.config.model import PRESETS, ModelConfig, preset
+from motionkit.config.model import ModelConfig
 from motionkit.config.renderer import RendererConfig
 
 __all__ = [
-    "PRESETS",
     "ConditionerConfig",
     "FlowConfig",
     "FrozenConfig",
@@ -16,5 +15,4 @@ __all__ = [
     "ModelConfig",
     "RendererConfig",
     "StreamConfig",
-    "preset",
 ]

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from motionkit.config._base import FrozenConfig
-from motionkit.config.model import ModelConfig, preset
+from motionkit.config.model import ModelConfig
 from motionkit.errors import ConfigError
 
 ScheduleName = Literal["constant", "warmup_constant", "warmup_cosine"]
@@ -35,7 +35,7 @@ class TrainConfig(FrozenConfig):
 
     kind: Literal["ae", "flow"] = Field(description="What is trained: the motion auto-encoder or the flow model.")
     model: str | ModelConfig = Field(
-        "float-512", description="Model preset name (see motionkit.config.PRESETS) or an inline model config."
+        "float-512", description="Model preset name (see motionkit.families.PRESETS) or an inline model config."
     )
     output_dir: Path = Field(description="Run folder: checkpoints/, metrics.csv, loss.png, samples/.")
     steps: int = Field(gt=0, description="Optimiser steps to train in total (including resumed ones).")
@@ -78,11 +78,14 @@ class TrainConfig(FrozenConfig):
         if self.device == "cpu" and self.precision in ("bf16", "fp16"):
             raise ValueError(f"precision {self.precision!r} needs CUDA; use precision 'fp32' (or 'auto') on CPU")
         if isinstance(self.model, str):
-            preset(self.model)  # raises ConfigError naming the known presets
+            self.resolved_model()  # raises ConfigError naming the known presets
         return self
 
     def resolved_model(self) -> ModelConfig:
         """The model configuration, resolving a preset name."""
+        # Presets belong to the model families, a layer above the configurations: imported when first needed.
+        from motionkit.families import preset
+
         return preset(self.model) if isinstance(self.model, str) else self.model
 
 

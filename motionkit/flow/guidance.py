@@ -17,7 +17,8 @@ or ``s_a = s_e``, three otherwise (FLOAT's defaults ``s_a = 2``, ``s_e = 1``).
 Example::
 
     >>> from motionkit.flow import FlowTransformer
-    >>> from motionkit.config import GuidanceConfig, preset
+    >>> from motionkit.config import GuidanceConfig
+    >>> from motionkit.families import preset
     >>> guided = ClassifierFreeGuidance(FlowTransformer(preset("tiny").flow), GuidanceConfig())
     >>> guided.branches
     ('uncond', 'all_cond', 'audio_only')

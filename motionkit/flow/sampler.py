@@ -4,7 +4,7 @@ Example::
 
     >>> import torch
     >>> from motionkit import Conditions, FlowSampler
-    >>> from motionkit.config import preset
+    >>> from motionkit.families import preset
     >>> sampler = FlowSampler(preset("tiny").flow)
     >>> conditions = Conditions(torch.randn(1, 23, 32), torch.full((1, 23, 7), 1 / 7))
     >>> track = sampler.sample(conditions, torch.randn(1, 32), seed=0)
@@ -16,20 +16,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from motionkit.config.flow import FlowConfig, GuidanceConfig
 from motionkit.errors import ConfigError, ShapeError
-from motionkit.flow.checkpoint import (
-    ALIGNMENT_MASK_KEY,
-    FLOAT_PREFIX,
-    float_entries,
-    load_float_entries,
-    strip_float_prefix,
-)
 from motionkit.flow.cuda_graphs import CUDAGraphCache
 from motionkit.flow.guidance import ClassifierFreeGuidance, VectorField
 from motionkit.flow.noise import ExplicitNoise, NoiseSource, SeededNoise
@@ -37,7 +30,7 @@ from motionkit.flow.solvers import Solver, check_time_grid, get_solver, uniform_
 from motionkit.flow.transformer import FlowTransformer
 from motionkit.flow.windows import WindowSchedule
 from motionkit.types import Conditions, MotionTrack
-from motionkit.validation import KeyReport, check_keys, check_tensor
+from motionkit.validation import check_tensor
 
 SEED_RANGE = 2**63 - 1
 """Seeds drawn from torch's global generator (when neither ``seed`` nor ``noise`` is given) lie in [0, this)."""
@@ -97,6 +90,21 @@ class FlowSampler(FlowTransformer):
         self.cuda_graphs = False
         self.graph_cache = CUDAGraphCache()
 
+    @property
+    def window(self) -> int:
+        """Frames sampled per window (``L``, FLOAT: 50)."""
+        return self.config.window
+
+    @property
+    def latent_dim(self) -> int:
+        """Size ``D`` of the motion latents sampled (``config.motion_dim``)."""
+        return self.config.motion_dim
+
+    @property
+    def default_guidance(self) -> GuidanceConfig:
+        """The guidance scales used when :meth:`sample` is given none (``config.guidance``)."""
+        return self.config.guidance
+
     def use_cuda_graphs(self, enabled: bool = True) -> FlowSampler:
         """Sample on CUDA by replaying captured graphs of the transformer's forward (:mod:`motionkit.flow.cuda_graphs`);
         returns ``self``.
@@ -109,40 +117,6 @@ class FlowSampler(FlowTransformer):
         if not enabled:
             self.graph_cache.clear()
         return self
-
-    @classmethod
-    def from_float_state_dict(
-        cls,
-        state_dict: Mapping[str, object],
-        config: FlowConfig = FlowConfig(),  # noqa: B008 (frozen, immutable default)
-    ) -> FlowSampler:
-        """Build a sampler from FLOAT's checkpoint (``fmt.*`` keys; other entries, e.g. ``motion_autoencoder.*``,
-        are ignored). ``fmt.pos_embed`` is loaded as stored; ``fmt.alignment_mask``, if present, is checked.
-
-        Raises:
-            CheckpointError: listing every missing, unexpected and mis-shaped key at once.
-        """
-        sampler = cls(config)
-        load_float_entries(sampler, strip_float_prefix(state_dict), config.sequence_length, config.attention_window)
-        return sampler
-
-    @classmethod
-    def check_float_keys(
-        cls,
-        state_dict: Mapping[str, object],
-        config: FlowConfig = FlowConfig(),  # noqa: B008 (frozen, immutable default)
-    ) -> KeyReport:
-        """Check the ``fmt.*`` entries of FLOAT's checkpoint without loading or raising: every parameter with its
-        shape; ``fmt.alignment_mask`` is accepted (its band is verified when loading). Other entries are not looked
-        at."""
-        with torch.device("meta"):  # shapes only: nothing is allocated
-            layout = FlowTransformer(config)
-        expected = {FLOAT_PREFIX + name: tuple(t.shape) for name, t in layout.state_dict().items()}
-        return check_keys(state_dict, expected, optional={FLOAT_PREFIX + ALIGNMENT_MASK_KEY}, prefix=FLOAT_PREFIX)
-
-    def float_state_dict(self) -> dict[str, torch.Tensor]:
-        """The weights under FLOAT's keys (``fmt.*``, including the ``fmt.alignment_mask`` buffer), as copies."""
-        return float_entries(self, self.config.sequence_length, self.config.attention_window)
 
     def sample(
         self,

@@ -2,12 +2,13 @@
 
 ::
 
-    image --load_image / crop_portrait / image_to_tensor--> Renderer.encode --> SourceFace (r_s, identity, features)
-    audio --load_audio--> waveform --Conditioner--> Conditions (audio (1, T, Da), emotion (1, T, 7))
-    FlowSampler.stream(conditions window by window, r_s, nfe, solver, guidance, seed | noise) --> MotionTrack
+    image --PortraitRenderer.encode_portrait--> EncodedPortrait (its own motion r_s; for FLOAT: crop, encoder)
+    audio --load_audio--> waveform --SpeechConditioner--> Conditions (audio (1, T, Da), emotion (1, T, 7))
+    MotionGenerator.stream(conditions window by window, r_s, nfe, solver, guidance, seed | noise) --> MotionTrack
     EditProgram.apply(track, space)                                               (optional)
     Video(renderer, source, track, waveform)  --save()--> frames rendered chunk by chunk into the MP4
 
+The components are used through the protocols of :mod:`motionkit.protocols`, so every model family runs here.
 The whole motion track is sampled before anything is rendered (it is small: 15,000 x 512 floats for 10 minutes,
 and edits such as smoothing or "hold at the track mean" need all of it); frames are never all in memory.
 """
@@ -24,21 +25,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from motionkit.checkpoint import load_model
-from motionkit.conditioner import Conditioner
 from motionkit.conditioner.emotion import EmotionInput
 from motionkit.config import GuidanceConfig, ModelConfig
-from motionkit.errors import ConfigError, EditError, ImageError, ShapeError
+from motionkit.errors import ConfigError, EditError, ShapeError
 from motionkit.flow import ExplicitNoise, FlowSampler, Solver
-from motionkit.io import image_to_tensor, load_audio
-from motionkit.io.image import PIXEL_CENTER, ImageInput
+from motionkit.io import load_audio
+from motionkit.model_folder import load_model
 from motionkit.pipeline.explore import AxisSweep, explore
 from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
 from motionkit.progress import ProgressCallback, no_progress
-from motionkit.renderer import Box, Precision, Renderer, crop_portrait
+from motionkit.protocols import EncodedPortrait, MotionGenerator, PortraitRenderer, SpeechConditioner
+from motionkit.renderer import Box, Precision
+from motionkit.renderer.renderer import PortraitInput
 from motionkit.space import EditProgram, MotionSpace
-from motionkit.types import Conditions, MotionTrack, SourceFace
-from motionkit.validation import check_tensor
+from motionkit.types import Conditions, MotionTrack
 
 PRECISION_OF: dict[torch.dtype, Precision] = {
     torch.float32: "float32",
@@ -46,9 +46,6 @@ PRECISION_OF: dict[torch.dtype, Precision] = {
     torch.float16: "float16",
 }
 """Supported compute dtypes and the renderer precision each one selects."""
-
-PortraitInput = ImageInput | torch.Tensor
-"""A path, an ``(H, W, 3)`` array, a Pillow image, or a ``(3, H, W)`` / ``(1, 3, H, W)`` tensor in ``[-1, 1]``."""
 
 EditsInput = EditProgram | str | Path | None
 """An :class:`EditProgram`, its JSON text, or the path of a JSON file."""
@@ -97,7 +94,7 @@ def resolve_guidance(guidance: GuidanceInput) -> GuidanceConfig | None:
 class Pipeline:
     """Portrait + speech -> :class:`Video`, with every FLOAT stage exposed.
 
-    Build it with :meth:`from_pretrained` from a model folder (:mod:`motionkit.checkpoint`, e.g. written by
+    Build it with :meth:`from_pretrained` from a model folder (:mod:`motionkit.model_folder`, e.g. written by
     ``motionkit convert-float``), or from components. Example::
 
         pipeline = Pipeline.from_pretrained("models/float-512")
@@ -115,9 +112,9 @@ class Pipeline:
         chunk_size: frames rendered together when a video is saved.
     """
 
-    renderer: Renderer
-    conditioner: Conditioner
-    sampler: FlowSampler
+    renderer: PortraitRenderer
+    conditioner: SpeechConditioner
+    sampler: MotionGenerator
     space: MotionSpace | None = None
     config: ModelConfig | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
@@ -128,17 +125,17 @@ class Pipeline:
         self.dtype = resolve_dtype(self.dtype)
         if self.space is None:
             self.space = self.renderer.space
-        if self.sampler.config.motion_dim != self.renderer.config.latent_dim:
+        if self.sampler.latent_dim != self.renderer.latent_dim:
             raise ShapeError(
-                f"the sampler makes {self.sampler.config.motion_dim}-d motion but the renderer decodes "
-                f"{self.renderer.config.latent_dim}-d latents; use components of one model."
+                f"the sampler makes {self.sampler.latent_dim}-d motion but the renderer draws "
+                f"{self.renderer.latent_dim}-d latents; use components of one model."
             )
 
     @classmethod
     def from_pretrained(
         cls, folder: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype | str = torch.float32
     ) -> Pipeline:
-        """Load a model folder (see :mod:`motionkit.checkpoint`) onto ``device``; weights stay float32, ``dtype``
+        """Load a model folder (see :mod:`motionkit.model_folder`) onto ``device``; weights stay float32, ``dtype``
         selects the compute precision. On CUDA the sampler replays CUDA graphs of its transformer
         (:meth:`FlowSampler.use_cuda_graphs`: same motion, several times faster at FLOAT's size); call
         ``pipeline.sampler.use_cuda_graphs(False)`` to sample eagerly."""
@@ -147,7 +144,8 @@ class Pipeline:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device 'cuda' was requested but no CUDA GPU is available; use device='cpu'.")
         parts = load_model(folder, device=device)
-        parts.sampler.use_cuda_graphs(device.type == "cuda")
+        if device.type == "cuda" and isinstance(parts.sampler, FlowSampler):
+            parts.sampler.use_cuda_graphs()
         return cls(
             renderer=parts.renderer,
             conditioner=parts.conditioner,
@@ -165,13 +163,8 @@ class Pipeline:
         return self.renderer.device
 
     @property
-    def size(self) -> int:
-        """Portrait / frame side in pixels."""
-        return self.renderer.config.size
-
-    @property
     def sample_rate(self) -> int:
-        return self.conditioner.config.sample_rate
+        return self.conditioner.sample_rate
 
     @property
     def precision(self) -> Precision:
@@ -181,7 +174,7 @@ class Pipeline:
     def default_emotion(self) -> str:
         """What ``emotion=None`` means for this model: ``"predicted"`` from speech when it has an emotion
         classifier, else ``"neutral"`` (the Conditioner then warns once; pass it explicitly to avoid that)."""
-        return "predicted" if self.conditioner.emotion_classifier is not None else "neutral"
+        return "predicted" if self.conditioner.predicts_emotion else "neutral"
 
     @property
     def motion_space(self) -> MotionSpace:
@@ -193,20 +186,10 @@ class Pipeline:
 
     def encode_portrait(
         self, image: PortraitInput, *, crop: bool = True, box: Box | Sequence[float] | None = None
-    ) -> SourceFace:
-        """Prepare and encode a portrait: FLOAT's face crop (``crop=False``: resize the whole image; ``box``:
-        crop around a given face box instead of detecting one), ``(u - 127.5) / 127.5``, then the encoder."""
-        if isinstance(image, torch.Tensor):
-            frame = check_tensor("image", image[0] if image.ndim == 4 and image.shape[0] == 1 else image, ndim=3)
-            if frame.shape[0] != 3:
-                raise ImageError(f"a portrait tensor must be (3, H, W) or (1, 3, H, W), got {tuple(image.shape)}.")
-            if not crop and box is None and tuple(frame.shape[1:]) == (self.size, self.size):
-                return self.renderer.encode(frame[None].to(self.device, torch.float32))
-            # back to 8 bits by rounding, which inverts image_to_tensor exactly (truncation would not)
-            image = ((frame.detach().float().clamp(-1, 1) + 1) * PIXEL_CENTER).round().to(torch.uint8)
-            image = image.permute(1, 2, 0).cpu().numpy()
-        prepared = crop_portrait(image, self.size, box=box, crop=crop)
-        return self.renderer.encode(image_to_tensor(prepared).to(self.device))
+    ) -> EncodedPortrait:
+        """Prepare and encode a portrait with the renderer (for the learned renderer: FLOAT's face crop, or
+        ``crop=False`` to resize the whole image, or ``box`` to crop around a given face box)."""
+        return self.renderer.encode_portrait(image, crop=crop, box=box)
 
     def load_audio(self, audio: str | Path | np.ndarray | torch.Tensor, sample_rate: int | None = None) -> np.ndarray:
         """Mono float32 waveform at the model rate; arrays are taken to be at that rate unless ``sample_rate``."""
@@ -222,7 +205,7 @@ class Pipeline:
     def sample(
         self,
         conditions: Conditions,
-        source: SourceFace,
+        source: EncodedPortrait,
         *,
         seed: int | None = 0,
         nfe: int | None = None,
@@ -237,7 +220,7 @@ class Pipeline:
         given (one ``(1, L, D)`` tensor per window, or one for all).
         """
         report = progress or no_progress
-        window = self.sampler.config.window
+        window = self.sampler.window
         windows = math.ceil(conditions.frames / window)
         if noise is not None:
             ExplicitNoise(noise, windows)  # checks the window count now rather than after minutes of sampling
@@ -273,7 +256,7 @@ class Pipeline:
 
     def generate(
         self,
-        image: PortraitInput | SourceFace,
+        image: PortraitInput | EncodedPortrait,
         audio: str | Path | np.ndarray | torch.Tensor,
         emotion: EmotionInput = None,
         *,
@@ -312,7 +295,7 @@ class Pipeline:
             A :class:`Video`; nothing is rendered until it is saved or iterated.
         """
         report = progress or no_progress
-        source = image if isinstance(image, SourceFace) else self.encode_portrait(image, crop=crop, box=box)
+        source = image if isinstance(image, EncodedPortrait) else self.encode_portrait(image, crop=crop, box=box)
         waveform = self.load_audio(audio, sample_rate)
         report("conditioning", 0, 1)
         conditions = self.condition(waveform, emotion)
@@ -325,7 +308,7 @@ class Pipeline:
 
     def render(
         self,
-        image: PortraitInput | SourceFace,
+        image: PortraitInput | EncodedPortrait,
         track: MotionTrack,
         audio: str | Path | np.ndarray | torch.Tensor | None = None,
         *,
@@ -341,12 +324,12 @@ class Pipeline:
         """
         if not isinstance(track, MotionTrack):
             raise ShapeError(f"track must be a MotionTrack (MotionTrack.load(path)), got {type(track).__name__}.")
-        if track.dim != self.renderer.config.latent_dim or track.batch != 1:
+        if track.dim != self.renderer.latent_dim or track.batch != 1:
             raise ShapeError(
                 f"the track has batch {track.batch} and latent size {track.dim}; this model renders one track of "
-                f"{self.renderer.config.latent_dim}-d latents. Use a track sampled by this model."
+                f"{self.renderer.latent_dim}-d latents. Use a track sampled by this model."
             )
-        source = image if isinstance(image, SourceFace) else self.encode_portrait(image, crop=crop, box=box)
+        source = image if isinstance(image, EncodedPortrait) else self.encode_portrait(image, crop=crop, box=box)
         waveform = None if audio is None else self.load_audio(audio, sample_rate)
         sampled = track.to(self.device, torch.float32)
         edited = self.apply_edits(sampled, edits, references)
@@ -360,7 +343,7 @@ class Pipeline:
     # ------------------------------------------------------------------------------------------------ helpers
 
     def _video(
-        self, source: SourceFace, track: MotionTrack, waveform: np.ndarray | None, sampled: MotionTrack
+        self, source: EncodedPortrait, track: MotionTrack, waveform: np.ndarray | None, sampled: MotionTrack
     ) -> Video:
         return Video(
             renderer=self.renderer,

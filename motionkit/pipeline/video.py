@@ -21,8 +21,9 @@ from motionkit.errors import ConfigError, ShapeError
 from motionkit.io import VideoWriter, tensor_to_image
 from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET
 from motionkit.progress import ProgressCallback, no_progress
-from motionkit.renderer import Precision, Renderer
-from motionkit.types import MotionTrack, SourceFace
+from motionkit.protocols import EncodedPortrait, PortraitRenderer
+from motionkit.renderer import Precision
+from motionkit.types import MotionTrack
 
 DEFAULT_CHUNK_SIZE = 8
 """Frames rendered together before they are written (the renderer's default)."""
@@ -47,8 +48,8 @@ class Video:
     ``len(video)`` is the number of frames; frame ``t`` is ``G(identity + track.latents[0, t], features)``.
     """
 
-    renderer: Renderer
-    source: SourceFace
+    renderer: PortraitRenderer
+    source: EncodedPortrait
     track: MotionTrack
     audio: np.ndarray | None = None
     sample_rate: int = 16000
@@ -57,8 +58,8 @@ class Video:
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     def __post_init__(self) -> None:
-        if not isinstance(self.track, MotionTrack) or not isinstance(self.source, SourceFace):
-            raise ShapeError("a Video needs a SourceFace (Renderer.encode) and a MotionTrack.")
+        if not isinstance(self.track, MotionTrack) or not isinstance(self.source, EncodedPortrait):
+            raise ShapeError("a Video needs an encoded portrait (renderer.encode_portrait) and a MotionTrack.")
         if self.track.batch != 1 or self.source.batch != 1:
             raise ShapeError(
                 f"a Video shows one portrait with one track; got a source of batch {self.source.batch} and a track "
@@ -82,9 +83,9 @@ class Video:
         return self.track.duration
 
     @property
-    def size(self) -> int:
-        """Frame side in pixels."""
-        return self.renderer.config.size
+    def frame_shape(self) -> tuple[int, int]:
+        """``(height, width)`` of the frames in pixels."""
+        return self.renderer.frame_shape(self.source)
 
     def __len__(self) -> int:
         return self.track.frames

@@ -10,25 +10,23 @@ no clamp). ``r = r_s`` reconstructs the portrait's own pose and expression.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Literal, cast
+from typing import cast
 
 import torch
 from torch import nn
 
 from motionkit.config import RendererConfig
-from motionkit.errors import ConfigError, ShapeError
+from motionkit.errors import ConfigError, ImageError, ShapeError
+from motionkit.io.image import PIXEL_CENTER, ImageInput, image_to_tensor
 from motionkit.renderer.decoder import Synthesis, level_resolutions
 from motionkit.renderer.encoder import MotionEncoder
+from motionkit.renderer.face import Box, crop_portrait
 from motionkit.renderer.layers import ConvLayer, EqualConv2d, FusedLeakyReLU, ToFlow, ToRGB
-from motionkit.renderer.weights import FLOAT_PREFIX, check_float_weights, select_float_weights
 from motionkit.space import MotionSpace
-from motionkit.types import MotionTrack, SourceFace
-from motionkit.validation import KeyReport, check_tensor
-
-Precision = Literal["float32", "bfloat16", "float16"]
-"""Compute precision of decoding: float32, or autocast to bfloat16 / float16 (meant for GPUs)."""
+from motionkit.types import MotionTrack, Precision, SourceFace
+from motionkit.validation import check_tensor
 
 PRECISIONS: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -37,6 +35,9 @@ IMAGE_RANGE_SLACK = 1e-4
 RGB_CHANNELS = 3
 COPY_OFFSET = 2.0
 """Keeps RGB values in ``[-1, 1]`` inside the leaky ReLUs' linear range (:meth:`Renderer.init_source_copy`)."""
+
+PortraitInput = ImageInput | torch.Tensor
+"""A path, an ``(H, W, 3)`` array, a Pillow image, or a ``(3, H, W)`` / ``(1, 3, H, W)`` tensor in ``[-1, 1]``."""
 
 DEFAULT_CONFIG = RendererConfig()
 
@@ -61,42 +62,6 @@ class Renderer(nn.Module):
         self.enc = MotionEncoder(config)
         self.dec = Synthesis(config)
 
-    # ----------------------------------------------------------------------------------------------- weights
-
-    @classmethod
-    def from_float_state_dict(
-        cls, state_dict: Mapping[str, torch.Tensor], config: RendererConfig = DEFAULT_CONFIG
-    ) -> Renderer:
-        """Build a renderer from official FLOAT weights (keys ``motion_autoencoder.enc.*`` / ``.dec.*``).
-
-        A whole ``float.pth`` state dict may be passed: keys of the other FLOAT components (``fmt.*``,
-        ``audio_encoder.*``) are ignored, and so are the FIR-kernel buffers (rebuilt, never read). Every missing,
-        unexpected or mis-shaped key is reported in one :class:`~motionkit.errors.CheckpointError`.
-        """
-        renderer = cls(config)
-        hint = (
-            f"The renderer was built with {config!r}; pass the RendererConfig the weights were trained with "
-            f"(official FLOAT weights use the default float-512 layout)."
-        )
-        weights = select_float_weights(state_dict, renderer, hint)
-        renderer.load_state_dict(weights, strict=True)
-        return renderer
-
-    @classmethod
-    def check_float_keys(cls, state_dict: Mapping[str, object], config: RendererConfig = DEFAULT_CONFIG) -> KeyReport:
-        """Check the ``motion_autoencoder.*`` entries of an official state dict without loading or raising.
-
-        Every parameter of the layout must be present with its shape; the FIR-kernel buffers of the official file
-        are accepted (they are rebuilt, never read). Entries of other components are not looked at.
-        """
-        with torch.device("meta"):  # shapes only: nothing is allocated
-            layout = cls(config)
-        return check_float_weights(state_dict, layout)
-
-    def float_state_dict(self) -> dict[str, torch.Tensor]:
-        """The parameters under official FLOAT names (``motion_autoencoder.`` + own name), detached."""
-        return {FLOAT_PREFIX + name: tensor.detach() for name, tensor in self.state_dict().items()}
-
     # ------------------------------------------------------------------------------------------- properties
 
     @property
@@ -107,6 +72,11 @@ class Renderer(nn.Module):
     @property
     def device(self) -> torch.device:
         return self.dec.direction.weight.device
+
+    @property
+    def latent_dim(self) -> int:
+        """Size ``D`` of the motion latents this renderer draws (the width of a track it renders)."""
+        return self.config.latent_dim
 
     @property
     def resolutions(self) -> list[int]:
@@ -248,6 +218,33 @@ class Renderer(nn.Module):
             features=out.features,
             image=images,
         )
+
+    def encode_portrait(
+        self, image: PortraitInput, *, crop: bool = True, box: Box | Sequence[float] | None = None
+    ) -> SourceFace:
+        """Prepare and encode one portrait: FLOAT's face crop (``crop=False``: resize the whole image; ``box``: crop
+        around a given face box instead of detecting one), ``(u - 127.5) / 127.5``, then :meth:`encode`.
+
+        Args:
+            image: a path, an ``(H, W, 3)`` uint8 array, a Pillow image, or a ``(3, H, W)`` / ``(1, 3, H, W)``
+                tensor in ``[-1, 1]``.
+        """
+        if isinstance(image, torch.Tensor):
+            frame = check_tensor("image", image[0] if image.ndim == 4 and image.shape[0] == 1 else image, ndim=3)
+            if frame.shape[0] != RGB_CHANNELS:
+                raise ImageError(f"a portrait tensor must be (3, H, W) or (1, 3, H, W), got {tuple(image.shape)}.")
+            size = self.config.size
+            if not crop and box is None and tuple(frame.shape[1:]) == (size, size):
+                return self.encode(frame[None].to(self.device, torch.float32))
+            # back to 8 bits by rounding, which inverts image_to_tensor exactly (truncation would not)
+            image = ((frame.detach().float().clamp(-1, 1) + 1) * PIXEL_CENTER).round().to(torch.uint8)
+            image = image.permute(1, 2, 0).cpu().numpy()
+        prepared = crop_portrait(image, self.config.size, box=box, crop=crop)
+        return self.encode(image_to_tensor(prepared).to(self.device))
+
+    def frame_shape(self, portrait: SourceFace) -> tuple[int, int]:
+        """``(height, width)`` of the frames drawn for ``portrait``: the model's square resolution."""
+        return (self.config.size, self.config.size)
 
     def decode(
         self,

@@ -8,10 +8,10 @@ from typing import Any
 
 import torch
 
-from motionkit.checkpoint import save_model
 from motionkit.conditioner import Conditioner
-from motionkit.config import preset
+from motionkit.families import preset
 from motionkit.flow import FlowSampler
+from motionkit.model_folder import save_model
 from motionkit.renderer import Renderer
 from motionkit.space import Axis
 

@@ -32,7 +32,7 @@ from motionkit.cli import (
 )
 from motionkit.cli.common import HelpFormatter
 from motionkit.cli.progress import ProgressBars
-from motionkit.convert.licenses import float_license
+from motionkit.families.float.licenses import float_license
 from motionkit.io import VideoWriter, read_video
 from motionkit.testing.models import random_model_folder
 from motionkit.testing.optional import require_mediapipe

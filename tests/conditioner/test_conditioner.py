@@ -26,6 +26,7 @@ from motionkit.conditioner import (
 from motionkit.conditioner.emotion import onehot
 from motionkit.config import ConditionerConfig
 from motionkit.errors import AudioError, CheckpointError, ConfigError, ShapeError
+from motionkit.families.float.layout import load_official_projection
 from motionkit.io.audio import normalize_waveform
 
 MakeConditioner = Callable[..., Conditioner]
@@ -208,7 +209,7 @@ def test_training_mode_and_gradients(conditioner: Conditioner, speech: Speech) -
 
 
 def test_mel_conditioner_needs_no_weights(speech: Speech) -> None:
-    from motionkit.config import preset
+    from motionkit.families import preset
 
     conditioner = Conditioner(preset("tiny").conditioner)
     with torch.no_grad():
@@ -301,11 +302,11 @@ def test_float_state_dict(conditioner: Conditioner) -> None:
     state = {f"audio_encoder.{k}": torch.randn_like(v) for k, v in conditioner.audio_encoder.state_dict().items()}
     state["fmt.pos_embed"] = torch.zeros(1)  # other FLOAT keys are ignored
     projection = {k: v for k, v in state.items() if "audio_projection" in k}
-    conditioner.load_float_state_dict(state)
+    load_official_projection(conditioner, state)
     for key, value in projection.items():
         assert torch.equal(conditioner.state_dict()[key], value)
-    with pytest.raises(CheckpointError, match=r"no audio_encoder\.audio_projection\.\* keys"):
-        conditioner.load_float_state_dict({"fmt.pos_embed": torch.zeros(1)})
+    with pytest.raises(CheckpointError, match=r"no audio_encoder\.audio_projection\.\* entries"):
+        load_official_projection(conditioner, {"fmt.pos_embed": torch.zeros(1)})
 
 
 def test_projection_layer_by_layer_equals_the_stacked_projection(conditioner: Conditioner, speech: Speech) -> None:

@@ -9,6 +9,7 @@ import torch
 
 from motionkit.conditioner import Conditioner, EmotionClassifier, build_wav2vec2
 from motionkit.config import ConditionerConfig
+from motionkit.families.float.layout import conditioner_from_official, load_official_projection
 from motionkit.testing.float_weights import synthetic_tensor
 from motionkit.testing.parity import ParityFixture, load_fixture_wav, parity_fixture
 
@@ -33,7 +34,7 @@ def conditioner(fixture: ParityFixture) -> Conditioner:
     wav2vec2 = build_wav2vec2(fixture.audio_config(), fixture.audio_wav2vec2_state_dict())
     emotion = EmotionClassifier.from_state_dict(fixture.emotion_config(), fixture.emotion_state_dict())
     conditioner = Conditioner(ConditionerConfig(), wav2vec2=wav2vec2, emotion=emotion)
-    conditioner.load_float_state_dict(projection_state_dict(fixture))
+    load_official_projection(conditioner, projection_state_dict(fixture))
     return conditioner
 
 
@@ -125,7 +126,7 @@ def test_from_float_with_weight_folders(fixture: ParityFixture, tmp_path: Path) 
     write_config(fixture.audio_config(), wav2vec2_dir / "config.json")
     EmotionClassifier.from_state_dict(fixture.emotion_config(), fixture.emotion_state_dict()).save(emotion_dir)
 
-    conditioner = Conditioner.from_float(projection_state_dict(fixture), wav2vec2_dir, emotion_dir)
+    conditioner = conditioner_from_official(projection_state_dict(fixture), wav2vec2_dir, emotion_dir)
     with torch.no_grad():
         conditions = conditioner(fixture.audio_path)
     fixture.assert_close("audio_wa", conditions.audio)

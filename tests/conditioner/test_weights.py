@@ -13,8 +13,8 @@ from conditioner_helpers import TINY_EMOTION, TINY_WAV2VEC2, random_emotion, ran
 from safetensors.torch import save_file
 
 from motionkit.conditioner import EmotionClassifier, build_wav2vec2, load_wav2vec2, save_wav2vec2
+from motionkit.conditioner.huggingface import to_file_names
 from motionkit.conditioner.wav2vec2 import write_config
-from motionkit.conditioner.weights import to_file_names
 from motionkit.errors import CheckpointError
 
 POS_CONV = "encoder.pos_conv_embed.conv"
@@ -179,7 +179,7 @@ def test_corrupt_files(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="not readable JSON"):
         load_wav2vec2(folder)
     write_config(TINY_WAV2VEC2, folder / "config.json")
-    with pytest.raises(CheckpointError, match="damaged or not a safetensors file.*copy it again"):
+    with pytest.raises(CheckpointError, match=r"damaged or not a safetensors file.*copy it again"):
         load_wav2vec2(folder)
 
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from motionkit.config import FlowConfig, preset
+from motionkit.config import FlowConfig
 from motionkit.errors import ConfigError, ShapeError
 from motionkit.eval import window_phase_seams
+from motionkit.families import preset
 from motionkit.flow import FlowSampler
 from motionkit.types import Conditions, MotionTrack
 

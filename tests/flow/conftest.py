@@ -11,7 +11,8 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from motionkit.config import FlowConfig, preset
+from motionkit.config import FlowConfig
+from motionkit.families import preset
 from motionkit.flow import FlowSampler
 from motionkit.types import Conditions
 

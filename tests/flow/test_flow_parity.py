@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from motionkit.config import GuidanceConfig
+from motionkit.config import FlowConfig, GuidanceConfig
+from motionkit.families.float.layout import sampler_from_official
 from motionkit.flow import ClassifierFreeGuidance, FlowSampler
 from motionkit.testing.parity import ParityFixture, parity_fixture
 from motionkit.types import EMOTION_LABELS, Conditions
@@ -23,7 +24,7 @@ def fixture() -> ParityFixture:
 @pytest.fixture(scope="module")
 def official(fixture: ParityFixture) -> FlowSampler:
     # The official run used 2 threads; matching it keeps the low-order bits comparable (not required by tolerance).
-    return FlowSampler.from_float_state_dict(fixture.float_state_dict()).eval()
+    return sampler_from_official(fixture.float_state_dict(), FlowConfig()).eval()
 
 
 def test_official_key_layout(fixture):

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from motionkit.checkpoint import file_sha256
 from motionkit.cli import main
+from motionkit.families.float.layout import official_flow_entries
+from motionkit.model_folder import file_sha256
 from motionkit.pipeline import Pipeline, Video
 from motionkit.testing.parity import ParityFixture, parity_fixture
 
@@ -42,7 +43,7 @@ def official_buffers(key_list: Path) -> dict[str, torch.Tensor]:
     with torch.device("meta"):
         sampler = FlowSampler()
     built = {"motion_autoencoder." + name: value for name, value in Renderer().named_buffers()}
-    built["fmt.alignment_mask"] = sampler.float_state_dict()["fmt.alignment_mask"]
+    built["fmt.alignment_mask"] = official_flow_entries(sampler)["fmt.alignment_mask"]
     return {name: built[name] for name in names}
 
 

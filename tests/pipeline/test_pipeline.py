@@ -40,7 +40,7 @@ def test_generate_returns_a_lazy_video_of_the_clip(pipeline: Pipeline, video: Vi
     assert len(video) == FRAMES
     assert video.fps == 25.0
     assert video.track.latents.shape == (1, FRAMES, pipeline.renderer.config.latent_dim)
-    assert video.size == 64
+    assert video.frame_shape == (64, 64)
     assert video.audio is not None
     assert video.audio.shape == (round(1.3 * SAMPLE_RATE),)
     assert video.sampled_track is video.track  # no edits

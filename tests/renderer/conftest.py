@@ -7,9 +7,11 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from motionkit.config import RendererConfig, preset
+from motionkit.config import RendererConfig
+from motionkit.families import preset
+from motionkit.families.float.layout import RENDERER_PREFIX as FLOAT_PREFIX
+from motionkit.families.float.layout import renderer_from_official
 from motionkit.renderer import Renderer
-from motionkit.renderer.weights import FLOAT_PREFIX
 from motionkit.testing import synthetic_tensor
 
 
@@ -39,7 +41,7 @@ def tiny_weights(tiny_config: RendererConfig) -> dict[str, torch.Tensor]:
 
 @pytest.fixture
 def tiny_renderer(tiny_config: RendererConfig, tiny_weights: dict[str, torch.Tensor]) -> Renderer:
-    return Renderer.from_float_state_dict(tiny_weights, tiny_config)
+    return renderer_from_official(tiny_weights, tiny_config)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import torch
 
 from motionkit import MotionTrack
 from motionkit.config import RendererConfig
+from motionkit.families.float.layout import renderer_from_official
 from motionkit.renderer import Renderer
 from motionkit.testing import parity_fixture
 
@@ -47,7 +48,7 @@ def test_reduced_precision_render(tiny_renderer: Renderer, portraits: torch.Tens
 @pytest.mark.parity
 def test_parity_on_cuda(float_weights_for: Callable[[RendererConfig], dict[str, torch.Tensor]]) -> None:
     fixture = parity_fixture()
-    renderer = Renderer.from_float_state_dict(float_weights_for(RendererConfig())).to("cuda")
+    renderer = renderer_from_official(float_weights_for(RendererConfig()), RendererConfig()).to("cuda")
     source = renderer.encode(fixture.tensor("input_image").cuda())
     fixture.assert_close("enc_s_r", source.identity)
     fixture.assert_close("enc_r_s", source.motion)

@@ -8,6 +8,7 @@ import torch
 from motionkit import MotionTrack, SourceFace
 from motionkit.config import RendererConfig
 from motionkit.errors import CheckpointError, ConfigError, NonFiniteError, ShapeError
+from motionkit.families.float.layout import official_renderer_entries, renderer_from_official
 from motionkit.renderer import Renderer
 from motionkit.renderer.layers import ModulatedConv2d
 from motionkit.renderer.reference import synthesis_reference
@@ -40,8 +41,8 @@ def test_float_512_layout_has_the_official_keys() -> None:
 
 
 def test_float_state_dict_round_trip(tiny_config: RendererConfig, tiny_weights: dict[str, torch.Tensor]) -> None:
-    renderer = Renderer.from_float_state_dict(tiny_weights, tiny_config)
-    exported = renderer.float_state_dict()
+    renderer = renderer_from_official(tiny_weights, tiny_config)
+    exported = official_renderer_entries(renderer)
     assert exported.keys() == tiny_weights.keys()
     for key, value in tiny_weights.items():
         assert torch.equal(exported[key], value), key
@@ -56,7 +57,7 @@ def test_loading_ignores_other_components_and_buffers(
     full["audio_encoder.audio_projection.0.bias"] = torch.zeros(3)
     full["motion_autoencoder.enc.net_app.convs.1.conv2.0.kernel"] = torch.zeros(4, 4)
     full["motion_autoencoder.dec.to_flows.0.upsample.kernel"] = torch.zeros(4, 4)
-    renderer = Renderer.from_float_state_dict(full, tiny_config)
+    renderer = renderer_from_official(full, tiny_config)
     kernel = renderer.enc.net_app.convs[1].conv2[0].kernel
     assert float(kernel.sum()) == pytest.approx(1.0), "buffers come from the constructor, not the file"
 
@@ -70,7 +71,7 @@ def test_weight_mismatches_are_reported_together(
     broken["motion_autoencoder.dec.extra.weight"] = torch.zeros(1)
     broken["motion_autoencoder.dec.direction.weight"] = torch.zeros(32, 9)
     with pytest.raises(CheckpointError) as info:
-        Renderer.from_float_state_dict(broken, tiny_config)
+        renderer_from_official(broken, tiny_config)
     message = str(info.value)
     assert "2 missing" in message
     assert "motion_autoencoder.enc.fc.0.weight" in message
@@ -82,11 +83,11 @@ def test_weight_mismatches_are_reported_together(
 
 def test_weights_of_another_layout_are_rejected(tiny_weights: dict[str, torch.Tensor]) -> None:
     with pytest.raises(CheckpointError, match=r"missing.*wrong shape"):
-        Renderer.from_float_state_dict(tiny_weights)  # float-512 layout
+        renderer_from_official(tiny_weights, RendererConfig())  # float-512 layout
     with pytest.raises(CheckpointError, match=r"unexpected: enc\.fc\.0\.weight"):
-        Renderer.from_float_state_dict({"enc.fc.0.weight": torch.zeros(1)}, RendererConfig(size=64))
+        renderer_from_official({"enc.fc.0.weight": torch.zeros(1)}, RendererConfig(size=64))
     with pytest.raises(CheckpointError, match="mapping"):
-        Renderer.from_float_state_dict([1, 2], RendererConfig(size=64))  # type: ignore[arg-type]
+        renderer_from_official([1, 2], RendererConfig(size=64))  # type: ignore[arg-type]
 
 
 def test_encode_outputs(tiny_renderer: Renderer, portraits: torch.Tensor, tiny_config: RendererConfig) -> None:

@@ -13,10 +13,11 @@ import torch
 
 from motionkit import MotionTrack, SourceFace
 from motionkit.config import RendererConfig
+from motionkit.families.float.layout import RENDERER_PREFIX as FLOAT_PREFIX
+from motionkit.families.float.layout import renderer_from_official
 from motionkit.io import image_to_tensor, load_image
 from motionkit.renderer import Renderer
 from motionkit.renderer.layers import ModulatedConv2d
-from motionkit.renderer.weights import FLOAT_PREFIX
 from motionkit.testing import ParityFixture, parity_fixture
 
 pytestmark = pytest.mark.parity
@@ -33,7 +34,7 @@ def fixture() -> ParityFixture:
 def renderer(
     fixture: ParityFixture, float_weights_for: Callable[[RendererConfig], dict[str, torch.Tensor]]
 ) -> Renderer:
-    return Renderer.from_float_state_dict(float_weights_for(RendererConfig()))
+    return renderer_from_official(float_weights_for(RendererConfig()), RendererConfig())
 
 
 @pytest.fixture(scope="module")

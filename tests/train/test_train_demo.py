@@ -11,11 +11,11 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from motionkit.checkpoint import AXES_FILE, load_model
-from motionkit.config.model import preset
 from motionkit.data.synthetic import SyntheticWorldConfig, close_up
 from motionkit.errors import ConfigError, OutputError
 from motionkit.eval.seams import DEFAULT_SEEDS
+from motionkit.families import preset
+from motionkit.model_folder import AXES_FILE, load_model
 from motionkit.train.demo import SyntheticDemoConfig, evaluate_model, train_synthetic_demo
 from motionkit.train.demo.data import HELD_OUT_FIRST_SEED, training_seeds
 from motionkit.train.demo.evaluation import ClipEvaluation, DemoEvaluation, model_world

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 from train_task_fixtures import identities, smooth_motion, tiny, write_waveform_cache
 
-from motionkit.checkpoint import load_model
 from motionkit.conditioner import Conditioner
 from motionkit.config.train import AELossConfig, TrainConfig, train_config_from_dict
 from motionkit.data.cache import FeatureCache, FeatureCacheWriter, WindowSource
@@ -17,6 +16,7 @@ from motionkit.data.synthetic import SyntheticWorld
 from motionkit.errors import CheckpointError, ConfigError, ShapeError
 from motionkit.flow import FlowSampler
 from motionkit.io import VideoWriter, normalize_waveform
+from motionkit.model_folder import load_model
 from motionkit.renderer import Renderer
 from motionkit.train import DistContext, Trainer, load_checkpoint, run_training
 from motionkit.train.demo.data import SyntheticPairSource, parameter_scales

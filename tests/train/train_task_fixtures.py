@@ -7,9 +7,10 @@ from pathlib import Path
 
 import torch
 
-from motionkit.config.model import ModelConfig, preset
+from motionkit.config.model import ModelConfig
 from motionkit.data.cache import FeatureCacheWriter
 from motionkit.data.synthetic import close_up
+from motionkit.families import preset
 from motionkit.io import normalize_waveform
 from motionkit.train.demo.data import DemoIdentity, make_identity
 

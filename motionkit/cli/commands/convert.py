@@ -9,8 +9,8 @@ from pathlib import Path
 from motionkit.cli.commands.info import print_license
 from motionkit.cli.common import HelpFormatter, add_overwrite_option
 from motionkit.cli.progress import ProgressBars
-from motionkit.convert import convert_float
-from motionkit.convert.licenses import EMOTION_REPO, WAV2VEC2_REPO
+from motionkit.families.float.convert import convert_float
+from motionkit.families.float.licenses import EMOTION_REPO, WAV2VEC2_REPO
 
 DESCRIPTION = f"""\
 Convert FLOAT's official checkpoint into a motionkit model folder.

@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     progress = ProgressBars.for_terminal(args.quiet)
     try:
         # without a classifier the emotion cannot be predicted: neutral, said explicitly (no warning)
-        emotion = None if pipeline.conditioner.emotion_classifier is not None else "neutral"
+        emotion = None if pipeline.conditioner.predicts_emotion else "neutral"
         video = pipeline.generate(demo_portrait_path(), audio, emotion, seed=args.seed, crop=False, progress=progress)
         program = None if args.no_edits else demo_program(video.duration)
         if program is not None:
@@ -120,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
         figure = plot_edit(video.sampled_track, video.track, space, title=title)
         program.save(outputs[2])
     save_figure(figure, outputs[1])
-    print(f"demo video:   {outputs[0]} ({video.duration:.1f} s, {len(video)} frames at {video.size} px)")
+    height, width = video.frame_shape
+    print(f"demo video:   {outputs[0]} ({video.duration:.1f} s, {len(video)} frames of {width}x{height} px)")
     print(f"motion plot:  {outputs[1]}")
     if program is not None:
         print(f"edit program: {outputs[2]} (apply another with `motionkit edit`)")

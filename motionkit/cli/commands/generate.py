@@ -150,7 +150,7 @@ def emotion_from(args: argparse.Namespace) -> EmotionInput:
 def guidance_from(args: argparse.Namespace, pipeline: Pipeline) -> GuidanceConfig | None:
     if args.audio_scale is None and args.emotion_scale is None:
         return None
-    default = pipeline.sampler.config.guidance
+    default = pipeline.sampler.default_guidance
     return GuidanceConfig(
         audio_scale=default.audio_scale if args.audio_scale is None else args.audio_scale,
         emotion_scale=default.emotion_scale if args.emotion_scale is None else args.emotion_scale,

@@ -9,19 +9,12 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from motionkit.checkpoint import (
-    AXES_FILE,
-    CONDITIONER_FOLDER,
-    FLOW_FILE,
-    RENDERER_FILE,
-    read_config,
-    read_manifest,
-)
 from motionkit.cli.common import HelpFormatter
 from motionkit.config import ModelConfig
-from motionkit.convert.licenses import is_non_commercial
 from motionkit.errors import CheckpointError
+from motionkit.families import family
 from motionkit.io.tensors import tensor_shapes
+from motionkit.model_folder import AXES_FILE, is_non_commercial, read_config, read_manifest
 from motionkit.space.axes import axes_from_file
 
 DESCRIPTION = """\
@@ -31,15 +24,6 @@ axes, where the weights came from (source files and their sha256) and their lice
 example:
   motionkit info models/float-512
 """
-
-WEIGHT_FILES = {
-    "renderer": RENDERER_FILE,
-    "flow": FLOW_FILE,
-    "conditioner": f"{CONDITIONER_FOLDER}/conditioner.safetensors",
-    "wav2vec2 (frozen)": f"{CONDITIONER_FOLDER}/wav2vec2/model.safetensors",
-    "emotion classifier (frozen)": f"{CONDITIONER_FOLDER}/emotion/model.safetensors",
-}
-"""Component -> weights file inside a model folder (the last two are optional)."""
 
 TEXT_WIDTH = 100
 
@@ -68,11 +52,11 @@ def describe_model(folder: Path) -> dict[str, Any]:
     config = read_config(folder)
     manifest = read_manifest(folder)
     parameters = {}
-    for name, relative in WEIGHT_FILES.items():
-        path = folder / relative
+    for name, weights in family(config.family).weight_files.items():
+        path = folder / weights.path
         if path.is_file():
             parameters[name] = count_parameters(path)
-        elif name in ("renderer", "flow", "conditioner"):
+        elif weights.required:
             raise CheckpointError(f"{path} is missing: the model folder is incomplete; convert or export it again.")
     axes_path = folder / AXES_FILE
     axes = []
@@ -82,6 +66,7 @@ def describe_model(folder: Path) -> dict[str, Any]:
     license_entry = manifest.get("license")
     return {
         "folder": str(folder),
+        "family": config.family,
         "config": config.model_dump(mode="json"),
         "parameters": parameters,
         "total_parameters": sum(parameters.values()),

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from motionkit.config._base import FrozenConfig
-from motionkit.config.model import ModelConfig, preset
+from motionkit.config.model import ModelConfig
 from motionkit.data.synthetic import SyntheticWorldConfig, close_up
+from motionkit.families import preset
 
 DEMO_PRESET = "synthetic-demo"
 

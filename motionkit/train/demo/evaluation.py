@@ -25,14 +25,15 @@ import numpy as np
 import torch
 
 from motionkit.assets import demo_identity, demo_speech_path
-from motionkit.checkpoint import ModelParts
 from motionkit.data.synthetic import FaceIdentity, SyntheticWorld, SyntheticWorldConfig
 from motionkit.data.video import to_tensor_image
 from motionkit.errors import ShapeError
 from motionkit.eval import EDIT_TARGET, TARGETS, evaluate_edit, evaluate_video, window_phase_seams
 from motionkit.eval.report import meets_target
 from motionkit.eval.seams import DEFAULT_SEEDS
+from motionkit.families.float.folder import float_architecture
 from motionkit.io import load_audio, tensor_to_image
+from motionkit.model_folder import ModelParts
 from motionkit.space.edits import EditProgram, Keyframes, Oscillate
 from motionkit.train.demo.data import held_out_clips
 from motionkit.types import Conditions, MotionTrack
@@ -175,21 +176,24 @@ def _verdict(checks: dict[str, bool], key: str | None) -> str:
 def condition(parts: ModelParts, portrait: np.ndarray, waveform: np.ndarray) -> tuple[Conditions, torch.Tensor]:
     """The Pipeline's inputs to the sampler: ``(S, S, 3)`` uint8 portrait and 16 kHz speech -> the conditions
     (neutral emotion) and the ``(1, D)`` source motion."""
-    source = parts.renderer.encode(to_tensor_image(portrait)[None])
+    renderer, conditioner, _ = float_architecture(parts.renderer, parts.conditioner, parts.sampler)
+    source = renderer.encode(to_tensor_image(portrait)[None])
     with torch.no_grad():
-        conditions = parts.conditioner(waveform, emotion="neutral")
+        conditions = conditioner(waveform, emotion="neutral")
     return conditions, source.motion
 
 
 def drive(parts: ModelParts, portrait: np.ndarray, waveform: np.ndarray, *, seed: int) -> MotionTrack:
     """The Pipeline's motion path: ``(S, S, 3)`` uint8 portrait and 16 kHz speech -> the sampled track."""
-    return parts.sampler.sample(*condition(parts, portrait, waveform), seed=seed)
+    sampler = float_architecture(parts.renderer, parts.conditioner, parts.sampler)[2]
+    return sampler.sample(*condition(parts, portrait, waveform), seed=seed)
 
 
 def render(parts: ModelParts, portrait: np.ndarray, track: MotionTrack) -> np.ndarray:
     """``(T, S, S, 3)`` uint8 frames of ``track`` on ``portrait`` (saved as motionkit saves videos)."""
-    source = parts.renderer.encode(to_tensor_image(portrait)[None])
-    chunks = [chunk[0] for chunk in parts.renderer.render(source, track, chunk_size=64)]
+    renderer = float_architecture(parts.renderer, parts.conditioner, parts.sampler)[0]
+    source = renderer.encode(to_tensor_image(portrait)[None])
+    chunks = [chunk[0] for chunk in renderer.render(source, track, chunk_size=64)]
     return tensor_to_image(torch.cat(chunks))
 
 
@@ -242,6 +246,7 @@ def evaluate_model(
 ) -> DemoEvaluation:
     """Evaluate a loaded model folder of the synthetic world (see the module docstring) in ``world`` (default: the
     one its manifest records, :func:`model_world`)."""
+    _, conditioner, sampler = float_architecture(parts.renderer, parts.conditioner, parts.sampler)
     size = parts.config.renderer.size
     world_config = model_world(parts) if world is None else world
     synthetic = SyntheticWorld(world_config, size=size)
@@ -252,7 +257,7 @@ def evaluate_model(
         mouths, offsets, closed = [], [], []
         edit_seed = DEFAULT_SEEDS[index % len(DEFAULT_SEEDS)]
         for seed in DEFAULT_SEEDS:
-            track = parts.sampler.sample(conditions, source_motion, seed=seed)
+            track = sampler.sample(conditions, source_motion, seed=seed)
             frames = render(parts, portrait, track)
             report = evaluate_video(
                 frames, clip.audio, identity=clip.identity, ground_truth=clip.params, world=world_config
@@ -263,7 +268,7 @@ def evaluate_model(
             if seed == edit_seed:
                 edited = track, frames
         nod_error, turn_error = _edit_error(parts, portrait, *edited, clip.identity, world_config)
-        seams = window_phase_seams(parts.sampler, conditions, source_motion)
+        seams = window_phase_seams(sampler, conditions, source_motion)
         results.append(
             ClipEvaluation(
                 seed=clip.seed,
@@ -279,7 +284,7 @@ def evaluate_model(
             )
         )
     portrait = synthetic.portrait(demo_identity())
-    speech = load_audio(demo_speech_path(), target_rate=parts.conditioner.config.sample_rate)
+    speech = load_audio(demo_speech_path(), target_rate=conditioner.sample_rate)
     track = drive(parts, portrait, speech, seed=0)
     frames = render(parts, portrait, track)
     arctic = evaluate_video(frames, speech, identity=demo_identity(), latents=track, world=world_config)

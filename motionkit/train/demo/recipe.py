@@ -30,7 +30,6 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
-from motionkit.checkpoint import MANIFEST_FILE, load_model, save_model
 from motionkit.conditioner import Conditioner
 from motionkit.config.train import TRAIN_PRESETS, AELossConfig, TrainConfig
 from motionkit.data.cache import FeatureCache, FeatureCacheWriter, WindowSource
@@ -39,6 +38,7 @@ from motionkit.data.video import to_tensor_image
 from motionkit.errors import ConfigError, OutputError
 from motionkit.flow import FlowSampler
 from motionkit.io import atomic_path, normalize_waveform
+from motionkit.model_folder import MANIFEST_FILE, load_model, save_model
 from motionkit.renderer import Renderer
 from motionkit.space.calibration import AxisFit
 from motionkit.train.demo.calibration import calibrate_axes, calibration_faces, encode_motion
@@ -53,10 +53,10 @@ from motionkit.train.demo.data import (
 )
 from motionkit.train.demo.evaluation import evaluate_model
 from motionkit.train.engine import Trainer
+from motionkit.train.export import checkpoint_weights, load_weights
 from motionkit.train.rng import derive_seed
 from motionkit.train.tasks.autoencoder import AutoencoderTask, initialise_renderer
 from motionkit.train.tasks.flow import FlowPreview, FlowTask, audio_margin
-from motionkit.train.tasks.weights import checkpoint_weights, load_weights
 
 AE_PRESET = "ae-synthetic-demo"
 FLOW_PRESET = "flow-synthetic-demo"

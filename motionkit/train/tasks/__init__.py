@@ -5,6 +5,7 @@ Importing :mod:`motionkit.train` registers them with :func:`motionkit.train.regi
 :func:`export_model` turns the checkpoints of both runs into a model folder.
 """
 
+from motionkit.train.export import checkpoint_model, checkpoint_weights, export_model, load_renderer
 from motionkit.train.run import register_task
 from motionkit.train.tasks.autoencoder import AutoencoderTask, build_autoencoder_task, face_cropper
 from motionkit.train.tasks.flow import (
@@ -15,7 +16,6 @@ from motionkit.train.tasks.flow import (
     build_flow_task,
     cached_audio_width,
 )
-from motionkit.train.tasks.weights import checkpoint_model, checkpoint_weights, export_model, load_renderer
 
 register_task("ae", build_autoencoder_task)
 register_task("flow", build_flow_task)

@@ -45,10 +45,10 @@ from motionkit.flow import FlowSampler, flow_matching_loss
 from motionkit.io import VideoWriter, image_to_tensor, load_audio, normalize_waveform
 from motionkit.renderer import Renderer, crop_portrait
 from motionkit.train.distributed import DistContext, barrier
+from motionkit.train.export import load_renderer
 from motionkit.train.protocols import LossOutput, StepContext
 from motionkit.train.run import window_source
 from motionkit.train.tasks.autoencoder import face_cropper
-from motionkit.train.tasks.weights import load_renderer
 from motionkit.types import EMOTION_LABELS
 
 FLOW = "flow"

@@ -36,14 +36,3 @@ def float_license(with_emotion: bool) -> dict[str, Any]:
         "summary": FLOAT_LICENSE_SUMMARY,
         "components": components,
     }
-
-
-def is_non_commercial(license_entry: object) -> bool:
-    """Whether a manifest's ``license`` entry (a dict as written by the converter, or a plain string) forbids
-    commercial use."""
-    if isinstance(license_entry, dict):
-        if license_entry.get("commercial_use") is False:
-            return True
-        license_entry = license_entry.get("name", "")
-    text = str(license_entry).upper()
-    return "-NC" in text or "NON-COMMERCIAL" in text or "NONCOMMERCIAL" in text

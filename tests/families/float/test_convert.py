@@ -9,12 +9,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from motionkit import Conditioner, FlowSampler, Renderer
-from motionkit.config import preset
-from motionkit.convert import convert_float, float_key_report, is_non_commercial
-from motionkit.convert.licenses import FLOAT_LICENSE_NAME, float_license
+from motionkit import FlowSampler, Renderer
+from motionkit.config import ConditionerConfig, FlowConfig, RendererConfig
 from motionkit.errors import CheckpointError, OutputError
+from motionkit.families import preset
+from motionkit.families.float.convert import convert_float
+from motionkit.families.float.layout import (
+    check_conditioner_keys,
+    check_flow_keys,
+    check_renderer_keys,
+    official_key_report,
+)
+from motionkit.families.float.licenses import FLOAT_LICENSE_NAME, float_license
 from motionkit.io import atomic_folder
+from motionkit.model_folder import is_non_commercial
 from motionkit.validation import KeyReport, check_keys
 
 FLOAT = preset("float-512")
@@ -24,7 +32,7 @@ def float_layout() -> dict[str, torch.Tensor]:
     """Every entry of float.pth (parameters and buffers) as meta tensors: the names and shapes, no memory."""
     with torch.device("meta"):
         renderer, sampler = Renderer(FLOAT.renderer), FlowSampler(FLOAT.flow)
-        projection = Conditioner.check_float_keys({}, FLOAT.conditioner).missing
+        projection = check_conditioner_keys({}, FLOAT.conditioner).missing
     layout = {"motion_autoencoder." + k: v for k, v in renderer.state_dict().items()}
     layout.update({"motion_autoencoder." + k: v for k, v in renderer.named_buffers()})
     layout.update({"fmt." + k: v for k, v in sampler.state_dict().items()})
@@ -50,7 +58,7 @@ def test_the_official_layout_passes_with_its_buffers_and_wav2vec2_entries() -> N
     assert len(layout) == 274 + 36 + 7  # parameters, official buffers, and motionkit's warping-grid buffers
     layout["audio_encoder.wav2vec2.encoder.layer_norm.weight"] = torch.empty(768, device="meta")
     layout["emotion_encoder.wav2vec2_for_emotion.classifier.dense.bias"] = torch.empty(8, device="meta")
-    report = float_key_report(layout, FLOAT)
+    report = official_key_report(layout, FLOAT.renderer, FLOAT.flow, FLOAT.conditioner)
     assert report.ok, report.describe()
 
 
@@ -189,12 +197,12 @@ def test_component_key_checks_use_their_own_configs() -> None:
     with torch.device("meta"):
         renderer = Renderer(tiny.renderer)
     weights = {"motion_autoencoder." + k: v for k, v in renderer.state_dict().items()}
-    assert Renderer.check_float_keys(weights, tiny.renderer).ok
-    report = Renderer.check_float_keys(weights)  # float-512 layout
+    assert check_renderer_keys(weights, tiny.renderer).ok
+    report = check_renderer_keys(weights, RendererConfig())  # float-512 layout
     assert report.missing
     assert report.misshaped
-    assert FlowSampler.check_float_keys(weights).missing  # no fmt.* entries at all
-    assert Conditioner.check_float_keys({}).missing == tuple(
+    assert check_flow_keys(weights, FlowConfig()).missing  # no fmt.* entries at all
+    assert check_conditioner_keys({}, ConditionerConfig()).missing == tuple(
         f"audio_encoder.audio_projection.{i}.{p}" for i in (0, 1) for p in ("weight", "bias")
     )
 

@@ -1,18 +1,18 @@
-"""The model folder: one checkpoint holding every component, readable without pickle.
+"""The model folder: motionkit's format for a whole model, readable without pickle, for every model family.
 
 ::
 
     folder/
-      config.json            {"format": "motionkit.Model", "format_version": 1, "config": <ModelConfig>}
-      renderer.safetensors   Renderer.state_dict()
-      flow.safetensors       FlowSampler.state_dict()
-      conditioner/           Conditioner.save_pretrained(...) (its own config, weights and backbone folders)
-      axes.json              optional: named, calibrated motion axes (MotionSpace.save_axes)
-      manifest.json          provenance: motionkit version, sources with sha256, licence, notes
+      config.json      {"format": "motionkit.Model", "format_version": 2, "family": <name>, "config": <config>}
+      <component files> written and read by the family (:mod:`motionkit.families`; FLOAT's architecture:
+                       renderer.safetensors, flow.safetensors, conditioner/, see motionkit.families.float.folder)
+      axes.json        optional: named, calibrated motion axes (MotionSpace.save_axes)
+      manifest.json    provenance: motionkit version, sources with sha256, licence, notes
 
-``config.json`` is written last, so a folder whose writing was interrupted is never mistaken for a model.
-Loading checks every tensor name and shape against the configuration and reports all problems in one
-:class:`~motionkit.errors.CheckpointError`.
+``config.json`` is written last, so a folder whose writing was interrupted is never mistaken for a model. Its
+``family`` names the code that reads the component files (version 1 folders, written before families existed, are
+FLOAT's architecture). Loading checks every tensor name and shape against the configuration and reports all problems
+in one :class:`~motionkit.errors.CheckpointError`.
 """
 
 from __future__ import annotations
@@ -29,34 +29,31 @@ import torch
 from pydantic import ValidationError
 
 from motionkit._version import __version__
-from motionkit.conditioner import Conditioner
 from motionkit.config.model import ModelConfig
 from motionkit.errors import CheckpointError
-from motionkit.flow import FlowSampler
+from motionkit.families import family
 from motionkit.io.files import atomic_path
-from motionkit.io.tensors import read_tensors, write_tensors
-from motionkit.renderer import Renderer
+from motionkit.protocols import MotionGenerator, PortraitRenderer, SpeechConditioner
 from motionkit.space import MotionSpace
-from motionkit.validation import check_keys, raise_for_keys
 
 FORMAT = "motionkit.Model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version 2 records the model family; version 1 folders are FLOAT's architecture."""
+LEGACY_FAMILY = "float"
+"""The family of version 1 folders (written before families existed: every one is FLOAT's architecture)."""
 CONFIG_FILE = "config.json"
-RENDERER_FILE = "renderer.safetensors"
-FLOW_FILE = "flow.safetensors"
-CONDITIONER_FOLDER = "conditioner"
 AXES_FILE = "axes.json"
 MANIFEST_FILE = "manifest.json"
 
 
 @dataclass
 class ModelParts:
-    """The components of a model folder, loaded. ``space`` is the renderer's basis with the folder's axes."""
+    """The components of a model folder, loaded. ``space`` is the renderer's motion space with the folder's axes."""
 
     config: ModelConfig
-    renderer: Renderer
-    conditioner: Conditioner
-    sampler: FlowSampler
+    renderer: PortraitRenderer
+    conditioner: SpeechConditioner
+    sampler: MotionGenerator
     space: MotionSpace
     manifest: dict[str, Any] = field(default_factory=dict)
 
@@ -72,36 +69,17 @@ def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20, on_chunk: Callable
     return digest.hexdigest()
 
 
-def _write_tensors(path: Path, tensors: Mapping[str, torch.Tensor]) -> None:
-    write_tensors(path, tensors, {"format": FORMAT, "format_version": str(FORMAT_VERSION)})
-
-
-def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
-    return read_tensors(path, what="model weights", fix="the model folder is incomplete; convert or export it again")
-
-
-def _check_and_load(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], path: Path) -> None:
-    """Load ``tensors`` into ``module`` after listing every missing, unexpected and mis-shaped name."""
-    expected = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
-    raise_for_keys(
-        check_keys(tensors, expected),
-        f"{path} does not match the model in config.json",
-        "The folder mixes files of different models; convert or export it again.",
-    )
-    module.load_state_dict(dict(tensors), strict=True)
-
-
 def save_model(
     folder: str | Path,
     *,
     config: ModelConfig,
-    renderer: Renderer,
-    conditioner: Conditioner,
-    sampler: FlowSampler,
+    renderer: PortraitRenderer,
+    conditioner: SpeechConditioner,
+    sampler: MotionGenerator,
     space: MotionSpace | None = None,
     manifest: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write a model folder (see the module docstring).
+    """Write a model folder (see the module docstring) with the component files of ``config.family``.
 
     Args:
         space: a space with named axes to store in ``axes.json`` (its basis must be the renderer's).
@@ -109,10 +87,9 @@ def save_model(
             ``motionkit_version`` and ``created`` are added.
     """
     folder = Path(folder)
+    owner = family(config.family)
     folder.mkdir(parents=True, exist_ok=True)
-    _write_tensors(folder / RENDERER_FILE, renderer.state_dict())
-    _write_tensors(folder / FLOW_FILE, sampler.state_dict())
-    conditioner.save_pretrained(folder / CONDITIONER_FOLDER)
+    owner.save_components(folder, config=config, renderer=renderer, conditioner=conditioner, sampler=sampler)
     axes_path = folder / AXES_FILE
     if space is not None and space.is_calibrated:  # space.axes lists d0..d{M-1} when none are named
         space.save_axes(axes_path)
@@ -125,20 +102,25 @@ def save_model(
     }
     with atomic_path(folder / MANIFEST_FILE) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config.model_dump(mode="json")}
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "family": owner.name,
+        "config": config.model_dump(mode="json"),
+    }
     with atomic_path(folder / CONFIG_FILE) as tmp:
         tmp.write_text(json.dumps(header, indent=2) + "\n", encoding="utf-8")
     return folder
 
 
 def read_config(folder: str | Path) -> ModelConfig:
-    """The :class:`ModelConfig` of a model folder, validated (no weights are read)."""
+    """The configuration of a model folder, validated (no weights are read); its ``family`` is the folder's."""
     folder = Path(folder)
     path = folder / CONFIG_FILE
     if not folder.is_dir():
+        what = "is a file, not a model folder" if folder.exists() else "does not exist"
         raise CheckpointError(
-            f"model folder {folder} does not exist; pass the folder written by "
-            f"`motionkit convert-float` or by training."
+            f"model folder {folder} {what}; pass the folder written by `motionkit convert-float` or by training."
         )
     if not path.is_file():
         raise CheckpointError(
@@ -153,7 +135,7 @@ def read_config(folder: str | Path) -> ModelConfig:
         found = header.get("format") if isinstance(header, dict) else None
         raise CheckpointError(
             f"{path} describes {found or 'something else'!s}, not a motionkit model ({FORMAT}); pass the model "
-            f"folder itself (it holds renderer.safetensors, flow.safetensors and conditioner/)."
+            f"folder itself (the folder that holds config.json and the weights)."
         )
     version = header.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -161,10 +143,14 @@ def read_config(folder: str | Path) -> ModelConfig:
             f"{path} has model format version {version!r}; this motionkit ({__version__}) reads up to "
             f"{FORMAT_VERSION}. Upgrade motionkit."
         )
+    name = header.get("family", LEGACY_FAMILY) if version >= 2 else LEGACY_FAMILY
+    family(name)  # an unknown family is reported before its configuration
+    raw = header.get("config")
     try:
-        return ModelConfig.model_validate(header.get("config"))
+        config = ModelConfig.model_validate({**raw, "family": name} if isinstance(raw, dict) else raw)
     except ValidationError as exc:
         raise CheckpointError(f"{path} holds an invalid model configuration: {exc}") from exc
+    return config
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
@@ -179,28 +165,30 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def is_non_commercial(license_entry: object) -> bool:
+    """Whether a manifest's ``license`` entry (a dict as written by the converter, or a plain string) forbids
+    commercial use."""
+    if isinstance(license_entry, dict):
+        if license_entry.get("commercial_use") is False:
+            return True
+        license_entry = license_entry.get("name", "")
+    text = str(license_entry).upper()
+    return "-NC" in text or "NON-COMMERCIAL" in text or "NONCOMMERCIAL" in text
+
+
 def load_model(folder: str | Path, *, device: torch.device | str = "cpu") -> ModelParts:
-    """Load every component of a model folder onto ``device`` (eval mode)."""
+    """Load every component of a model folder onto ``device`` (eval mode), through its family."""
     folder = Path(folder)
     config = read_config(folder)
-    renderer = Renderer(config.renderer)
-    _check_and_load(renderer, _read_tensors(folder / RENDERER_FILE), folder / RENDERER_FILE)
-    sampler = FlowSampler(config.flow)
-    _check_and_load(sampler, _read_tensors(folder / FLOW_FILE), folder / FLOW_FILE)
-    conditioner_folder = folder / CONDITIONER_FOLDER
-    if not conditioner_folder.is_dir():
-        raise CheckpointError(f"{conditioner_folder} is missing: the model folder is incomplete.")
-    conditioner = Conditioner.from_pretrained(conditioner_folder)
-    if conditioner.config != config.conditioner:
-        raise CheckpointError(
-            f"{conditioner_folder} holds a conditioner configured differently from {folder / CONFIG_FILE}; the "
-            f"folder mixes files of different models. Convert or export it again."
-        )
-    space = renderer.space
+    components = family(config.family).load(folder, config, device)
+    space = components.renderer.space
     if (folder / AXES_FILE).is_file():
         space = space.load_axes(folder / AXES_FILE)
-    parts = ModelParts(config, renderer, conditioner, sampler, space, read_manifest(folder))
-    for module in (parts.renderer, parts.conditioner, parts.sampler):
-        module.to(device).eval()
-    parts.space = parts.space.to(device)
-    return parts
+    return ModelParts(
+        config=config,
+        renderer=components.renderer,
+        conditioner=components.conditioner,
+        sampler=components.sampler,
+        space=space.to(device),
+        manifest=read_manifest(folder),
+    )

@@ -7,8 +7,7 @@ import torch
 
 from motionkit.config import FlowConfig
 from motionkit.errors import CheckpointError
-from motionkit.flow import FlowSampler
-from motionkit.flow.checkpoint import check_alignment_mask
+from motionkit.families.float.layout import check_alignment_mask, official_flow_entries, sampler_from_official
 
 
 def _float_mask(length: int, window: int) -> torch.Tensor:
@@ -20,26 +19,26 @@ def _float_mask(length: int, window: int) -> torch.Tensor:
 
 
 def test_round_trip(tiny_sampler, tiny_config):
-    exported = tiny_sampler.float_state_dict()
+    exported = official_flow_entries(tiny_sampler)
     assert all(k.startswith("fmt.") for k in exported)
     assert torch.equal(exported["fmt.alignment_mask"], _float_mask(tiny_config.sequence_length, 2))
-    loaded = FlowSampler.from_float_state_dict(exported, tiny_config)
+    loaded = sampler_from_official(exported, tiny_config)
     for key, value in tiny_sampler.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
 
 
 def test_export_is_a_copy(tiny_sampler):
-    exported = tiny_sampler.float_state_dict()
+    exported = official_flow_entries(tiny_sampler)
     exported["fmt.c_embedder.bias"].add_(1.0)
     assert not torch.equal(exported["fmt.c_embedder.bias"], tiny_sampler.c_embedder.bias)
 
 
 def test_other_components_are_ignored_and_input_untouched(tiny_sampler, tiny_config):
-    state = tiny_sampler.float_state_dict()
+    state = official_flow_entries(tiny_sampler)
     state.pop("fmt.alignment_mask")
     state["motion_autoencoder.enc.fc.0.weight"] = torch.zeros(3, 3)
     snapshot = {k: v.clone() for k, v in state.items()}
-    loaded = FlowSampler.from_float_state_dict(state, tiny_config)
+    loaded = sampler_from_official(state, tiny_config)
     with torch.no_grad():
         loaded.c_embedder.weight.add_(1.0)
     assert state.keys() == snapshot.keys()
@@ -47,14 +46,14 @@ def test_other_components_are_ignored_and_input_untouched(tiny_sampler, tiny_con
 
 
 def test_all_problems_in_one_error(tiny_sampler, tiny_config):
-    state = tiny_sampler.float_state_dict()
+    state = official_flow_entries(tiny_sampler)
     del state["fmt.decoder.linear.bias"]
     state["fmt.blocks.9.attn.qkv.weight"] = torch.zeros(1)
     state["fmt.x_embedder.proj.weight"] = torch.zeros(5, 5)
     state["fmt.t_embedder.mlp.0.bias"] = "not a tensor"
     state["fmt.decoder.linear.weight"] = state["fmt.decoder.linear.weight"].long()
     with pytest.raises(CheckpointError) as info:
-        FlowSampler.from_float_state_dict(state, tiny_config)
+        sampler_from_official(state, tiny_config)
     message = str(info.value)
     assert "1 missing: decoder.linear.bias" in message
     assert "1 unexpected: blocks.9.attn.qkv.weight" in message
@@ -67,22 +66,22 @@ def test_all_problems_in_one_error(tiny_sampler, tiny_config):
 
 def test_wrong_config_lists_mismatches(tiny_sampler):
     with pytest.raises(CheckpointError, match="wrong shape"):
-        FlowSampler.from_float_state_dict(tiny_sampler.float_state_dict(), FlowConfig(depth=2, hidden_dim=64))
+        sampler_from_official(official_flow_entries(tiny_sampler), FlowConfig(depth=2, hidden_dim=64))
 
 
 def test_no_fmt_entries():
     with pytest.raises(CheckpointError, match=r"no 'fmt\.\*' entries"):
-        FlowSampler.from_float_state_dict({"x_embedder.proj.weight": torch.zeros(1)})
+        sampler_from_official({"x_embedder.proj.weight": torch.zeros(1)}, FlowConfig())
 
 
 def test_alignment_mask_is_verified(tiny_sampler, tiny_config):
-    state = tiny_sampler.float_state_dict()
+    state = official_flow_entries(tiny_sampler)
     state["fmt.alignment_mask"] = _float_mask(tiny_config.sequence_length, 3)
     with pytest.raises(CheckpointError, match="attention_window"):
-        FlowSampler.from_float_state_dict(state, tiny_config)
+        sampler_from_official(state, tiny_config)
     state["fmt.alignment_mask"] = _float_mask(tiny_config.sequence_length, 2).float()
     with pytest.raises(CheckpointError, match="must be a bool"):
-        FlowSampler.from_float_state_dict(state, tiny_config)
+        sampler_from_official(state, tiny_config)
 
 
 def test_mask_check_accepts_float_layout():

@@ -3,7 +3,7 @@
 A training checkpoint (``<run>/checkpoints/step-XXXXXXXX``) holds ``<module>.safetensors`` and, for modules with an
 EMA, ``<module>.ema.safetensors``; the EMA weights are the ones to use for inference and are preferred. Export
 turns an ``ae`` run's renderer and a ``flow`` run's flow model and conditioner into a model folder
-(:func:`motionkit.checkpoint.save_model`) that ``load_model`` and the Pipeline read.
+(:func:`motionkit.model_folder.save_model`) that ``load_model`` and the Pipeline read.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from motionkit.checkpoint import RENDERER_FILE, read_config, save_model
 from motionkit.conditioner import Conditioner
-from motionkit.config.model import ModelConfig, preset
+from motionkit.config.model import ModelConfig
 from motionkit.config.renderer import RendererConfig
 from motionkit.errors import CheckpointError, ConfigError
+from motionkit.families import preset
+from motionkit.families.float.folder import RENDERER_FILE
 from motionkit.flow import FlowSampler
 from motionkit.io.tensors import read_tensors
+from motionkit.model_folder import read_config, save_model
 from motionkit.renderer import Renderer
 from motionkit.space import MotionSpace
 from motionkit.train.checkpoint import CONFIG_FILE, STATE_FILE
@@ -104,7 +106,7 @@ def export_model(
     the jointly trained conditioner), using EMA weights when ``ema``.
 
     Args:
-        folder: the model folder to write (see :mod:`motionkit.checkpoint`).
+        folder: the model folder to write (see :mod:`motionkit.model_folder`).
         autoencoder: checkpoint folder of the auto-encoder run.
         flow: checkpoint folder of the flow run; its model configuration is the exported one.
         conditioner: the conditioner folder the flow run started from (needed for wav2vec2 models, whose backbone

@@ -1,12 +1,13 @@
-"""Conversion of the official FLOAT checkpoint into a motionkit model folder.
+"""Conversion of the official FLOAT checkpoint into a motionkit model folder (``motionkit convert-float``).
 
 FLOAT ships one pickled flat state dict (``float.pth``: ``motion_autoencoder.*``, ``fmt.*``,
 ``audio_encoder.audio_projection.*``) and loads its two wav2vec2 models from Hugging Face folders
 (``facebook/wav2vec2-base-960h`` and ``r-f/wav2vec-english-speech-emotion-recognition``, whose weights may be
 ``pytorch_model.bin`` pickles too). :func:`convert_float` reads all of them once — pickles only through
 ``torch.load(weights_only=True)``, which refuses files containing code — checks every name and shape against the
-``float-512`` layout, and writes a :mod:`motionkit.checkpoint` folder (``config.json``, safetensors per component,
-``manifest.json`` with the sources' sha256 and the weights' licence). After conversion nothing reads pickle again.
+``float-512`` layout (:mod:`motionkit.families.float.layout`), and writes a model folder
+(:mod:`motionkit.model_folder`: ``config.json``, safetensors per component, ``manifest.json`` with the sources'
+sha256 and the weights' licence). After conversion nothing reads pickle again.
 
 The folder is assembled beside ``out`` and moved into place when complete, so a failed conversion leaves nothing.
 """
@@ -19,25 +20,19 @@ from typing import Any
 
 import torch
 
-from motionkit.checkpoint import CONFIG_FILE, FORMAT, file_sha256, save_model
-from motionkit.conditioner import Conditioner
-from motionkit.config import ModelConfig, preset
-from motionkit.convert.licenses import EMOTION_REPO, WAV2VEC2_REPO, float_license
 from motionkit.errors import CheckpointError, OutputError
-from motionkit.flow import FlowSampler
+from motionkit.families.float.layout import (
+    conditioner_from_official,
+    official_key_report,
+    renderer_from_official,
+    sampler_from_official,
+)
+from motionkit.families.float.licenses import EMOTION_REPO, WAV2VEC2_REPO, float_license
+from motionkit.families.float.presets import float_512
 from motionkit.io.files import atomic_folder
+from motionkit.model_folder import CONFIG_FILE, FORMAT, file_sha256, save_model
 from motionkit.progress import ProgressCallback, no_progress
-from motionkit.renderer import Renderer
-from motionkit.validation import KeyReport, raise_for_keys
-
-FLOAT_PRESET = "float-512"
-"""The layout of the official checkpoint."""
-
-IGNORED_PREFIXES = ("audio_encoder.wav2vec2.", "emotion_encoder.")
-"""Entries a full ``FLOAT.state_dict()`` may hold besides ``float.pth``'s: the two wav2vec2 models, which are
-read from their own folders instead (the official loader does the same)."""
-
-COMPONENT_PREFIXES = ("motion_autoencoder.", "fmt.", "audio_encoder.audio_projection.")
+from motionkit.validation import raise_for_keys
 
 DOWNLOAD_HINT = (
     "float.pth is FLOAT's official checkpoint: run download_checkpoints.sh of deepbrainai-research/float (Google "
@@ -69,7 +64,7 @@ def convert_float(
         progress: ``progress(stage, done, total)`` callback (see :mod:`motionkit.progress`).
 
     Returns:
-        ``out``, ready for :func:`motionkit.checkpoint.load_model` and ``Pipeline.from_pretrained``.
+        ``out``, ready for :func:`motionkit.model_folder.load_model` and ``Pipeline.from_pretrained``.
 
     Raises:
         CheckpointError: a source is missing or unreadable, or the checkpoint does not have the float-512 layout
@@ -89,16 +84,16 @@ def convert_float(
     step(0)
     state_dict = read_float_checkpoint(checkpoint)
     step(1)
-    config = preset(FLOAT_PRESET)
+    config = float_512()
     raise_for_keys(
-        float_key_report(state_dict, config),
-        f"{checkpoint} does not have the layout of FLOAT's official checkpoint ({FLOAT_PRESET})",
+        official_key_report(state_dict, config.renderer, config.flow, config.conditioner),
+        f"{checkpoint} does not have the layout of FLOAT's official checkpoint ({config.name})",
         f"Pass the official float.pth ({DOWNLOAD_HINT}).",
     )
     step(2)
-    renderer = Renderer.from_float_state_dict(state_dict, config.renderer)
-    sampler = FlowSampler.from_float_state_dict(state_dict, config.flow)
-    conditioner = Conditioner.from_float(state_dict, wav2vec2_dir, emotion_dir, config=config.conditioner)
+    renderer = renderer_from_official(state_dict, config.renderer)
+    sampler = sampler_from_official(state_dict, config.flow)
+    conditioner = conditioner_from_official(state_dict, wav2vec2_dir, emotion_dir, config=config.conditioner)
     del state_dict
     step(3)
     manifest = {
@@ -137,21 +132,6 @@ def read_float_checkpoint(path: Path) -> dict[str, torch.Tensor]:
             f"pass the official float.pth, or save the state dict itself (e.g. torch.save(ckpt['state_dict'], ...))."
         )
     return {str(key): value for key, value in loaded.items()}
-
-
-def float_key_report(state_dict: Mapping[str, object], config: ModelConfig) -> KeyReport:
-    """Every missing, unexpected and mis-shaped entry of an official-layout state dict, over all components.
-
-    Each component checks its own entries; entries belonging to no component (other than the wav2vec2 models
-    that the official loader reads from their own folders) are reported as unexpected.
-    """
-    report = (
-        Renderer.check_float_keys(state_dict, config.renderer)
-        + FlowSampler.check_float_keys(state_dict, config.flow)
-        + Conditioner.check_float_keys(state_dict, config.conditioner)
-    )
-    strays = tuple(key for key in state_dict if not key.startswith((*COMPONENT_PREFIXES, *IGNORED_PREFIXES)))
-    return report + KeyReport(unexpected=strays)
 
 
 def hash_sources(
