@@ -29,7 +29,7 @@ import torch
 from pydantic import ValidationError
 
 from motionkit._version import __version__
-from motionkit.config.model import ModelConfig
+from motionkit.config.model import FamilyConfig
 from motionkit.errors import CheckpointError
 from motionkit.families import family
 from motionkit.io.files import atomic_path
@@ -50,7 +50,7 @@ MANIFEST_FILE = "manifest.json"
 class ModelParts:
     """The components of a model folder, loaded. ``space`` is the renderer's motion space with the folder's axes."""
 
-    config: ModelConfig
+    config: FamilyConfig
     renderer: PortraitRenderer
     conditioner: SpeechConditioner
     sampler: MotionGenerator
@@ -72,7 +72,7 @@ def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20, on_chunk: Callable
 def save_model(
     folder: str | Path,
     *,
-    config: ModelConfig,
+    config: FamilyConfig,
     renderer: PortraitRenderer,
     conditioner: SpeechConditioner,
     sampler: MotionGenerator,
@@ -113,7 +113,7 @@ def save_model(
     return folder
 
 
-def read_config(folder: str | Path) -> ModelConfig:
+def read_config(folder: str | Path) -> FamilyConfig:
     """The configuration of a model folder, validated (no weights are read); its ``family`` is the folder's."""
     folder = Path(folder)
     path = folder / CONFIG_FILE
@@ -144,10 +144,10 @@ def read_config(folder: str | Path) -> ModelConfig:
             f"{FORMAT_VERSION}. Upgrade motionkit."
         )
     name = header.get("family", LEGACY_FAMILY) if version >= 2 else LEGACY_FAMILY
-    family(name)  # an unknown family is reported before its configuration
+    owner = family(name)  # an unknown family is reported before its configuration
     raw = header.get("config")
     try:
-        config = ModelConfig.model_validate({**raw, "family": name} if isinstance(raw, dict) else raw)
+        config = owner.config_type.model_validate({**raw, "family": name} if isinstance(raw, dict) else raw)
     except ValidationError as exc:
         raise CheckpointError(f"{path} holds an invalid model configuration: {exc}") from exc
     return config

@@ -3,11 +3,12 @@
 from motionkit.config._base import FrozenConfig
 from motionkit.config.conditioner import ConditionerConfig, MelEncoderConfig, StreamConfig
 from motionkit.config.flow import FlowConfig, GuidanceConfig
-from motionkit.config.model import ModelConfig
+from motionkit.config.model import FamilyConfig, ModelConfig
 from motionkit.config.renderer import RendererConfig
 
 __all__ = [
     "ConditionerConfig",
+    "FamilyConfig",
     "FlowConfig",
     "FrozenConfig",
     "GuidanceConfig",

@@ -1,4 +1,5 @@
-"""The whole-model configuration of FLOAT's architecture (its presets live with the model families)."""
+"""Whole-model configurations: what every family's configuration has, and FLOAT's architecture's (the presets live
+with the model families, :mod:`motionkit.families`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,30 @@ from motionkit.config.flow import FlowConfig
 from motionkit.config.renderer import RendererConfig
 
 
-class ModelConfig(FrozenConfig):
-    """Configuration of a full model: renderer, conditioner and flow sampler, consistent with each other."""
+class FamilyConfig(FrozenConfig):
+    """What the configuration of a model of any family has: a name, the family, and the shape of its motion."""
+
+    name: str = Field(description="Preset or user-given model name.")
+    family: str = Field(description="Model family whose code writes and reads this model's files (motionkit.families).")
+
+    @property
+    def latent_dim(self) -> int:
+        """Size ``D`` of the model's motion latents (a track is ``(B, T, D)``)."""
+        raise NotImplementedError(f"{type(self).__name__} must define latent_dim")
+
+    @property
+    def motion_rank(self) -> int:
+        """Number ``M`` of the motion space's basis directions (its coefficients per frame)."""
+        raise NotImplementedError(f"{type(self).__name__} must define motion_rank")
+
+    def summary(self) -> list[tuple[str, str]]:
+        """``(part, description)`` lines for ``motionkit info``."""
+        raise NotImplementedError(f"{type(self).__name__} must define summary")
+
+
+class ModelConfig(FamilyConfig):
+    """Configuration of a model of FLOAT's architecture: renderer, conditioner and flow sampler, consistent with each
+    other."""
 
     name: str = Field("float-512", description="Preset or user-given model name.")
     family: str = Field(
@@ -38,3 +61,32 @@ class ModelConfig(FrozenConfig):
                 f"flow.emotion_dim {self.flow.emotion_dim} != conditioner.emotion_dim {self.conditioner.emotion_dim}"
             )
         return self
+
+    @property
+    def latent_dim(self) -> int:
+        return self.renderer.latent_dim
+
+    @property
+    def motion_rank(self) -> int:
+        return self.renderer.motion_dim
+
+    def summary(self) -> list[tuple[str, str]]:
+        r, c, f = self.renderer, self.conditioner, self.flow
+        audio = (
+            f"wav2vec2 audio encoder ({c.wav2vec2_layers} layers x {c.wav2vec2_hidden} -> {c.audio_dim})"
+            if c.encoder == "wav2vec2"
+            else f"log-mel audio encoder ({c.mel.n_mels} mels, {c.mel.layers} x {c.mel.channels} -> {c.audio_dim})"
+        )
+        return [
+            ("renderer", f"{r.size} px, latent {r.latent_dim}, {r.motion_dim} motion directions"),
+            (
+                "flow",
+                f"{f.depth} blocks x {f.hidden_dim}, {f.num_heads} heads, windows of {f.window} + {f.context} frames",
+            ),
+            (
+                "sampling",
+                f"nfe {f.nfe}, {f.solver}, guidance audio {f.guidance.audio_scale:g} / emotion "
+                f"{f.guidance.emotion_scale:g}",
+            ),
+            ("conditioner", f"{audio}, {c.sample_rate} Hz audio, {c.fps:g} fps"),
+        ]

@@ -86,7 +86,7 @@ class TrainConfig(FrozenConfig):
         # Presets belong to the model families, a layer above the configurations: imported when first needed.
         from motionkit.families import preset
 
-        return preset(self.model) if isinstance(self.model, str) else self.model
+        return preset(self.model, ModelConfig) if isinstance(self.model, str) else self.model
 
 
 class AELossConfig(FrozenConfig):

@@ -8,17 +8,20 @@ Adding a family touches its own folder (``motionkit/families/<name>/`` with a ``
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TypeVar, overload
 
-from motionkit.config.model import ModelConfig
+from motionkit.config.model import FamilyConfig
 from motionkit.errors import CheckpointError, ConfigError
 from motionkit.families import float as float_family
 from motionkit.families import synthetic_demo
 from motionkit.families.base import ModelComponents, ModelFamily
 
+C = TypeVar("C", bound=FamilyConfig)
+
 FAMILIES: Mapping[str, ModelFamily] = {family.name: family for family in (float_family.FAMILY, synthetic_demo.FAMILY)}
 """Every model family, by the name its model folders record."""
 
-PRESETS: Mapping[str, Callable[[], ModelConfig]] = {
+PRESETS: Mapping[str, Callable[[], FamilyConfig]] = {
     name: factory for family in FAMILIES.values() for name, factory in family.presets.items()
 }
 """Every named model configuration of every family: name -> factory."""
@@ -36,13 +39,32 @@ def family(name: str) -> ModelFamily:
         ) from None
 
 
-def preset(name: str) -> ModelConfig:
-    """The named model configuration of any family (``float-512``, ``tiny``, ``synthetic-demo``)."""
+@overload
+def preset(name: str) -> FamilyConfig: ...
+
+
+@overload
+def preset(name: str, config_type: type[C]) -> C: ...
+
+
+def preset(name: str, config_type: type[FamilyConfig] = FamilyConfig) -> FamilyConfig:
+    """The named model configuration of any family (``float-512``, ``tiny``, ``synthetic-demo``).
+
+    Args:
+        config_type: the configuration class the caller needs (e.g. :class:`~motionkit.config.ModelConfig` for
+            FLOAT's architecture); a preset of another class is a :class:`ConfigError`.
+    """
     try:
-        return PRESETS[name]()
+        config = PRESETS[name]()
     except KeyError:
         known = ", ".join(sorted(PRESETS))
         raise ConfigError(f"unknown preset {name!r}; known presets: {known}.") from None
+    if not isinstance(config, config_type):
+        raise ConfigError(
+            f"preset {name!r} is a model of the {config.family} family, not a {config_type.__name__}; choose a "
+            f"preset of that architecture."
+        )
+    return config
 
 
 __all__ = ["FAMILIES", "PRESETS", "ModelComponents", "ModelFamily", "family", "preset"]

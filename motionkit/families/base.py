@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 if TYPE_CHECKING:
-    from motionkit.config.model import ModelConfig
+    from motionkit.config.model import FamilyConfig
     from motionkit.protocols import MotionGenerator, PortraitRenderer, SpeechConditioner
 
 ComponentSaver = Callable[..., None]
@@ -51,7 +51,8 @@ class ModelFamily:
     Attributes:
         name: the ``family`` recorded in its model folders' ``config.json``.
         summary: one line for ``motionkit info`` and the docs.
-        presets: configuration name -> factory of a :class:`~motionkit.config.ModelConfig` with ``family == name``.
+        config_type: the family's configuration class (its model folders' ``config.json`` holds one).
+        presets: configuration name -> factory of a ``config_type`` with ``family == name``.
         save_components: writes the component files of a model folder (the model folder writes the rest).
         load_components: ``(folder, config) -> ModelComponents``, reading what ``save_components`` wrote.
         weight_files: component label -> the weights file it is stored in (``motionkit info`` reads their headers).
@@ -59,12 +60,13 @@ class ModelFamily:
 
     name: str
     summary: str
-    presets: Mapping[str, Callable[[], ModelConfig]]
+    config_type: type[FamilyConfig]
+    presets: Mapping[str, Callable[[], FamilyConfig]]
     save_components: ComponentSaver
-    load_components: Callable[[Path, ModelConfig], ModelComponents]
+    load_components: Callable[[Path, Any], ModelComponents]
     weight_files: Mapping[str, WeightFile]
 
-    def load(self, folder: Path, config: ModelConfig, device: torch.device | str = "cpu") -> ModelComponents:
+    def load(self, folder: Path, config: FamilyConfig, device: torch.device | str = "cpu") -> ModelComponents:
         """The components of the model folder ``folder`` (whose configuration is ``config``) on ``device``."""
         components = self.load_components(folder, config)
         for component in (components.renderer, components.conditioner, components.sampler):

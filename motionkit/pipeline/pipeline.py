@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from motionkit.conditioner.emotion import EmotionInput
-from motionkit.config import GuidanceConfig, ModelConfig
+from motionkit.config import GuidanceConfig
+from motionkit.config.model import FamilyConfig
 from motionkit.errors import ConfigError, EditError, ShapeError
 from motionkit.flow import ExplicitNoise, FlowSampler, Solver
 from motionkit.io import load_audio
@@ -116,7 +117,7 @@ class Pipeline:
     conditioner: SpeechConditioner
     sampler: MotionGenerator
     space: MotionSpace | None = None
-    config: ModelConfig | None = None
+    config: FamilyConfig | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
     dtype: torch.dtype = torch.float32
     chunk_size: int = DEFAULT_CHUNK_SIZE

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from motionkit.conditioner import Conditioner
+from motionkit.config import ModelConfig
 from motionkit.families import preset
 from motionkit.flow import FlowSampler
 from motionkit.model_folder import save_model
@@ -37,7 +38,7 @@ def random_model_folder(
     such as ``Oscillate.nod`` (pitch) and ``Keyframes.turn`` (yaw) apply. The tiny preset uses the mel audio
     encoder, so no Hugging Face folder is needed.
     """
-    config = preset(preset_name)
+    config = preset(preset_name, ModelConfig)
     torch.manual_seed(seed)
     renderer, sampler = Renderer(config.renderer), FlowSampler(config.flow)
     conditioner = Conditioner(config.conditioner)

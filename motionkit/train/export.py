@@ -59,7 +59,7 @@ def checkpoint_model(folder: str | Path) -> ModelConfig:
         raise CheckpointError(f"{path} is missing or unreadable ({exc}); is {folder} a training checkpoint?") from exc
     model = config.get("model", "float-512")
     if isinstance(model, str):
-        return preset(model)
+        return preset(model, ModelConfig)
     try:
         return ModelConfig.model_validate(model)
     except ValidationError as exc:
@@ -81,7 +81,8 @@ def load_renderer(path: str | Path, config: RendererConfig, *, ema: bool = True)
     if (path / STATE_FILE).is_file():
         load_weights(renderer, checkpoint_weights(path, "renderer", ema=ema), str(path))
     elif (path / RENDERER_FILE).is_file():
-        if read_config(path).renderer != config:
+        folder_config = read_config(path)
+        if not isinstance(folder_config, ModelConfig) or folder_config.renderer != config:
             raise ConfigError(f"the model folder {path} holds a renderer configured differently from this model.")
         load_weights(renderer, _read(path / RENDERER_FILE), str(path / RENDERER_FILE))
     else:

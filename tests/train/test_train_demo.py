@@ -164,7 +164,9 @@ def test_shipped_model_is_complete_small_and_calibrated() -> None:
     assert manifest["license"] == "Apache-2.0"
     assert model_world(parts) == close_up()
     assert manifest["training_time"]["wall_s"] <= 45 * 60  # the budget on a 2-core CPU
-    assert manifest["recipe"]["config"] == SyntheticDemoConfig().model_dump(mode="json")  # the recipe made it
+    recipe = SyntheticDemoConfig().model_dump(mode="json")
+    del recipe["model"]["family"]  # a field added to the configuration after the shipped model was trained
+    assert manifest["recipe"]["config"] == recipe  # the recipe made it
     assert set(manifest["evaluation"]["checks"]) >= {"mouth_gt_correlation", "av_offset_frames", "nod_error"}
 
 

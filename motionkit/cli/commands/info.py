@@ -61,7 +61,7 @@ def describe_model(folder: Path) -> dict[str, Any]:
     axes_path = folder / AXES_FILE
     axes = []
     if axes_path.is_file():
-        named = axes_from_file(axes_path, dim=config.renderer.latent_dim, rank=config.renderer.motion_dim)
+        named = axes_from_file(axes_path, dim=config.latent_dim, rank=config.motion_rank)
         axes = [{"name": axis.name, "unit": axis.unit} for axis in named.values()]
     license_entry = manifest.get("license")
     return {
@@ -79,25 +79,6 @@ def describe_model(folder: Path) -> dict[str, Any]:
 
 def _millions(count: int) -> str:
     return f"{count / 1e6:.1f} M" if count >= 1e5 else f"{count:,}"
-
-
-def _summary(config: ModelConfig) -> list[tuple[str, str]]:
-    r, c, f = config.renderer, config.conditioner, config.flow
-    audio = (
-        f"wav2vec2 audio encoder ({c.wav2vec2_layers} layers x {c.wav2vec2_hidden} -> {c.audio_dim})"
-        if c.encoder == "wav2vec2"
-        else f"log-mel audio encoder ({c.mel.n_mels} mels, {c.mel.layers} x {c.mel.channels} -> {c.audio_dim})"
-    )
-    return [
-        ("renderer", f"{r.size} px, latent {r.latent_dim}, {r.motion_dim} motion directions"),
-        ("flow", f"{f.depth} blocks x {f.hidden_dim}, {f.num_heads} heads, windows of {f.window} + {f.context} frames"),
-        (
-            "sampling",
-            f"nfe {f.nfe}, {f.solver}, guidance audio {f.guidance.audio_scale:g} / emotion "
-            f"{f.guidance.emotion_scale:g}",
-        ),
-        ("conditioner", f"{audio}, {c.sample_rate} Hz audio, {c.fps:g} fps"),
-    ]
 
 
 def license_lines(license_entry: object) -> list[str]:
@@ -154,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for line in license_lines(description["license"]):
         print(line)
-    for label, text in _summary(config):
+    for label, text in config.summary():
         print(f"{label:<12} {text}")
     parameters = description["parameters"]
     counts = ", ".join(f"{name} {_millions(count)}" for name, count in parameters.items())

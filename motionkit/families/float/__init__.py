@@ -7,6 +7,7 @@ this architecture that motionkit trains (presets ``float-512`` and the test-size
 this package is imported by the model-folder code and must not import it back.
 """
 
+from motionkit.config.model import ModelConfig
 from motionkit.families.base import ModelFamily
 from motionkit.families.float import folder
 from motionkit.families.float.layout import (
@@ -22,6 +23,7 @@ from motionkit.families.float.presets import FAMILY_NAME, PRESETS
 FAMILY = ModelFamily(
     name=FAMILY_NAME,
     summary="FLOAT's architecture: LIA motion auto-encoder + flow-matching transformer + wav2vec2 audio features",
+    config_type=ModelConfig,
     presets=PRESETS,
     save_components=folder.save_components,
     load_components=folder.load_components,

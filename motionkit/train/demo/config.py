@@ -21,7 +21,7 @@ DEMO_PRESET = "synthetic-demo"
 class SyntheticDemoConfig(FrozenConfig):
     """The whole recipe of the demo model (defaults: the recipe measured in docs/demo-model.md)."""
 
-    model: ModelConfig = Field(default_factory=lambda: preset(DEMO_PRESET), description="Architecture.")
+    model: ModelConfig = Field(default_factory=lambda: preset(DEMO_PRESET, ModelConfig), description="Architecture.")
     world: SyntheticWorldConfig = Field(
         default_factory=close_up,
         description="The synthetic world of training, calibration and evaluation (its size is replaced by the "

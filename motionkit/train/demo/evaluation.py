@@ -246,8 +246,8 @@ def evaluate_model(
 ) -> DemoEvaluation:
     """Evaluate a loaded model folder of the synthetic world (see the module docstring) in ``world`` (default: the
     one its manifest records, :func:`model_world`)."""
-    _, conditioner, sampler = float_architecture(parts.renderer, parts.conditioner, parts.sampler)
-    size = parts.config.renderer.size
+    renderer, conditioner, sampler = float_architecture(parts.renderer, parts.conditioner, parts.sampler)
+    size = renderer.config.size
     world_config = model_world(parts) if world is None else world
     synthetic = SyntheticWorld(world_config, size=size)
     results = []
