@@ -31,10 +31,11 @@ def atomic_path(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
         raise OutputError(f"cannot write into {parent} ({exc.strerror}); check the folder permissions.") from exc
     os.close(fd)
     tmp = Path(tmp_name)
-    # mkstemp creates 0600 files; give the output the permissions a plain open() would have.
-    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
+        # mkstemp creates 0600 files, and writers that recreate the file (safetensors' save_file) keep that mode;
+        # give the finished output the permissions a plain open() would have, whatever the writer did.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

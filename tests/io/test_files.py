@@ -6,9 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from motionkit.errors import OutputError
-from motionkit.io import atomic_path
+from motionkit.io import atomic_folder, atomic_path
+from motionkit.io.tensors import write_tensors
+from motionkit.testing.files import TEST_UMASK, umask, unusual_modes
 
 
 def test_success_renames_into_place(tmp_path: Path) -> None:
@@ -63,3 +66,15 @@ def test_permissions_follow_umask(tmp_path: Path) -> None:
     finally:
         os.umask(umask)
     assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_tensor_files_and_folders_get_the_umask_modes(tmp_path: Path) -> None:
+    """safetensors' save_file recreates the temporary file with mode 0600: the finished file must still get the
+    mode of a plain open(), like a JSON file written beside it."""
+    with umask():
+        write_tensors(tmp_path / "w.safetensors", {"a": torch.zeros(3)})
+        with atomic_path(tmp_path / "w.json") as tmp:
+            tmp.write_text("{}")
+        with atomic_folder(tmp_path / "model") as folder:
+            write_tensors(folder / "w.safetensors", {"a": torch.ones(2)})
+    assert unusual_modes(tmp_path.iterdir(), TEST_UMASK) == []
