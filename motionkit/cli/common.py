@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from motionkit.errors import ConfigError, MotionkitError, OutputError
-from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, X264_PRESETS
+from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, X264_PRESETS
 from motionkit.renderer import Box
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -64,7 +64,9 @@ def add_crop_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_encoder_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--crf", type=int, default=DEFAULT_CRF, help="x264 quality: 0 (lossless) .. 51 (worst)")
+    parser.add_argument(
+        "--crf", type=crf_value, default=DEFAULT_CRF, help=f"x264 quality: 0 (lossless) .. {MAX_CRF} (worst)"
+    )
     parser.add_argument(
         "--x264-preset",
         choices=X264_PRESETS,
@@ -98,6 +100,17 @@ def positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def crf_value(text: str) -> int:
+    """An x264 constant rate factor in ``0 .. MAX_CRF`` (an argparse ``type``: bad values are usage errors)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_CRF:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a quality factor; give an integer from 0 to {MAX_CRF}")
     return value
 
 

@@ -9,7 +9,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from motionkit.errors import OutputError
+from motionkit.errors import Fix, OutputError
+
+OVERWRITE_FIX = Fix(
+    python="choose another path or pass overwrite=True.", cli="choose another path or pass --overwrite."
+)
+"""How to get past an existing output, in Python and on the command line."""
 
 
 @contextlib.contextmanager
@@ -21,7 +26,7 @@ def atomic_path(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputError(f"{path} already exists; choose another path or allow overwriting (--overwrite).")
+        raise OutputError(f"{path} already exists;", fix=OVERWRITE_FIX)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"cannot write {path}: folder {parent} does not exist; create it first.")
@@ -53,7 +58,7 @@ def atomic_folder(path: str | Path, *, overwrite: bool = False) -> Iterator[Path
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputError(f"{path} already exists; choose another path or allow overwriting (--overwrite).")
+        raise OutputError(f"{path} already exists;", fix=OVERWRITE_FIX)
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path} exists and is not a folder; choose another path.")
     parent = path.parent if str(path.parent) else Path(".")

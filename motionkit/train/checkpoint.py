@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from motionkit.errors import CheckpointError, OutputError
-from motionkit.io.tensors import read_tensors, write_tensors
+from motionkit.io.tensors import read_pickled, read_tensors, write_tensors
 
 CHECKPOINT_FORMAT = "motionkit.train.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -172,10 +172,7 @@ def load_checkpoint(folder: str | Path) -> TrainingState:
         raise CheckpointError(
             f"{folder} is not a training checkpoint (no {STATE_FILE}); pass a step-XXXXXXXX folder or 'latest'."
         )
-    try:
-        payload = torch.load(state_path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several unrelated types on corrupt or foreign files
-        raise CheckpointError(f"{state_path} is unreadable or not a motionkit checkpoint ({exc}).") from exc
+    payload = read_pickled(state_path, what="a training state", fix="resume from another step-XXXXXXXX folder")
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{state_path} is not a motionkit training checkpoint.")
     if payload.get("version", 0) > CHECKPOINT_VERSION:
