@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from motionkit import Axis, Conditioner, FlowSampler, Renderer
-from motionkit.errors import CheckpointError
+from motionkit.errors import CheckpointError, OutputError
 from motionkit.families import preset
 from motionkit.model_folder import load_model, read_config, save_model
 from motionkit.testing.files import umask, unusual_modes
@@ -69,6 +69,14 @@ def test_every_file_gets_the_umask_mode(saved: tuple[Path, ...]) -> None:
     """Weights, configuration, axes and manifest alike (safetensors' writer would leave weights at 0600)."""
     assert {p.suffix for p in saved[0].rglob("*") if p.is_file()} == {".json", ".safetensors"}
     assert unusual_modes(saved[0].iterdir()) == []
+
+
+def test_a_folder_under_a_file_is_an_output_error(tmp_path: Path) -> None:
+    config = preset("tiny")
+    (tmp_path / "file.txt").write_text("a file")
+    parts = {"renderer": Renderer(config.renderer), "conditioner": Conditioner(config.conditioner)}
+    with pytest.raises(OutputError, match=r"cannot create the folder .*file\.txt is a file, not a folder"):
+        save_model(tmp_path / "file.txt" / "model", config=config, sampler=FlowSampler(config.flow), **parts)
 
 
 def test_not_a_folder(tmp_path: Path) -> None:

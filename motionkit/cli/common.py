@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from motionkit.errors import ConfigError, MotionkitError, OutputError
+from motionkit.io.files import output_parent
 from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, X264_PRESETS
 from motionkit.renderer import Box
 
@@ -129,11 +130,7 @@ def check_output(path: Path, overwrite: bool, what: str = "output") -> Path:
         raise OutputError(f"the {what} {path} is a folder; give a file path.")
     if path.exists() and not overwrite:
         raise OutputError(f"the {what} {path} already exists; pass --overwrite to replace it, or choose another path.")
-    parent = path.parent if str(path.parent) else Path(".")
-    if parent.exists() and not parent.is_dir():
-        raise OutputError(f"cannot write the {what} {path}: {parent} is a file, not a folder; choose another path.")
-    if not parent.is_dir():
-        raise OutputError(f"cannot write the {what} {path}: folder {parent} does not exist; create it first.")
+    parent = output_parent(path, f"the {what}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write the {what} {path}: folder {parent} is not writable; choose another folder.")
     return path

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from motionkit.errors import CheckpointError, OutputError
+from motionkit.io.files import make_folder
 from motionkit.io.tensors import read_pickled, read_tensors, write_tensors
 
 CHECKPOINT_FORMAT = "motionkit.train.checkpoint"
@@ -113,7 +114,7 @@ def _check_module_name(name: str) -> None:
 def save_checkpoint(root: str | Path, state: TrainingState) -> Path:
     """Write ``state`` to ``root/step-XXXXXXXX`` atomically and return that folder (replacing an existing one)."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    make_folder(root)
     final = root / step_dir_name(state.step)
     partial = root / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)

@@ -19,6 +19,7 @@ from motionkit.config.train import AETrainConfig, FlowTrainConfig, TrainConfig, 
 from motionkit.data.cache import FeatureCache, WindowSource
 from motionkit.data.video import FaceCropper, FramePairSource, ScanSettings, SkippedFileWarning, scan_folder
 from motionkit.errors import ConfigError
+from motionkit.io.files import make_folder
 from motionkit.train.distributed import DistContext, barrier, init_distributed, shutdown
 from motionkit.train.engine import Trainer
 from motionkit.train.protocols import DataSource, TrainTask
@@ -90,7 +91,7 @@ def pair_source(config: AETrainConfig, context: DistContext, cropper: FaceCroppe
     settings = ScanSettings(min_frames=2, require_audio=False, face_search_frames=config.face_search_frames)
     index = Path(config.output_dir) / INDEX_FILE
     if context.is_main:
-        index.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(index.parent)
         dataset = scan_folder(config.videos, cropper, settings, index_path=index)
     barrier(context)
     if not context.is_main:

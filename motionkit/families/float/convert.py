@@ -29,7 +29,7 @@ from motionkit.families.float.layout import (
 )
 from motionkit.families.float.licenses import EMOTION_REPO, WAV2VEC2_REPO, float_license
 from motionkit.families.float.presets import float_512
-from motionkit.io.files import OVERWRITE_FIX, atomic_folder
+from motionkit.io.files import OVERWRITE_FIX, atomic_folder, output_parent
 from motionkit.io.tensors import read_pickled
 from motionkit.model_folder import CONFIG_FILE, FORMAT, file_sha256, save_model
 from motionkit.progress import ProgressCallback, no_progress
@@ -175,8 +175,7 @@ def _visible_files(folder: Path) -> list[Path]:
 def _check_output(out: Path, overwrite: bool) -> None:
     """Refuse an existing ``out`` (or, with ``overwrite``, anything but a model folder or an empty folder)."""
     if not out.exists():
-        if not out.parent.is_dir():
-            raise OutputError(f"cannot write {out}: folder {out.parent} does not exist; create it first.")
+        output_parent(out)
         return
     if not overwrite:
         raise OutputError(f"{out} already exists;", fix=OVERWRITE_FIX)
