@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from motionkit.errors import FaceNotFoundError, ImageError
+from motionkit.errors import FaceNotFoundError, Fix, ImageError
 from motionkit.face.box import Box
 from motionkit.io.image import ImageInput, load_image, resize_image
 
@@ -36,6 +36,14 @@ CASCADE_MIN_NEIGHBOURS = 4
 """Overlapping raw detections needed to accept a face (suppresses isolated false positives)."""
 
 CASCADE_FILE = "lbpcascade_frontalface_opencv.xml"
+
+NO_DETECTION_FIX = Fix(
+    python="pass crop=False to use the whole image (resized to the model resolution), or box=(x1, y1, x2, y2) to "
+    "give the face box in pixels.",
+    cli="use --no-crop to use the whole image (resized to the model resolution), or --box X1,Y1,X2,Y2 to give the "
+    "face box in pixels.",
+)
+"""What to do when the face cannot be detected, in Python and on the command line."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -63,8 +71,8 @@ def detect_face(image: ImageInput) -> Box:
     if min(height, width) < MIN_DETECTION_SIDE or scaled_width < MIN_FACE_WINDOW:
         raise ImageError(
             f"the image is {width}x{height} pixels, too small (or too narrow) for face detection, which needs at "
-            f"least {MIN_DETECTION_SIDE} pixels per side; pass crop=False to use the whole image, or "
-            f"box=(x1, y1, x2, y2) to give the face box."
+            f"least {MIN_DETECTION_SIDE} pixels per side;",
+            fix=NO_DETECTION_FIX,
         )
     scaled = resize_image(pixels, scaled_width, DETECTION_HEIGHT)
     gray = np.asarray(Image.fromarray(scaled).convert("L"), dtype=np.float32) / 255.0
@@ -77,10 +85,7 @@ def detect_face(image: ImageInput) -> Box:
         min_neighbor_number=CASCADE_MIN_NEIGHBOURS,
     )
     if not faces:
-        raise FaceNotFoundError(
-            f"no face found in the {width}x{height} image; pass crop=False to use the whole image (resized to the "
-            f"model resolution), or box=(x1, y1, x2, y2) to give the face box in pixels."
-        )
+        raise FaceNotFoundError(f"no face found in the {width}x{height} image;", fix=NO_DETECTION_FIX)
     face = max(faces, key=lambda f: f["width"] * f["height"])
     return Box(
         x1=int(face["c"] / mult),

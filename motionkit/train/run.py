@@ -26,6 +26,7 @@ from motionkit.data.video import (
     scan_folder,
 )
 from motionkit.errors import ConfigError
+from motionkit.io.files import make_folder
 from motionkit.train.distributed import DistContext, barrier, init_distributed, shutdown
 from motionkit.train.engine import Trainer
 from motionkit.train.protocols import DataSource, TrainTask
@@ -96,7 +97,7 @@ def pair_source(config: AETrainConfig, context: DistContext, cropper: FaceCroppe
     settings = ScanSettings(min_frames=2, require_audio=False, face_search_frames=config.face_search_frames)
     index = default_index_path(config.output_dir)
     if context.is_main:
-        index.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(index.parent)
         dataset = scan_folder(config.videos, cropper, settings, index_path=index)
     barrier(context)
     if not context.is_main:

@@ -37,6 +37,7 @@ from motionkit.data.synthetic import SyntheticWorld
 from motionkit.errors import ConfigError, OutputError
 from motionkit.flow import FlowSampler
 from motionkit.io import atomic_path, images_to_tensor, normalize_waveform
+from motionkit.io.files import make_folder
 from motionkit.model_folder import MANIFEST_FILE, load_model, save_model
 from motionkit.renderer import Renderer
 from motionkit.space.calibration import AxisFit
@@ -140,7 +141,7 @@ def _check_out_dir(out_dir: Path, config: SyntheticDemoConfig) -> None:
                 f"{out_dir} holds a demo run with another recipe configuration ({recipe}); continue it with the "
                 "same configuration or use an empty folder."
             )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     with atomic_path(recipe) as tmp:
         tmp.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
 

@@ -44,6 +44,7 @@ from motionkit.errors import ConfigError, ShapeError
 from motionkit.face import crop_portrait
 from motionkit.flow import FlowSampler, flow_matching_loss
 from motionkit.io import VideoWriter, image_to_tensor, images_to_tensor, load_audio, normalize_waveform
+from motionkit.io.files import make_folder
 from motionkit.renderer import Renderer
 from motionkit.train.distributed import DistContext, barrier
 from motionkit.train.export import load_renderer
@@ -287,7 +288,7 @@ def _extract(
         settings = ScanSettings(min_frames=model.flow.window, require_audio=True)
         size = model.renderer.size
         cropper = FaceCropper.float_crop(size) if config.crop == "face" else FaceCropper.resize(size)
-        Path(config.output_dir).mkdir(parents=True, exist_ok=True)
+        make_folder(Path(config.output_dir))
         dataset = scan_folder(config.videos, cropper, settings, index_path=default_index_path(config.output_dir))
         if not dataset.clips:
             raise ConfigError(f"{config.videos} has no usable clip with speech; {dataset.summary}.")
