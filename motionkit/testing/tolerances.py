@@ -117,3 +117,16 @@ def assert_rounding_close(
     torch.testing.assert_close(
         actual, expected, rtol=0.0, atol=atol, msg=(lambda default: f"{msg + ': ' if msg else ''}{default} ({note})")
     )
+
+
+def layer_norm_depth(channels: int) -> int:
+    """Depth of LayerNorm over ``channels``: the mean and the variance (a reduction each), ``rsqrt``, then
+    subtracting, multiplying and the affine step (3 elementwise)."""
+    return 2 * channels + TRANSCENDENTAL_DEPTH + 3
+
+
+def attention_depth(head_dim: int, keys: int) -> int:
+    """Depth of softmax attention of one query over ``keys`` keys of ``head_dim`` channels: ``q · k``
+    (``head_dim``), the scale and the max subtraction (2), ``exp``, the normalizer's sum and the weighted sum of values
+    (``keys`` each) and the division (1). Keys that a mask sets to ``-inf`` add exact zeros and do not count."""
+    return head_dim + 2 * keys + TRANSCENDENTAL_DEPTH + 3
