@@ -215,8 +215,7 @@ class OpNet(nn.Module):
         if kind == "relu":
             return F.relu(x)
         if kind == "prelu":
-            alpha = w[0].reshape(1, -1, 1, 1)
-            return torch.where(x >= 0, x, alpha * x)
+            return F.prelu(x, w[0])
         if kind == "hard_swish":
             return F.hardswish(x)
         if kind == "sigmoid":
