@@ -139,9 +139,8 @@ def main(argv: list[str] | None = None) -> None:
     face = derive(_photo_meshes())
     tensors = {"points": torch.from_numpy(face.points).float(), "mirror": torch.from_numpy(face.mirror).int()}
     write_tensors(ASSETS / CANONICAL_FILE, tensors, {"derivation": "motionkit.face.canonical"})
-    print(
-        f"wrote {ASSETS / CANONICAL_FILE}: {len(face.points)} points, {int((face.mirror != np.arange(len(face.mirror))).sum())} paired"
-    )
+    paired = int((face.mirror != np.arange(len(face.mirror))).sum())
+    print(f"wrote {ASSETS / CANONICAL_FILE}: {len(face.points)} points, {paired} in mirror pairs")
 
 
 if __name__ == "__main__":
