@@ -27,7 +27,6 @@ from motionkit.testing.face_parity import (
     interpreter_runner,
     mediapipe_source,
     model_input,
-    photos,
     torch_outputs,
 )
 from motionkit.testing.optional import skip_or_fail
@@ -52,11 +51,6 @@ def runner():  # type: ignore[no-untyped-def]
     if importlib.util.find_spec("ai_edge_litert") is None:
         skip_or_fail("ai-edge-litert (the TFLite interpreter) is not installed", CI_HINT)
     return interpreter_runner(source)
-
-
-@pytest.fixture(scope="module")
-def images() -> dict[str, np.ndarray]:
-    return photos()
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
