@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import math
 
 import numpy as np
@@ -25,7 +26,8 @@ from motionkit.testing.optional import skip_or_fail
 
 def test_anchor_grids_match_the_networks_outputs() -> None:
     short, full = ssd_anchors(SHORT_RANGE), ssd_anchors(FULL_RANGE)
-    assert short.shape == (896, 2) and full.shape == (2304, 2)
+    assert short.shape == (896, 2)
+    assert full.shape == (2304, 2)
     # Stride 8: 16 x 16 cells with 2 anchors each, then stride 16: 8 x 8 cells with 6 anchors each.
     torch.testing.assert_close(short[0], torch.tensor([0.5 / 16, 0.5 / 16]))
     torch.testing.assert_close(short[1], short[0])
@@ -126,7 +128,8 @@ def test_head_pose_recovers_a_known_similarity() -> None:
     camera = 140.0 * canonical @ rotation.T + np.array([300.0, -200.0, 5.0])
     pose = head_pose(camera * np.array([1.0, -1.0, -1.0]), canonical)
     assert (pose.yaw, pose.pitch, pose.roll) == pytest.approx((25.0, -12.0, 8.0), abs=1e-6)
-    assert pose.scale == pytest.approx(140.0) and pose.rms < 1e-6
+    assert pose.scale == pytest.approx(140.0)
+    assert pose.rms < 1e-6
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +158,8 @@ def test_head_pose_follows_synthetic_faces_turned_about_each_axis(synthetic_pose
     assert np.abs(yaw[:, 1] - yaw[:, 0]).max() < 6.0
     pitch = np.array(synthetic_poses["pitch"])
     slope = np.polyfit(pitch[:, 0], pitch[:, 2], 1)[0]
-    assert 0.6 < slope < 1.2 and np.all(np.diff(pitch[:, 2]) > 0)
+    assert 0.6 < slope < 1.2
+    assert np.all(np.diff(pitch[:, 2]) > 0)
     for axis, column in (("yaw", 1), ("pitch", 2), ("roll", 3)):  # the other angles stay near zero
         others = [c for c in (1, 2, 3) if c != column]
         assert np.abs(np.array(synthetic_poses[axis])[:, others]).max() < 6.0, axis
@@ -169,7 +173,7 @@ def test_one_euro_filter_holds_still_values_and_follows_a_step() -> None:
     moved = points + np.array([20.0, 0.0, 0.0])
     outputs = [filter_(moved, 1 / 30) for _ in range(30)]
     xs = [o[0, 0] for o in outputs]
-    assert all(10.0 <= a <= b <= 30.0 for a, b in zip(xs, xs[1:]))  # between old and new, monotonic
+    assert all(10.0 <= a <= b <= 30.0 for a, b in itertools.pairwise(xs))  # between old and new, monotonic
     assert xs[-1] == pytest.approx(30.0, abs=0.5)
 
 
@@ -212,7 +216,8 @@ def test_tracker_redetects_after_losing_the_face(stack: FaceStack, images: dict[
 def test_segmenter_separates_the_person_from_the_background(stack: FaceStack, images: dict[str, np.ndarray]) -> None:
     face = stack.face(images["grace_hopper"])
     mask = stack.segment(images["grace_hopper"])
-    assert mask.shape == images["grace_hopper"].shape[:2] and mask.dtype == np.float32
+    assert mask.shape == images["grace_hopper"].shape[:2]
+    assert mask.dtype == np.float32
     nose = face.points[1, :2].astype(int)
     assert mask[nose[1], nose[0]] > 0.9
     assert mask[:40, :40].mean() < 0.1  # the top-left corner is background
