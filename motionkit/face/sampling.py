@@ -23,7 +23,7 @@ MAX_OVERSAMPLE = 2.0
 
 def image_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """``(H, W, 3)`` uint8 RGB -> ``(1, 3, H, W)`` float32 in ``[0, 1]`` on ``device``."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    x = torch.from_numpy(np.require(image, requirements=["C", "W"])).to(device)  # copies only a read-only view
     return x.permute(2, 0, 1).unsqueeze(0).float() / 255.0
 
 
