@@ -42,7 +42,7 @@ from torch import nn
 
 from motionkit.config import FlowConfig, GuidanceConfig
 from motionkit.families import preset
-from motionkit.flow import FlowSampler, frame_noise
+from motionkit.flow import FlowSampler, VectorFieldInputs, frame_noise
 from motionkit.flow.solvers import SOLVERS
 from motionkit.types import Conditions
 
@@ -218,21 +218,12 @@ class EagerVectorField(nn.Module):
         self.blocks = nn.ModuleList(EagerBlock(config) for _ in range(config.depth))
         self.decoder = EagerFinalLayer(config)
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor,
-        wa: torch.Tensor,
-        wr: torch.Tensor,
-        we: torch.Tensor,
-        prev_x: torch.Tensor,
-        prev_wa: torch.Tensor,
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, inputs: VectorFieldInputs) -> torch.Tensor:
         n = self.config.sequence_length
         t_emb = self.t_embedder(t)
-        x = self.x_embedder(torch.cat([prev_x, x], dim=1)) + self.pos_embed
-        wa = torch.cat([prev_wa, wa], dim=1)
-        c = self.c_embedder(torch.cat([wr.unsqueeze(1).repeat(1, n, 1), wa, we.repeat(1, n, 1)], dim=-1))
+        x = self.x_embedder(torch.cat([inputs.prev_x, x], dim=1)) + self.pos_embed
+        wa = torch.cat([inputs.prev_wa, inputs.wa], dim=1)
+        c = self.c_embedder(torch.cat([inputs.wr.unsqueeze(1).repeat(1, n, 1), wa, inputs.we.repeat(1, n, 1)], dim=-1))
         c = c + t_emb.unsqueeze(1)
         for block in self.blocks:
             x = block(x, c, ~self.alignment_mask)
@@ -258,11 +249,13 @@ def eager_window(
         out = model(
             torch.cat([x, x, x]),
             grid[i : i + 1],
-            wa=torch.cat([torch.zeros_like(wa), wa, wa]),
-            wr=torch.cat([wr, wr, wr]),
-            we=torch.cat([torch.zeros_like(we), we, torch.zeros_like(we)]),
-            prev_x=torch.cat([prev_x, prev_x, prev_x]),
-            prev_wa=torch.cat([prev_wa, prev_wa, prev_wa]),
+            VectorFieldInputs(
+                wa=torch.cat([torch.zeros_like(wa), wa, wa]),
+                wr=torch.cat([wr, wr, wr]),
+                we=torch.cat([torch.zeros_like(we), we, torch.zeros_like(we)]),
+                prev_x=torch.cat([prev_x, prev_x, prev_x]),
+                prev_wa=torch.cat([prev_wa, prev_wa, prev_wa]),
+            ),
         )
         v_u, v_ae, v_a = out[:, cfg.context :].chunk(3)
         x = x + (grid[i + 1] - grid[i]) * (v_u + s_a * (v_a - v_u) + s_e * (v_ae - v_a))
@@ -308,13 +301,13 @@ def compare_eager(name: str, config: FlowConfig, device: torch.device, repeats: 
     x0 = frame_noise(0, range(L), 1, config.motion_dim, device=device)
     we = conditions.emotion[:, :1]
     B3 = 3
-    inputs = {
-        "wa": torch.randn(B3, L, config.audio_dim, generator=generator).to(device),
-        "wr": torch.randn(B3, config.motion_dim, generator=generator).to(device),
-        "we": torch.rand(B3, 1, config.emotion_dim, generator=generator).to(device),
-        "prev_x": torch.randn(B3, config.context, config.motion_dim, generator=generator).to(device),
-        "prev_wa": torch.randn(B3, config.context, config.audio_dim, generator=generator).to(device),
-    }
+    inputs = VectorFieldInputs(
+        wa=torch.randn(B3, L, config.audio_dim, generator=generator),
+        wr=torch.randn(B3, config.motion_dim, generator=generator),
+        we=torch.rand(B3, 1, config.emotion_dim, generator=generator),
+        prev_x=torch.randn(B3, config.context, config.motion_dim, generator=generator),
+        prev_wa=torch.randn(B3, config.context, config.audio_dim, generator=generator),
+    ).map(lambda value: value.to(device))
     x = torch.randn(B3, L, config.motion_dim, generator=generator).to(device)
     t = torch.full((1,), 0.3, device=device)
 
@@ -326,7 +319,7 @@ def compare_eager(name: str, config: FlowConfig, device: torch.device, repeats: 
             return eager_window(eager, x0, conditions.audio, source, we, nfe)
 
     with torch.no_grad():
-        forward_diff = (sampler(x, t, **inputs) - eager(x, t, **inputs)).abs().max().item()
+        forward_diff = (sampler(x, t, inputs) - eager(x, t, inputs)).abs().max().item()
     window_fp32 = ours()
     window_diff = (window_fp32 - theirs()).abs().max().item()
     print(
@@ -415,17 +408,17 @@ def bench_model(
 
     B3 = 3
     x = torch.randn(B3, config.window, config.motion_dim, device=device)
-    inputs = {
-        "wa": torch.randn(B3, config.window, config.audio_dim, device=device),
-        "wr": torch.randn(B3, config.motion_dim, device=device),
-        "we": torch.rand(B3, 1, config.emotion_dim, device=device),
-        "prev_x": torch.randn(B3, config.context, config.motion_dim, device=device),
-        "prev_wa": torch.randn(B3, config.context, config.audio_dim, device=device),
-    }
+    inputs = VectorFieldInputs(
+        wa=torch.randn(B3, config.window, config.audio_dim, device=device),
+        wr=torch.randn(B3, config.motion_dim, device=device),
+        we=torch.rand(B3, 1, config.emotion_dim, device=device),
+        prev_x=torch.randn(B3, config.context, config.motion_dim, device=device),
+        prev_wa=torch.randn(B3, config.context, config.audio_dim, device=device),
+    )
 
     def forward() -> None:
         with torch.no_grad(), autocast():
-            sampler(x, torch.tensor(0.5, device=device), **inputs)
+            sampler(x, torch.tensor(0.5, device=device), inputs)
 
     record(f"forward (3 branches x {config.sequence_length} frames)", median_seconds(forward, repeats, device))
 
