@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # without a classifier the emotion cannot be predicted: neutral, said explicitly (no warning)
         emotion = None if pipeline.conditioner.predicts_emotion else "neutral"
-        video = pipeline.generate(demo_portrait_path(), audio, emotion, seed=args.seed, crop=False, progress=progress)
+        video = pipeline.generate(demo_portrait_path(), audio, emotion, seed=args.seed, progress=progress)
         program = None if args.no_edits else demo_program(video.duration)
         if program is not None:
             video = video.with_track(pipeline.apply_edits(video.track, program))
