@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import get_args
 
 import torch
 
+from motionkit.config.train import DeviceName
 from motionkit.errors import ConfigError, MotionkitError, OutputError
 from motionkit.face import Box
 from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, X264_PRESETS
+from motionkit.types import Precision
 
-DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("float32", "bfloat16", "float16")
+DEVICES: tuple[str, ...] = get_args(DeviceName)
+DTYPES: tuple[str, ...] = get_args(Precision)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

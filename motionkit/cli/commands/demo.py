@@ -7,7 +7,14 @@ import argparse
 import time
 from pathlib import Path
 
-from motionkit.cli.common import HelpFormatter, add_overwrite_option, check_input_file, check_output, resolve_device
+from motionkit.cli.common import (
+    DEVICES,
+    HelpFormatter,
+    add_overwrite_option,
+    check_input_file,
+    check_output,
+    resolve_device,
+)
 from motionkit.cli.progress import ProgressBars
 from motionkit.errors import AudioError, ConfigError
 from motionkit.pipeline import Pipeline
@@ -55,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         "--model", type=Path, metavar="DIR", help="another model folder (default: the bundled synthetic-demo model)"
     )
     parser.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same video")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run")
     add_overwrite_option(parser)
     parser.set_defaults(func=run)
 
