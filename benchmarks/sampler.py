@@ -26,18 +26,17 @@ values).
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
 import math
 import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from harness import Timing, machine, median_timing, synchronize, write_csv
 from torch import nn
 
 from motionkit.config import FlowConfig, GuidanceConfig
@@ -50,33 +49,6 @@ CLIP_FRAMES = 100
 FPS = 25.0
 EAGER_TOLERANCE = 1e-4
 """Largest float32 max-abs difference between motionkit and the eager implementation accepted before timing."""
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Median wall-clock seconds and median process CPU seconds (less sensitive to a busy shared machine)."""
-
-    wall: float
-    cpu: float | None = None
-
-
-def median_seconds(fn: Callable[[], object], repeats: int, device: torch.device, warmup: int = 1) -> Timing:
-    for _ in range(warmup):
-        fn()
-    times, cpu = [], []
-    for _ in range(repeats):
-        synchronize(device)
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return Timing(statistics.median(times), statistics.median(cpu) if device.type == "cpu" else None)
 
 
 def build(config: FlowConfig, device: torch.device) -> FlowSampler:
@@ -420,22 +392,22 @@ def bench_model(
         with torch.no_grad(), autocast():
             sampler(x, torch.tensor(0.5, device=device), inputs)
 
-    record(f"forward (3 branches x {config.sequence_length} frames)", median_seconds(forward, repeats, device))
+    record(f"forward (3 branches x {config.sequence_length} frames)", median_timing(forward, repeats, device))
 
-    window = median_seconds(lambda: sample(one_window), repeats, device)
+    window = median_timing(lambda: sample(one_window), repeats, device)
     record("window, FLOAT defaults", window, model_calls=_calls(sampler))
-    clip_time = median_seconds(lambda: sample(clip), max(1, repeats // 2), device)
+    clip_time = median_timing(lambda: sample(clip), max(1, repeats // 2), device)
     record(f"clip {clip_frames} frames, FLOAT defaults", clip_time, **_speed(clip_frames, clip_time))
     if device.type == "cuda":
         sampler.use_cuda_graphs()
-        graphed = median_seconds(lambda: sample(one_window), repeats, device)  # the warm-up call captures
+        graphed = median_timing(lambda: sample(one_window), repeats, device)  # the warm-up call captures
         record("window, FLOAT defaults, CUDA graphs", graphed, speedup_vs_eager=f"{window.wall / graphed.wall:.2f}")
-        graphed_clip = median_seconds(lambda: sample(clip), max(1, repeats // 2), device)
+        graphed_clip = median_timing(lambda: sample(clip), max(1, repeats // 2), device)
         record(
             f"clip {clip_frames} frames, FLOAT defaults, CUDA graphs", graphed_clip, **_speed(clip_frames, graphed_clip)
         )
         sampler.use_cuda_graphs(False)
-    plain = median_seconds(
+    plain = median_timing(
         lambda: sample(one_window, guidance=GuidanceConfig(audio_scale=1.0, emotion_scale=1.0)), repeats, device
     )
     record("window, no guidance (1 branch)", plain, speedup_vs_guided=f"{window.wall / plain.wall:.2f}")
@@ -443,7 +415,7 @@ def bench_model(
     sweep = [("euler", 2), ("euler", 5), ("euler", 10), ("euler", 20)]
     sweep += [(solver, 5 if quick else 10) for solver in SOLVERS if solver != "euler"]
     for solver, nfe in sweep:
-        timing = median_seconds(functools.partial(sample, one_window, solver=solver, nfe=nfe), 1, device, warmup=0)
+        timing = median_timing(functools.partial(sample, one_window, solver=solver, nfe=nfe), 1, device, warmup=0)
         record(f"window, {solver} nfe={nfe}", timing, model_calls=_calls(sampler))
 
     for pace in (False, True):
@@ -485,7 +457,7 @@ def main() -> None:
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(f"device {device}; {machine()}")
     rows: list[dict[str, object]] = []
     if "eager" in args.sections:
         print("== one window, FLOAT's defaults: motionkit FlowSampler vs plain eager implementation")
@@ -498,16 +470,10 @@ def main() -> None:
             for precision in precisions:
                 rows += bench_model(name, preset(name).flow, device, args.repeats, args.quick, precision)
         frames = 1000
-        noise = median_seconds(lambda: frame_noise(0, range(frames), 1, 512), 3, torch.device("cpu"))
+        noise = median_timing(lambda: frame_noise(0, range(frames), 1, 512), 3, torch.device("cpu"))
         print(f"  seeded noise: {noise.wall / frames * 1e6:.1f} us per 512-d frame")
     if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        fields = sorted({key for row in rows for key in row})
-        with args.csv.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"wrote {args.csv}")
+        write_csv(args.csv, rows)
 
 
 if __name__ == "__main__":
