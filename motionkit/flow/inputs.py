@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from motionkit.errors import ShapeError
+
 
 @dataclass(frozen=True)
 class VectorFieldInputs:
@@ -46,7 +48,10 @@ class VectorFieldInputs:
     @classmethod
     def from_tensors(cls, tensors: Sequence[torch.Tensor]) -> VectorFieldInputs:
         """Inverse of :meth:`tensors`."""
-        return cls(**dict(zip(cls.names(), tensors, strict=True)))
+        names = cls.names()
+        if len(tensors) != len(names):
+            raise ShapeError(f"vector-field inputs are {len(names)} tensors ({', '.join(names)}), got {len(tensors)}.")
+        return cls(**dict(zip(names, tensors)))
 
     def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> VectorFieldInputs:
         """``fn`` applied to every member (e.g. a device move)."""
