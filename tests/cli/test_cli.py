@@ -237,6 +237,43 @@ def test_cuda_without_a_gpu(capsys: pytest.CaptureFixture[str], tiny_model: Path
 # ------------------------------------------------------------------------------------------ edit, explore, info
 
 
+# The bundled portrait is a drawn face the detector does not find: its face-box file (demo_portrait.face.json) makes
+# it work, without --no-crop, with every command that takes a portrait.
+
+
+def test_generate_takes_the_bundled_inputs_with_the_shipped_model(
+    capsys: pytest.CaptureFixture[str], portrait: Path, tmp_path: Path
+) -> None:
+    from motionkit.assets import demo_model_path, demo_speech_path
+
+    out_file = tmp_path / "bundled.mp4"
+    code, _, err = run(capsys, "generate", portrait, demo_speech_path(), "-o", out_file, "--model", demo_model_path())
+    assert code == EXIT_OK, err
+    frames, _, audio = read_video(out_file)
+    assert frames.shape == (100, 64, 64, 3)
+    assert audio is not None
+
+
+def test_edit_takes_the_bundled_portrait(
+    capsys: pytest.CaptureFixture[str], generated: Path, tiny_model: Path, portrait: Path, speech: Path, tmp_path: Path
+) -> None:
+    program = tmp_path / "turn.json"
+    program.write_text('{"edits": [{"kind": "offset", "axis": "pitch", "value": 5}]}')
+    argv = ["edit", generated / "talk.safetensors", "--edits", program, "--image", portrait, "--audio", speech]
+    code, _, err = run(capsys, *argv, "--model", tiny_model, "-o", tmp_path / "turn.mp4")
+    assert code == EXIT_OK, err
+    assert read_video(tmp_path / "turn.mp4")[0].shape[0] == 25
+
+
+def test_explore_takes_the_bundled_portrait(
+    capsys: pytest.CaptureFixture[str], tiny_model: Path, portrait: Path, speech: Path, tmp_path: Path
+) -> None:
+    argv = ["explore", portrait, "--model", tiny_model, "-o", tmp_path / "axes.png", "--audio", speech]
+    code, out, err = run(capsys, *argv, "--steps", "3", "--cell", "32")
+    assert code == EXIT_OK, err
+    assert "2 axes x 3 offsets" in out
+
+
 def test_edit_applies_a_program_to_a_saved_track(
     capsys: pytest.CaptureFixture[str], generated: Path, tiny_model: Path, portrait: Path, speech: Path, tmp_path: Path
 ) -> None:

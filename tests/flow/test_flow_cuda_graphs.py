@@ -12,7 +12,7 @@ import torch
 
 from motionkit.config import GuidanceConfig
 from motionkit.errors import ConfigError
-from motionkit.flow import FlowSampler
+from motionkit.flow import FlowSampler, VectorFieldInputs
 from motionkit.flow.cuda_graphs import CUDAGraphCache
 
 gpu = pytest.mark.gpu
@@ -55,11 +55,13 @@ def test_graphed_field_refuses_cpu_tensors(tiny_config, randomize):
         field(
             torch.zeros(1, cfg.window, cfg.motion_dim),
             0.5,
-            wa=torch.zeros(1, cfg.window, cfg.audio_dim),
-            wr=torch.zeros(1, cfg.motion_dim),
-            we=torch.zeros(1, 1, cfg.emotion_dim),
-            prev_x=torch.zeros(1, cfg.context, cfg.motion_dim),
-            prev_wa=torch.zeros(1, cfg.context, cfg.audio_dim),
+            VectorFieldInputs(
+                wa=torch.zeros(1, cfg.window, cfg.audio_dim),
+                wr=torch.zeros(1, cfg.motion_dim),
+                we=torch.zeros(1, 1, cfg.emotion_dim),
+                prev_x=torch.zeros(1, cfg.context, cfg.motion_dim),
+                prev_wa=torch.zeros(1, cfg.context, cfg.audio_dim),
+            ),
         )
 
 

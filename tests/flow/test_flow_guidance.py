@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from motionkit.config import GuidanceConfig
-from motionkit.flow import ClassifierFreeGuidance, guidance
+from motionkit.flow import ClassifierFreeGuidance, VectorFieldInputs, guidance
 
 
 class Recorder:
@@ -19,10 +19,17 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[dict[str, torch.Tensor]] = []
 
-    def __call__(self, x, t, *, wa, wr, we, prev_x, prev_wa):
-        self.calls.append(dict(x=x, t=torch.as_tensor(t), wa=wa, wr=wr, we=we, prev_x=prev_x, prev_wa=prev_wa))
-        out = torch.cat([prev_x, x + wa.sum(-1, keepdim=True)], dim=1)
-        return out + 3 * we.sum(-1, keepdim=True) + wr[:, None] + prev_wa.sum((1, 2))[:, None, None]
+    def __call__(self, x, t, inputs):
+        conditions = dict(zip(VectorFieldInputs.names(), inputs.tensors()))
+        self.calls.append(dict(x=x, t=torch.as_tensor(t), **conditions))
+        out = torch.cat([inputs.prev_x, x + inputs.wa.sum(-1, keepdim=True)], dim=1)
+        return (
+            out + 3 * inputs.we.sum(-1, keepdim=True) + inputs.wr[:, None] + inputs.prev_wa.sum((1, 2))[:, None, None]
+        )
+
+
+def _conditions(inputs: dict[str, torch.Tensor], **changes: torch.Tensor) -> VectorFieldInputs:
+    return VectorFieldInputs(**{k: v for k, v in inputs.items() if k != "x"}, **changes)
 
 
 def _inputs(batch: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -39,17 +46,17 @@ def _inputs(batch: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
 
 def _separate(model, inputs, t=0.5):
     """v_u, v_ae, v_a from three unbatched calls with FLOAT's nulling."""
-    kwargs = {k: v for k, v in inputs.items() if k != "x"}
+    conditions = _conditions(inputs)
     zero_wa, zero_we = torch.zeros_like(inputs["wa"]), torch.zeros_like(inputs["we"])
-    v_u = model(inputs["x"], t, **dict(kwargs, wa=zero_wa, we=zero_we))
-    v_ae = model(inputs["x"], t, **kwargs)
-    v_a = model(inputs["x"], t, **dict(kwargs, we=zero_we))
+    v_u = model(inputs["x"], t, conditions.replace(wa=zero_wa, we=zero_we))
+    v_ae = model(inputs["x"], t, conditions)
+    v_a = model(inputs["x"], t, conditions.replace(we=zero_we))
     return v_u, v_ae, v_a
 
 
 def _guided(model, scales, inputs, t=0.5):
     return ClassifierFreeGuidance(model, GuidanceConfig(audio_scale=scales[0], emotion_scale=scales[1]))(
-        inputs["x"], t, **{k: v for k, v in inputs.items() if k != "x"}
+        inputs["x"], t, _conditions(inputs)
     )
 
 
@@ -94,7 +101,7 @@ def test_single_pass_when_both_scales_are_one():
     out = _guided(recorder, (1.0, 1.0), inputs)
     assert len(recorder.calls) == 1
     assert recorder.calls[0]["x"].shape[0] == 2
-    assert torch.equal(out, Recorder()(inputs["x"], 0.5, **{k: v for k, v in inputs.items() if k != "x"}))
+    assert torch.equal(out, Recorder()(inputs["x"], 0.5, _conditions(inputs)))
 
 
 @given(

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from motionkit.config import GuidanceConfig
 from motionkit.errors import ConfigError, NonFiniteError, ShapeError
-from motionkit.flow import FlowSampler, SeededNoise, float_fixed_noise, sampler
+from motionkit.flow import FlowSampler, SeededNoise, VectorFieldInputs, float_fixed_noise, sampler
 from motionkit.flow.solvers import SOLVERS
 from motionkit.types import Conditions, MotionTrack
 
@@ -37,11 +37,13 @@ def float_reference_loop(model, audio, emotion, source, noise, nfe=10, audio_sca
             out = model(
                 x.repeat(3, 1, 1),
                 grid[i],
-                wa=torch.cat([torch.zeros_like(wa), wa, wa]),
-                wr=source.repeat(3, 1),
-                we=torch.cat([torch.zeros_like(emotion), emotion, torch.zeros_like(emotion)]),
-                prev_x=prev_x.repeat(3, 1, 1),
-                prev_wa=prev_wa.repeat(3, 1, 1),
+                VectorFieldInputs(
+                    wa=torch.cat([torch.zeros_like(wa), wa, wa]),
+                    wr=source.repeat(3, 1),
+                    we=torch.cat([torch.zeros_like(emotion), emotion, torch.zeros_like(emotion)]),
+                    prev_x=prev_x.repeat(3, 1, 1),
+                    prev_wa=prev_wa.repeat(3, 1, 1),
+                ),
             )
             v_u, v_ae, v_a = out.chunk(3)
             v = v_u + audio_scale * (v_a - v_u) + emotion_scale * (v_ae - v_a)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from motionkit.config import FlowConfig
 from motionkit.errors import ShapeError
-from motionkit.flow import FlowSampler, FlowTransformer
+from motionkit.flow import FlowSampler, FlowTransformer, VectorFieldInputs
 from motionkit.flow.embeddings import sinusoid_position_table, timestep_features
 from motionkit.testing.float_weights import synthetic_tensor
 
@@ -32,7 +32,7 @@ def _inputs(config: FlowConfig, batch: int = 1, seed: int = 0) -> dict[str, torc
 def _run(model: torch.nn.Module, inputs: dict[str, torch.Tensor], t: torch.Tensor | float = 0.3) -> torch.Tensor:
     kwargs = {k: v for k, v in inputs.items() if k != "x"}
     with torch.no_grad():
-        return model(inputs["x"], t, **kwargs)
+        return model(inputs["x"], t, VectorFieldInputs(**kwargs))
 
 
 def test_output_shape_and_zero_init(tiny_config):

@@ -293,3 +293,24 @@ def test_reduced_precision_runs_close_to_float32(tiny_model: Path, portrait: Pat
     frame = next(result.frames(raw=True))
     assert frame.dtype == torch.float32
     assert bool(torch.isfinite(frame).all())
+
+
+def test_explicit_noise_is_built_once(
+    pipeline: Pipeline, portrait: Path, speech: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Pipeline checks the window count with the ExplicitNoise the sampler then uses (no second copy)."""
+    from motionkit.flow import noise as noise_module
+
+    built: list[object] = []
+    original = noise_module.ExplicitNoise.__init__
+
+    def counting(self: object, *args: object, **kwargs: object) -> None:
+        built.append(self)
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    source = pipeline.encode_portrait(portrait, crop=False)
+    conditions = pipeline.condition(pipeline.load_audio(speech), "happy")
+    monkeypatch.setattr(noise_module.ExplicitNoise, "__init__", counting)
+    noise = torch.randn(4, 1, pipeline.sampler.config.window, pipeline.sampler.config.motion_dim)
+    pipeline.sample(conditions, source, noise=noise)
+    assert len(built) == 1

@@ -7,7 +7,14 @@ import argparse
 import time
 from pathlib import Path
 
-from motionkit.cli.common import HelpFormatter, add_overwrite_option, check_input_file, check_output, resolve_device
+from motionkit.cli.common import (
+    DEVICES,
+    HelpFormatter,
+    add_overwrite_option,
+    check_input_file,
+    check_output,
+    resolve_device,
+)
 from motionkit.cli.progress import ProgressBars
 from motionkit.errors import AudioError, ConfigError
 from motionkit.io.files import check_folder_writable, make_folder
@@ -56,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         "--model", type=Path, metavar="DIR", help="another model folder (default: the bundled synthetic-demo model)"
     )
     parser.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same video")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run")
     add_overwrite_option(parser)
     parser.set_defaults(func=run)
 
@@ -104,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # without a classifier the emotion cannot be predicted: neutral, said explicitly (no warning)
         emotion = None if pipeline.conditioner.predicts_emotion else "neutral"
-        video = pipeline.generate(demo_portrait_path(), audio, emotion, seed=args.seed, crop=False, progress=progress)
+        video = pipeline.generate(demo_portrait_path(), audio, emotion, seed=args.seed, progress=progress)
         program = None if args.no_edits else demo_program(video.duration)
         if program is not None:
             video = video.with_track(pipeline.apply_edits(video.track, program))

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from motionkit.cli.common import HelpFormatter
+from motionkit.config.train import TRAIN_KINDS
 
 PRESETS = ("synthetic-demo",)
 DEFAULT_DEMO_OUT = Path("runs/synthetic-demo")
@@ -29,9 +30,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         description=DESCRIPTION,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument(
-        "kind", nargs="?", choices=("ae", "flow"), help="what to train with --config (not with --preset)"
-    )
+    parser.add_argument("kind", nargs="?", choices=TRAIN_KINDS, help="what to train with --config (not with --preset)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", type=Path, metavar="CONFIG.json", help="training config (with ae or flow)")
     source.add_argument("--preset", choices=PRESETS, help="a built-in end-to-end recipe (without ae/flow)")
