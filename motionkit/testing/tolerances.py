@@ -167,3 +167,17 @@ def layers_depth(module: torch.nn.Module) -> int:
         if weight.dim() >= 2:
             depth += 2 * (weight[0].numel()) + TRANSCENDENTAL_DEPTH + 4
     return max(depth, 1)
+
+
+def sampled_magnitude(values: torch.Tensor, grid: torch.Tensor) -> float:
+    """``M`` of images bilinearly sampled at computed coordinates (a warp): their size, plus what a rounding error of
+    the coordinates does to them. An error ``ε`` of a coordinate of ``grid`` (``[-1, 1]`` across ``W`` pixels)
+    moves a sample by ``ε W / 2`` pixels, which changes its value by up to that times the largest step between
+    neighbouring pixels.
+
+    Args:
+        values: the sampled images ``(..., H, W)``.
+        grid: the sampling coordinates in ``[-1, 1]`` (any shape).
+    """
+    step = max(float(values.diff(dim=-1).abs().max()), float(values.diff(dim=-2).abs().max()))
+    return float(values.abs().max()) + float(grid.abs().max()) * values.shape[-1] / 2 * step

@@ -14,7 +14,7 @@ from motionkit.families.float.layout import RENDERER_PREFIX as FLOAT_PREFIX
 from motionkit.families.float.layout import renderer_from_official
 from motionkit.renderer import Renderer
 from motionkit.testing import synthetic_tensor
-from motionkit.testing.tolerances import layers_depth
+from motionkit.testing.tolerances import layers_depth, sampled_magnitude
 
 
 def synthetic_float_state_dict(config: RendererConfig) -> dict[str, torch.Tensor]:
@@ -69,12 +69,5 @@ def decode_depth(tiny_renderer: Renderer) -> int:
 
 @pytest.fixture(scope="session")
 def warped_magnitude() -> Callable[[torch.Tensor, torch.Tensor], float]:
-    """``M`` of decoded frames: their size, plus what a rounding error of the sampling grid does to them. An error
-    ``ε`` of a grid coordinate (``[-1, 1]`` across ``W`` pixels) moves a sample by ``ε W / 2`` pixels, which changes
-    its value by up to that times the largest step between neighbouring pixels."""
-
-    def magnitude(frames: torch.Tensor, grid: torch.Tensor) -> float:
-        step = max(float(frames.diff(dim=-1).abs().max()), float(frames.diff(dim=-2).abs().max()))
-        return float(frames.abs().max()) + float(grid.abs().max()) * frames.shape[-1] / 2 * step
-
-    return magnitude
+    """``M`` of decoded frames from the frames and their sampling grid (``motionkit.testing.tolerances``)."""
+    return sampled_magnitude
