@@ -131,5 +131,5 @@ def test_cached_weight_energy_follows_weight_updates() -> None:
         conv.weight.mul_(torch.rand_like(conv.weight) + 0.5)  # in-place, as an optimizer step
         after = conv(x, style)
     expected = modulated_conv2d_reference(conv, x, style)
-    torch.testing.assert_close(after, expected, atol=1e-5, rtol=1e-5)
+    assert_rounding_close(after, expected, depth=layers_depth(conv))
     assert not torch.allclose(before, after)
