@@ -3,13 +3,13 @@ of detection + landmarks on every frame, and of each network alone, at several f
 
 Run from the project root::
 
-    PYTHONPATH=. python benchmarks/face_tracking.py                  # CPU, torch's default threads
-    PYTHONPATH=. python benchmarks/face_tracking.py --threads 1      # one thread (best on a busy machine)
+    PYTHONPATH=. python benchmarks/face_tracking.py               # CPU, torch's default threads
+    PYTHONPATH=. python benchmarks/face_tracking.py --threads 1   # one thread (best on a busy machine)
     PYTHONPATH=. python benchmarks/face_tracking.py --device cuda    # a GPU; adds batched landmark throughput
 
 Frames: the astronaut photo (scikit-image, public domain) resized to each size and shifted by 2 px per frame
-(there and back), so the tracker follows a moving face. Each figure is the median over ``--repeats`` runs of ``--frames`` frames after a
-warm-up; the machine's load is printed with them (figures on a shared machine are lower bounds).
+(there and back), so the tracker follows a moving face. Each figure is the median over ``--repeats`` runs of
+``--frames`` frames after a warm-up; the machine's load is printed with them (on a shared machine, lower bounds).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def main() -> None:
             ("landmarks", 192, stack.landmarker.net),
         ):
             x = torch.rand(1, 3, size, size, device=device)
-            rate = _rate(lambda _: net(x), args.frames, args.repeats, sync)
+            rate = _rate(lambda _, net=net, x=x: net(x), args.frames, args.repeats, sync)
             print(f"{name:24s} network alone        {rate:8.1f} /s")
         if device.type == "cuda":
             crops = torch.rand(64, 3, 192, 192, device=device)
@@ -81,8 +81,8 @@ def main() -> None:
         for size in SIZES:
             frames = _frames(size, args.frames)
             tracker = FaceTracker(stack, fps=30)
-            track = _rate(lambda i: tracker.update(frames[i]), args.frames, args.repeats, sync)
-            both = _rate(lambda i: stack.faces(frames[i]), args.frames, args.repeats, sync)
+            track = _rate(lambda i, t=tracker, f=frames: t.update(f[i]), args.frames, args.repeats, sync)
+            both = _rate(lambda i, f=frames: stack.faces(f[i]), args.frames, args.repeats, sync)
             print(
                 f"{size:4d} px frames: tracking {track:7.1f} frames/s, detect + landmarks {both:7.1f} frames/s "
                 f"(detections while tracking: {tracker.detections})"
