@@ -37,7 +37,7 @@ from motionkit.io import VideoWriter, read_video
 from motionkit.testing.models import random_model_folder
 from motionkit.testing.optional import require_mediapipe
 
-COMMANDS = ("generate", "convert-float", "edit", "explore", "info", "eval", "train", "demo")
+COMMANDS = ("generate", "convert-float", "edit", "explore", "info", "eval", "faces", "train", "demo")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
