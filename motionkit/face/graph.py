@@ -5,7 +5,8 @@ segmenter). :mod:`motionkit.face.convert` reads each ``.tflite`` file once and s
 as JSON in the safetensors header) and its constant tensors (already in PyTorch's layouts). :class:`OpNet` runs
 them in NCHW on any device and dtype, batched.
 
-TFLite works in NHWC; here every 4-D activation is NCHW, so an axis argument (concatenation) is mapped through
+TFLite works in NHWC; here every 4-D activation is NCHW (stored channels-last in memory, which oneDNN's CPU
+convolutions prefer), so an axis argument (concatenation) is mapped through
 :data:`NHWC_TO_NCHW`, and a reshape first returns to NHWC so that flattening orders elements as TFLite does.
 TFLite's ``SAME`` padding puts the odd extra row/column after the data (bottom/right); :func:`same_padding`
 computes it explicitly instead of relying on PyTorch's symmetric padding.
@@ -168,7 +169,10 @@ class OpNet(nn.Module):
         self.input_index = inputs
         self.output_indices = list(outputs)
         for name, tensor in weights.items():
-            self.register_buffer(name, tensor.float(), persistent=True)
+            value = tensor.float()
+            if value.ndim == 4:  # channels-last kernels pair with channels-last activations (faster on CPU, oneDNN)
+                value = value.contiguous(memory_format=torch.channels_last)
+            self.register_buffer(name, value, persistent=True)
 
     def weight(self, name: str) -> torch.Tensor:
         """The constant tensor ``name``."""
@@ -176,7 +180,7 @@ class OpNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Run the network on ``x`` (B, C, H, W); returns the outputs (see the class docstring)."""
-        values: dict[int, torch.Tensor] = {self.input_index: x}
+        values: dict[int, torch.Tensor] = {self.input_index: x.contiguous(memory_format=torch.channels_last)}
         for op in self.ops:
             values[op.output] = self._run(op, [values[i] for i in op.inputs])
         return [_to_nhwc(values[i]) for i in self.output_indices]
@@ -207,9 +211,14 @@ class OpNet(nn.Module):
             return F.pad(x, (left, right, top, bottom, before, after))
         if kind == "max_pool":
             x = _pad_same(x, op, op.size, value=-math.inf)[0]
-            (kh, kw), (b, c, h, wd) = op.size, x.shape
-            if op.stride == op.size and h % kh == 0 and wd % kw == 0:  # tiles: a reshape, much faster on CPU
-                y = x.reshape(b, c, h // kh, kh, wd // kw, kw).amax(dim=(3, 5))
+            (kh, kw), (h, wd) = op.size, x.shape[2:]
+            if op.stride == op.size and h % kh == 0 and wd % kw == 0:
+                # Non-overlapping tiles: the maximum of kh * kw strided views (10x faster than max_pool2d on CPU).
+                y = x[:, :, ::kh, ::kw]
+                for i in range(kh):
+                    for j in range(kw):
+                        if i or j:
+                            y = torch.maximum(y, x[:, :, i::kh, j::kw])
             else:
                 y = F.max_pool2d(x, op.size, op.stride)
             return _activate(y, op.activation)
