@@ -253,17 +253,7 @@ class OpNet(nn.Module):
     @staticmethod
     def _resize(x: torch.Tensor, op: Op) -> torch.Tensor:
         size = (op.shape[1], op.shape[2])
-        if op.align_corners:
-            return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
-        if op.half_pixel:
-            return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-        # TFLite's legacy mode: source = destination * (in / out), no half-pixel shift, clamped at the last pixel.
-        out = x
-        for axis, new in ((2, size[0]), (3, size[1])):
-            old = out.shape[axis]
-            src = torch.arange(new, device=x.device, dtype=x.dtype) * (old / new)
-            low = src.floor().long().clamp(max=old - 1)
-            high = (low + 1).clamp(max=old - 1)
-            frac = (src - low.to(x.dtype)).reshape([-1 if a == axis else 1 for a in range(4)])
-            out = out.index_select(axis, low) * (1 - frac) + out.index_select(axis, high) * frac
-        return out
+        if op.align_corners or op.half_pixel:
+            return F.interpolate(x, size=size, mode="bilinear", align_corners=op.align_corners)
+        # TFLite's legacy mode (no half-pixel shift) has no PyTorch equivalent and no MediaPipe face model uses it.
+        raise ValueError("bilinear resizing without align_corners or half_pixel_centers is not supported")
