@@ -35,7 +35,6 @@ from motionkit.cli.progress import ProgressBars
 from motionkit.families.float.licenses import float_license
 from motionkit.io import VideoWriter, read_video
 from motionkit.testing.models import random_model_folder
-from motionkit.testing.optional import require_mediapipe
 
 COMMANDS = ("generate", "convert-float", "edit", "explore", "info", "eval", "faces", "train", "demo")
 
@@ -358,9 +357,7 @@ def test_eval_prints_a_report(capsys: pytest.CaptureFixture[str], generated: Pat
 def test_eval_measures_a_real_face_with_landmarks(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, speech: Path
 ) -> None:
-    """`--analyzer landmarks` on a video of a photograph (MediaPipe FaceMesh; skipped without mediapipe, except
-    in CI)."""
-    require_mediapipe()
+    """`--analyzer landmarks` on a video of a photograph (motionkit's face stack)."""
     audio, rate = sf.read(speech, dtype="float32")
     frames = np.repeat(data.astronaut()[None, ::2, ::2], 10, axis=0)  # 0.4 s of a still 256 px face
     with VideoWriter(tmp_path / "still.mp4", fps=25.0, audio=audio[: int(0.4 * rate)], sample_rate=rate) as video:

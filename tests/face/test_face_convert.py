@@ -20,7 +20,10 @@ from motionkit.testing.optional import skip_or_fail
 def test_a_fresh_conversion_reproduces_the_shipped_weights(tmp_path: Path) -> None:
     source = mediapipe_source()
     if source is None or importlib.util.find_spec("tflite") is None:
-        skip_or_fail("mediapipe 0.10.21 or the tflite parser is missing", "CI installs both (README test command)")
+        skip_or_fail(
+            "the mediapipe 0.10.21 wheel or the tflite parser is missing",
+            "the README's test command downloads the wheel; tflite comes with the dev extra",
+        )
     record = convert(source, tmp_path)
     shipped = json.loads((ASSETS / PROVENANCE).read_text())
     assert record["files"] == shipped["files"]
