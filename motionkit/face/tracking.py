@@ -66,7 +66,7 @@ class FaceTracker:
         if mesh is None:
             self.reset()
             self.detections += 1
-            faces = self.stack._detect(rgb)
+            faces = self.stack.detect_array(rgb)
             if len(faces) <= self.index:
                 return None
             detection = faces[self.index]
