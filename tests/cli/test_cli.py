@@ -35,9 +35,8 @@ from motionkit.cli.progress import ProgressBars
 from motionkit.families.float.licenses import float_license
 from motionkit.io import VideoWriter, read_video
 from motionkit.testing.models import random_model_folder
-from motionkit.testing.optional import require_mediapipe
 
-COMMANDS = ("generate", "convert-float", "edit", "explore", "info", "eval", "train", "demo")
+COMMANDS = ("generate", "convert-float", "edit", "explore", "info", "eval", "faces", "train", "demo")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
@@ -395,9 +394,7 @@ def test_eval_prints_a_report(capsys: pytest.CaptureFixture[str], generated: Pat
 def test_eval_measures_a_real_face_with_landmarks(
     capfd: pytest.CaptureFixture[str], tmp_path: Path, speech: Path
 ) -> None:
-    """`--analyzer landmarks` on a video of a photograph (MediaPipe FaceMesh; skipped without mediapipe, except
-    in CI), without MediaPipe's native log lines (captured at the file descriptor, where they are written)."""
-    require_mediapipe()
+    """`--analyzer landmarks` on a video of a photograph (motionkit's face stack)."""
     audio, rate = sf.read(speech, dtype="float32")
     frames = np.repeat(data.astronaut()[None, ::2, ::2], 10, axis=0)  # 0.4 s of a still 256 px face
     with VideoWriter(tmp_path / "still.mp4", fps=25.0, audio=audio[: int(0.4 * rate)], sample_rate=rate) as video:
