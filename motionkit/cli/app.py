@@ -26,7 +26,10 @@ EXIT_INTERRUPTED = 130
 ISSUES_URL = "https://github.com/motionkit/motionkit/issues"
 
 CLI_HINTS: dict[type[BaseException], str] = {
-    FaceNotFoundError: " On the command line: --no-crop, or --box X1,Y1,X2,Y2.",
+    FaceNotFoundError: (
+        " On the command line: --no-crop, or --box X1,Y1,X2,Y2, or a face-box file beside the image "
+        '(portrait.face.json for portrait.png, holding {"box": [x1, y1, x2, y2]}).'
+    ),
 }
 """Command-line spelling of the fixes that library messages give as Python arguments."""
 
