@@ -53,15 +53,15 @@ class GeometricConfig(FrozenConfig):
     interior_darkness: float = Field(
         0.28, description="Mouth interior: the lip colour times this factor at the darkest (the inside's depth)."
     )
-    relax_passes: int = Field(
-        60, description="Most smoothing passes that unfold hidden surfaces (the far cheek in a turn) per frame."
+    guard_rings: int = Field(
+        3, description="Rings of neighbours around folded triangles that the fold guard flattens towards a flat turn."
     )
     walk_steps: int = Field(24, description="Triangle-walk steps per pixel to find its deformed triangle.")
     fold_area: float = Field(
         0.02, description="A deformed triangle must keep this share of its area with its orientation (fold guard)."
     )
     fold_free: tuple[float, float, float] = Field(
-        (25.0, 20.0, 20.0),
+        (20.0, 15.0, 15.0),
         description="Yaw, pitch and roll (degrees) up to which the mesh is prepared to turn without folds.",
     )
     max_yaw: float = Field(35.0, description="Largest |yaw| in degrees (beyond it hidden parts would show).")

@@ -8,7 +8,10 @@ area-weighted least squares, anchored weakly to the original depth::
 
     z' = argmin  sum_t area_t |grad_t z - clamp(g_t)|^2 + anchor * mean(area) * |z - z0|^2
 
-The slope starts at ``cot`` of the largest fold-free angle and shrinks until no triangle folds at the corners of
+A flatter nose shows less parallax when turned, so the renderer steepens its turns by the share of the nose's depth
+the refit kept (:attr:`ControlMesh.parallax`); the fold check below is made on the plain turns (steepened ones
+may need the fold guard at the ends of the range). The slope starts at
+``cot`` of the largest fold-free angle and shrinks until no triangle folds at the corners of
 the fold-free ranges (``GeometricConfig.fold_free``); the nose and the middle of the face, whose slopes are gentle,
 keep most of their depth.
 """
@@ -24,6 +27,7 @@ from scipy.sparse.linalg import spsolve
 
 from motionkit.geometric.config import GeometricConfig
 from motionkit.geometric.mesh import ControlMesh
+from motionkit.geometric.topology import EYE_CORNERS, NOSE_TIP
 
 ANCHOR = 1e-3
 """Weight of the original depth in the refit (relative to the mean triangle area): just enough to fix the offset."""
@@ -32,7 +36,11 @@ SLOPE_SHRINK = 0.8
 """Factor on the allowed slope after a refit that still folds."""
 
 SLOPE_ROUNDS = 12
-"""Refits tried before the depth is flattened altogether (a flat face never folds)."""
+"""Refits tried; the flattest is kept when none is fold-free."""
+
+MIN_PARALLAX = 0.5
+"""Smallest share of the nose's depth a refit may keep and still count (a flatter face would need turns too steep
+to make up for it)."""
 
 
 def _gradient_operator(xy: np.ndarray, triangles: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
@@ -90,8 +98,18 @@ def turnable_depth(mesh: ControlMesh, config: GeometricConfig) -> ControlMesh:
         points[:, 2] = refit
         candidate = dataclasses.replace(mesh, points=points)
         if not any(folds(candidate, deform(candidate, pose), config).any() for pose in poses):
-            return candidate
+            return dataclasses.replace(candidate, parallax=nose_parallax(mesh.points, points))
         slope *= SLOPE_SHRINK
-    points = mesh.points.copy()
-    points[:, 2] = float(depth.mean())
-    return dataclasses.replace(mesh, points=points)
+    # Folds that no depth removes come from the fall-off rings (a person mask that stops some of them): the fold
+    # guard resolves those per frame.
+    return dataclasses.replace(candidate, parallax=nose_parallax(mesh.points, candidate.points))
+
+
+def nose_parallax(original: np.ndarray, refit: np.ndarray) -> float:
+    """Share of the nose tip's depth in front of the eye corners kept by ``refit`` (clipped to
+    ``[MIN_PARALLAX, 1]``): what a viewer reads a turn from, so the turn is steepened by it."""
+
+    def protrusion(points: np.ndarray) -> float:
+        return float(points[list(EYE_CORNERS), 2].mean() - points[NOSE_TIP, 2])
+
+    return float(np.clip(protrusion(refit) / max(protrusion(original), 1e-9), MIN_PARALLAX, 1.0))

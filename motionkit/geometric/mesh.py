@@ -72,6 +72,8 @@ class ControlMesh:
         frame: the face frame.
         mouth_opening: the photo's own inner-lip gap over mouth width (the ``mouth`` axis cannot go below minus it).
         adjacency: ``(V, V)`` sparse 0/1 matrix: vertices sharing a triangle edge, and each vertex with itself.
+        parallax: share of the nose's depth in front of the eyes that :mod:`~motionkit.geometric.depth` kept (1 for
+            the landmarks' own depth); turns are steepened to make up for it (``motion.deform``).
     """
 
     points: np.ndarray
@@ -86,6 +88,7 @@ class ControlMesh:
     frame: FaceFrame
     mouth_opening: float
     adjacency: sparse.csr_matrix
+    parallax: float = 1.0
 
     @property
     def moving(self) -> np.ndarray:

@@ -7,7 +7,9 @@ rotation ``R = R_roll R_yaw R_pitch`` about the pivot ``c``::
     Q   = R (P' - c) + c                    the head turned as a rigid body
     dst = P'_xy + f * (Q_xy - P'_xy)        each vertex follows its share of the turn
 
-projected orthographically (the photo's depth is small against the camera distance). The rotations, in image
+projected orthographically (the photo's depth is small against the camera distance). Yaw and pitch are steepened
+by the depth's parallax (:func:`steepened`): the depth was flattened where the face turns away
+(:mod:`~motionkit.geometric.depth`), and the nose's shift against the eyes is what shows a turn. The rotations, in image
 coordinates (``x`` right, ``y`` down, ``z`` into the picture): yaw turns about ``y`` (nose to the image right for
 yaw > 0), pitch about ``x`` (chin towards the camera and up for pitch > 0), roll about ``z`` (clockwise in the image
 for roll > 0).
@@ -16,6 +18,7 @@ for roll > 0).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,6 +26,11 @@ from motionkit.errors import EditError
 from motionkit.geometric.axes import AXIS_NAMES, BROWS, MOUTH, PITCH, ROLL, YAW
 from motionkit.geometric.config import GeometricConfig
 from motionkit.geometric.mesh import ControlMesh, signed_areas
+from motionkit.geometric.topology import MESH_POINTS
+
+GUARD_GROWTHS = 4
+"""The fold guard's neighbourhood doubles this many times (``guard_rings``, twice that, ...) before it scales the
+whole deformation back."""
 
 GUARD_STEPS = 12
 """Bisection steps of the fold guard: the kept share of a folding deformation is exact to 2^-12."""
@@ -65,11 +73,24 @@ def check_parameters(values: np.ndarray, mesh: ControlMesh, config: GeometricCon
             )
 
 
-def deform(mesh: ControlMesh, values: np.ndarray) -> np.ndarray:
-    """``(V, 2)`` vertex positions for one ``(7,)`` parameter vector, before the fold guard."""
+def steepened(angle: float, parallax: float) -> float:
+    """The turn (degrees) whose parallax on a face with ``parallax`` of its depth equals ``angle``'s on the full
+    depth: ``asin(sin(angle) / parallax)`` (clipped to 90 degrees)."""
+    return math.degrees(math.asin(max(-1.0, min(1.0, math.sin(math.radians(angle)) / parallax))))
+
+
+def deform(mesh: ControlMesh, values: np.ndarray, *, flat: bool = False) -> np.ndarray:
+    """``(V, 2)`` vertex positions for one ``(7,)`` parameter vector, before the fold guard.
+
+    ``flat=True`` turns the face as if all its points lay at the landmarks' mean depth: an affine map of the plane
+    per follow share, which cannot fold by itself (the fold guard's fallback).
+    """
     expression = np.tensordot(values[MOUTH : BROWS + 1], mesh.basis, axes=1)
     moved = mesh.points + expression
-    turn = rotation(values[YAW], values[PITCH], values[ROLL])
+    if flat:
+        moved[:, 2] = mesh.points[:MESH_POINTS, 2].mean()
+    yaw, pitch = (steepened(float(values[axis]), mesh.parallax) for axis in (YAW, PITCH))
+    turn = rotation(yaw, pitch, values[ROLL])
     head = ((moved - mesh.pivot) @ (turn - np.eye(3)).T)[:, :2]  # R(P' - c) + c - P', exactly 0 when R = I
     return np.asarray(mesh.points[:, :2] + expression[:, :2] + mesh.follow[:, None] * head)
 
@@ -82,46 +103,49 @@ def folds(mesh: ControlMesh, xy: np.ndarray, config: GeometricConfig) -> np.ndar
     return np.asarray(~mesh.hole & (area <= keep))
 
 
-def relax(mesh: ControlMesh, xy: np.ndarray, config: GeometricConfig) -> np.ndarray:
-    """Unfold by smoothing the displacement where triangles fold (surfaces the turn hides: the far side of the face).
-
-    Each pass replaces the displacement of every vertex of a folded triangle and of its neighbours by the mean over
-    its neighbourhood (itself included), ``relax_passes`` passes at most; vertices elsewhere keep theirs exactly.
-    """
-    source = mesh.points[:, :2]
-    shift = xy - source
-    for _ in range(config.relax_passes):
-        folded = folds(mesh, source + shift, config)
-        if not folded.any():
-            break
-        touched = np.zeros(len(source), dtype=bool)
-        touched[mesh.triangles[folded].ravel()] = True
-        touched = np.asarray(mesh.adjacency @ touched.astype(np.float64) > 0.0) & (mesh.follow > 0.0)
-        mean = (mesh.adjacency @ shift) / mesh.adjacency.sum(axis=1).A
-        shift[touched] = mean[touched]
-    return np.asarray(source + shift)
-
-
-def guarded_positions(mesh: ControlMesh, values: np.ndarray, config: GeometricConfig) -> tuple[np.ndarray, float]:
-    """Vertex positions ``(V, 2)`` with no fold, and the share of the deformation kept (1 unless it still folded).
-
-    Folds are first relaxed locally (:func:`relax`); if any remain, the fold guard keeps the largest share ``s``
-    (bisection, :data:`GUARD_STEPS` steps) of the relaxed displacement for which no triangle folds:
-    ``P_xy + s * (dst - P_xy)``. Within the configured ranges the global guard does not trigger on a frontal face
-    (tests check it); beyond them it trades accuracy for a picture without tears.
-    """
-    target = deform(mesh, values)
-    if not folds(mesh, target, config).any():
-        return target, 1.0
-    target = relax(mesh, target, config)
-    if not folds(mesh, target, config).any():
-        return target, 1.0
-    source = mesh.points[:, :2]
+def _bisect(folding: Callable[[float], bool]) -> float:
+    """The largest ``s`` in [0, 1] (to 2^-GUARD_STEPS) with ``folding(s)`` false, given ``folding(0)`` is false."""
+    if not folding(1.0):
+        return 1.0
     low, high = 0.0, 1.0
     for _ in range(GUARD_STEPS):
         middle = 0.5 * (low + high)
-        if folds(mesh, source + middle * (target - source), config).any():
+        if folding(middle):
             high = middle
         else:
             low = middle
-    return source + low * (target - source), low
+    return low
+
+
+def guarded_positions(mesh: ControlMesh, values: np.ndarray, config: GeometricConfig) -> tuple[np.ndarray, float]:
+    """Vertex positions ``(V, 2)`` with no fold, and the share of the depth's parallax kept where it folded.
+
+    The fold guard: where the turned depth folds triangles (surfaces the turn hides, which a photo cannot show),
+    vertices near the folds (``guard_rings`` rings of neighbours around them, doubled up to ``GUARD_GROWTHS - 1``
+    times until the flat blend unfolds them, tapered by one smoothing pass) blend
+    towards the flat turn of :func:`deform`, ``dst = flat + a_v (full - flat)`` with ``a_v = 1 - w_v (1 - s)``, and
+    ``s`` is the largest share (bisection) with no fold. If the flat blend cannot unfold them, the whole deformation
+    is scaled back towards the photo the same way (``P_xy + s (dst - P_xy)``). The share is 1 when nothing folded.
+    """
+    full = deform(mesh, values)
+    if not folds(mesh, full, config).any():
+        return full, 1.0
+    flat = deform(mesh, values, flat=True)
+    seeds = np.zeros(len(full))
+    seeds[mesh.triangles[folds(mesh, full, config)].ravel()] = 1.0
+    degree = np.asarray(mesh.adjacency.sum(axis=1)).ravel()
+    for growth in range(GUARD_GROWTHS):
+        near = seeds
+        for _ in range(config.guard_rings << growth):
+            near = np.minimum(mesh.adjacency @ near, 1.0)
+        taper = (mesh.adjacency @ near) / degree
+
+        def blended(share: float, taper: np.ndarray = taper) -> np.ndarray:
+            return np.asarray(flat + (1.0 - taper * (1.0 - share))[:, None] * (full - flat))
+
+        if not folds(mesh, blended(0.0), config).any():
+            share = _bisect(lambda s: bool(folds(mesh, blended(s), config).any()))
+            return blended(share), share
+    source = mesh.points[:, :2]
+    share = _bisect(lambda s: bool(folds(mesh, source + s * (full - source), config).any()))
+    return source + share * (full - source), share

@@ -94,18 +94,26 @@ def test_no_triangle_folds_anywhere_in_the_range(
     assert not folds(mesh, positions, config).any()
 
 
-@pytest.mark.parametrize("yaw", [-25.0, 25.0])
-@pytest.mark.parametrize("pitch", [-20.0, 0.0, 20.0])
-def test_the_fold_guard_keeps_the_whole_turn_in_the_fold_free_range(
-    astronaut_portrait: GeometricPortrait, yaw: float, pitch: float
+@pytest.mark.parametrize(("axis", "angle"), [("yaw", -20.0), ("yaw", 20.0), ("pitch", -15.0), ("pitch", 15.0)])
+def test_single_turns_in_the_fold_free_range_need_no_guard(
+    astronaut_portrait: GeometricPortrait, axis: str, angle: float
 ) -> None:
-    config = GeometricRenderer().config
-    turn = params(yaw=yaw, pitch=pitch, roll=20.0)[0]
-    positions, share = guarded_positions(astronaut_portrait.mesh, turn, config)
+    turn = params(**{axis: angle})[0]
+    positions, share = guarded_positions(astronaut_portrait.mesh, turn, GeometricRenderer().config)
     assert share == 1.0
     assert np.array_equal(positions, deform(astronaut_portrait.mesh, turn))  # the depth was prepared for it
-    talking = params(yaw=yaw, pitch=pitch, roll=20.0, mouth=0.5, blink_left=1.0, blink_right=1.0)[0]
-    assert guarded_positions(astronaut_portrait.mesh, talking, config)[1] == 1.0  # at most relaxed locally
+
+
+def test_the_fold_guard_unfolds_with_a_small_local_change(astronaut_portrait: GeometricPortrait) -> None:
+    mesh, config = astronaut_portrait.mesh, GeometricRenderer().config
+    values = params(yaw=20.0, pitch=15.0, roll=15.0)[0]
+    full = deform(mesh, values)
+    assert folds(mesh, full, config).any()  # the steepened corner of the range folds a few triangles
+    positions, share = guarded_positions(mesh, values, config)
+    assert 0.5 < share < 1.0
+    assert not folds(mesh, positions, config).any()
+    # only the depth's parallax near the folds gave way: every vertex stays within 5 % of the face width
+    assert np.abs(positions - full).max() < 0.05 * mesh.frame.width
 
 
 def test_it_is_a_portrait_renderer_at_the_photo_resolution(
