@@ -2,9 +2,9 @@
 
 A pixel ``p`` of the output lies in some deformed triangle ``t``; with its barycentric coordinates ``l`` in the
 deformed triangle, it shows the source point ``s = sum_i l_i P_i`` of the source triangle (piecewise-affine warp). The
-triangle is found per pixel by a *walk*: start from the source triangle under a fixed-point estimate of the pixel's
-source, ``s <- p - d(s)`` with ``d`` the vertex shifts interpolated over the source mesh (its triangles' barycentric
-maps are precomputed once per portrait), then step to the neighbour across the edge of the most negative
+triangle is found per pixel by a *walk*: start from the source triangle under ``s = p - d(p)``, one fixed-point step
+towards the pixel's source with ``d`` the vertex shifts interpolated over the source mesh (each pixel's source
+triangle and barycentric coordinates are precomputed once per portrait), then step to the neighbour across the edge of the most negative
 barycentric coordinate until all are non-negative (``walk_steps`` at most). Only the pixels of the region of
 influence are computed; every other pixel is copied.
 """
@@ -21,10 +21,6 @@ from motionkit.geometric.mesh import ControlMesh
 INSIDE_TOLERANCE = 1e-4
 """Barycentric coordinates above ``-INSIDE_TOLERANCE`` count as inside (pixels on shared edges stop walking)."""
 
-FIXED_POINT_STEPS = 2
-"""Steps of ``s <- p - d(s)`` (``d``: the vertex shifts interpolated over the source mesh) that start the walk near
-the pixel's source: exact where the warp is a translation, and good wherever it is smooth."""
-
 DEGENERATE_AREA = 1e-9
 """Deformed triangles with ``|2 * area|`` below this (pixels^2) contain no pixel."""
 
@@ -39,8 +35,9 @@ class WarpPlan:
         start: ``(N,)`` the source triangle at each pixel.
         triangle_map: ``(H * W,)`` source triangle of every pixel (``-1`` outside the region).
         triangles: ``(F, 3)``; neighbours: ``(F, 3)`` with ``-1`` replaced by the triangle itself; hole: ``(F,)``.
-        source: ``(V, 2)`` source vertex positions; source_a ``(F, 2)`` and source_inverse ``(F, 2, 2)``: each source
-            triangle's first corner and inverse edge matrix (barycentric coordinates in the source).
+        source: ``(V, 2)`` source vertex positions.
+        start_vertices, start_weights: ``(N, 3)`` each pixel's source triangle corners and its barycentric
+            coordinates in it (the per-pixel structure precomputed once per portrait).
         height, width: the portrait's size.
     """
 
@@ -52,8 +49,8 @@ class WarpPlan:
     neighbours: torch.Tensor
     hole: torch.Tensor
     source: torch.Tensor
-    source_a: torch.Tensor
-    source_inverse: torch.Tensor
+    start_vertices: torch.Tensor
+    start_weights: torch.Tensor
     height: int
     width: int
 
@@ -71,18 +68,21 @@ class WarpPlan:
             return torch.as_tensor(np.ascontiguousarray(array)).to(device=device, dtype=dtype)
 
         source = tensor(mesh.points[:, :2], torch.float32)
-        source_a, source_inverse = _barycentric_maps(source[tensor(mesh.triangles, torch.int64)])
+        triangles = tensor(mesh.triangles, torch.int64)
+        start = tensor(flat[pixels], torch.int64)
+        centres_t = tensor(centres, torch.float32)
+        start_weights = _weights(centres_t, _table(source, source, triangles)[start])
         return cls(
             pixels=tensor(pixels, torch.int64),
-            centres=tensor(centres, torch.float32),
-            start=tensor(flat[pixels], torch.int64),
+            centres=centres_t,
+            start=start,
             triangle_map=tensor(flat, torch.int64),
-            triangles=tensor(mesh.triangles, torch.int64),
+            triangles=triangles,
             neighbours=tensor(neighbours, torch.int64),
             hole=tensor(mesh.hole, torch.bool),
             source=source,
-            source_a=source_a,
-            source_inverse=source_inverse,
+            start_vertices=triangles[start],
+            start_weights=start_weights,
             height=height,
             width=width,
         )
@@ -112,44 +112,48 @@ def _barycentric_maps(corners: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return a, torch.where(degenerate[:, None, None], torch.zeros_like(inverse), inverse)
 
 
-def _weights(points: torch.Tensor, a: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
-    """``(N, 3)`` barycentric coordinates of ``points`` in triangles with corner ``a`` and ``inverse`` (gathered)."""
-    d = points - a
-    l1 = inverse[:, 0, 0] * d[:, 0] + inverse[:, 0, 1] * d[:, 1]
-    l2 = inverse[:, 1, 0] * d[:, 0] + inverse[:, 1, 1] * d[:, 1]
+def _table(deformed: torch.Tensor, source: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
+    """``(F, 12)`` per-triangle rows ``[a (2), inverse (4), source corners (6)]`` of one frame: one gather per pixel
+    fetches everything its barycentric coordinates and its source point need."""
+    a, inverse = _barycentric_maps(deformed[triangles])
+    return torch.cat([a, inverse.reshape(-1, 4), source[triangles].reshape(-1, 6)], dim=1)
+
+
+def _weights(points: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``(N, 3)`` barycentric coordinates of ``points`` ``(N, 2)`` in the triangles of gathered ``rows`` ``(N, 12)``
+    (or ``(N, >= 6)``: corner and inverse first)."""
+    dx, dy = points[:, 0] - rows[:, 0], points[:, 1] - rows[:, 1]
+    l1 = rows[:, 2] * dx + rows[:, 3] * dy
+    l2 = rows[:, 4] * dx + rows[:, 5] * dy
     return torch.stack([1.0 - l1 - l2, l1, l2], 1)
 
 
 def warp_field(plan: WarpPlan, deformed: torch.Tensor, steps: int) -> WarpField:
     """Source points of the region's pixels for deformed vertex positions ``(V, 2)`` (float32, on the plan's device)."""
-    a, inverse = _barycentric_maps(deformed[plan.triangles])
-    source_corners = plan.source[plan.triangles]
+    table = _table(deformed, plan.source, plan.triangles)
     p = plan.centres
-    triangle = plan.start
     shift = deformed - plan.source
-    guess = p
-    for _ in range(FIXED_POINT_STEPS):
-        col = guess[:, 0].floor().clamp(0, plan.width - 1).long()
-        row = guess[:, 1].floor().clamp(0, plan.height - 1).long()
-        under = plan.triangle_map[row * plan.width + col]
-        found = under >= 0
-        under = torch.where(found, under, triangle)
-        weights = _weights(guess, plan.source_a[under], plan.source_inverse[under])
-        moved = (weights[:, :, None] * shift[plan.triangles[under]]).sum(1)
-        guess = p - torch.where(found[:, None], moved, torch.zeros_like(moved))
-        triangle = torch.where(found, under, triangle)
+    # one fixed-point step from the pixel itself: its source barycentric coordinates are precomputed
+    moved = (plan.start_weights[:, :, None] * shift[plan.start_vertices]).sum(1)
+    guess = p - moved
+    col = guess[:, 0].floor().clamp(0, plan.width - 1).long()
+    row = guess[:, 1].floor().clamp(0, plan.height - 1).long()
+    under = plan.triangle_map[row * plan.width + col]
+    triangle = torch.where(under >= 0, under, plan.start)
     active = torch.arange(len(p), device=p.device)
     for _ in range(steps):
         current = triangle[active]
-        weights = _weights(p[active], a[current], inverse[current])
+        weights = _weights(p[active], table[current])
         lowest, edge = weights.min(1)
         outside = lowest < -INSIDE_TOLERANCE
         active, current, edge = active[outside], current[outside], edge[outside]
         if active.numel() == 0:
             break
         triangle[active] = plan.neighbours[current, edge]
-    weights = _weights(p, a[triangle], inverse[triangle])
-    sources = (weights[:, :, None] * source_corners[triangle]).sum(1)
+    rows = table[triangle]
+    weights = _weights(p, rows)
+    corners = rows[:, 6:].view(-1, 3, 2)
+    sources = (weights[:, :, None] * corners).sum(1)
     converged = weights.min(1).values >= -INSIDE_TOLERANCE
     return WarpField(sources=sources, triangle=triangle, in_hole=plan.hole[triangle] & converged, converged=converged)
 
