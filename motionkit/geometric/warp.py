@@ -4,9 +4,9 @@ A pixel ``p`` of the output lies in some deformed triangle ``t``; with its baryc
 deformed triangle, it shows the source point ``s = sum_i l_i P_i`` of the source triangle (piecewise-affine warp). The
 triangle is found per pixel by a *walk*: start from the source triangle under ``s = p - d(p)``, one fixed-point step
 towards the pixel's source with ``d`` the vertex shifts interpolated over the source mesh (each pixel's source
-triangle and barycentric coordinates are precomputed once per portrait), then step to the neighbour across the edge of the most negative
-barycentric coordinate until all are non-negative (``walk_steps`` at most). Only the pixels of the region of
-influence are computed; every other pixel is copied.
+triangle and barycentric coordinates are precomputed once per portrait), then step to the neighbour across the edge
+of the most negative barycentric coordinate until all are non-negative (``walk_steps`` at most). Only the pixels of
+the region of influence are computed; every other pixel is copied.
 """
 
 from __future__ import annotations
