@@ -69,7 +69,7 @@ def montage(renderer: GeometricRenderer, analyzer: LandmarkFaceAnalyzer, path: P
             for name, value in frame.items():
                 values[i, AXIS_NAMES.index(name)] = value
         frames = renderer.render_frames(portrait, values)[:, top:bottom, left:right]
-        height = 240
+        height = 170
         scaled = [transform.resize(f, (height, round(f.shape[1] * height / f.shape[0])), order=1) for f in frames]
         rows.append(np.concatenate(scaled, axis=1))
     width = min(r.shape[1] for r in rows)

@@ -174,15 +174,16 @@ def measure_accuracy(
     """Render the issue's sweeps of ``portrait`` (from ``photo`` ``(H, W, 3)`` uint8) and read them back.
 
     Sweeps: yaw +/-10, +/-20 degrees; pitch and roll +/-7.5, +/-15; mouth 0 .. 0.5; both eyes closed; and
-    :data:`STILL_FRAMES` frames of the zero request (jitter). Each frame is read on its own (the landmarker sees
-    the photo, then the frame), so tracking from one request does not leak into the next.
+    :data:`STILL_FRAMES` frames of the zero request (jitter, read as a video: the landmarker tracks them). Every
+    other frame is read on its own, from a fresh detection, so no tracking prior (the photo's landmarks or the
+    previous request's) pulls its reading towards another pose.
     """
     reference = landmarker(photo[None])[0]
     require(bool(np.isfinite(reference).all()), ShapeError, "the landmarker finds no face in the photo.")
 
     def read(values: np.ndarray) -> np.ndarray:
         frames = renderer.render_frames(portrait, values)
-        return np.stack([landmarker(np.stack([photo, frame]))[1] for frame in frames])
+        return np.stack([landmarker(frame[None])[0] for frame in frames])
 
     poses = []
     for axis, sweep in POSE_SWEEP.items():
