@@ -1,8 +1,11 @@
-"""Accuracy of the geometric renderer on real photos, read back by the FaceMesh landmarker.
+"""Accuracy of the geometric renderer on real photos, read back by motionkit's face stack.
 
-Run from the project root (needs mediapipe 0.10.21, see motionkit.eval.face.landmarks)::
+The landmarks of the photos and of every rendered frame come from :class:`motionkit.face.FaceStack` (the 468-point
+FaceMesh network, through :class:`motionkit.eval.face.LandmarkFaceAnalyzer`; no extra package). Run from the project
+root::
 
     PYTHONPATH=. python benchmarks/geometric_accuracy.py
+    PYTHONPATH=. python benchmarks/geometric_accuracy.py --photos "astronaut 512" "hopper 600x512"
     PYTHONPATH=. python benchmarks/geometric_accuracy.py --montage docs/images/geometric-montage.png
 
 Portraits: the two public-domain photos that ship with the dev dependencies (scikit-image's astronaut, 512 x 512;
@@ -82,12 +85,15 @@ def montage(renderer: GeometricRenderer, analyzer: LandmarkFaceAnalyzer, path: P
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--montage", type=Path, default=None, help="also write the docs' montage PNG here")
+    parser.add_argument(
+        "--photos", nargs="+", choices=list(PHOTOS), default=list(PHOTOS), help="portraits to measure (default: all)"
+    )
     args = parser.parse_args()
     analyzer = LandmarkFaceAnalyzer()
     renderer = GeometricRenderer()
     header = None
-    for name, load in PHOTOS.items():
-        photo = load()
+    for name in args.photos:
+        photo = PHOTOS[name]()
         geometry = PortraitGeometry(analyzer.landmarks(photo[None])[0])
         portrait = renderer.encode_portrait(photo, geometry=geometry)
         accuracy = measure_accuracy(renderer, portrait, photo, analyzer.landmarks)

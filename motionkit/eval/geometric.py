@@ -1,7 +1,7 @@
 """Accuracy of the geometric renderer, measured by a landmarker on its frames.
 
-For a portrait and requested parameter vectors, the frames are rendered and a landmarker (MediaPipe FaceMesh through
-:class:`~motionkit.eval.face.LandmarkFaceAnalyzer` until motionkit's face stack lands; any callable from
+For a portrait and requested parameter vectors, the frames are rendered and a landmarker (motionkit's face stack,
+:class:`motionkit.face.FaceStack`, through :class:`~motionkit.eval.face.LandmarkFaceAnalyzer`; any callable from
 ``(T, H, W, 3)`` uint8 frames to ``(T, 468+, 3)`` landmarks in pixels works) reads them back:
 
 - **head pose**: the rotation between the photo's landmarks and a frame's, fitted by least squares (Kabsch, with
@@ -49,7 +49,12 @@ POSE_FLOOR_DEGREES = 1.5
 """The issue's pose target: within 15 % of the request or 1.5 degrees, whichever is larger."""
 
 CLOSED_EAR = 0.1
-"""An eye counts as closed below this eye aspect ratio (open eyes measure about 0.25-0.35)."""
+"""An eye counts as closed below this eye aspect ratio (open eyes measure about 0.25-0.35) by a landmarker that
+follows lids (MediaPipe's refined, attention mesh)."""
+
+CLOSED_SHARE = 0.9
+"""With the face stack's 468-point mesh, which has no refined eyes and reads a shut eye as a narrowed one (0.7-0.85
+of its open ratio on a visibly closed rendered eye), an eye counts as closing below this share of its open ratio."""
 
 EAR_POINTS = ((159, 145, 33, 133), (386, 374, 362, 263))
 """(upper lid, lower lid, corner, corner) of the image-left and image-right eyes."""

@@ -4,17 +4,18 @@ Turning a surface by ``theta`` about an image axis and projecting it orthographi
 along that axis exceeds ``cot(theta)`` (it turns away from the camera: the far cheek in a turn, the sides of the nose).
 A photo cannot show what is hidden, so those surfaces must shrink instead. Per triangle, the 2-D gradient ``g_t`` of
 the linearly interpolated depth is clamped to ``|g_t| <= slope`` and the depth is refit to the clamped gradients by
-area-weighted least squares, anchored weakly to the original depth::
+weighted least squares, anchored weakly to the original depth::
 
-    z' = argmin  sum_t area_t |grad_t z - clamp(g_t)|^2 + anchor * mean(area) * |z - z0|^2
+    z' = argmin  sum_t w_t |grad_t z - clamp(g_t)|^2 + anchor * mean(area) * |z - z0|^2,   w_t = max(area_t, mean(area))
 
 A flatter nose shows less parallax when turned, so the renderer steepens its turns by the share of the nose's depth
-the refit kept (:attr:`ControlMesh.parallax`); the fold check below is made on the plain turns (steepened ones may
-need the fold guard at the ends of the range). The slope starts at ``cot`` of the largest fold-free angle and
-shrinks until no triangle folds at the corners of the fold-free ranges (``GeometricConfig.fold_free``). Only
+the refit kept (:attr:`ControlMesh.parallax`). The fold check below makes single turns as they are drawn
+(steepened), so a single turn within the fold-free range needs no fold guard, and combined turns plain (steepened
+corners of the ranges may need the guard). The slope starts at ``cot`` of the largest fold-free angle and shrinks
+until no triangle folds at the edges and corners of the fold-free ranges (``GeometricConfig.fold_free``). Only
 triangles of landmarks count: those with fall-off-ring vertices fold by the rings' follow shares whatever the depth,
-and are left to the fold guard. The nose and the middle of the face, whose slopes are gentle, keep most of their
-depth.
+and are left to the fold guard. Slivers weigh as much as a mean triangle in the refit: they fold as readily. The
+nose and the middle of the face, whose slopes are gentle, keep most of their depth.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ from motionkit.geometric.topology import EYE_CORNERS, MESH_POINTS, NOSE_TIP
 
 ANCHOR = 1e-3
 """Weight of the original depth in the refit (relative to the mean triangle area): just enough to fix the offset."""
+
+SLIVER_WEIGHT = 1.0
+"""Smallest weight of a triangle in the refit, relative to the mean triangle area: slivers (the closed lips' seam,
+tiny triangles at the nose) fold as readily as large triangles, so an area weight alone would let the refit ignore
+their clamped slopes."""
 
 SLOPE_SHRINK = 0.8
 """Factor on the allowed slope after a refit that still folds."""
@@ -85,7 +91,7 @@ def turnable_depth(mesh: ControlMesh, config: GeometricConfig) -> ControlMesh:
 
     xy, depth = mesh.points[:, :2], mesh.points[:, 2]
     operator, area = _gradient_operator(xy, mesh.triangles)
-    weight = sparse.diags(np.repeat(area, 2))
+    weight = sparse.diags(np.repeat(np.maximum(area, SLIVER_WEIGHT * area.mean()), 2))
     anchor = ANCHOR * float(area.mean())
     system = (operator.T @ weight @ operator + anchor * sparse.identity(len(xy))).tocsc()
     gradient = (operator @ depth).reshape(-1, 2)
@@ -98,11 +104,20 @@ def turnable_depth(mesh: ControlMesh, config: GeometricConfig) -> ControlMesh:
         refit = spsolve(system, operator.T @ (weight @ clamped.ravel()) + anchor * depth)
         points = mesh.points.copy()
         points[:, 2] = refit
-        candidate = dataclasses.replace(mesh, points=points)
-        if not any((folds(candidate, deform(candidate, pose), config) & face).any() for pose in poses):
-            return dataclasses.replace(candidate, parallax=nose_parallax(mesh.points, points))
+        candidate = dataclasses.replace(mesh, points=points, parallax=nose_parallax(mesh.points, points))
+        plain = dataclasses.replace(candidate, parallax=1.0)
+        if not any(
+            (folds(candidate, deform(plain if _combined(pose) else candidate, pose), config) & face).any()
+            for pose in poses
+        ):
+            return candidate
         slope *= SLOPE_SHRINK
-    return dataclasses.replace(candidate, parallax=nose_parallax(mesh.points, candidate.points))
+    return candidate
+
+
+def _combined(pose: np.ndarray) -> bool:
+    """Whether ``pose`` turns about more than one axis (checked on plain turns; single turns on steepened ones)."""
+    return int(np.count_nonzero(pose[:3])) > 1
 
 
 def nose_parallax(original: np.ndarray, refit: np.ndarray) -> float:

@@ -50,6 +50,12 @@ LAYOUT_OPENINGS = (1.0, 0.5, 0.25, 0.0)
 """Shares of :data:`OPENED_LAYOUT` tried in turn until the triangulation fits the photo's own landmarks without a
 fold (0: Delaunay of the landmarks as they are, which always fits)."""
 
+PHOTO_SLIVER = 0.02
+"""A layout fits the photo when its triangles keep their orientation on the photo's landmarks, except slivers
+turned over by less than this share of the mean triangle area (landmarks crowded at the mouth corners of closed
+lips; a sliver covers about no pixel). Those may turn either way in a frame (:func:`~motionkit.geometric.motion.folds`
+leaves them out): opening the mouth turns them the right way round."""
+
 MOUTH_LOOP = (*LIPS_INNER_UPPER, *LIPS_INNER_LOWER[::-1])
 EYE_LOOPS = (
     (EYE_LEFT_CORNERS[0], *EYE_LEFT_UPPER, EYE_LEFT_CORNERS[1], *EYE_LEFT_LOWER[::-1]),
@@ -195,7 +201,7 @@ def build_mesh(geometry: PortraitGeometry, config: GeometricConfig) -> ControlMe
         triangulation = _triangulate(points, basis, opening)
         triangles, _, hole, collapsible = triangulation
         area = signed_areas(points[:, :2], triangles)
-        folded = (area <= 0.0) & ~hole & ~collapsible
+        folded = (area <= -PHOTO_SLIVER * np.abs(area).mean()) & ~hole & ~collapsible
         if not folded.any():
             break
     require(

@@ -97,10 +97,11 @@ def deform(mesh: ControlMesh, values: np.ndarray, *, flat: bool = False) -> np.n
 
 def folds(mesh: ControlMesh, xy: np.ndarray, config: GeometricConfig) -> np.ndarray:
     """``(F,)`` triangles folded at positions ``xy``: turned over, or (outside lids and lips) shrunk below
-    ``fold_area`` of their source area."""
+    ``fold_area`` of their source area. Triangles already turned over in the photo (slivers of crowded landmarks,
+    :data:`~motionkit.geometric.mesh.PHOTO_SLIVER`, or closed lids) may turn either way: they cover about no pixel."""
     area = signed_areas(xy, mesh.triangles)
     keep = np.where(mesh.collapsible, 0.0, config.fold_area * mesh.area)
-    return np.asarray(~mesh.hole & (area <= keep))
+    return np.asarray(~mesh.hole & (mesh.area > 0.0) & (area <= keep))
 
 
 def _bisect(folding: Callable[[float], bool]) -> float:
