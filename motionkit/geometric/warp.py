@@ -119,23 +119,36 @@ def _table(deformed: torch.Tensor, source: torch.Tensor, triangles: torch.Tensor
     return torch.cat([a, inverse.reshape(-1, 4), source[triangles].reshape(-1, 6)], dim=1)
 
 
-def _weights(points: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """``(N, 3)`` barycentric coordinates of ``points`` ``(N, 2)`` in the triangles of gathered ``rows`` ``(N, 12)``
-    (or ``(N, >= 6)``: corner and inverse first)."""
+def _coordinates(points: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Barycentric coordinates ``(l0, l1, l2)``, each ``(N,)``, of ``points`` ``(N, 2)`` in the triangles of gathered
+    ``rows`` ``(N, >= 6)`` (corner and inverse first)."""
     dx, dy = points[:, 0] - rows[:, 0], points[:, 1] - rows[:, 1]
     l1 = rows[:, 2] * dx + rows[:, 3] * dy
     l2 = rows[:, 4] * dx + rows[:, 5] * dy
-    return torch.stack([1.0 - l1 - l2, l1, l2], 1)
+    return 1.0 - l1 - l2, l1, l2
+
+
+def _weights(points: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``(N, 3)`` barycentric coordinates of ``points`` ``(N, 2)`` in the triangles of gathered ``rows``."""
+    return torch.stack(_coordinates(points, rows), 1)
+
+
+def _combine(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``(N, 2)``: ``sum_i weights[:, i] * values[:, i]`` for ``weights`` ``(N, 3)`` and ``values`` ``(N, 3, 2)``
+    (three fused multiply-adds: a reduction over the size-3 axis is several times slower on a CPU)."""
+    out = weights[:, 0:1] * values[:, 0]
+    out = torch.addcmul(out, weights[:, 1:2], values[:, 1])
+    return torch.addcmul(out, weights[:, 2:3], values[:, 2])
 
 
 def warp_field(plan: WarpPlan, deformed: torch.Tensor, steps: int) -> WarpField:
     """Source points of the region's pixels for deformed vertex positions ``(V, 2)`` (float32, on the plan's device)."""
     table = _table(deformed, plan.source, plan.triangles)
+    walk = table[:, :6].contiguous()  # the rows a step reads: corner and inverse
     p = plan.centres
     shift = deformed - plan.source
     # one fixed-point step from the pixel itself: its source barycentric coordinates are precomputed
-    moved = (plan.start_weights[:, :, None] * shift[plan.start_vertices]).sum(1)
-    guess = p - moved
+    guess = p - _combine(plan.start_weights, shift[plan.start_vertices])
     col = guess[:, 0].floor().clamp(0, plan.width - 1).long()
     row = guess[:, 1].floor().clamp(0, plan.height - 1).long()
     under = plan.triangle_map[row * plan.width + col]
@@ -143,17 +156,17 @@ def warp_field(plan: WarpPlan, deformed: torch.Tensor, steps: int) -> WarpField:
     active = torch.arange(len(p), device=p.device)
     for _ in range(steps):
         current = triangle[active]
-        weights = _weights(p[active], table[current])
-        lowest, edge = weights.min(1)
-        outside = lowest < -INSIDE_TOLERANCE
-        active, current, edge = active[outside], current[outside], edge[outside]
+        l0, l1, l2 = _coordinates(p[active], walk[current])
+        outside = torch.minimum(torch.minimum(l0, l1), l2) < -INSIDE_TOLERANCE
+        active, current = active[outside], current[outside]
         if active.numel() == 0:
             break
+        # only the pixels still outside pick the edge to cross (the most negative coordinate's)
+        edge = torch.stack([l0[outside], l1[outside], l2[outside]], 1).argmin(1)
         triangle[active] = plan.neighbours[current, edge]
     rows = table[triangle]
     weights = _weights(p, rows)
-    corners = rows[:, 6:].view(-1, 3, 2)
-    sources = (weights[:, :, None] * corners).sum(1)
+    sources = _combine(weights, rows[:, 6:].view(-1, 3, 2))
     converged = weights.min(1).values >= -INSIDE_TOLERANCE
     return WarpField(sources=sources, triangle=triangle, in_hole=plan.hole[triangle] & converged, converged=converged)
 
