@@ -1,6 +1,6 @@
 """Frames per second of the geometric portrait renderer at 512 and 1024 px.
 
-Run from the project root (needs mediapipe 0.10.21 for the landmarks, see motionkit.eval.face.landmarks)::
+Run from the project root (landmarks from motionkit's face stack, motionkit.eval.face.LandmarkFaceAnalyzer)::
 
     PYTHONPATH=. python benchmarks/geometric_renderer.py                  # CPU, torch's default threads
     PYTHONPATH=. python benchmarks/geometric_renderer.py --threads 1 --device cuda

@@ -153,17 +153,20 @@ def warp_field(plan: WarpPlan, deformed: torch.Tensor, steps: int) -> WarpField:
     row = guess[:, 1].floor().clamp(0, plan.height - 1).long()
     under = plan.triangle_map[row * plan.width + col]
     triangle = torch.where(under >= 0, under, plan.start)
-    active = torch.arange(len(p), device=p.device)
+    active: torch.Tensor | None = None  # the first step reads every pixel in place (no index gather)
+    current, points = triangle, p
     for _ in range(steps):
-        current = triangle[active]
-        l0, l1, l2 = _coordinates(p[active], walk[current])
+        l0, l1, l2 = _coordinates(points, walk[current])
         outside = torch.minimum(torch.minimum(l0, l1), l2) < -INSIDE_TOLERANCE
-        active, current = active[outside], current[outside]
+        active = outside.nonzero().squeeze(1) if active is None else active[outside]
+        current = current[outside]
         if active.numel() == 0:
             break
         # only the pixels still outside pick the edge to cross (the most negative coordinate's)
         edge = torch.stack([l0[outside], l1[outside], l2[outside]], 1).argmin(1)
-        triangle[active] = plan.neighbours[current, edge]
+        current = plan.neighbours[current, edge]
+        triangle[active] = current
+        points = p[active]
     rows = table[triangle]
     weights = _weights(p, rows)
     sources = _combine(weights, rows[:, 6:].view(-1, 3, 2))
