@@ -117,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
         figure = plot_axes(video.track, space, title="motion axes (motionkit demo)")
     else:
         title = "scripted nod and turn: before (dashed) and after (solid)"
-        figure = plot_edit(video.sampled_track, video.track, space, title=title)
+        shown = space.plotted_axes()
+        axes = [*shown, *(name for name in (NOD_AXIS, TURN_AXIS) if name not in shown)]
+        figure = plot_edit(video.sampled_track, video.track, space, axes, title=title)
         program.save(outputs[2])
     save_figure(figure, outputs[1])
     height, width = video.frame_shape
