@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 
 from motionkit.errors import ConfigError, MotionkitError, OutputError
+from motionkit.face import Box
 from motionkit.io.files import output_parent
 from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, X264_PRESETS
-from motionkit.renderer import Box
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "bfloat16", "float16")

@@ -13,8 +13,8 @@ from PIL import Image
 
 from motionkit.cli import EXIT_CHECKPOINT, EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, main
 from motionkit.errors import EditError, FaceNotFoundError, OutputError
+from motionkit.face import crop_portrait
 from motionkit.pipeline import Pipeline
-from motionkit.renderer import crop_portrait
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:

@@ -34,10 +34,9 @@ from motionkit.conditioner import Conditioner
 from motionkit.config.train import TRAIN_PRESETS, AELossConfig, TrainConfig
 from motionkit.data.cache import FeatureCache, FeatureCacheWriter, WindowSource
 from motionkit.data.synthetic import SyntheticWorld
-from motionkit.data.video import to_tensor_image
 from motionkit.errors import ConfigError, OutputError
 from motionkit.flow import FlowSampler
-from motionkit.io import atomic_path, normalize_waveform
+from motionkit.io import atomic_path, images_to_tensor, normalize_waveform
 from motionkit.io.files import make_folder
 from motionkit.model_folder import MANIFEST_FILE, load_model, save_model
 from motionkit.renderer import Renderer
@@ -224,7 +223,7 @@ def _train_flow(
     )
     torch.manual_seed(derive_seed(config.seed, _STREAM_FLOW_INIT))
     sampler, conditioner = FlowSampler(model.flow), Conditioner(model.conditioner)
-    preview = FlowPreview(renderer, to_tensor_image(preview_identity.portrait)[None], preview_identity.audio)
+    preview = FlowPreview(renderer, images_to_tensor(preview_identity.portrait)[None], preview_identity.audio)
     task = FlowTask(sampler, conditioner, margin=margin, preview=preview, renderer=renderer)
     result = Trainer(task, data, settings).fit()
     assert result.checkpoint is not None
