@@ -121,7 +121,10 @@ def fit_readers(
             reader = dual[j]
             if complement.shape[1]:  # directions spanning the whole space leave the dual basis as the only reader
                 free = centred @ complement / axis.scale
-                reader = reader + complement @ torch.linalg.lstsq(free, target[:, None]).solution[:, 0]
+                # normal equations of a (M - K)-column least squares: LAPACK's pivoting lstsq is not bit-for-bit
+                # reproducible across runs, and the same seed must give the same axes file
+                extra = torch.linalg.solve(free.T @ free, free.T @ target)
+                reader = reader + complement @ extra
             offset = float(measured.mean()) - float(mean @ reader) / axis.scale
             axis = axis.model_copy(update={"reader": tuple(reader.tolist()), "offset": offset})
         updated.append(axis)
