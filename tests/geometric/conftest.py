@@ -1,4 +1,4 @@
-"""Real photos (public domain: scikit-image's astronaut, matplotlib's Grace Hopper) and their FaceMesh landmarks."""
+"""Real photos (public domain: scikit-image's astronaut, matplotlib's Grace Hopper) and their face-stack landmarks."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ import numpy as np
 import pytest
 from skimage import data
 
+from motionkit.eval.face import LandmarkFaceAnalyzer
 from motionkit.geometric import GeometricPortrait, GeometricRenderer, PortraitGeometry
-from motionkit.testing.optional import require_mediapipe
 
 
 def _landmarks(photo: np.ndarray) -> np.ndarray:
-    require_mediapipe()
-    from motionkit.eval.face import LandmarkFaceAnalyzer
-
     return np.asarray(LandmarkFaceAnalyzer().landmarks(photo[None])[0])
 
 

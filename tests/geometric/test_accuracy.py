@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from motionkit.eval.face import LandmarkFaceAnalyzer
 from motionkit.eval.geometric import (
     CLOSED_EAR,
     GeometricAccuracy,
@@ -16,7 +17,6 @@ from motionkit.eval.geometric import (
 )
 from motionkit.geometric import GeometricRenderer, PortraitGeometry
 from motionkit.geometric.motion import rotation
-from motionkit.testing.optional import require_mediapipe
 
 
 def test_relative_pose_recovers_a_known_rotation_scale_and_shift(astronaut_geometry: PortraitGeometry) -> None:
@@ -47,9 +47,6 @@ def test_mouth_and_eye_ratios_follow_their_formulas(astronaut_geometry: Portrait
 def astronaut_accuracy(renderer: GeometricRenderer, astronaut: np.ndarray, astronaut_geometry: PortraitGeometry) -> (
     GeometricAccuracy
 ):  # fmt: skip
-    require_mediapipe()
-    from motionkit.eval.face import LandmarkFaceAnalyzer
-
     portrait = renderer.encode_portrait(astronaut, geometry=astronaut_geometry)
     return measure_accuracy(renderer, portrait, astronaut, LandmarkFaceAnalyzer().landmarks)
 
@@ -77,9 +74,6 @@ def test_turns_read_back_in_the_requested_direction(astronaut_accuracy: Geometri
 def test_mouth_opening_follows_the_request_on_closed_lips(
     renderer: GeometricRenderer, hopper: np.ndarray, hopper_geometry: PortraitGeometry
 ) -> None:
-    require_mediapipe()
-    from motionkit.eval.face import LandmarkFaceAnalyzer
-
     portrait = renderer.encode_portrait(hopper, geometry=hopper_geometry)
     accuracy = measure_accuracy(renderer, portrait, hopper, LandmarkFaceAnalyzer().landmarks)
     assert accuracy.mouth_r >= 0.95
