@@ -48,10 +48,11 @@ MANIFEST_FILE = "manifest.json"
 
 @dataclass
 class ModelParts:
-    """The components of a model folder, loaded. ``space`` is the renderer's motion space with the folder's axes."""
+    """The components of a model folder, loaded. ``space`` is the motion space of its tracks (the renderer's, or the
+    family's when its folders store no renderer: ``renderer`` is then ``None``) with the folder's axes."""
 
     config: FamilyConfig
-    renderer: PortraitRenderer
+    renderer: PortraitRenderer | None
     conditioner: SpeechConditioner
     sampler: MotionGenerator
     space: MotionSpace
@@ -73,7 +74,7 @@ def save_model(
     folder: str | Path,
     *,
     config: FamilyConfig,
-    renderer: PortraitRenderer,
+    renderer: PortraitRenderer | None,
     conditioner: SpeechConditioner,
     sampler: MotionGenerator,
     space: MotionSpace | None = None,
@@ -82,6 +83,7 @@ def save_model(
     """Write a model folder (see the module docstring) with the component files of ``config.family``.
 
     Args:
+        renderer: the renderer, or ``None`` for a family whose folders store none (photo).
         space: a space with named axes to store in ``axes.json`` (its basis must be the renderer's).
         manifest: provenance entries merged into ``manifest.json`` (``sources``, ``license``, ``notes``, ...);
             ``motionkit_version`` and ``created`` are added.
@@ -176,12 +178,18 @@ def is_non_commercial(license_entry: object) -> bool:
     return "-NC" in text or "NON-COMMERCIAL" in text or "NONCOMMERCIAL" in text
 
 
+def _renderer_space(renderer: PortraitRenderer | None, folder: Path) -> MotionSpace:
+    if renderer is None:
+        raise CheckpointError(f"the family of {folder} gave neither a renderer nor a motion space; upgrade motionkit.")
+    return renderer.space
+
+
 def load_model(folder: str | Path, *, device: torch.device | str = "cpu") -> ModelParts:
     """Load every component of a model folder onto ``device`` (eval mode), through its family."""
     folder = Path(folder)
     config = read_config(folder)
     components = family(config.family).load(folder, config, device)
-    space = components.renderer.space
+    space = components.space if components.space is not None else _renderer_space(components.renderer, folder)
     if (folder / AXES_FILE).is_file():
         space = space.load_axes(folder / AXES_FILE)
     return ModelParts(

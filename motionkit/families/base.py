@@ -21,6 +21,7 @@ import torch
 if TYPE_CHECKING:
     from motionkit.config.model import FamilyConfig
     from motionkit.protocols import MotionGenerator, PortraitRenderer, SpeechConditioner
+    from motionkit.space import MotionSpace
 
 ComponentSaver = Callable[..., None]
 """``save(folder, config=..., renderer=..., conditioner=..., sampler=...)``: write a model's component files."""
@@ -37,11 +38,16 @@ class WeightFile:
 
 @dataclass(frozen=True)
 class ModelComponents:
-    """The three components of one model, as a family builds them (on the CPU, in eval mode)."""
+    """The components of one model, as a family builds them (on the CPU, in eval mode).
 
-    renderer: PortraitRenderer
+    ``renderer`` is ``None`` for a family whose renderer has no weights and is not stored in its model folders (the
+    photo family's geometric renderer); such a family gives the ``space`` of its tracks itself.
+    """
+
+    renderer: PortraitRenderer | None
     conditioner: SpeechConditioner
     sampler: MotionGenerator
+    space: MotionSpace | None = None
 
 
 @dataclass(frozen=True)
@@ -70,5 +76,6 @@ class ModelFamily:
         """The components of the model folder ``folder`` (whose configuration is ``config``) on ``device``."""
         components = self.load_components(folder, config)
         for component in (components.renderer, components.conditioner, components.sampler):
-            component.to(device).eval()
+            if component is not None:
+                component.to(device).eval()
         return components

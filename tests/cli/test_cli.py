@@ -441,6 +441,14 @@ def test_train_argument_handling(
     code, _, _ = run(capsys, "train", "--preset", "synthetic-demo")
     assert calls[-1] == Path("runs/synthetic-demo")
 
+    photo = types.ModuleType("motionkit.train.photo")
+    photo.train_photo_motion = lambda out: calls.append(out) or out / "model"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "motionkit.train.photo", photo)
+    code, out, _ = run(capsys, "train", "--preset", "photo-motion")
+    assert code == EXIT_OK
+    assert calls[-1] == Path("runs/photo-motion")
+    assert f"trained model folder: {Path('runs/photo-motion/model')}" in out
+
 
 # ------------------------------------------------------------------------------------------------------- demo
 
