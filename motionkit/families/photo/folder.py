@@ -6,7 +6,8 @@
       motion.safetensors   ParameterMotion.state_dict(): the flow sampler (flow.*) and the normalisation (mean, scale)
       conditioner/         Conditioner.save_pretrained(...)
 
-The geometric portrait renderer that draws the parameters is built for each portrait and stores nothing here.
+The renderer, :class:`~motionkit.families.photo.renderer.PhotoRenderer` (the face stack finding the face, the geometric
+renderer drawing the parameters), has no weights: loading a folder builds it and saving stores nothing of it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from motionkit.errors import CheckpointError
 from motionkit.families.base import ModelComponents, WeightFile
 from motionkit.families.float.folder import check_and_load
 from motionkit.families.photo.config import PhotoMotionConfig
-from motionkit.families.photo.motion import ParameterMotion, parameter_space
+from motionkit.families.photo.motion import ParameterMotion
+from motionkit.families.photo.renderer import PhotoRenderer
 from motionkit.io.tensors import write_tensors
 
 MOTION_FILE = "motion.safetensors"
@@ -37,15 +39,16 @@ def save_components(
     folder: Path,
     *,
     config: PhotoMotionConfig,
-    renderer: object,
+    renderer: PhotoRenderer | None,
     conditioner: Conditioner,
     sampler: ParameterMotion,
 ) -> None:
-    """Write the motion and conditioner files of a model folder of ``config`` (``renderer`` must be ``None``)."""
-    if renderer is not None:
+    """Write the motion and conditioner files of a model folder of ``config`` (the renderer, ``None`` or a
+    :class:`PhotoRenderer`, stores nothing)."""
+    if renderer is not None and not isinstance(renderer, PhotoRenderer):
         raise CheckpointError(
-            "a photo-family model folder stores no renderer (the geometric renderer has no weights); pass "
-            "renderer=None."
+            f"a photo-family model folder draws with the geometric photo renderer, not a {type(renderer).__name__}; "
+            "pass renderer=None."
         )
     if sampler.config != config or conditioner.config != config.conditioner:
         raise CheckpointError(
@@ -57,8 +60,8 @@ def save_components(
 
 
 def load_components(folder: Path, config: PhotoMotionConfig) -> ModelComponents:
-    """The components of a folder written by :func:`save_components`, on the CPU (no renderer; the space is the
-    parameter vector's, :func:`parameter_space`)."""
+    """The components of a folder written by :func:`save_components`, on the CPU, with a new :class:`PhotoRenderer`
+    (its space is the parameter vector's, :func:`parameter_space`)."""
     motion = ParameterMotion(config)
     check_and_load(motion, folder / MOTION_FILE)
     conditioner_folder = folder / CONDITIONER_FOLDER
@@ -70,4 +73,4 @@ def load_components(folder: Path, config: PhotoMotionConfig) -> ModelComponents:
             f"{conditioner_folder} holds a conditioner configured differently from the folder's config.json; the "
             "folder mixes files of different models. Export it again."
         )
-    return ModelComponents(renderer=None, conditioner=conditioner, sampler=motion, space=parameter_space(config))
+    return ModelComponents(renderer=PhotoRenderer(config), conditioner=conditioner, sampler=motion)
