@@ -9,11 +9,12 @@ area-weighted least squares, anchored weakly to the original depth::
     z' = argmin  sum_t area_t |grad_t z - clamp(g_t)|^2 + anchor * mean(area) * |z - z0|^2
 
 A flatter nose shows less parallax when turned, so the renderer steepens its turns by the share of the nose's depth
-the refit kept (:attr:`ControlMesh.parallax`); the fold check below is made on the plain turns (steepened ones
-may need the fold guard at the ends of the range). The slope starts at
-``cot`` of the largest fold-free angle and shrinks until no triangle folds at the corners of
-the fold-free ranges (``GeometricConfig.fold_free``); the nose and the middle of the face, whose slopes are gentle,
-keep most of their depth.
+the refit kept (:attr:`ControlMesh.parallax`); the fold check below is made on the plain turns (steepened ones may
+need the fold guard at the ends of the range). The slope starts at ``cot`` of the largest fold-free angle and
+shrinks until no triangle folds at the corners of the fold-free ranges (``GeometricConfig.fold_free``). Only
+triangles of landmarks count: those with fall-off-ring vertices fold by the rings' follow shares whatever the depth,
+and are left to the fold guard. The nose and the middle of the face, whose slopes are gentle, keep most of their
+depth.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from scipy.sparse.linalg import spsolve
 
 from motionkit.geometric.config import GeometricConfig
 from motionkit.geometric.mesh import ControlMesh
-from motionkit.geometric.topology import EYE_CORNERS, NOSE_TIP
+from motionkit.geometric.topology import EYE_CORNERS, MESH_POINTS, NOSE_TIP
 
 ANCHOR = 1e-3
 """Weight of the original depth in the refit (relative to the mean triangle area): just enough to fix the offset."""
@@ -90,6 +91,7 @@ def turnable_depth(mesh: ControlMesh, config: GeometricConfig) -> ControlMesh:
     gradient = (operator @ depth).reshape(-1, 2)
     slope = 1.0 / math.tan(math.radians(max(config.fold_free)))
     poses = _extreme_poses(config)
+    face = (mesh.triangles < MESH_POINTS).all(axis=1)  # folds the depth can cause (rings fold by their follow shares)
     for _ in range(SLOPE_ROUNDS):
         norm = np.linalg.norm(gradient, axis=1, keepdims=True)
         clamped = gradient * np.minimum(1.0, slope / np.maximum(norm, 1e-12))
@@ -97,11 +99,9 @@ def turnable_depth(mesh: ControlMesh, config: GeometricConfig) -> ControlMesh:
         points = mesh.points.copy()
         points[:, 2] = refit
         candidate = dataclasses.replace(mesh, points=points)
-        if not any(folds(candidate, deform(candidate, pose), config).any() for pose in poses):
+        if not any((folds(candidate, deform(candidate, pose), config) & face).any() for pose in poses):
             return dataclasses.replace(candidate, parallax=nose_parallax(mesh.points, points))
         slope *= SLOPE_SHRINK
-    # Folds that no depth removes come from the fall-off rings (a person mask that stops some of them): the fold
-    # guard resolves those per frame.
     return dataclasses.replace(candidate, parallax=nose_parallax(mesh.points, candidate.points))
 
 

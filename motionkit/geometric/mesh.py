@@ -46,6 +46,10 @@ from motionkit.geometric.topology import (
 OPENED_LAYOUT = (0.25, -0.5, -0.5, 0.0)
 """Expression (mouth, blink_left, blink_right, brows) of the layout the mesh is triangulated on."""
 
+LAYOUT_OPENINGS = (1.0, 0.5, 0.25, 0.0)
+"""Shares of :data:`OPENED_LAYOUT` tried in turn until the triangulation fits the photo's own landmarks without a
+fold (0: Delaunay of the landmarks as they are, which always fits)."""
+
 MOUTH_LOOP = (*LIPS_INNER_UPPER, *LIPS_INNER_LOWER[::-1])
 EYE_LOOPS = (
     (EYE_LEFT_CORNERS[0], *EYE_LEFT_UPPER, EYE_LEFT_CORNERS[1], *EYE_LEFT_LOWER[::-1]),
@@ -157,16 +161,12 @@ def _rings(landmarks: np.ndarray, frame: FaceFrame, mask: np.ndarray | None, con
     return np.concatenate(points), np.concatenate(follow), np.concatenate(expression)
 
 
-def build_mesh(geometry: PortraitGeometry, config: GeometricConfig) -> ControlMesh:
-    """Triangulate a portrait's control mesh (once per portrait)."""
-    landmarks = geometry.landmarks
-    frame = face_frame(landmarks)
-    rings, ring_follow, ring_expression = _rings(landmarks, frame, geometry.mask, config)
-    points = np.concatenate([landmarks, rings])
-    follow = np.concatenate([np.ones(MESH_POINTS), ring_follow])
-    share = np.concatenate([np.ones(MESH_POINTS), ring_expression])
-    basis = expression_basis(points, landmarks, frame, config) * share[None, :, None]
-    layout = (points + np.tensordot(np.asarray(OPENED_LAYOUT), basis, axes=1))[:, :2]
+def _triangulate(
+    points: np.ndarray, basis: np.ndarray, opening: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Delaunay triangles ``(F, 3)`` (positive in the layout), neighbours ``(F, 3)``, hole and collapsible ``(F,)``
+    of the layout opened by ``opening`` times :data:`OPENED_LAYOUT`."""
+    layout = (points + np.tensordot(opening * np.asarray(OPENED_LAYOUT), basis, axes=1))[:, :2]
     delaunay = Delaunay(layout)
     triangles = np.asarray(delaunay.simplices, dtype=np.int64)
     neighbours = np.asarray(delaunay.neighbors, dtype=np.int64)
@@ -178,16 +178,33 @@ def build_mesh(geometry: PortraitGeometry, config: GeometricConfig) -> ControlMe
     def inside_loop(loop: tuple[int, ...]) -> np.ndarray:
         return _inside(centroids, layout[list(loop)])
 
-    hole = inside_loop(MOUTH_LOOP)
     collapsible = inside_loop(EYE_LOOPS[0]) | inside_loop(EYE_LOOPS[1])
-    area = signed_areas(points[:, :2], triangles)
-    folded = (area <= 0.0) & ~hole & ~collapsible
+    return triangles, neighbours, inside_loop(MOUTH_LOOP), collapsible
+
+
+def build_mesh(geometry: PortraitGeometry, config: GeometricConfig) -> ControlMesh:
+    """Triangulate a portrait's control mesh (once per portrait)."""
+    landmarks = geometry.landmarks
+    frame = face_frame(landmarks)
+    rings, ring_follow, ring_expression = _rings(landmarks, frame, geometry.mask, config)
+    points = np.concatenate([landmarks, rings])
+    follow = np.concatenate([np.ones(MESH_POINTS), ring_follow])
+    share = np.concatenate([np.ones(MESH_POINTS), ring_expression])
+    basis = expression_basis(points, landmarks, frame, config) * share[None, :, None]
+    for opening in LAYOUT_OPENINGS:
+        triangulation = _triangulate(points, basis, opening)
+        triangles, _, hole, collapsible = triangulation
+        area = signed_areas(points[:, :2], triangles)
+        folded = (area <= 0.0) & ~hole & ~collapsible
+        if not folded.any():
+            break
     require(
         not folded.any(),
         ImageError,
         f"the face's landmarks fold {int(folded.sum())} mesh triangles over each other (a profile view or a "
         "mislocated face); the geometric renderer needs a face turned less than about 35 degrees from the camera.",
     )
+    triangles, neighbours, hole, collapsible = triangulation
     cheeks = 0.5 * (landmarks[CHEEKS[0]] + landmarks[CHEEKS[1]])
     pivot = cheeks + frame.width * (config.pivot_depth * frame.axes[2] + config.pivot_drop * frame.axes[1])
     upper, lower = landmarks[LIPS_INNER_UPPER[5]], landmarks[LIPS_INNER_LOWER[4]]

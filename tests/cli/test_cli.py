@@ -147,7 +147,11 @@ ERROR_CASES = {
     "unreadable image": ("image=text.png", EXIT_INPUT, r"is not a readable image .* use a PNG, JPEG"),
     "missing audio": ("audio=missing.wav", EXIT_INPUT, r"audio file .*missing\.wav does not exist"),
     "audio shorter than a frame": ("audio=blip.wav", EXIT_INPUT, r"at least one frame .* Give a longer clip"),
-    "no face": ("image=gray.png crop", EXIT_INPUT, r"no face found .* use --no-crop .* or --box X1,Y1,X2,Y2"),
+    "no face": (
+        "image=gray.png crop",
+        EXIT_INPUT,
+        r"no face found .* use --no-crop .* or --box X1,Y1,X2,Y2 .* face-box file",
+    ),
     "missing model": ("model=nowhere", EXIT_CHECKPOINT, r"model folder .*nowhere does not exist; pass the folder"),
     "folder of another kind": ("model=conditioner", EXIT_CHECKPOINT, r"not a motionkit model .* pass the model folder"),
     "corrupt model": ("model=broken", EXIT_CHECKPOINT, r"damaged or not a safetensors file .* convert or export"),

@@ -190,3 +190,19 @@ def test_a_background_mask_keeps_the_background_still(
     assert (portrait.mesh.follow[468:][on_person] > 0.0).any()
     region = int((portrait.plan.triangle_map >= 0).sum())
     assert region < int((astronaut_portrait.plan.triangle_map >= 0).sum())
+
+
+def test_motionkit_face_stack_geometry_and_mask_drive_it(renderer: GeometricRenderer, astronaut: np.ndarray) -> None:
+    from motionkit.face.stack import FaceStack
+
+    stack = FaceStack()
+    geometry = PortraitGeometry(stack.face(astronaut).points, stack.segment(astronaut))
+    portrait = renderer.encode_portrait(astronaut, geometry=geometry)
+    still = portrait.mesh.follow[468:] == 0.0
+    assert still.any()  # fall-off points on the background stay
+    assert not still.all()
+    frames = renderer.render_frames(portrait, np.concatenate([params(), params(yaw=20.0, mouth=0.3, blink_left=1.0)]))
+    assert np.array_equal(frames[0], astronaut)
+    assert not np.array_equal(frames[1], astronaut)
+    positions, _ = guarded_positions(portrait.mesh, params(yaw=20.0, pitch=15.0, roll=15.0)[0], renderer.config)
+    assert not folds(portrait.mesh, positions, renderer.config).any()
