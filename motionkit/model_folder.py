@@ -48,11 +48,10 @@ MANIFEST_FILE = "manifest.json"
 
 @dataclass
 class ModelParts:
-    """The components of a model folder, loaded. ``space`` is the motion space of its tracks (the renderer's, or the
-    family's when its folders store no renderer: ``renderer`` is then ``None``) with the folder's axes."""
+    """The components of a model folder, loaded. ``space`` is the renderer's motion space with the folder's axes."""
 
     config: FamilyConfig
-    renderer: PortraitRenderer | None
+    renderer: PortraitRenderer
     conditioner: SpeechConditioner
     sampler: MotionGenerator
     space: MotionSpace
@@ -178,18 +177,12 @@ def is_non_commercial(license_entry: object) -> bool:
     return "-NC" in text or "NON-COMMERCIAL" in text or "NONCOMMERCIAL" in text
 
 
-def _renderer_space(renderer: PortraitRenderer | None, folder: Path) -> MotionSpace:
-    if renderer is None:
-        raise CheckpointError(f"the family of {folder} gave neither a renderer nor a motion space; upgrade motionkit.")
-    return renderer.space
-
-
 def load_model(folder: str | Path, *, device: torch.device | str = "cpu") -> ModelParts:
     """Load every component of a model folder onto ``device`` (eval mode), through its family."""
     folder = Path(folder)
     config = read_config(folder)
     components = family(config.family).load(folder, config, device)
-    space = components.space if components.space is not None else _renderer_space(components.renderer, folder)
+    space = components.renderer.space
     if (folder / AXES_FILE).is_file():
         space = space.load_axes(folder / AXES_FILE)
     return ModelParts(

@@ -21,7 +21,6 @@ import torch
 if TYPE_CHECKING:
     from motionkit.config.model import FamilyConfig
     from motionkit.protocols import MotionGenerator, PortraitRenderer, SpeechConditioner
-    from motionkit.space import MotionSpace
 
 ComponentSaver = Callable[..., None]
 """``save(folder, config=..., renderer=..., conditioner=..., sampler=...)``: write a model's component files."""
@@ -38,16 +37,11 @@ class WeightFile:
 
 @dataclass(frozen=True)
 class ModelComponents:
-    """The components of one model, as a family builds them (on the CPU, in eval mode).
+    """The three components of one model, as a family builds them (on the CPU, in eval mode)."""
 
-    ``renderer`` is ``None`` for a family whose renderer has no weights and is not stored in its model folders (the
-    photo family's geometric renderer); such a family gives the ``space`` of its tracks itself.
-    """
-
-    renderer: PortraitRenderer | None
+    renderer: PortraitRenderer
     conditioner: SpeechConditioner
     sampler: MotionGenerator
-    space: MotionSpace | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +70,5 @@ class ModelFamily:
         """The components of the model folder ``folder`` (whose configuration is ``config``) on ``device``."""
         components = self.load_components(folder, config)
         for component in (components.renderer, components.conditioner, components.sampler):
-            if component is not None:
-                component.to(device).eval()
+            component.to(device).eval()
         return components

@@ -146,11 +146,6 @@ class Pipeline:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device 'cuda' was requested but no CUDA GPU is available; use device='cpu'.")
         parts = load_model(folder, device=device)
-        if parts.renderer is None:
-            raise ConfigError(
-                f"{folder} is a motion model of the {parts.config.family} family without a renderer of its own; it "
-                "drives the geometric portrait renderer, which this Pipeline does not build from a model folder yet."
-            )
         if device.type == "cuda" and isinstance(parts.sampler, FlowSampler):
             parts.sampler.use_cuda_graphs()
         return cls(

@@ -14,8 +14,8 @@ from motionkit.errors import CheckpointError, ConfigError, ShapeError
 from motionkit.families import FAMILIES, preset
 from motionkit.families.photo import ParameterMotion, PhotoMotionConfig, parameter_space
 from motionkit.families.photo.folder import save_components
+from motionkit.families.photo.renderer import PhotoRenderer
 from motionkit.model_folder import load_model, read_config, save_model
-from motionkit.pipeline import Pipeline
 from motionkit.protocols import MotionGenerator, SpeechConditioner
 from motionkit.space.edits import EditProgram, Freeze, Keyframes, Oscillate
 from motionkit.types import Conditions, MotionTrack
@@ -142,7 +142,8 @@ def test_model_folders_hold_the_motion_model_only(tmp_path) -> None:  # type: ig
     ]
     assert read_config(folder) == config
     parts = load_model(folder)
-    assert parts.renderer is None
+    assert isinstance(parts.renderer, PhotoRenderer)
+    assert parts.space.axes == parts.renderer.space.axes
     assert isinstance(parts.conditioner, SpeechConditioner)
     assert isinstance(parts.sampler, ParameterMotion)
     torch.testing.assert_close(parts.sampler.mean, torch.arange(7.0))
@@ -151,8 +152,6 @@ def test_model_folders_hold_the_motion_model_only(tmp_path) -> None:  # type: ig
     before = motion.sample(conditioner(waveform, emotion="neutral"), motion.neutral(), seed=1)
     after = parts.sampler.sample(parts.conditioner(waveform, emotion="neutral"), motion.neutral(), seed=1)
     assert torch.equal(before.latents, after.latents)
-    with pytest.raises(ConfigError, match=r"without a renderer of its own.*geometric portrait renderer"):
-        Pipeline.from_pretrained(folder)
 
 
 def test_saving_a_renderer_or_mismatched_components_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]

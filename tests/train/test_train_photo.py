@@ -15,6 +15,7 @@ from motionkit.data.synthetic import PARAM_NAMES, SyntheticWorld
 from motionkit.errors import ConfigError, OutputError
 from motionkit.families import preset
 from motionkit.families.photo import ParameterMotion, PhotoMotionConfig
+from motionkit.families.photo.renderer import PhotoRenderer
 from motionkit.io import load_audio
 from motionkit.io.tensors import read_tensors
 from motionkit.model_folder import load_model
@@ -63,7 +64,7 @@ def miniature_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_miniature_recipe_exports_a_motion_model_with_its_normalisation(miniature_run: Path) -> None:
     parts = load_model(miniature_run)
     assert parts.config == miniature().model
-    assert parts.renderer is None
+    assert isinstance(parts.renderer, PhotoRenderer)
     motion = parts.sampler
     assert isinstance(motion, ParameterMotion)
     world = SyntheticWorld(miniature().world)
