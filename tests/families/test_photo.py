@@ -157,7 +157,7 @@ def test_model_folders_hold_the_motion_model_only(tmp_path) -> None:  # type: ig
 def test_saving_a_renderer_or_mismatched_components_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
     config = tiny()
     motion, conditioner = ParameterMotion(config), Conditioner(config.conditioner)
-    with pytest.raises(CheckpointError, match="stores no renderer"):
+    with pytest.raises(CheckpointError, match="draws with the geometric photo renderer, not a object"):
         save_components(tmp_path, config=config, renderer=object(), conditioner=conditioner, sampler=motion)
     other = ParameterMotion(preset("photo-motion", PhotoMotionConfig))
     with pytest.raises(CheckpointError, match="configurations other than the model configuration"):

@@ -14,7 +14,7 @@ with its unit), so every edit of an EditProgram is exact: a nod of 8 degrees add
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
@@ -24,6 +24,7 @@ from motionkit.config.flow import GuidanceConfig
 from motionkit.errors import ConfigError
 from motionkit.families.photo.config import PhotoMotionConfig
 from motionkit.flow import FlowSampler
+from motionkit.flow.noise import NoiseInput
 from motionkit.space import Axis, MotionSpace
 from motionkit.types import Conditions, MotionTrack
 from motionkit.validation import check_tensor
@@ -109,7 +110,7 @@ class ParameterMotion(nn.Module):
         solver: Any = None,
         guidance: GuidanceConfig | None = None,
         seed: int | None = None,
-        noise: Sequence[torch.Tensor] | torch.Tensor | None = None,
+        noise: NoiseInput | None = None,
     ) -> Iterator[MotionTrack]:
         """Parameter tracks window by window (see :meth:`FlowSampler.stream`, whose arguments these are).
 

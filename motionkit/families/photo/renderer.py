@@ -112,6 +112,7 @@ class PhotoRenderer(nn.Module):
         self.config = config
         self.geometric = geometric or GeometricRenderer()
         self._space = parameter_space(config)
+        self._neutral: torch.Tensor
         self.register_buffer(
             "_neutral", torch.tensor([axis.neutral for axis in config.axes], dtype=torch.float32), persistent=False
         )
