@@ -28,21 +28,19 @@ CSV rows go to ``--csv-dir`` (default ``benchmarks/results``).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
-import platform
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
+from harness import machine, median_timing, write_csv
 
 from motionkit.conditioner import Conditioner, WaveformStats, load_wav2vec2
 from motionkit.conditioner.wav2vec2 import freeze, wav2vec2_config
@@ -55,14 +53,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 RATE = 16000
 SPF = 640
 LONG_SECONDS = 600.0
-
-
-def machine() -> str:
-    device = "no GPU" if not torch.cuda.is_available() else torch.cuda.get_device_name()
-    return (
-        f"{os.cpu_count()}-core CPU ({platform.machine()}), {device}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads"
-    )
 
 
 def speech(seconds: float) -> np.ndarray:
@@ -98,27 +88,6 @@ def wav2vec2_conditioner(args: argparse.Namespace, config: ConditionerConfig | N
     return Conditioner(config, wav2vec2=backbone).eval()
 
 
-def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median wall and process-CPU seconds of ``fn`` after one warm-up call."""
-    fn()
-    walls, cpus = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - start)
-        cpus.append(time.process_time() - start_cpu)
-    return statistics.median(walls), statistics.median(cpus)
-
-
-def write_csv(folder: Path, name: str, rows: list[dict[str, object]]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / name).open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"  -> {folder / name}")
-
-
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -140,7 +109,8 @@ def bench_speed(args: argparse.Namespace) -> list[dict[str, object]]:
         for seconds in lengths:
             waveform = torch.from_numpy(normalize_waveform(speech(seconds)))[None]
             with torch.inference_mode():
-                wall, cpu = timed(lambda c=conditioner, w=waveform: c.encode_audio(w), 1 if seconds > 20 else 2)
+                timing = median_timing(lambda c=conditioner, w=waveform: c.encode_audio(w), 1 if seconds > 20 else 2)
+                wall, cpu = timing.wall, timing.cpu
             rows.append(
                 {
                     "machine": machine(),
@@ -366,7 +336,7 @@ def main() -> None:
     for name in args.only or list(sections):
         rows = sections[name](args)
         suffix = f"_{args.threads}t" if args.threads else ""
-        write_csv(args.csv_dir, f"conditioner_{name}{suffix}.csv", rows)
+        write_csv(args.csv_dir / f"conditioner_{name}{suffix}.csv", rows)
 
 
 if __name__ == "__main__":

@@ -24,17 +24,17 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import platform
 import statistics
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from harness import save_plot, write_csv
 from motionkit_kernels import (
     TRITON_AVAILABLE,
     adaln_modulate,
@@ -43,8 +43,6 @@ from motionkit_kernels import (
     gated_residual_adaln,
     reference,
 )
-
-from motionkit.io.files import atomic_path
 
 ATTENTION_T = (64, 256, 1024, 4096, 16384)
 ATTENTION_WINDOWS = (2, 8)
@@ -464,12 +462,8 @@ def _print_summary(rows: list[Row], machine: Machine) -> None:
             )
 
 
-def _write_csv(rows: list[Row], path: Path) -> None:
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(Row)])
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in asdict(r).items()})
+def _csv_rows(rows: list[Row]) -> list[dict[str, object]]:
+    return [{k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in asdict(r).items()} for r in rows]
 
 
 def _plot(rows: list[Row], machine: Machine, path: Path) -> None:
@@ -522,9 +516,7 @@ def _plot(rows: list[Row], machine: Machine, path: Path) -> None:
     mode = "" if machine.gpu else " (CPU mode: PyTorch references only)"
     fig.suptitle(f"motionkit kernels on {machine.name}{mode}", fontsize=10)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_plot(fig, path)
 
 
 def _shape(text: str) -> tuple[int, int]:
@@ -593,9 +585,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stem = ("kernels_gpu_graphs" if machine.graphs else "kernels_gpu") if machine.gpu else "kernels_cpu"
     csv_path, png_path = args.out / f"{stem}.csv", args.out / f"{stem}.png"
-    _write_csv(rows, csv_path)
+    write_csv(csv_path, _csv_rows(rows))
     _plot(rows, machine, png_path)
-    print(f"\nwrote {csv_path} and {png_path}")
     return 0
 
 

@@ -33,7 +33,6 @@ Run from the project root::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import resource
@@ -43,6 +42,8 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from harness import write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAME_RATE = 25
@@ -310,12 +311,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f"{a.peak_rss_mib:.0f} MiB = {b.peak_rss_mib / a.peak_rss_mib:.2f}x (target <= 1.2x)"
         )
     if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        with args.csv.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(asdict(results[0])))
-            writer.writeheader()
-            writer.writerows(asdict(r) for r in results)
-        print(f"wrote {args.csv}")
+        write_csv(args.csv, [asdict(r) for r in results])
 
 
 if __name__ == "__main__":

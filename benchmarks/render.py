@@ -23,15 +23,14 @@ script reports which case it measured. Both implementations run in the same proc
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from harness import measure, write_csv
 
 from motionkit.config import RendererConfig
 from motionkit.families.float.layout import RENDERER_PREFIX as FLOAT_PREFIX
@@ -65,17 +64,6 @@ def synthetic_renderer(config: RendererConfig, device: torch.device) -> Renderer
     return renderer_from_official(weights, config).to(device).eval()
 
 
-def timed(fn: Callable[[], object], device: torch.device) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) of one call."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start, start_cpu = time.perf_counter(), time.process_time()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start, time.process_time() - start_cpu
-
-
 def official_loop(renderer: Renderer, source: SourceFace, latents: torch.Tensor) -> torch.Tensor:
     """FLOAT's loop: ``dec(s_r + r_d[t], feats)`` frame by frame in the official form, then stacked."""
     features = [f.contiguous() for f in source.features]
@@ -101,7 +89,7 @@ def run(args: argparse.Namespace, device: torch.device) -> list[Row]:
     allocator = allocator_name() if device.type == "cpu" else "cuda caching"
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
 
-    encode_time = min(timed(lambda: renderer.encode(image), device)[0] for _ in range(2))
+    encode_time = min(measure(lambda: renderer.encode(image), device)[0] for _ in range(2))
     source = renderer.encode(image)
     print(f"\n== {name} ({allocator}); encode: {1000 * encode_time:.0f} ms per portrait")
 
@@ -134,7 +122,7 @@ def run(args: argparse.Namespace, device: torch.device) -> list[Row]:
             fn()
         for _ in range(args.repeats):
             for i, (_, _, _, fn) in enumerate(cases):
-                wall, cpu = timed(fn, device)
+                wall, cpu = measure(fn, device)
                 walls[i].append(wall)
                 cpus[i].append(cpu)
 
@@ -191,13 +179,7 @@ def main() -> None:
         devices.append(torch.device("cuda"))
     rows = [row for device in devices for row in run(args, device)]
     if args.csv:
-        new = not args.csv.exists()
-        with args.csv.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(asdict(rows[0])))
-            if new:
-                writer.writeheader()
-            writer.writerows(asdict(row) for row in rows)
-        print(f"\nrows appended to {args.csv}")
+        write_csv(args.csv, [asdict(row) for row in rows], append=True)
 
 
 if __name__ == "__main__":

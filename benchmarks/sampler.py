@@ -26,23 +26,22 @@ values).
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
 import math
 import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from harness import Timing, machine, median_timing, synchronize, write_csv
 from torch import nn
 
 from motionkit.config import FlowConfig, GuidanceConfig
 from motionkit.families import preset
-from motionkit.flow import FlowSampler, frame_noise
+from motionkit.flow import FlowSampler, VectorFieldInputs, frame_noise
 from motionkit.flow.solvers import SOLVERS
 from motionkit.types import Conditions
 
@@ -50,33 +49,6 @@ CLIP_FRAMES = 100
 FPS = 25.0
 EAGER_TOLERANCE = 1e-4
 """Largest float32 max-abs difference between motionkit and the eager implementation accepted before timing."""
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Median wall-clock seconds and median process CPU seconds (less sensitive to a busy shared machine)."""
-
-    wall: float
-    cpu: float | None = None
-
-
-def median_seconds(fn: Callable[[], object], repeats: int, device: torch.device, warmup: int = 1) -> Timing:
-    for _ in range(warmup):
-        fn()
-    times, cpu = [], []
-    for _ in range(repeats):
-        synchronize(device)
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return Timing(statistics.median(times), statistics.median(cpu) if device.type == "cpu" else None)
 
 
 def build(config: FlowConfig, device: torch.device) -> FlowSampler:
@@ -218,21 +190,12 @@ class EagerVectorField(nn.Module):
         self.blocks = nn.ModuleList(EagerBlock(config) for _ in range(config.depth))
         self.decoder = EagerFinalLayer(config)
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor,
-        wa: torch.Tensor,
-        wr: torch.Tensor,
-        we: torch.Tensor,
-        prev_x: torch.Tensor,
-        prev_wa: torch.Tensor,
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, inputs: VectorFieldInputs) -> torch.Tensor:
         n = self.config.sequence_length
         t_emb = self.t_embedder(t)
-        x = self.x_embedder(torch.cat([prev_x, x], dim=1)) + self.pos_embed
-        wa = torch.cat([prev_wa, wa], dim=1)
-        c = self.c_embedder(torch.cat([wr.unsqueeze(1).repeat(1, n, 1), wa, we.repeat(1, n, 1)], dim=-1))
+        x = self.x_embedder(torch.cat([inputs.prev_x, x], dim=1)) + self.pos_embed
+        wa = torch.cat([inputs.prev_wa, inputs.wa], dim=1)
+        c = self.c_embedder(torch.cat([inputs.wr.unsqueeze(1).repeat(1, n, 1), wa, inputs.we.repeat(1, n, 1)], dim=-1))
         c = c + t_emb.unsqueeze(1)
         for block in self.blocks:
             x = block(x, c, ~self.alignment_mask)
@@ -258,11 +221,13 @@ def eager_window(
         out = model(
             torch.cat([x, x, x]),
             grid[i : i + 1],
-            wa=torch.cat([torch.zeros_like(wa), wa, wa]),
-            wr=torch.cat([wr, wr, wr]),
-            we=torch.cat([torch.zeros_like(we), we, torch.zeros_like(we)]),
-            prev_x=torch.cat([prev_x, prev_x, prev_x]),
-            prev_wa=torch.cat([prev_wa, prev_wa, prev_wa]),
+            VectorFieldInputs(
+                wa=torch.cat([torch.zeros_like(wa), wa, wa]),
+                wr=torch.cat([wr, wr, wr]),
+                we=torch.cat([torch.zeros_like(we), we, torch.zeros_like(we)]),
+                prev_x=torch.cat([prev_x, prev_x, prev_x]),
+                prev_wa=torch.cat([prev_wa, prev_wa, prev_wa]),
+            ),
         )
         v_u, v_ae, v_a = out[:, cfg.context :].chunk(3)
         x = x + (grid[i + 1] - grid[i]) * (v_u + s_a * (v_a - v_u) + s_e * (v_ae - v_a))
@@ -308,13 +273,13 @@ def compare_eager(name: str, config: FlowConfig, device: torch.device, repeats: 
     x0 = frame_noise(0, range(L), 1, config.motion_dim, device=device)
     we = conditions.emotion[:, :1]
     B3 = 3
-    inputs = {
-        "wa": torch.randn(B3, L, config.audio_dim, generator=generator).to(device),
-        "wr": torch.randn(B3, config.motion_dim, generator=generator).to(device),
-        "we": torch.rand(B3, 1, config.emotion_dim, generator=generator).to(device),
-        "prev_x": torch.randn(B3, config.context, config.motion_dim, generator=generator).to(device),
-        "prev_wa": torch.randn(B3, config.context, config.audio_dim, generator=generator).to(device),
-    }
+    inputs = VectorFieldInputs(
+        wa=torch.randn(B3, L, config.audio_dim, generator=generator),
+        wr=torch.randn(B3, config.motion_dim, generator=generator),
+        we=torch.rand(B3, 1, config.emotion_dim, generator=generator),
+        prev_x=torch.randn(B3, config.context, config.motion_dim, generator=generator),
+        prev_wa=torch.randn(B3, config.context, config.audio_dim, generator=generator),
+    ).map(lambda value: value.to(device))
     x = torch.randn(B3, L, config.motion_dim, generator=generator).to(device)
     t = torch.full((1,), 0.3, device=device)
 
@@ -326,7 +291,7 @@ def compare_eager(name: str, config: FlowConfig, device: torch.device, repeats: 
             return eager_window(eager, x0, conditions.audio, source, we, nfe)
 
     with torch.no_grad():
-        forward_diff = (sampler(x, t, **inputs) - eager(x, t, **inputs)).abs().max().item()
+        forward_diff = (sampler(x, t, inputs) - eager(x, t, inputs)).abs().max().item()
     window_fp32 = ours()
     window_diff = (window_fp32 - theirs()).abs().max().item()
     print(
@@ -415,34 +380,34 @@ def bench_model(
 
     B3 = 3
     x = torch.randn(B3, config.window, config.motion_dim, device=device)
-    inputs = {
-        "wa": torch.randn(B3, config.window, config.audio_dim, device=device),
-        "wr": torch.randn(B3, config.motion_dim, device=device),
-        "we": torch.rand(B3, 1, config.emotion_dim, device=device),
-        "prev_x": torch.randn(B3, config.context, config.motion_dim, device=device),
-        "prev_wa": torch.randn(B3, config.context, config.audio_dim, device=device),
-    }
+    inputs = VectorFieldInputs(
+        wa=torch.randn(B3, config.window, config.audio_dim, device=device),
+        wr=torch.randn(B3, config.motion_dim, device=device),
+        we=torch.rand(B3, 1, config.emotion_dim, device=device),
+        prev_x=torch.randn(B3, config.context, config.motion_dim, device=device),
+        prev_wa=torch.randn(B3, config.context, config.audio_dim, device=device),
+    )
 
     def forward() -> None:
         with torch.no_grad(), autocast():
-            sampler(x, torch.tensor(0.5, device=device), **inputs)
+            sampler(x, torch.tensor(0.5, device=device), inputs)
 
-    record(f"forward (3 branches x {config.sequence_length} frames)", median_seconds(forward, repeats, device))
+    record(f"forward (3 branches x {config.sequence_length} frames)", median_timing(forward, repeats, device))
 
-    window = median_seconds(lambda: sample(one_window), repeats, device)
+    window = median_timing(lambda: sample(one_window), repeats, device)
     record("window, FLOAT defaults", window, model_calls=_calls(sampler))
-    clip_time = median_seconds(lambda: sample(clip), max(1, repeats // 2), device)
+    clip_time = median_timing(lambda: sample(clip), max(1, repeats // 2), device)
     record(f"clip {clip_frames} frames, FLOAT defaults", clip_time, **_speed(clip_frames, clip_time))
     if device.type == "cuda":
         sampler.use_cuda_graphs()
-        graphed = median_seconds(lambda: sample(one_window), repeats, device)  # the warm-up call captures
+        graphed = median_timing(lambda: sample(one_window), repeats, device)  # the warm-up call captures
         record("window, FLOAT defaults, CUDA graphs", graphed, speedup_vs_eager=f"{window.wall / graphed.wall:.2f}")
-        graphed_clip = median_seconds(lambda: sample(clip), max(1, repeats // 2), device)
+        graphed_clip = median_timing(lambda: sample(clip), max(1, repeats // 2), device)
         record(
             f"clip {clip_frames} frames, FLOAT defaults, CUDA graphs", graphed_clip, **_speed(clip_frames, graphed_clip)
         )
         sampler.use_cuda_graphs(False)
-    plain = median_seconds(
+    plain = median_timing(
         lambda: sample(one_window, guidance=GuidanceConfig(audio_scale=1.0, emotion_scale=1.0)), repeats, device
     )
     record("window, no guidance (1 branch)", plain, speedup_vs_guided=f"{window.wall / plain.wall:.2f}")
@@ -450,7 +415,7 @@ def bench_model(
     sweep = [("euler", 2), ("euler", 5), ("euler", 10), ("euler", 20)]
     sweep += [(solver, 5 if quick else 10) for solver in SOLVERS if solver != "euler"]
     for solver, nfe in sweep:
-        timing = median_seconds(functools.partial(sample, one_window, solver=solver, nfe=nfe), 1, device, warmup=0)
+        timing = median_timing(functools.partial(sample, one_window, solver=solver, nfe=nfe), 1, device, warmup=0)
         record(f"window, {solver} nfe={nfe}", timing, model_calls=_calls(sampler))
 
     for pace in (False, True):
@@ -492,7 +457,7 @@ def main() -> None:
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(f"device {device}; {machine()}")
     rows: list[dict[str, object]] = []
     if "eager" in args.sections:
         print("== one window, FLOAT's defaults: motionkit FlowSampler vs plain eager implementation")
@@ -505,16 +470,10 @@ def main() -> None:
             for precision in precisions:
                 rows += bench_model(name, preset(name).flow, device, args.repeats, args.quick, precision)
         frames = 1000
-        noise = median_seconds(lambda: frame_noise(0, range(frames), 1, 512), 3, torch.device("cpu"))
+        noise = median_timing(lambda: frame_noise(0, range(frames), 1, 512), 3, torch.device("cpu"))
         print(f"  seeded noise: {noise.wall / frames * 1e6:.1f} us per 512-d frame")
     if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        fields = sorted({key for row in rows for key in row})
-        with args.csv.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"wrote {args.csv}")
+        write_csv(args.csv, rows)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Usage: ``PYTHONPATH=.:kernels python benchmarks/synthetic_world.py [--clips 6] [
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from harness import measure, write_csv
 from PIL import Image
 from scipy import ndimage
 from scipy.signal import welch
@@ -37,12 +37,7 @@ BANDS = ((0, 300), (300, 1000), (1000, 3000), (3000, 5000), (5000, 8000))
 
 def timed(fn: Callable[[], object], repeats: int = 3) -> float:
     """Best wall time of ``repeats`` calls (seconds)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(measure(fn)[0] for _ in range(repeats))
 
 
 def degrade(frames: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -142,12 +137,7 @@ def main() -> None:
     print(f"{'synthetic (8)':>16}" + "".join(f"{v:13.1f}" for v in synthetic.mean(axis=0)))
 
     if args.csv:
-        keys = sorted({k for r in rows for k in r})
-        with args.csv.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"\nwrote {args.csv}")
+        write_csv(args.csv, rows)
     if args.sheet:
         shown = world.clip(seed=9000, seconds=4.0).frames
         assert shown is not None

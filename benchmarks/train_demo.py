@@ -16,7 +16,6 @@ Run: ``PYTHONPATH=.:kernels python benchmarks/train_demo.py [--contention] [--mo
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import multiprocessing
 import tempfile
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from harness import write_csv
 
 from motionkit.conditioner import Conditioner
 from motionkit.config.train import AELossConfig, TrainConfig
@@ -151,12 +151,7 @@ def main() -> None:
                 for t in (1, 2)
             )
             print(f"{stage}: 2 threads vs 1 (contention {contention}): {one / two:.2f}x speed")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {RESULTS}")
+    write_csv(RESULTS, rows)
     if args.model is not None:
         manifest = json.loads((args.model / "manifest.json").read_text(encoding="utf-8"))
         print(f"recorded stage timings of {args.model}:")

@@ -21,6 +21,7 @@ import av
 import numpy as np
 import torch
 import torch.nn.functional as F
+from harness import machine, measure
 from torch import nn
 
 from motionkit.config.train import TrainConfig
@@ -126,15 +127,9 @@ def pair_reading(folder: Path, pairs: int = 20) -> tuple[float, float]:
     info = probe_clip(path, cropper, ScanSettings(require_audio=False))
     rng = np.random.default_rng(1)
     chosen = [rng.choice(info.frames, 2, replace=False).tolist() for _ in range(pairs)]
-    start = time.perf_counter()
-    for indices in chosen:
-        read_frames(info, indices, cropper)
-    seeking = (time.perf_counter() - start) / pairs
-    start = time.perf_counter()
-    for indices in chosen[:5]:
-        frames = np.concatenate(list(iter_clip_frames(info, cropper)))
-        frames[indices]
-    full = (time.perf_counter() - start) / 5
+    seeking = measure(lambda: [read_frames(info, indices, cropper) for indices in chosen])[0] / pairs
+    whole = chosen[:5]
+    full = measure(lambda: [np.concatenate(list(iter_clip_frames(info, cropper)))[i] for i in whole])[0] / len(whole)
     return seeking, full
 
 
@@ -149,7 +144,7 @@ def main() -> None:
             plain = min(plain, plain_loop(STEPS))
             engine = min(engine, trainer_loop(STEPS, Path(tmp) / f"run{trial}"))
         seeking, full = pair_reading(Path(tmp))
-    print(f"machine: {torch.get_num_threads()} torch threads, CUDA available: {torch.cuda.is_available()}")
+    print(f"machine: {machine()}")
     print(f"MLP {DEPTH}x{WIDTH}, batch {BATCH}, fp32 CPU, best of {TRIALS} trials")
     print(f"  hand-written loop   {plain * 1e3:8.2f} ms/step")
     print(f"  Trainer             {engine * 1e3:8.2f} ms/step   ratio {engine / plain:.2f}x")

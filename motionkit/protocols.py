@@ -16,7 +16,7 @@ auto-encoder of FLOAT and synthetic-demo), :class:`~motionkit.flow.FlowSampler` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from motionkit.config.flow import GuidanceConfig
+from motionkit.flow.noise import NoiseInput
 from motionkit.space import MotionSpace
 from motionkit.types import Conditions, MotionTrack, Precision
 
@@ -116,7 +117,7 @@ class MotionGenerator(Protocol):
         solver: Any = None,
         guidance: GuidanceConfig | None = None,
         seed: int | None = None,
-        noise: Sequence[torch.Tensor] | torch.Tensor | None = None,
+        noise: NoiseInput | None = None,
     ) -> Iterator[MotionTrack]: ...
 
     def to(self, *args: Any, **kwargs: Any) -> Any: ...

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import torch
 
@@ -24,8 +24,11 @@ if TYPE_CHECKING:
 MOTION_TRACK_FORMAT = "motionkit.MotionTrack"
 MOTION_TRACK_FORMAT_VERSION = 1
 
-EMOTION_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+EmotionLabel = Literal["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 """The seven emotion classes in FLOAT's order (index -> label)."""
+
+EMOTION_LABELS: tuple[str, ...] = get_args(EmotionLabel)
+"""The labels of :data:`EmotionLabel`, in order."""
 
 Precision = Literal["float32", "bfloat16", "float16"]
 """Compute precision of rendering and sampling: float32, or autocast to bfloat16 / float16 (meant for GPUs)."""

@@ -15,7 +15,7 @@ ROOT = Path(motionkit.__file__).parent
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "validation", "types", "config", "io", "progress", "_version"),
     ("face",),
-    ("space", "conditioner", "flow", "renderer"),
+    ("space", "conditioner", "flow", "renderer", "geometric"),
     ("protocols",),
     ("families",),
     ("model_folder",),
@@ -79,3 +79,13 @@ def test_no_module_imports_a_lower_layer(path: Path) -> None:
         if imported in CONVERTERS or top_pair in EXCEPTIONS:
             continue
         assert _layer(imported) <= own, f"motionkit.{importer} imports motionkit.{imported}, a higher layer"
+
+
+COMMANDS = ROOT / "cli" / "commands"
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS.glob("*.py")), ids=lambda p: p.name)
+def test_cli_commands_do_not_import_each_other(path: Path) -> None:
+    """What two commands share lives in motionkit.cli.common, so each command reads on its own."""
+    siblings = {name for name in _imports(path) if name.startswith("cli.commands.")}
+    assert not siblings, f"motionkit/cli/commands/{path.name} imports {sorted(siblings)}; move it to cli/common.py"

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 from pathlib import Path
+from typing import get_args
 
 import torch
 
+from motionkit.config.train import DeviceName
 from motionkit.errors import ConfigError, MotionkitError, OutputError
 from motionkit.face import Box
 from motionkit.io.files import output_parent
 from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, X264_PRESETS
+from motionkit.model_folder import is_non_commercial, read_manifest
+from motionkit.pipeline import Pipeline
+from motionkit.types import Precision
 
-DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("float32", "bfloat16", "float16")
+DEVICES: tuple[str, ...] = get_args(DeviceName)
+DTYPES: tuple[str, ...] = get_args(Precision)
+TEXT_WIDTH = 100
+"""Width of wrapped paragraphs in command output."""
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -31,10 +39,23 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         type=Path,
-        required=True,
         metavar="DIR",
-        help="model folder (written by `motionkit convert-float` or by training; see `motionkit info DIR`)",
+        help="model folder (written by `motionkit convert-float` or by training; see `motionkit info DIR`), or the "
+        "name of a model shipped with motionkit (photo-motion: real photos; synthetic-demo: the learned 64-px "
+        "model) (default: photo-motion)",
     )
+
+
+def resolve_model(model: Path | None) -> Path:
+    """The folder of ``--model``: a path as given, a shipped model's name (when no such path exists), or the default
+    shipped model when omitted."""
+    from motionkit.assets import BUNDLED_MODELS, DEFAULT_MODEL, bundled_model_path
+
+    if model is None:
+        return bundled_model_path(DEFAULT_MODEL)
+    if str(model) in BUNDLED_MODELS and not model.exists():
+        return bundled_model_path(str(model))
+    return model
 
 
 def add_device_options(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +134,37 @@ def crf_value(text: str) -> int:
     if not 0 <= value <= MAX_CRF:
         raise argparse.ArgumentTypeError(f"{text!r} is not a quality factor; give an integer from 0 to {MAX_CRF}")
     return value
+
+
+def load_pipeline(args: argparse.Namespace) -> Pipeline:
+    """The Pipeline of ``--model`` on ``--device`` in ``--dtype``."""
+    return Pipeline.from_pretrained(resolve_model(args.model), device=resolve_device(args.device), dtype=args.dtype)
+
+
+def license_lines(license_entry: object) -> list[str]:
+    """The licence paragraph (prominent for non-commercial weights)."""
+    if license_entry is None:
+        return ["licence: not recorded in manifest.json; check the terms of the weights you used."]
+    name = license_entry.get("name", "?") if isinstance(license_entry, dict) else str(license_entry)
+    lines = []
+    if is_non_commercial(license_entry):
+        lines.append(f"LICENCE: {name} -- NON-COMMERCIAL USE ONLY")
+    else:
+        lines.append(f"licence: {name}")
+    if isinstance(license_entry, dict):
+        if license_entry.get("summary"):
+            lines += textwrap.wrap(
+                str(license_entry["summary"]), TEXT_WIDTH, initial_indent="  ", subsequent_indent="  "
+            )
+        for component, terms in (license_entry.get("components") or {}).items():
+            lines.append(f"  {component}: {terms}")
+    return lines
+
+
+def print_license(folder: Path) -> None:
+    """Print the licence paragraph of a model folder's manifest."""
+    for line in license_lines(read_manifest(folder).get("license")):
+        print(line)
 
 
 def resolve_device(name: str) -> str:

@@ -34,10 +34,9 @@ from pydantic import Field, TypeAdapter, ValidationError, field_validator
 
 from motionkit.config._base import FrozenConfig
 from motionkit.errors import ConfigError, ShapeError
-from motionkit.types import EMOTION_LABELS
+from motionkit.types import EMOTION_LABELS, EmotionLabel
 from motionkit.validation import check_tensor
 
-EmotionLabel = Literal["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 NEUTRAL = "neutral"
 PREDICTED_ALIASES = frozenset({"predicted", "s2e"})
 """Strings meaning "predict from speech" (FLOAT's ``--emo S2E``)."""
@@ -53,7 +52,7 @@ class LabelEmotion(_Static):
     """One emotion class (one-hot), blended towards neutral by ``intensity``."""
 
     kind: Literal["label"] = "label"
-    label: EmotionLabel = Field(description="One of angry, disgust, fear, happy, neutral, sad, surprise.")
+    label: EmotionLabel = Field(description=f"One of {', '.join(EMOTION_LABELS)}.")
 
 
 class MixtureEmotion(_Static):

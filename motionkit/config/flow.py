@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
 from motionkit.config._base import FrozenConfig
+
+SolverName = Literal["euler", "midpoint", "heun", "rk4"]
+"""Names of the ODE solvers; ``motionkit.flow.solvers.SOLVERS`` holds one class per name, in this order."""
+
+SOLVER_NAMES: tuple[str, ...] = get_args(SolverName)
 
 
 class GuidanceConfig(FrozenConfig):
@@ -32,7 +37,7 @@ class FlowConfig(FrozenConfig):
     attention_window: int = Field(2, description="Band half-width: frame i attends to j iff |i-j| <= this.")
     norm_eps: float = Field(1e-6, description="LayerNorm epsilon inside the blocks.")
     nfe: int = Field(10, description="Default length of the ODE time grid (FLOAT's Euler: nfe - 1 steps).")
-    solver: Literal["euler", "midpoint", "heun", "rk4"] = Field("euler", description="Default ODE solver.")
+    solver: SolverName = Field("euler", description="Default ODE solver.")
     guidance: GuidanceConfig = Field(default_factory=GuidanceConfig, description="Default guidance scales.")
     audio_dropout: float = Field(0.1, description="Training: probability of dropping the audio condition.")
     reference_dropout: float = Field(0.1, description="Training: probability of dropping the source motion.")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
@@ -25,6 +25,9 @@ from motionkit.errors import ConfigError
 ScheduleName = Literal["constant", "warmup_constant", "warmup_cosine"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 DeviceName = Literal["auto", "cpu", "cuda"]
+TrainKind = Literal["ae", "flow"]
+"""What a run trains: the motion auto-encoder (``ae``) or the flow model (``flow``)."""
+TRAIN_KINDS: tuple[str, ...] = get_args(TrainKind)
 
 
 class TrainConfig(FrozenConfig):
@@ -33,7 +36,7 @@ class TrainConfig(FrozenConfig):
     The effective batch of one optimiser step is ``batch_size x grad_accumulation x world_size`` samples.
     """
 
-    kind: Literal["ae", "flow"] = Field(description="What is trained: the motion auto-encoder or the flow model.")
+    kind: TrainKind = Field(description="What is trained: the motion auto-encoder or the flow model.")
     model: str | ModelConfig = Field(
         "float-512", description="Model preset name (see motionkit.families.PRESETS) or an inline model config."
     )
@@ -78,7 +81,9 @@ class TrainConfig(FrozenConfig):
         if self.device == "cpu" and self.precision in ("bf16", "fp16"):
             raise ValueError(f"precision {self.precision!r} needs CUDA; use precision 'fp32' (or 'auto') on CPU")
         if isinstance(self.model, str):
-            self.resolved_model()  # raises ConfigError naming the known presets
+            from motionkit.families import preset
+
+            preset(self.model)  # raises ConfigError naming the known presets (of any family: recipes train others)
         return self
 
     def resolved_model(self) -> ModelConfig:
@@ -255,6 +260,17 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
         "init": "source_copy",
         "losses": {"l1": 1.0, "ssim": 1.0, "scales": 3, "region": 8.0, "region_size": 16},
     },
+    # The photo family's motion model (motionkit.train.photo trains it on the synthetic world's parameters).
+    "flow-photo-motion": {
+        "kind": "flow",
+        **_COMMON_DEMO,
+        "model": "photo-motion",
+        "steps": 3000,
+        "batch_size": 32,
+        "lr": 5e-4,
+        "warmup_steps": 300,
+        "source_frame": "cached",
+    },
     "flow-synthetic-demo": {
         "kind": "flow",
         **_COMMON_DEMO,
@@ -281,7 +297,7 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"] if part not in ("ae", "flow")) or "(config)"
+        where = ".".join(str(part) for part in item["loc"] if part not in TRAIN_KINDS) or "(config)"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             lines.append(f"  {where}: required field is missing")
@@ -308,7 +324,7 @@ def train_config_from_dict(data: Mapping[str, Any]) -> AETrainConfig | FlowTrain
             known = ", ".join(sorted(TRAIN_PRESETS))
             raise ConfigError(f"unknown training preset {name!r}; known presets: {known}.")
         fields = _merge(TRAIN_PRESETS[name], fields)
-    if fields.get("kind") not in ("ae", "flow"):
+    if fields.get("kind") not in TRAIN_KINDS:
         raise ConfigError(
             f'training config needs "kind": "ae" or "flow" (or a "preset"), got {fields.get("kind")!r}; '
             f"presets: {', '.join(sorted(TRAIN_PRESETS))}."

@@ -159,7 +159,7 @@ def make_analyzer(
     analyzer: FaceAnalyzer | str, identity: FaceIdentity | None = None, world: SyntheticWorldConfig | None = None
 ) -> FaceAnalyzer:
     """``"synthetic"`` (:class:`SyntheticFaceAnalyzer`, calibrated on ``identity`` when given), ``"landmarks"``
-    (:class:`LandmarkFaceAnalyzer`, needs mediapipe) or an analyzer object, returned as is."""
+    (:class:`LandmarkFaceAnalyzer`, motionkit's face stack) or an analyzer object, returned as is."""
     if not isinstance(analyzer, str):
         return analyzer
     if analyzer == "synthetic":

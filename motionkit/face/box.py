@@ -1,11 +1,21 @@
-"""The face box: one pixel rectangle type for detection, cropping, training data and the command line."""
+"""The face box: one pixel rectangle type for detection, cropping, training data and the command line.
+
+A box beside an image file: ``<image stem>.face.json`` (``{"box": [x1, y1, x2, y2]}``) gives the face box of that
+image, read by :func:`motionkit.face.crop_portrait` when no box is passed (for portraits the detector cannot find,
+such as the drawn face of the bundled demo portrait).
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from motionkit.errors import ImageError
+
+BOX_FILE_SUFFIX = ".face.json"
+"""Suffix of the face-box file beside an image (replaces the image's own suffix)."""
 
 
 @dataclass(frozen=True)
@@ -42,3 +52,29 @@ class Box:
         except (TypeError, ValueError) as exc:
             raise ImageError(f"a face box must hold four numbers (x1, y1, x2, y2), got {value!r}.") from exc
         return cls(x1, y1, x2, y2)
+
+
+def box_file(image_path: str | Path) -> Path:
+    """Where the face-box file of ``image_path`` lives: ``portrait.png`` -> ``portrait.face.json``."""
+    return Path(image_path).with_suffix(BOX_FILE_SUFFIX)
+
+
+def read_box_file(image_path: str | Path) -> Box | None:
+    """The face box recorded beside ``image_path`` (see the module docstring), or ``None`` when there is no file.
+
+    Raises:
+        ImageError: the file exists but is not ``{"box": [x1, y1, x2, y2]}``.
+    """
+    path = box_file(image_path)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ImageError(f"face-box file {path} is unreadable ({exc}); fix it or delete it.") from exc
+    if not isinstance(data, dict) or "box" not in data:
+        raise ImageError(f'face-box file {path} must hold {{"box": [x1, y1, x2, y2]}}; fix it or delete it.')
+    values = data["box"]
+    if not (isinstance(values, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in values)):
+        raise ImageError(f"face-box file {path}: the box must be four integer pixel coordinates, got {values!r}.")
+    return Box.coerce(values)

@@ -59,7 +59,10 @@ def canonical_face() -> CanonicalFace:
         what="canonical face model",
         fix="reinstall motionkit or run python -m motionkit.face.canonical",
     )
-    return CanonicalFace(tensors["points"].double().numpy(), tensors["mirror"].long().numpy())
+    points, mirror = tensors["points"].double().numpy(), tensors["mirror"].long().numpy()
+    points.setflags(write=False)  # shared by every caller of this cached function
+    mirror.setflags(write=False)
+    return CanonicalFace(points, mirror)
 
 
 def mirror_permutation(points: np.ndarray, mirrored: np.ndarray) -> np.ndarray:

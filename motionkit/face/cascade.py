@@ -41,7 +41,8 @@ NO_DETECTION_FIX = Fix(
     python="pass crop=False to use the whole image (resized to the model resolution), or box=(x1, y1, x2, y2) to "
     "give the face box in pixels.",
     cli="use --no-crop to use the whole image (resized to the model resolution), or --box X1,Y1,X2,Y2 to give the "
-    "face box in pixels.",
+    'face box in pixels, or a face-box file beside the image (portrait.face.json for portrait.png, holding {"box": '
+    "[x1, y1, x2, y2]}).",
 )
 """What to do when the face cannot be detected, in Python and on the command line."""
 

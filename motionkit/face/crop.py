@@ -7,11 +7,12 @@ square is resized with :func:`motionkit.io.image.resize_image` (Pillow) where FL
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from motionkit.errors import ImageError
-from motionkit.face.box import Box
+from motionkit.face.box import Box, read_box_file
 from motionkit.face.cascade import detect_face
 from motionkit.io.image import ImageInput, load_image, resize_image
 
@@ -49,7 +50,9 @@ def crop_portrait(
     Args:
         image: a path, array or Pillow image (see :func:`motionkit.io.load_image`).
         size: output side in pixels (the renderer resolution).
-        box: the face box ``(x1, y1, x2, y2)``; detected with :func:`motionkit.face.detect_face` when omitted.
+        box: the face box ``(x1, y1, x2, y2)``; when omitted, the box recorded beside an image file
+            (``portrait.face.json``, see :mod:`motionkit.face.box`), else detected with
+            :func:`motionkit.face.detect_face`.
         crop: ``False`` skips detection and cropping and resizes the whole image to ``size x size`` (the aspect
             ratio is not preserved, as with FLOAT's ``--no_crop``).
 
@@ -62,6 +65,8 @@ def crop_portrait(
     pixels = load_image(image)
     if not crop:
         return resize_image(pixels, size, size)
+    if box is None and isinstance(image, (str, Path)):
+        box = read_box_file(image)
     face = detect_face(pixels) if box is None else Box.coerce(box)
     top, left, side = crop_box(pixels.shape[:2], face)
     height, width = pixels.shape[:2]

@@ -3,8 +3,8 @@
 Only the region's axis-aligned bounding box (clipped to the image) is converted to float; when the region is more
 than :data:`MAX_OVERSAMPLE` times the output size it is first downscaled with antialiasing, so a face in a 100-Mpx
 photo costs about as much as one in a webcam frame. Output pixel ``(i, j)`` samples the region point
-``((j + 0.5) / S, (i + 0.5) / S)`` bilinearly; outside the image the border pixel is repeated (MediaPipe's
-``BORDER_REPLICATE`` for the landmark crop).
+``((j + 0.5) / S, (i + 0.5) / S)`` bilinearly; outside the image the border pixel is repeated, so a face at the
+border is continued by its own colours rather than framed by black.
 """
 
 from __future__ import annotations

@@ -103,9 +103,10 @@ class FaceStack:
 
     def detect(self, image: ImageInput) -> list[FaceDetection]:
         """All faces the detector finds in ``image``, largest first, in full-resolution pixels."""
-        return self._detect(load_image(image))
+        return self.detect_array(load_image(image))
 
-    def _detect(self, rgb: np.ndarray) -> list[FaceDetection]:
+    def detect_array(self, rgb: np.ndarray) -> list[FaceDetection]:
+        """:meth:`detect` on an already loaded (H, W, 3) uint8 RGB array."""
         height, width = rgb.shape[:2]
         factor = min(1.0, DETECTION_MAX_SIDE / max(height, width))
         small = rgb
@@ -121,7 +122,7 @@ class FaceStack:
     def faces(self, image: ImageInput) -> list[Face]:
         """Every face in ``image`` with its landmarks, largest first (faces whose landmarks find no face dropped)."""
         rgb = load_image(image)
-        detections = self._detect(rgb)
+        detections = self.detect_array(rgb)
         return [face for face in self._faces(rgb, detections) if face.landmarks.presence >= self.config.min_presence]
 
     def _faces(self, rgb: np.ndarray, detections: list[FaceDetection]) -> list[Face]:

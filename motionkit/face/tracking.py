@@ -9,6 +9,7 @@ next region is computed from the unsmoothed landmarks (as MediaPipe does, so smo
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -19,6 +20,10 @@ from motionkit.face.roi import FaceRegion
 from motionkit.face.smoothing import OneEuroConfig, OneEuroFilter
 from motionkit.face.stack import Face, FaceStack
 from motionkit.io.image import ImageInput, load_image
+
+MAX_SHIFT = 0.05
+"""A face whose new region is off by more than this fraction of the region's side (centre or size) is re-detected
+in the same frame (normal head motion at 25-30 frames/s moves it by 1-3%)."""
 
 DEFAULT_SMOOTHING = OneEuroConfig()
 """The tracker's smoothing unless told otherwise."""
@@ -61,7 +66,7 @@ class FaceTracker:
         if mesh is None:
             self.reset()
             self.detections += 1
-            faces = self.stack._detect(rgb)
+            faces = self.stack.detect_array(rgb)
             if len(faces) <= self.index:
                 return None
             detection = faces[self.index]
@@ -76,4 +81,12 @@ class FaceTracker:
     def _track(self, rgb: np.ndarray) -> FaceLandmarks | None:
         assert self.region is not None
         mesh = self.stack.landmarker.locate(rgb, [self.region])[0]
-        return mesh if mesh.presence >= self.stack.config.min_presence else None
+        if mesh.presence < self.stack.config.min_presence:
+            return None
+        moved = FaceRegion.from_landmarks(mesh.points)
+        shift = math.dist(moved.centre, self.region.centre)
+        if shift > MAX_SHIFT * self.region.side or abs(moved.side / self.region.side - 1) > MAX_SHIFT:
+            # A jump or a cut: the network saw the face off-centre, and it answers with a face near the centre of its
+            # region (with full confidence), so the track would drift for several frames. Detect instead.
+            return None
+        return mesh

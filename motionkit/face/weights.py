@@ -20,7 +20,7 @@ ASSETS = Path(__file__).parent / "assets"
 """The folder of the converted models, their licence, NOTICE and provenance."""
 
 MEDIAPIPE_VERSION = "0.10.21"
-"""The MediaPipe release whose models are converted (the last whose wheel bundles them)."""
+"""The MediaPipe release whose models are converted (its wheel bundles the .tflite files; 1.x no longer does)."""
 
 MODEL_FILES: dict[str, str] = {
     "face_detection_short_range": "mediapipe/modules/face_detection/face_detection_short_range.tflite",

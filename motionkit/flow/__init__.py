@@ -2,6 +2,7 @@
 
 - :mod:`~motionkit.flow.transformer` — the vector-field network (FMT) with per-frame adaLN-Zero and banded attention.
 - :mod:`~motionkit.flow.solvers` — model-agnostic fixed-grid ODE solvers (FLOAT-exact Euler, midpoint, Heun, RK4).
+- :mod:`~motionkit.flow.inputs` — :class:`VectorFieldInputs`, the conditions of one vector-field call.
 - :mod:`~motionkit.flow.guidance` — classifier-free guidance with audio and emotion scales.
 - :mod:`~motionkit.flow.noise` — seeded per-frame, explicit, or FLOAT-style fixed initial noise.
 - :mod:`~motionkit.flow.windows` — FLOAT's L' + L windowed schedule, incremental for streaming.
@@ -10,6 +11,7 @@
 """
 
 from motionkit.flow.guidance import ClassifierFreeGuidance, VectorField
+from motionkit.flow.inputs import VectorFieldInputs
 from motionkit.flow.noise import ExplicitNoise, SeededNoise, float_fixed_noise, frame_noise
 from motionkit.flow.objective import ConditionDropout, LossOutput, flow_matching_loss, uniform_time
 from motionkit.flow.sampler import FlowSampler, SamplingStats
@@ -44,6 +46,7 @@ __all__ = [
     "SeededNoise",
     "Solver",
     "VectorField",
+    "VectorFieldInputs",
     "WindowSchedule",
     "float_fixed_noise",
     "flow_matching_loss",

@@ -27,13 +27,14 @@ from torch import nn
 
 from motionkit.errors import ConfigError
 from motionkit.flow.guidance import VectorField
+from motionkit.flow.inputs import VectorFieldInputs
 
 WARMUP_CALLS = 3
 """Eager calls on a side stream before capture, as PyTorch's CUDA-graph guide asks (lazy initialisation, cuBLAS
 workspaces and Triton compilation must not happen during capture)."""
 
-INPUT_NAMES = ("x", "t", "wa", "wr", "we", "prev_x", "prev_wa")
-"""Tensor arguments of a :class:`~motionkit.flow.guidance.VectorField` call, in order."""
+INPUT_NAMES = ("x", "t", *VectorFieldInputs.names())
+"""Tensor arguments of a :class:`~motionkit.flow.guidance.VectorField` call, in order: state, time, conditions."""
 
 
 @dataclass
@@ -130,26 +131,16 @@ class GraphedVectorField:
         self.model = model
         self.cache = cache
 
-    def __call__(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor | float,
-        *,
-        wa: torch.Tensor,
-        wr: torch.Tensor,
-        we: torch.Tensor,
-        prev_x: torch.Tensor,
-        prev_wa: torch.Tensor,
-    ) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, t: torch.Tensor | float, inputs: VectorFieldInputs) -> torch.Tensor:
         if x.device.type != "cuda":
             raise ConfigError(f"CUDA graphs need CUDA tensors, got x on {x.device}; turn them off for this device.")
         t_vec = torch.as_tensor(t, dtype=torch.float32, device=x.device).reshape(-1).expand(x.shape[0])
-        return self.cache.replay(self.model, (x, t_vec, wa, wr, we, prev_x, prev_wa))
+        return self.cache.replay(self.model, (x, t_vec, *inputs.tensors()))
 
 
 def _call(model: VectorField, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    x, t, wa, wr, we, prev_x, prev_wa = inputs
-    return model(x, t, wa=wa, wr=wr, we=we, prev_x=prev_x, prev_wa=prev_wa)
+    x, t, *conditions = inputs
+    return model(x, t, VectorFieldInputs.from_tensors(conditions))
 
 
 def _signature(inputs: tuple[torch.Tensor, ...]) -> Hashable:

@@ -8,11 +8,12 @@ FLOAT's guided field combines three conditionings of the same model::
     v_ae "all-cond":   wa, we
     v_a  "audio-only": wa, we = 0
 
-The source motion ``wr`` and the context (``prev_x``, ``prev_wa``) are never nulled. The branches are evaluated
-in one batched forward, batch order ``[uncond, all-cond, audio-only]``. Written as ``v = c_u v_u + c_a v_a +
-c_ae v_ae`` the weights are ``c_u = 1 - s_a``, ``c_a = s_a - s_e``, ``c_ae = s_e`` (they sum to 1), so a branch
-whose weight is 0 is skipped: one pass when ``s_a = s_e = 1`` (``v = v_ae``), two when ``s_a = 1``, ``s_e = 0``
-or ``s_a = s_e``, three otherwise (FLOAT's defaults ``s_a = 2``, ``s_e = 1``).
+Only the members named in :data:`NULLED` are zeroed; the source motion ``wr``, the context (``prev_x``, ``prev_wa``)
+and any other condition of :class:`~motionkit.flow.inputs.VectorFieldInputs` are never nulled. The branches are
+evaluated in one batched forward, batch order ``[uncond, all-cond, audio-only]``. Written as ``v = c_u v_u + c_a v_a
++ c_ae v_ae`` the weights are ``c_u = 1 - s_a``, ``c_a = s_a - s_e``, ``c_ae = s_e`` (they sum to 1), so a branch
+whose weight is 0 is skipped: one pass when ``s_a = s_e = 1`` (``v = v_ae``), two when ``s_a = 1``, ``s_e = 0`` or
+``s_a = s_e``, three otherwise (FLOAT's defaults ``s_a = 2``, ``s_e = 1``).
 
 Example::
 
@@ -31,25 +32,20 @@ from typing import Protocol
 import torch
 
 from motionkit.config.flow import GuidanceConfig
+from motionkit.flow.inputs import VectorFieldInputs
 
 BRANCH_ORDER = ("uncond", "all_cond", "audio_only")
 """FLOAT's batch order of the three conditionings."""
 
+NULLED: dict[str, tuple[str, ...]] = {"uncond": ("wa", "we"), "all_cond": (), "audio_only": ("we",)}
+"""Members of :class:`VectorFieldInputs` zeroed in each branch."""
+
 
 class VectorField(Protocol):
-    """A conditional vector-field model with the flow transformer's call signature (see ``FlowTransformer``)."""
+    """A conditional vector-field model, called as ``model(x, t, inputs)`` like ``FlowTransformer``: state ``x``
+    ``(B, L, D)``, flow time ``t`` (a number or ``(B,)``) and the conditions ``inputs``."""
 
-    def __call__(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor | float,
-        *,
-        wa: torch.Tensor,
-        wr: torch.Tensor,
-        we: torch.Tensor,
-        prev_x: torch.Tensor,
-        prev_wa: torch.Tensor,
-    ) -> torch.Tensor: ...
+    def __call__(self, x: torch.Tensor, t: torch.Tensor | float, inputs: VectorFieldInputs) -> torch.Tensor: ...
 
 
 class ClassifierFreeGuidance:
@@ -68,45 +64,17 @@ class ClassifierFreeGuidance:
         self.weights = weights
         self.branches: tuple[str, ...] = tuple(b for b in BRANCH_ORDER if weights[b] != 0.0)
 
-    def __call__(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor | float,
-        *,
-        wa: torch.Tensor,
-        wr: torch.Tensor,
-        we: torch.Tensor,
-        prev_x: torch.Tensor,
-        prev_wa: torch.Tensor,
-    ) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, t: torch.Tensor | float, inputs: VectorFieldInputs) -> torch.Tensor:
         """Guided field with the model's output shape (``(B, N, D)`` for the flow transformer)."""
         n = len(self.branches)
         if n == 1:
-            only = self.branches[0]
-            return self.model(
-                x, t, wa=_branch_audio(only, wa), wr=wr, we=_branch_emotion(only, we), prev_x=prev_x, prev_wa=prev_wa
-            )
+            return self.model(x, t, inputs.nulled(NULLED[self.branches[0]]))
         t_rep = t.repeat(n) if isinstance(t, torch.Tensor) and t.numel() > 1 else t
-        out = self.model(
-            x.repeat(n, *([1] * (x.dim() - 1))),
-            t_rep,
-            wa=torch.cat([_branch_audio(b, wa) for b in self.branches]),
-            wr=wr.repeat(n, 1),
-            we=torch.cat([_branch_emotion(b, we) for b in self.branches]),
-            prev_x=prev_x.repeat(n, 1, 1),
-            prev_wa=prev_wa.repeat(n, 1, 1),
-        )
+        batched = VectorFieldInputs.cat([inputs.nulled(NULLED[b]) for b in self.branches])
+        out = self.model(x.repeat(n, *([1] * (x.dim() - 1))), t_rep, batched)
         v = dict(zip(self.branches, out.chunk(n)))
         if n == 3:
             s_a, s_e = self.guidance.audio_scale, self.guidance.emotion_scale
             return v["uncond"] + s_a * (v["audio_only"] - v["uncond"]) + s_e * (v["all_cond"] - v["audio_only"])
         first, second = self.branches
         return v[first] + self.weights[second] * (v[second] - v[first])
-
-
-def _branch_audio(branch: str, wa: torch.Tensor) -> torch.Tensor:
-    return torch.zeros_like(wa) if branch == "uncond" else wa
-
-
-def _branch_emotion(branch: str, we: torch.Tensor) -> torch.Tensor:
-    return we if branch == "all_cond" else torch.zeros_like(we)

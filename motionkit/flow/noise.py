@@ -113,3 +113,7 @@ class ExplicitNoise(NoiseSource):
         if tuple(tensor.shape) != shape:
             raise ShapeError(f"noise for window {index} must have shape {shape}, got {tuple(tensor.shape)}.")
         return tensor.to(device=like.device, dtype=like.dtype)
+
+
+NoiseInput = Sequence[torch.Tensor] | torch.Tensor | NoiseSource
+"""Explicit initial noise: what :class:`ExplicitNoise` takes, or a ready :class:`NoiseSource` (used as is)."""

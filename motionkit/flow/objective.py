@@ -48,6 +48,7 @@ import torch
 from motionkit.config.flow import FlowConfig
 from motionkit.errors import ShapeError
 from motionkit.flow.guidance import VectorField
+from motionkit.flow.inputs import VectorFieldInputs
 from motionkit.validation import check_tensor
 
 TimeSampler = Callable[[int, "torch.Generator | None", torch.device], torch.Tensor]
@@ -106,27 +107,22 @@ class ConditionDropout:
         mask = drop.reshape(-1, *([1] * (value.dim() - 1)))
         return torch.where(mask, torch.zeros_like(value), value)
 
-    def apply(
-        self, wa: torch.Tensor, wr: torch.Tensor, we: torch.Tensor, prev_x: torch.Tensor, prev_wa: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """New tensors with the dropped samples zeroed; the inputs are not modified."""
-        return (
-            self._zero(self.audio, wa),
-            self._zero(self.reference, wr),
-            self._zero(self.emotion, we),
-            self._zero(self.prev_x, prev_x),
-            self._zero(self.prev_wa, prev_wa),
+    def apply(self, inputs: VectorFieldInputs) -> VectorFieldInputs:
+        """New inputs with the dropped samples zeroed (``wa``, ``wr``, ``we``, ``prev_x``, ``prev_wa``); conditions
+        without a dropout pass through; ``inputs`` is not modified."""
+        return inputs.replace(
+            wa=self._zero(self.audio, inputs.wa),
+            wr=self._zero(self.reference, inputs.wr),
+            we=self._zero(self.emotion, inputs.we),
+            prev_x=self._zero(self.prev_x, inputs.prev_x),
+            prev_wa=self._zero(self.prev_wa, inputs.prev_wa),
         )
 
 
 def flow_matching_loss(
     model: VectorField,
     x1: torch.Tensor,
-    wa: torch.Tensor,
-    wr: torch.Tensor,
-    we: torch.Tensor,
-    prev_x: torch.Tensor,
-    prev_wa: torch.Tensor,
+    inputs: VectorFieldInputs,
     *,
     config: FlowConfig | None = None,
     generator: torch.Generator | None = None,
@@ -138,10 +134,7 @@ def flow_matching_loss(
     Args:
         model: the flow transformer (or any model with its call signature), in training mode.
         x1: ``(B, L, D)`` clean motion latents of the current frames.
-        wa: ``(B, L, Da)`` audio features of the current frames.
-        wr: ``(B, D)`` source motion.
-        we: ``(B, 1, E)`` clip emotion or ``(B, L' + L, E)`` per-frame emotion (context frames first).
-        prev_x: ``(B, L', D)`` clean motion of the preceding frames; ``prev_wa``: ``(B, L', Da)`` their audio.
+        inputs: the conditions; ``prev_x`` is the clean motion of the preceding frames, ``prev_wa`` their audio.
         config: dropout probabilities and loss weights; default the model's ``config`` (also through a
             ``DistributedDataParallel`` wrapper's ``module``), else ``FlowConfig()``.
         generator: RNG for ``t``, ``x0`` and the dropout decisions.
@@ -164,15 +157,15 @@ def flow_matching_loss(
         raise ShapeError(f"the time sampler returned {t.shape[0]} times for a batch of {B}.")
     x0 = torch.randn(B, L, D, generator=generator, device=draw_device).to(device=x1.device, dtype=x1.dtype)
     dropout = ConditionDropout.draw(B, cfg, generator, x1.device)
-    wa_d, wr_d, we_d, prev_x_d, prev_wa_d = dropout.apply(wa, wr, we, prev_x, prev_wa)
+    dropped = dropout.apply(inputs)
 
     t_b = t[:, None, None]
     x_t = (1 - t_b) * x0 + t_b * x1
     target = x1 - x0
-    prediction = model(x_t, t, wa=wa_d, wr=wr_d, we=we_d, prev_x=prev_x_d, prev_wa=prev_wa_d)[:, -L:]
+    prediction = model(x_t, t, dropped)[:, -L:]
     ot = (prediction - target).pow(2).mean()
     step_errors = (prediction.diff(dim=1) - target.diff(dim=1)).pow(2)
-    if cfg.boundary_velocity and prev_x.shape[1] > 0:
+    if cfg.boundary_velocity and inputs.prev_x.shape[1] > 0:
         kept_mask = ~dropout.prev_x if context_valid is None else ~dropout.prev_x & context_valid[:, -1].to(x1.device)
         kept = kept_mask.to(prediction.dtype)
         boundary = (prediction[:, 0] - target[:, 0]).pow(2) * kept[:, None]

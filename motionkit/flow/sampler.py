@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -25,7 +25,7 @@ from motionkit.config.flow import FlowConfig, GuidanceConfig
 from motionkit.errors import ConfigError, ShapeError
 from motionkit.flow.cuda_graphs import CUDAGraphCache
 from motionkit.flow.guidance import ClassifierFreeGuidance, VectorField
-from motionkit.flow.noise import ExplicitNoise, NoiseSource, SeededNoise
+from motionkit.flow.noise import ExplicitNoise, NoiseInput, NoiseSource, SeededNoise
 from motionkit.flow.solvers import Solver, check_time_grid, get_solver, uniform_time_grid
 from motionkit.flow.transformer import FlowTransformer
 from motionkit.flow.windows import WindowSchedule
@@ -127,7 +127,7 @@ class FlowSampler(FlowTransformer):
         solver: str | Solver | None = None,
         guidance: GuidanceConfig | None = None,
         seed: int | None = None,
-        noise: Sequence[torch.Tensor] | torch.Tensor | None = None,
+        noise: NoiseInput | None = None,
         time_grid: torch.Tensor | None = None,
     ) -> MotionTrack:
         """Generate the motion of a whole clip.
@@ -142,8 +142,9 @@ class FlowSampler(FlowTransformer):
             seed: noise seed; frame ``t``'s initial noise depends only on ``(seed, t)`` (see ``motionkit.flow.noise``).
             noise: explicit initial noise instead of a seed: one ``(B, L, D)`` tensor per window (a sequence or a
                 ``(W, B, L, D)`` tensor), or a single ``(B, L, D)`` tensor for every window (FLOAT's
-                ``--fix_noise_seed``, see ``float_fixed_noise``). Without ``seed`` and ``noise`` a seed is drawn from
-                torch's global generator and reported in :attr:`last_stats`.
+                ``--fix_noise_seed``, see ``float_fixed_noise``), or a ready ``NoiseSource`` (used as is). Without
+                ``seed`` and ``noise`` a seed is drawn from torch's global generator and reported in
+                :attr:`last_stats`.
             time_grid: custom strictly increasing integration times (instead of ``nfe``).
         Returns:
             ``MotionTrack`` with latents ``(B, T, D)``, ``fps = conditions.fps`` and ``source = source_motion``.
@@ -172,7 +173,7 @@ class FlowSampler(FlowTransformer):
         solver: str | Solver | None = None,
         guidance: GuidanceConfig | None = None,
         seed: int | None = None,
-        noise: Sequence[torch.Tensor] | torch.Tensor | None = None,
+        noise: NoiseInput | None = None,
         time_grid: torch.Tensor | None = None,
     ) -> Iterator[MotionTrack]:
         """Generate motion while conditions arrive: yields a ``MotionTrack`` of ``L`` frames for every completed
@@ -214,7 +215,7 @@ class FlowSampler(FlowTransformer):
         solver: str | Solver | None,
         guidance: GuidanceConfig | None,
         seed: int | None,
-        noise: Sequence[torch.Tensor] | torch.Tensor | None,
+        noise: NoiseInput | None,
         time_grid: torch.Tensor | None,
         windows: int | None,
     ) -> tuple[WindowSchedule, int | None, int]:
@@ -235,7 +236,9 @@ class FlowSampler(FlowTransformer):
             else check_time_grid(time_grid).to(device)
         )
         source_of_noise: NoiseSource
-        if noise is not None:
+        if isinstance(noise, NoiseSource):
+            source_of_noise = noise
+        elif noise is not None:
             source_of_noise = ExplicitNoise(noise, windows)
         else:
             seed = int(torch.randint(0, SEED_RANGE, (1,)).item()) if seed is None else seed

@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import torch
 
+from motionkit.config.flow import SolverName
 from motionkit.errors import ConfigError
 from motionkit.validation import check_tensor
 
@@ -33,7 +34,7 @@ Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class Solver:
     """One step of an explicit fixed-grid method; subclasses implement :meth:`step`."""
 
-    name: ClassVar[str]
+    name: ClassVar[SolverName]
     evaluations_per_step: ClassVar[int]
 
     def step(self, velocity: Velocity, x: torch.Tensor, t: torch.Tensor, t_next: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,7 @@ from torch import nn
 from motionkit.config.flow import FlowConfig
 from motionkit.errors import ShapeError
 from motionkit.flow.embeddings import FrameEmbedder, TimestepEmbedder, sinusoid_position_table
+from motionkit.flow.inputs import VectorFieldInputs
 from motionkit.flow.linear import Linear
 from motionkit.validation import check_tensor
 
@@ -165,31 +166,18 @@ class FlowTransformer(nn.Module):
         with torch.no_grad():
             self.pos_embed.copy_(sinusoid_position_table(self.config.sequence_length, self.config.hidden_dim))
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor | float,
-        *,
-        wa: torch.Tensor,
-        wr: torch.Tensor,
-        we: torch.Tensor,
-        prev_x: torch.Tensor,
-        prev_wa: torch.Tensor,
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor | float, inputs: VectorFieldInputs) -> torch.Tensor:
         """Vector field on all ``N = L' + L`` positions.
 
         Args:
             x: ``(B, L, D)`` current state ``x_t`` of the ``L`` current frames.
             t: flow time: a number, a 0-d or ``(1,)`` tensor (shared), or ``(B,)`` (one per sample).
-            wa: ``(B, L, Da)`` audio features of the current frames.
-            wr: ``(B, D)`` source (reference) motion.
-            we: ``(B, 1, E)`` emotion shared by all ``N`` frames (FLOAT), or ``(B, N, E)`` per frame
-                (context frames first).
-            prev_x: ``(B, L', D)`` context motion (clean, not noised; zeros before the first window).
-            prev_wa: ``(B, L', Da)`` context audio features.
+            inputs: the conditions (audio ``wa``, source motion ``wr``, emotion ``we``, context ``prev_x`` and
+                ``prev_wa``; shapes in :class:`~motionkit.flow.inputs.VectorFieldInputs`).
         Returns:
             ``(B, N, D)``; the velocity of the current frames is ``out[:, L':]``.
         """
+        wa, wr, we, prev_x, prev_wa = inputs.wa, inputs.wr, inputs.we, inputs.prev_x, inputs.prev_wa
         cfg = self.config
         N = cfg.sequence_length
         check_tensor("x", x, ndim=3, last_dim=cfg.motion_dim, finite=False, hint="Expected (B, L, motion_dim).")

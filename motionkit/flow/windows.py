@@ -25,6 +25,7 @@ import torch
 from motionkit.config.flow import FlowConfig
 from motionkit.errors import ShapeError
 from motionkit.flow.guidance import VectorField
+from motionkit.flow.inputs import VectorFieldInputs
 from motionkit.flow.noise import NoiseSource
 from motionkit.flow.solvers import Solver, solve_ode
 from motionkit.types import Conditions
@@ -42,8 +43,8 @@ class WindowSchedule:
     """Incremental windowed sampler: :meth:`push` condition chunks, then :meth:`finish`.
 
     Args:
-        model: the (guided) vector field, called as ``model(x, t, wa=, wr=, we=, prev_x=, prev_wa=)`` and returning
-            ``(B, L' + L, D)``.
+        model: the (guided) vector field, called as ``model(x, t, inputs)`` (a
+            :class:`~motionkit.flow.inputs.VectorFieldInputs`) and returning ``(B, L' + L, D)``.
         source_motion: ``(B, D)`` source motion ``wr`` (on the model's device and dtype).
         config: window sizes ``L``, ``L'`` and feature dimensions.
         solver: ODE method.
@@ -138,11 +139,10 @@ class WindowSchedule:
         B, L, Lc = wa.shape[0], cfg.window, cfg.context
         prev_we = we[:, :1].expand(B, Lc, cfg.emotion_dim) if self.prev_we is None else self.prev_we
         we_frames = torch.cat([prev_we, we], dim=1)
-        prev_x, prev_wa, wr = self.prev_x, self.prev_wa, self.source_motion
+        inputs = VectorFieldInputs(wa=wa, wr=self.source_motion, we=we_frames, prev_x=self.prev_x, prev_wa=self.prev_wa)
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            out = self.model(x, t, wa=wa, wr=wr, we=we_frames, prev_x=prev_x, prev_wa=prev_wa)
-            return out[:, Lc:]
+            return self.model(x, t, inputs)[:, Lc:]
 
         x0 = self.noise.window(self.windows, self.windows * L, (B, L, cfg.motion_dim), like=wa)
         solution = solve_ode(velocity, x0, self.time_grid, self.solver)

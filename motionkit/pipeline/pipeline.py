@@ -224,8 +224,9 @@ class Pipeline:
         report = progress or no_progress
         window = self.sampler.window
         windows = math.ceil(conditions.frames / window)
-        if noise is not None:
-            ExplicitNoise(noise, windows)  # checks the window count now rather than after minutes of sampling
+        # built (and its window count checked) once, now rather than after minutes of sampling
+        explicit = None if noise is None else ExplicitNoise(noise, windows)
+        if explicit is not None:
             seed = None
         chunks = [conditions.slice(start, start + window) for start in range(0, conditions.frames, window)]
         parts = []
@@ -238,7 +239,7 @@ class Pipeline:
                 solver=solver,
                 guidance=resolve_guidance(guidance),
                 seed=seed,
-                noise=noise,
+                noise=explicit,
             ):
                 parts.append(part)
                 report("sampling motion", min(len(parts), windows), windows)

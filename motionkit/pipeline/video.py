@@ -19,7 +19,7 @@ import torch
 
 from motionkit.errors import ConfigError, ShapeError
 from motionkit.io import VideoWriter, tensor_to_image
-from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET
+from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, X264Preset
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.protocols import EncodedPortrait, PortraitRenderer
 from motionkit.renderer import Precision
@@ -123,7 +123,7 @@ class Video:
         path: str | Path,
         *,
         crf: int = DEFAULT_CRF,
-        preset: str = DEFAULT_PRESET,
+        preset: X264Preset = DEFAULT_PRESET,
         overwrite: bool = False,
         progress: ProgressCallback | None = None,
     ) -> Path:

@@ -223,7 +223,8 @@ class Renderer(nn.Module):
         self, image: PortraitInput, *, crop: bool = True, box: Box | Sequence[float] | None = None
     ) -> SourceFace:
         """Prepare and encode one portrait: FLOAT's face crop (``crop=False``: resize the whole image; ``box``: crop
-        around a given face box instead of detecting one), ``(u - 127.5) / 127.5``, then :meth:`encode`.
+        around a given face box instead of detecting one; without ``box`` the face-box file beside an image path is
+        used when there is one, see :mod:`motionkit.face.box`), ``(u - 127.5) / 127.5``, then :meth:`encode`.
 
         Args:
             image: a path, an ``(H, W, 3)`` uint8 array, a Pillow image, or a ``(3, H, W)`` / ``(1, 3, H, W)``

@@ -1,10 +1,11 @@
 """Parity of the converted face models with MediaPipe's original ``.tflite`` files run by a TFLite interpreter.
 
 Used by ``tests/face/test_face_parity.py`` (which asserts the tolerances) and ``benchmarks/face_parity.py`` (which
-prints the errors). The interpreter is ``ai-edge-litert`` (a test dependency only); the ``.tflite`` files come from an
-installed ``mediapipe==0.10.21`` (its package folder) or from the wheel named by ``MOTIONKIT_MEDIAPIPE_SOURCE``.
-Inputs are real photos (scikit-image's astronaut and matplotlib's Grace Hopper, both public domain, and the bundled
-portrait) and a synthetic face from :mod:`motionkit.data.synthetic`, prepared exactly as the pipeline prepares them.
+prints the errors). The interpreter is ``ai-edge-litert`` (a test dependency only); the ``.tflite`` files come from
+the wheel (or the folder holding it) named by ``MOTIONKIT_MEDIAPIPE_SOURCE`` (the README's test command downloads
+it) or from an installed ``mediapipe==0.10.21``. Inputs are real photos (scikit-image's astronaut and matplotlib's
+Grace Hopper, both public domain, and the bundled portrait) and a synthetic face from
+:mod:`motionkit.data.synthetic`, prepared exactly as the pipeline prepares them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from motionkit.face.landmarks import INPUT_SIZE as LANDMARK_SIZE
 from motionkit.face.roi import FaceRegion
 from motionkit.face.sampling import image_tensor, sample_region
 from motionkit.face.segmenter import INPUT_SIZE as SEGMENTER_SIZE
-from motionkit.face.weights import MODEL_FILES, load_net
+from motionkit.face.weights import MEDIAPIPE_VERSION, MODEL_FILES, load_net
 from motionkit.io.image import load_image
 
 SOURCE_ENV = "MOTIONKIT_MEDIAPIPE_SOURCE"
@@ -34,9 +35,12 @@ SYNTHETIC_SEED = 3
 
 
 def mediapipe_source() -> Path | None:
-    """Where the original ``.tflite`` files are: ``$MOTIONKIT_MEDIAPIPE_SOURCE``, else an installed mediapipe."""
+    """Where the original ``.tflite`` files are: ``$MOTIONKIT_MEDIAPIPE_SOURCE`` (a wheel, a folder holding one, or
+    a site-packages folder), else an installed mediapipe; ``None`` when there is neither."""
     if os.environ.get(SOURCE_ENV):
-        return Path(os.environ[SOURCE_ENV])
+        source = Path(os.environ[SOURCE_ENV])
+        wheels = sorted(source.glob(f"mediapipe-{MEDIAPIPE_VERSION}-*.whl")) if source.is_dir() else []
+        return wheels[0] if wheels else source
     spec = importlib.util.find_spec("mediapipe")
     if spec is None or not spec.submodule_search_locations:
         return None

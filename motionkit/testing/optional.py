@@ -5,7 +5,6 @@ CI sets ``CI`` and provides everything, so a missing piece there is an error, ne
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from typing import NoReturn
 
@@ -17,12 +16,3 @@ def skip_or_fail(reason: str, ci_hint: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; {ci_hint}")
     pytest.skip(reason)
-
-
-def require_mediapipe() -> None:
-    """Skip (fail in CI) unless mediapipe, the landmark analyzer's optional dependency, is importable."""
-    if importlib.util.find_spec("mediapipe") is None:
-        skip_or_fail(
-            "mediapipe 0.10.21 is not installed (optional; see motionkit.eval.face.landmarks)",
-            "CI installs it (the README's test command) to test the landmark analyzer.",
-        )

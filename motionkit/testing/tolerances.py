@@ -130,3 +130,54 @@ def attention_depth(head_dim: int, keys: int) -> int:
     (``head_dim``), the scale and the max subtraction (2), ``exp``, the normalizer's sum and the weighted sum of values
     (``keys`` each) and the division (1). Keys that a mask sets to ``-inf`` add exact zeros and do not count."""
     return head_dim + 2 * keys + TRANSCENDENTAL_DEPTH + 3
+
+
+def transformer_depth(width: int, *, layers: int, heads: int, hidden: int, keys: int) -> int:
+    """Depth of ``layers`` pre-norm transformer blocks of ``width`` channels on the longest path.
+
+    Per block: two LayerNorms; the q/k/v projection, the attention output projection and the MLP's first projection
+    (``width + 1`` each with the bias); attention over ``keys`` keys; the MLP's second projection (``hidden + 1``)
+    around its activation (a transcendental and 2 elementwise steps); up to four modulation or gated-residual steps
+    (2 each).
+    """
+    block = (
+        2 * layer_norm_depth(width)
+        + 3 * (width + 1)
+        + attention_depth(width // heads, keys)
+        + hidden
+        + 1
+        + TRANSCENDENTAL_DEPTH
+        + 2
+        + 4 * 2
+    )
+    return layers * block
+
+
+def layers_depth(module: torch.nn.Module) -> int:
+    """An upper bound on the depth of any path through ``module``'s layers, read from its weights.
+
+    Every weight of two or more dimensions (a linear layer, a convolution) counts its fan-in twice (the product,
+    and the normalization or weight demodulation over the same window that a layer may add), plus a transcendental
+    activation and 4 elementwise steps (bias, gain, noise or residual). A path meets each layer at most once, so
+    the sum over all layers bounds the longest one (it overcounts parallel branches, which only loosens the bound
+    by the square root of that factor).
+    """
+    depth = 0
+    for weight in module.parameters():
+        if weight.dim() >= 2:
+            depth += 2 * (weight[0].numel()) + TRANSCENDENTAL_DEPTH + 4
+    return max(depth, 1)
+
+
+def sampled_magnitude(values: torch.Tensor, grid: torch.Tensor) -> float:
+    """``M`` of images bilinearly sampled at computed coordinates (a warp): their size, plus what a rounding error of
+    the coordinates does to them. An error ``ε`` of a coordinate of ``grid`` (``[-1, 1]`` across ``W`` pixels)
+    moves a sample by ``ε W / 2`` pixels, which changes its value by up to that times the largest step between
+    neighbouring pixels.
+
+    Args:
+        values: the sampled images ``(..., H, W)``.
+        grid: the sampling coordinates in ``[-1, 1]`` (any shape).
+    """
+    step = max(float(values.diff(dim=-1).abs().max()), float(values.diff(dim=-2).abs().max()))
+    return float(values.abs().max()) + float(grid.abs().max()) * values.shape[-1] / 2 * step

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from motionkit.config.train import TRAIN_KINDS
 from motionkit.errors import MotionkitError
 from motionkit.train.run import run_training
 
@@ -17,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m motionkit.train",
         description="Train the motion auto-encoder (ae) or the flow model (flow); runs alone or under torchrun.",
     )
-    parser.add_argument("kind", choices=("ae", "flow"), help="what to train")
+    parser.add_argument("kind", choices=TRAIN_KINDS, help="what to train")
     parser.add_argument("--config", required=True, help="training config JSON (see docs/training.md)")
     args = parser.parse_args(argv)
     try:

@@ -11,11 +11,17 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
 import torch
 
-from motionkit.config.train import AETrainConfig, FlowTrainConfig, TrainConfig, load_train_config
+from motionkit.config.train import (
+    TRAIN_KINDS,
+    AETrainConfig,
+    FlowTrainConfig,
+    TrainConfig,
+    TrainKind,
+    load_train_config,
+)
 from motionkit.data.cache import FeatureCache, WindowSource
 from motionkit.data.video import (
     FaceCropper,
@@ -43,17 +49,15 @@ _INIT_STREAM = 3
 _DATA_STREAM = 2
 
 
-def register_task(kind: Literal["ae", "flow"], builder: TaskBuilder) -> None:
+def register_task(kind: TrainKind, builder: TaskBuilder) -> None:
     """Make ``builder`` the way :func:`run_training` builds ``kind`` runs."""
     TASK_BUILDERS[kind] = builder
 
 
-def run_training(
-    kind: Literal["ae", "flow"], config: str | Path | TrainConfig, *, builder: TaskBuilder | None = None
-) -> Path:
+def run_training(kind: TrainKind, config: str | Path | TrainConfig, *, builder: TaskBuilder | None = None) -> Path:
     """Train ``kind`` ("ae" or "flow") as ``config`` (a JSON path or a config object) says; returns the last
     checkpoint folder. ``builder`` overrides the registered task builder."""
-    if kind not in ("ae", "flow"):
+    if kind not in TRAIN_KINDS:
         raise ConfigError(f"unknown training kind {kind!r}; use 'ae' or 'flow'.")
     settings = config if isinstance(config, TrainConfig) else load_train_config(config)
     if settings.kind != kind:

@@ -9,6 +9,7 @@ import torch
 from motionkit.conditioner import EmotionClassifier
 from motionkit.conditioner.wav2vec2 import freeze, wav2vec2_config
 from motionkit.config import ConditionerConfig
+from motionkit.testing.tolerances import layers_depth
 from motionkit.types import EMOTION_LABELS
 
 TINY_WAV2VEC2: dict[str, Any] = {
@@ -52,3 +53,10 @@ def random_emotion(seed: int = 1) -> EmotionClassifier:
 
     torch.manual_seed(seed)
     return EmotionClassifier(Wav2Vec2Model(wav2vec2_config(TINY_EMOTION)))
+
+
+def audio_depth(model: torch.nn.Module, samples: int) -> int:
+    """Roundings on the longest path of an audio model over a clip of ``samples`` (``motionkit.testing.tolerances``):
+    its layers, read from the weights, plus the sums over the whole clip: the waveform's mean and variance and the
+    first GroupNorm's statistics over time (at most ``samples`` terms each)."""
+    return layers_depth(model) + 3 * samples

@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
+from motionkit.assets import DEMO_PORTRAIT_SIZE, demo_portrait_path, render_demo_portrait
 from motionkit.errors import FaceNotFoundError, ImageError
-from motionkit.face import Box, crop_box, crop_portrait, detect_face
+from motionkit.face import Box, crop_box, crop_portrait, detect_face, read_box_file
 
 
 def float_crop(image: np.ndarray, box: Box) -> np.ndarray:
@@ -122,3 +123,50 @@ def test_crop_false_resizes_the_whole_image() -> None:
     np.testing.assert_array_equal(small, expected)
     tiny = crop_portrait(np.zeros((10, 30, 3), dtype=np.uint8), size=64, crop=False)  # no detection needed
     assert tiny.shape == (64, 64, 3)
+
+
+def test_box_file_beside_an_image_is_read_when_no_box_is_given(tmp_path) -> None:
+    image = np.zeros((100, 120, 3), dtype=np.uint8)
+    image[30:70, 40:80] = 200
+    path = tmp_path / "portrait.png"
+    Image.fromarray(image).save(path)
+    assert read_box_file(path) is None
+    (tmp_path / "portrait.face.json").write_text('{"box": [40, 30, 80, 70]}')
+    assert read_box_file(path) == Box(40, 30, 80, 70)
+    np.testing.assert_array_equal(crop_portrait(path, 64), crop_portrait(image, 64, box=Box(40, 30, 80, 70)))
+    # an explicit box wins over the file; an array has no file beside it
+    np.testing.assert_array_equal(
+        crop_portrait(path, 64, box=(0, 0, 120, 100)), crop_portrait(image, 64, box=(0, 0, 120, 100))
+    )
+    with pytest.raises(FaceNotFoundError):
+        crop_portrait(image, 64)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("not json", "unreadable"),
+        ('{"face": [1, 2, 3, 4]}', r'must hold \{"box"'),
+        ('{"box": [1, 2, 3]}', "a face box must be"),
+        ('{"box": [1.5, 2, 3, 4]}', "four integer pixel coordinates"),
+    ],
+)
+def test_a_damaged_box_file_names_itself(tmp_path, text: str, match: str) -> None:
+    path = tmp_path / "portrait.png"
+    Image.fromarray(np.zeros((80, 80, 3), dtype=np.uint8)).save(path)
+    (tmp_path / "portrait.face.json").write_text(text)
+    with pytest.raises(ImageError, match=match):
+        crop_portrait(path, 32)
+
+
+@pytest.mark.parametrize("size", [64, 128, 512])
+def test_the_bundled_portrait_crops_to_the_demo_models_framing(size: int) -> None:
+    """The drawn face of the bundled portrait is not found by the cascade; its box file gives the face box for which
+    FLOAT's crop rule returns the close-up framing the demo model was trained in: the whole 128-px render."""
+    path = demo_portrait_path()
+    with pytest.raises(FaceNotFoundError):
+        detect_face(path)
+    box = read_box_file(path)
+    assert box is not None
+    assert crop_box((DEMO_PORTRAIT_SIZE, DEMO_PORTRAIT_SIZE), box) == (0, 0, DEMO_PORTRAIT_SIZE)
+    np.testing.assert_array_equal(crop_portrait(path, size), crop_portrait(render_demo_portrait(), size, crop=False))

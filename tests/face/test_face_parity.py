@@ -40,7 +40,10 @@ PROBABILITY_TOL = 1e-4
 MASK_TOL, MASK_MEAN_TOL = 1e-3, 1e-5
 """Largest and mean difference of the segmenter's person probability."""
 
-CI_HINT = "CI installs mediapipe 0.10.21 (--no-deps, the README's test command) and ai-edge-litert (the dev extra)."
+CI_HINT = (
+    "the README's test command downloads the mediapipe 0.10.21 wheel and names it in MOTIONKIT_MEDIAPIPE_SOURCE; "
+    "ai-edge-litert comes with the dev extra"
+)
 
 
 @pytest.fixture(scope="module")

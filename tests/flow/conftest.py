@@ -14,6 +14,7 @@ import torch
 from motionkit.config import FlowConfig
 from motionkit.families import preset
 from motionkit.flow import FlowSampler
+from motionkit.testing.tolerances import layer_norm_depth, transformer_depth
 from motionkit.types import Conditions
 
 
@@ -62,3 +63,34 @@ def randomize() -> Callable[..., torch.nn.Module]:
 @pytest.fixture(scope="session")
 def make_conditions() -> Callable[..., Conditions]:
     return _random_conditions
+
+
+EULER_GUIDED_STEP_DEPTH = 6
+"""Per solver step on top of the vector field: guidance's combination of three branches (4) and ``x + dt v`` (2)."""
+
+
+@pytest.fixture(scope="session")
+def field_depth(tiny_config: FlowConfig) -> int:
+    """Roundings on the longest path through one call of the tiny vector field (``motionkit.testing.tolerances``):
+    the input embedding (at most every input channel of a frame, + bias), the blocks, the output head."""
+    c = tiny_config
+    embedding = 2 * c.motion_dim + c.audio_dim + c.emotion_dim + 1
+    blocks = transformer_depth(
+        c.hidden_dim,
+        layers=c.depth,
+        heads=c.num_heads,
+        hidden=int(c.hidden_dim * c.mlp_ratio),
+        keys=2 * c.attention_window + 1,
+    )
+    return embedding + blocks + layer_norm_depth(c.hidden_dim) + 2 + c.hidden_dim + 1
+
+
+@pytest.fixture(scope="session")
+def sample_depth(field_depth: int, tiny_config: FlowConfig) -> Callable[..., int]:
+    """Depth of a sampled latent after ``nfe`` solver steps (the config's by default): the roundings of every step
+    reach the end through the (non-expanding, for these weights) flow of the ODE."""
+
+    def depth(nfe: int = tiny_config.nfe) -> int:
+        return nfe * (field_depth + EULER_GUIDED_STEP_DEPTH)
+
+    return depth

@@ -12,8 +12,9 @@ import torch
 
 from motionkit.config import GuidanceConfig
 from motionkit.errors import ConfigError
-from motionkit.flow import FlowSampler
+from motionkit.flow import FlowSampler, VectorFieldInputs
 from motionkit.flow.cuda_graphs import CUDAGraphCache
+from motionkit.testing.tolerances import assert_rounding_close
 
 gpu = pytest.mark.gpu
 
@@ -24,8 +25,10 @@ def _pair(config, randomize, device: str) -> tuple[FlowSampler, FlowSampler]:
     return eager, graphed
 
 
-def _close(got: torch.Tensor, expected: torch.Tensor, *, atol: float = 1e-5) -> None:
-    torch.testing.assert_close(got, expected, rtol=1e-5, atol=atol)
+def _close(got: torch.Tensor, expected: torch.Tensor, depth: int) -> None:
+    """A replayed graph runs the eager kernels, whose algorithms (and so reduction orders) cuBLAS may choose
+    differently under capture: the two differ by rounding only."""
+    assert_rounding_close(got, expected, depth=depth)
 
 
 def test_switch_is_inert_on_cpu(tiny_config, randomize, make_conditions):
@@ -55,23 +58,25 @@ def test_graphed_field_refuses_cpu_tensors(tiny_config, randomize):
         field(
             torch.zeros(1, cfg.window, cfg.motion_dim),
             0.5,
-            wa=torch.zeros(1, cfg.window, cfg.audio_dim),
-            wr=torch.zeros(1, cfg.motion_dim),
-            we=torch.zeros(1, 1, cfg.emotion_dim),
-            prev_x=torch.zeros(1, cfg.context, cfg.motion_dim),
-            prev_wa=torch.zeros(1, cfg.context, cfg.audio_dim),
+            VectorFieldInputs(
+                wa=torch.zeros(1, cfg.window, cfg.audio_dim),
+                wr=torch.zeros(1, cfg.motion_dim),
+                we=torch.zeros(1, 1, cfg.emotion_dim),
+                prev_x=torch.zeros(1, cfg.context, cfg.motion_dim),
+                prev_wa=torch.zeros(1, cfg.context, cfg.audio_dim),
+            ),
         )
 
 
 @gpu
 @pytest.mark.parametrize("solver", ["euler", "rk4"])
-def test_graphed_sampling_matches_eager(tiny_config, randomize, make_conditions, solver):
+def test_graphed_sampling_matches_eager(tiny_config, randomize, make_conditions, sample_depth, solver):
     """RK4 keeps four velocities alive at once: the replayed output must be copied, not aliased."""
     eager, graphed = _pair(tiny_config, randomize, "cuda")
     conditions = make_conditions(tiny_config, 2 * tiny_config.window + 3, batch=2).to("cuda")
     source = torch.randn(2, tiny_config.motion_dim, device="cuda")
     expected = eager.sample(conditions, source, seed=7, solver=solver, nfe=4).latents
-    _close(graphed.sample(conditions, source, seed=7, solver=solver, nfe=4).latents, expected)
+    _close(graphed.sample(conditions, source, seed=7, solver=solver, nfe=4).latents, expected, sample_depth(4))
     assert graphed.graph_cache.captures == 1
 
 
@@ -100,12 +105,14 @@ def test_bfloat16_autocast_matches_eager(tiny_config, randomize, make_conditions
         expected = eager.sample(conditions, source, seed=2).latents
         got = graphed.sample(conditions, source, seed=2).latents
         again = graphed.sample(conditions, source, seed=2).latents  # replay after the capturing context exited
-    _close(got, expected, atol=1e-3)
+    # Not the rounding rule: its ~200 bfloat16 roundings are past the rule's range (n u <= 1/4). Both runs launch
+    # the same bfloat16 kernels, so they agree far inside one bfloat16 ulp (2^-8 at |v| ~ 1); 1e-3 checks that.
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-3)
     assert torch.equal(got, again)
 
 
 @gpu
-def test_weights_moved_or_updated_are_seen(tiny_config, randomize, make_conditions):
+def test_weights_moved_or_updated_are_seen(tiny_config, randomize, make_conditions, sample_depth):
     eager, graphed = _pair(tiny_config, randomize, "cuda")
     conditions = make_conditions(tiny_config, tiny_config.window).to("cuda")
     source = torch.randn(1, tiny_config.motion_dim, device="cuda")
@@ -113,22 +120,30 @@ def test_weights_moved_or_updated_are_seen(tiny_config, randomize, make_conditio
     old = [p.data for p in graphed.parameters()]  # held, so that the new copies cannot reuse their addresses
     graphed.cpu().cuda()  # new parameter memory: the old graphs would read stale storage
     assert all(p.data_ptr() != o.data_ptr() for p, o in zip(graphed.parameters(), old))
-    _close(graphed.sample(conditions, source, seed=4).latents, eager.sample(conditions, source, seed=4).latents)
+    _close(
+        graphed.sample(conditions, source, seed=4).latents,
+        eager.sample(conditions, source, seed=4).latents,
+        sample_depth(),
+    )
     assert graphed.graph_cache.captures == 2
     randomize(eager, seed=9)
     graphed.load_state_dict(eager.state_dict())  # in place: same addresses, the replay reads the new values
-    _close(graphed.sample(conditions, source, seed=4).latents, eager.sample(conditions, source, seed=4).latents)
+    _close(
+        graphed.sample(conditions, source, seed=4).latents,
+        eager.sample(conditions, source, seed=4).latents,
+        sample_depth(),
+    )
     assert graphed.graph_cache.captures == 2
 
 
 @gpu
-def test_streaming_with_graphs_matches_eager_sampling(tiny_config, randomize, make_conditions):
+def test_streaming_with_graphs_matches_eager_sampling(tiny_config, randomize, make_conditions, sample_depth):
     eager, graphed = _pair(tiny_config, randomize, "cuda")
     conditions = make_conditions(tiny_config, 2 * tiny_config.window + 5).to("cuda")
     source = torch.randn(1, tiny_config.motion_dim, device="cuda")
     expected = eager.sample(conditions, source, seed=6).latents
     chunks = [conditions.slice(0, 7), conditions.slice(7, conditions.frames)]
     streamed = torch.cat([part.latents for part in graphed.stream(chunks, source, seed=6)], dim=1)
-    _close(streamed, expected)
+    _close(streamed, expected, sample_depth())
     graphed.use_cuda_graphs(False)
     assert len(graphed.graph_cache) == 0

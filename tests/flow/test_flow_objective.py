@@ -7,20 +7,22 @@ import torch
 
 from motionkit.config import FlowConfig
 from motionkit.errors import ShapeError
-from motionkit.flow import ConditionDropout, FlowTransformer, flow_matching_loss
+from motionkit.flow import ConditionDropout, FlowTransformer, VectorFieldInputs, flow_matching_loss
 
 
-def _batch(config: FlowConfig, batch: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
+def _batch(config: FlowConfig, batch: int = 4, seed: int = 0) -> dict[str, torch.Tensor | VectorFieldInputs]:
+    """``x1`` and the ``inputs`` of :func:`flow_matching_loss`."""
     g = torch.Generator().manual_seed(seed)
     L, Lc = config.window, config.context
-    return {
-        "x1": torch.randn(batch, L, config.motion_dim, generator=g),
-        "wa": torch.randn(batch, L, config.audio_dim, generator=g),
-        "wr": torch.randn(batch, config.motion_dim, generator=g),
-        "we": torch.softmax(torch.randn(batch, 1, config.emotion_dim, generator=g), -1),
-        "prev_x": torch.randn(batch, Lc, config.motion_dim, generator=g),
-        "prev_wa": torch.randn(batch, Lc, config.audio_dim, generator=g),
-    }
+    x1 = torch.randn(batch, L, config.motion_dim, generator=g)
+    inputs = VectorFieldInputs(
+        wa=torch.randn(batch, L, config.audio_dim, generator=g),
+        wr=torch.randn(batch, config.motion_dim, generator=g),
+        we=torch.softmax(torch.randn(batch, 1, config.emotion_dim, generator=g), -1),
+        prev_x=torch.randn(batch, Lc, config.motion_dim, generator=g),
+        prev_wa=torch.randn(batch, Lc, config.audio_dim, generator=g),
+    )
+    return {"x1": x1, "inputs": inputs}
 
 
 class ZeroField:
@@ -30,8 +32,8 @@ class ZeroField:
         self.config = config
         self.seen: dict[str, torch.Tensor] = {}
 
-    def __call__(self, x, t, *, wa, wr, we, prev_x, prev_wa):
-        self.seen = dict(x=x, t=t, wa=wa, wr=wr, we=we, prev_x=prev_x, prev_wa=prev_wa)
+    def __call__(self, x, t, inputs):
+        self.seen = dict(x=x, t=t, **dict(zip(VectorFieldInputs.names(), inputs.tensors())))
         return torch.zeros(x.shape[0], self.config.sequence_length, x.shape[2])
 
 
@@ -53,8 +55,8 @@ def test_loss_definition_and_draw_order(tiny_config):
 
 def test_only_current_frames_are_scored(tiny_config):
     class ContextNoise(ZeroField):
-        def __call__(self, x, t, **kwargs):
-            out = super().__call__(x, t, **kwargs)
+        def __call__(self, x, t, inputs):
+            out = super().__call__(x, t, inputs)
             out[:, : self.config.context] = 100.0
             return out
 
@@ -158,13 +160,14 @@ def test_dropout_probabilities_come_from_config(tiny_config):
 def test_dropout_zeroes_whole_samples_and_keeps_inputs(tiny_config):
     batch = _batch(tiny_config, batch=64)
     drop = ConditionDropout.draw(64, tiny_config, torch.Generator().manual_seed(2))
-    names = ("wa", "wr", "we", "prev_x", "prev_wa")
-    originals = [batch[n].clone() for n in names]
-    dropped = drop.apply(*(batch[n] for n in names))
+    inputs = batch["inputs"]
+    names = VectorFieldInputs.names()
+    originals = [value.clone() for value in inputs.tensors()]
+    dropped = drop.apply(inputs).tensors()
     for name, mask, original, new in zip(
         names, (drop.audio, drop.reference, drop.emotion, drop.prev_x, drop.prev_wa), originals, dropped
     ):
-        assert torch.equal(batch[name], original)
+        assert torch.equal(getattr(inputs, name), original)
         flat = new.reshape(64, -1)
         assert (flat[mask] == 0).all(), name
         assert torch.equal(flat[~mask], original.reshape(64, -1)[~mask]), name

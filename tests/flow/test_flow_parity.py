@@ -7,7 +7,7 @@ import torch
 
 from motionkit.config import FlowConfig, GuidanceConfig
 from motionkit.families.float.layout import sampler_from_official
-from motionkit.flow import ClassifierFreeGuidance, FlowSampler
+from motionkit.flow import ClassifierFreeGuidance, FlowSampler, VectorFieldInputs
 from motionkit.testing.parity import ParityFixture, parity_fixture
 from motionkit.types import EMOTION_LABELS, Conditions
 
@@ -38,9 +38,10 @@ def test_official_key_layout(fixture):
 def test_transformer_outputs(fixture, official, case):
     inputs = {name: fixture.tensor(f"{case}_in_{name}") for name in FMT_INPUTS}
     x, t = inputs.pop("x"), inputs.pop("t")
+    conditions = VectorFieldInputs(**inputs)
     with torch.no_grad():
-        raw = official(x, t, **inputs)
-        guided = ClassifierFreeGuidance(official, GuidanceConfig(audio_scale=2.0, emotion_scale=1.0))(x, t, **inputs)
+        raw = official(x, t, conditions)
+        guided = ClassifierFreeGuidance(official, GuidanceConfig(audio_scale=2.0, emotion_scale=1.0))(x, t, conditions)
     for name, value in ((f"{case}_out_raw", raw), (f"{case}_out_cfg", guided)):
         result = fixture.assert_close(name, value)
         print(result.detail)

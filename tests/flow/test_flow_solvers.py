@@ -124,3 +124,13 @@ def test_docstring_example():
     result = doctest.testmod(solvers)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_solver_registry_and_config_name_the_same_solvers() -> None:
+    """FlowConfig.solver's Literal is the list of names; SOLVERS must hold one class per name, in that order."""
+    from motionkit.config import FlowConfig
+    from motionkit.config.flow import SOLVER_NAMES
+
+    assert tuple(SOLVERS) == SOLVER_NAMES
+    for name in SOLVER_NAMES:
+        assert FlowConfig(solver=name).solver == SOLVERS[name].name

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from motionkit.errors import ImageError, ShapeError
-from motionkit.io import image_to_tensor, load_image, tensor_to_image
+from motionkit.io import image_to_tensor, images_to_tensor, load_image, resize_image, tensor_to_image
 
 
 def write_png16(path: Path, array: np.ndarray) -> None:
@@ -132,3 +132,22 @@ def test_tensor_to_image_follows_float_saving() -> None:
     assert tensor_to_image(torch.zeros(3, 4, 5)).shape == (4, 5, 3)
     with pytest.raises(ShapeError, match="3 channels"):
         tensor_to_image(torch.zeros(1, 4, 4, 4))
+
+
+def test_images_to_tensor_maps_any_batch_of_frames_like_image_to_tensor(rgb: np.ndarray) -> None:
+    frames = np.stack([rgb, rgb[::-1].copy(), 255 - rgb])  # (3, H, W, 3)
+    batched = images_to_tensor(frames[None])  # (1, 3, 3, H, W)
+    assert batched.shape == (1, 3, 3, *rgb.shape[:2])
+    for k, frame in enumerate(frames):
+        assert torch.equal(batched[0, k], image_to_tensor(frame)[0])
+
+
+def test_resize_image_uses_box_when_shrinking_and_bicubic_when_enlarging(rgb: np.ndarray) -> None:
+    height, width = rgb.shape[:2]
+    assert resize_image(rgb, width, height) is rgb  # already that size: no copy
+    small = resize_image(rgb, width // 2, height // 2)
+    expected_small = np.asarray(Image.fromarray(rgb).resize((width // 2, height // 2), Image.Resampling.BOX))
+    np.testing.assert_array_equal(small, expected_small)
+    large = resize_image(rgb, width * 2, height * 2)
+    expected_large = np.asarray(Image.fromarray(rgb).resize((width * 2, height * 2), Image.Resampling.BICUBIC))
+    np.testing.assert_array_equal(large, expected_large)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from motionkit.pipeline import Pipeline
+from motionkit.testing.tolerances import assert_rounding_close, layers_depth
 
 
 def test_cpu_pipeline_samples_eagerly(pipeline: Pipeline) -> None:
@@ -25,5 +26,7 @@ def test_cuda_pipeline_uses_graphs_and_matches_eager(tiny_model: Path, portrait:
     assert pipeline.sampler.graph_cache.captures == 1
     pipeline.sampler.use_cuda_graphs(False)
     eager = pipeline.sample(conditions, source, seed=3).latents
-    tolerance = 1e-5 if dtype == "float32" else 1e-3
-    torch.testing.assert_close(graphed, eager, rtol=tolerance, atol=tolerance)
+    if dtype == "float32":  # every solver step runs every layer at most once: nfe x the layers' depth
+        assert_rounding_close(graphed, eager, depth=pipeline.sampler.config.nfe * layers_depth(pipeline.sampler))
+    else:  # past the rule's range in bfloat16: the same kernels replayed agree far inside one ulp (2^-8 at |v| ~ 1)
+        torch.testing.assert_close(graphed, eager, rtol=1e-3, atol=1e-3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pytest
@@ -13,6 +14,7 @@ from motionkit.families.float.layout import RENDERER_PREFIX as FLOAT_PREFIX
 from motionkit.families.float.layout import renderer_from_official
 from motionkit.renderer import Renderer
 from motionkit.testing import synthetic_tensor
+from motionkit.testing.tolerances import layers_depth, sampled_magnitude
 
 
 def synthetic_float_state_dict(config: RendererConfig) -> dict[str, torch.Tensor]:
@@ -52,3 +54,20 @@ def portraits(tiny_config: RendererConfig) -> torch.Tensor:
     first = torch.stack([x, y, x * y])
     second = torch.stack([torch.sin(3 * x), torch.cos(2 * y), 0.5 * x])
     return torch.stack([first, second]).clamp(-1, 1)
+
+
+WARP_DEPTH = 8
+"""Bilinear sampling: four weights from the sampling coordinates (4 roundings) and their weighted sum of 4 (4)."""
+
+
+@pytest.fixture
+def decode_depth(tiny_renderer: Renderer) -> int:
+    """Roundings on the longest path of an encode + decode of the tiny renderer (``motionkit.testing.tolerances``):
+    every layer's fan-in, counted from the weights, plus the warps."""
+    return layers_depth(tiny_renderer) + WARP_DEPTH * int(math.log2(tiny_renderer.config.size))  # one warp a level
+
+
+@pytest.fixture(scope="session")
+def warped_magnitude() -> Callable[[torch.Tensor, torch.Tensor], float]:
+    """``M`` of decoded frames from the frames and their sampling grid (``motionkit.testing.tolerances``)."""
+    return sampled_magnitude

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from motionkit.renderer.ops import fir_kernel, fused_leaky_relu, pointwise_conv2d, upfirdn2d
 from motionkit.renderer.reference import upfirdn2d_reference
+from motionkit.testing.tolerances import assert_rounding_close
 
 
 def upfirdn2d_formula(x: np.ndarray, k: np.ndarray, up: int, down: int, pad0: int, pad1: int) -> np.ndarray:
@@ -48,8 +49,10 @@ def test_upfirdn2d_matches_the_formula(
     actual = upfirdn2d(torch.from_numpy(x), torch.from_numpy(kernel), up=up, down=down, pad=pad)
     reference = upfirdn2d_reference(torch.from_numpy(x), torch.from_numpy(kernel), up=up, down=down, pad=pad)
     assert actual.shape == expected.shape
-    np.testing.assert_allclose(actual.numpy(), expected, atol=2e-5)
-    np.testing.assert_allclose(reference.numpy(), expected, atol=2e-5)
+    depth = kernel.size + 1  # the taps' weighted sum, then the bias
+    exact = torch.from_numpy(expected)
+    assert_rounding_close(actual.double(), exact, depth=depth, dtype=torch.float32)
+    assert_rounding_close(reference.double(), exact, depth=depth, dtype=torch.float32)
 
 
 def test_upfirdn2d_bias_is_added_to_every_output_channel() -> None:
@@ -58,7 +61,7 @@ def test_upfirdn2d_bias_is_added_to_every_output_channel() -> None:
     for up in (1, 2):
         plain = upfirdn2d(x, fir_kernel([1, 3, 3, 1]), up=up, pad=(2, 1))
         biased = upfirdn2d(x, fir_kernel([1, 3, 3, 1]), up=up, pad=(2, 1), bias=bias)
-        torch.testing.assert_close(biased, plain + bias.view(1, 3, 1, 1))
+        assert_rounding_close(biased, plain + bias.view(1, 3, 1, 1), depth=16 + 1)  # 4 x 4 taps, then the bias
 
 
 def test_fir_kernel_is_normalised_outer_product() -> None:
@@ -74,7 +77,7 @@ def test_upsampling_keeps_a_constant_image_constant_inside() -> None:
     x = torch.full((1, 1, 8, 8), 3.0)
     out = upfirdn2d(x, fir_kernel([1, 3, 3, 1], gain=4), up=2, pad=(2, 1))
     assert out.shape == (1, 1, 16, 16)
-    torch.testing.assert_close(out[..., 2:-2, 2:-2], torch.full((1, 1, 12, 12), 3.0))
+    assert_rounding_close(out[..., 2:-2, 2:-2], torch.full((1, 1, 12, 12), 3.0), depth=16)  # 4 x 4 taps
 
 
 def test_fused_leaky_relu_values() -> None:
@@ -97,4 +100,4 @@ def test_pointwise_conv2d_matches_conv2d(per_sample: bool, channels_last: bool) 
     else:
         weight = torch.randn(2, 5)
         expected = F.conv2d(x, weight[:, :, None, None], bias)
-    torch.testing.assert_close(pointwise_conv2d(x, weight, bias), expected, atol=1e-5, rtol=1e-5)
+    assert_rounding_close(pointwise_conv2d(x, weight, bias), expected, depth=5 + 1)  # 5 channels, then the bias

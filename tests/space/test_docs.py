@@ -40,3 +40,16 @@ def test_readme_api_example_runs() -> None:
     coefficients = space.project(edited.latents)  # type: ignore[attr-defined]
     assert float(coefficients[0, :, 1].mean()) == pytest.approx(0.5, abs=1e-6)  # Offset(axis="d1", value=0.5)
     assert float(coefficients[0, :, 0].abs().max()) == pytest.approx(1.0, abs=5e-3)  # the nod on "pitch" = d0
+
+
+def test_doc_edit_table_names_every_edit_kind() -> None:
+    """The edit table of docs/motion-space.md lists exactly the classes of the ``Edit`` union."""
+    from typing import get_args
+
+    from motionkit.space.edits.program import Edit
+
+    union, _ = get_args(Edit)
+    classes = {cls.__name__ for cls in get_args(union)}
+    section = DOC.read_text(encoding="utf-8").split("| edit | fields", 1)[1].split("\n\n", 1)[0]
+    documented = set(re.findall(r"^\| `(\w+)` \|", section, flags=re.MULTILINE))
+    assert documented == classes

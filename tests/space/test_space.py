@@ -9,10 +9,18 @@ from hypothesis import strategies as st
 
 from motionkit.errors import NonFiniteError, ShapeError
 from motionkit.space import MotionSpace
+from motionkit.testing.tolerances import assert_rounding_close, rounding_tolerance, unit_roundoff
 
 
 def _space(dim: int, rank: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> MotionSpace:
     return MotionSpace.random(dim=dim, rank=rank, seed=seed, dtype=dtype)
+
+
+def _depth(dim: int, rank: int) -> int:
+    """Roundings behind an identity of the space (``motionkit.testing.tolerances``): the basis is orthonormal to
+    ``O(dim rank u)`` (Householder QR, Higham's Theorem 19.4, or one rounding of each element when cast from
+    float64, which a dim-long sum gathers), then a projection (dim terms) and a composition (rank terms)."""
+    return dim * rank + dim + rank
 
 
 shapes = st.tuples(st.integers(1, 48), st.integers(1, 48)).map(lambda dm: (max(dm), min(dm)))
@@ -27,20 +35,22 @@ def test_project_compose_identities(shape: tuple[int, int], lead: tuple[int, ...
     coefficients = torch.randn(*lead, rank, generator=generator, dtype=torch.float64)
     latents = torch.randn(*lead, dim, generator=generator, dtype=torch.float64)
 
+    depth = _depth(dim, rank)
+    size = float(latents.abs().max())  # what the rounded values are as large as, where the expected value is 0
     # project o compose = identity on coefficients
-    torch.testing.assert_close(space.project(space.compose(coefficients)), coefficients, rtol=0, atol=1e-12)
+    assert_rounding_close(space.project(space.compose(coefficients)), coefficients, depth=depth)
     # compose o project is idempotent and equals V V^T
     once = space.compose(space.project(latents))
-    torch.testing.assert_close(space.compose(space.project(once)), once, rtol=0, atol=1e-12)
-    torch.testing.assert_close(once, latents @ (space.basis @ space.basis.T), rtol=0, atol=1e-12)
+    assert_rounding_close(space.compose(space.project(once)), once, depth=2 * depth, magnitude=size)
+    assert_rounding_close(once, latents @ (space.basis @ space.basis.T), depth=depth, magnitude=size)
     # the residual completes the decomposition and is orthogonal to the span
     residual = space.residual(latents)
-    torch.testing.assert_close(once + residual, latents, rtol=0, atol=1e-12)
-    torch.testing.assert_close(space.project(residual), torch.zeros_like(coefficients), rtol=0, atol=1e-12)
+    assert_rounding_close(once + residual, latents, depth=depth + 1)
+    assert_rounding_close(space.project(residual), torch.zeros_like(coefficients), depth=2 * depth, magnitude=size)
     # Parseval: |V^T x|^2 + |residual|^2 = |x|^2, and |V c| = |c|
     total = space.project(latents).square().sum(-1) + residual.square().sum(-1)
-    torch.testing.assert_close(total, latents.square().sum(-1), rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(space.compose(coefficients).norm(dim=-1), coefficients.norm(dim=-1))
+    assert_rounding_close(total, latents.square().sum(-1), depth=2 * depth + dim)
+    assert_rounding_close(space.compose(coefficients).norm(dim=-1), coefficients.norm(dim=-1), depth=depth + dim)
 
 
 def test_float32_identities_within_float32_precision() -> None:
@@ -48,10 +58,9 @@ def test_float32_identities_within_float32_precision() -> None:
     latents = torch.randn(2, 30, 512)
     coefficients = torch.randn(2, 30, 20)
     assert space.project(latents).dtype == torch.float32
-    torch.testing.assert_close(space.project(space.compose(coefficients)), coefficients, rtol=0, atol=1e-5)
-    torch.testing.assert_close(
-        space.compose(space.project(latents)) + space.residual(latents), latents, atol=1e-5, rtol=0
-    )
+    assert_rounding_close(space.project(space.compose(coefficients)), coefficients, depth=_depth(512, 20))
+    decomposed = space.compose(space.project(latents)) + space.residual(latents)
+    assert_rounding_close(decomposed, latents, depth=_depth(512, 20) + 1)
 
 
 def test_bfloat16_is_computed_in_float32_and_cast_back() -> None:
@@ -69,7 +78,8 @@ def test_random_space_is_deterministic_and_dtype_independent(dtype: torch.dtype)
     first, second = _space(40, 6, seed=3, dtype=dtype), _space(40, 6, seed=3, dtype=dtype)
     assert first.basis.dtype == dtype
     torch.testing.assert_close(first.basis, second.basis, rtol=0, atol=0)
-    torch.testing.assert_close(first.basis.double(), _space(40, 6, seed=3).basis, rtol=0, atol=1e-2)
+    # the float64 basis cast once: off by at most one rounding, u |x|
+    torch.testing.assert_close(first.basis.double(), _space(40, 6, seed=3).basis, rtol=unit_roundoff(dtype), atol=0)
     assert not torch.equal(_space(40, 6, seed=4).basis, _space(40, 6, seed=3).basis)
 
 
@@ -126,7 +136,13 @@ def test_cuda_matches_cpu(dtype: torch.dtype) -> None:
     on_gpu = space.project(latents.cuda())
     assert on_gpu.device.type == "cuda"
     assert on_gpu.dtype == dtype
-    torch.testing.assert_close(on_gpu.cpu(), space.project(latents), rtol=1e-2, atol=1e-2)
-    torch.testing.assert_close(
-        space.to("cuda").compose(on_gpu).cpu(), space.compose(on_gpu.cpu()), rtol=1e-2, atol=1e-2
-    )
+    # float32 sums in the two devices' orders; a low-precision result is then cast once on each side, and two
+    # float32 values that straddle a rounding boundary land one unit in the last place (2 u |x|) apart
+    expected = space.project(latents)
+    size = float(expected.abs().max())
+    atol = rounding_tolerance(torch.float32, 512, size) + 2 * unit_roundoff(dtype) * size
+    torch.testing.assert_close(on_gpu.cpu(), expected, rtol=0, atol=atol)
+    composed = space.compose(on_gpu.cpu())
+    size = float(composed.abs().max())
+    atol = rounding_tolerance(torch.float32, 20, size) + 2 * unit_roundoff(dtype) * size
+    torch.testing.assert_close(space.to("cuda").compose(on_gpu).cpu(), composed, rtol=0, atol=atol)

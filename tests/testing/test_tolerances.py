@@ -14,8 +14,14 @@ from hypothesis import strategies as st
 from motionkit.testing.tolerances import (
     CONFIDENCE,
     MAX_DEPTH_ROUNDOFF,
+    TRANSCENDENTAL_DEPTH,
     assert_rounding_close,
+    attention_depth,
+    layer_norm_depth,
+    layers_depth,
     rounding_tolerance,
+    sampled_magnitude,
+    transformer_depth,
     unit_roundoff,
 )
 
@@ -139,3 +145,21 @@ def test_the_magnitude_makes_the_bound_relative() -> None:
 def test_inputs_outside_the_rule_are_refused(dtype: torch.dtype, depth: int, magnitude: float, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         rounding_tolerance(dtype, depth, magnitude)
+
+
+def test_layers_depth_counts_each_layer_fan_in_twice_plus_its_elementwise_steps() -> None:
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Conv2d(3, 2, 3))
+    per_layer = TRANSCENDENTAL_DEPTH + 4
+    assert layers_depth(net) == (2 * 4 + per_layer) + (2 * 3 * 3 * 3 + per_layer)  # biases (1-D) add nothing
+
+
+def test_block_depths_add_their_reductions() -> None:
+    assert layer_norm_depth(64) == 2 * 64 + TRANSCENDENTAL_DEPTH + 3
+    assert attention_depth(32, 5) == 32 + 2 * 5 + TRANSCENDENTAL_DEPTH + 3
+    block = 2 * layer_norm_depth(64) + 3 * 65 + attention_depth(32, 5) + 256 + 1 + TRANSCENDENTAL_DEPTH + 2 + 8
+    assert transformer_depth(64, layers=2, heads=2, hidden=256, keys=5) == 2 * block
+
+
+def test_sampled_magnitude_adds_how_far_a_coordinate_error_moves_a_sample() -> None:
+    ramp = torch.linspace(0, 3, 16).expand(1, 16, 16)  # steps of 0.2 along the width, none along the height
+    assert sampled_magnitude(ramp, torch.tensor([0.5, -1.0])) == pytest.approx(3.0 + 1.0 * 16 / 2 * 0.2)

@@ -13,6 +13,7 @@ from torch import nn
 
 from motionkit.config.train import TrainConfig
 from motionkit.data.stream import IndexedBatchStream
+from motionkit.testing.tolerances import layers_depth
 from motionkit.train.protocols import LossOutput, Phase, StepContext
 
 IN_DIM = 4
@@ -130,3 +131,16 @@ def snapshot(modules: Mapping[str, nn.Module]) -> dict[str, torch.Tensor]:
     return {
         f"{name}.{key}": value.detach().clone() for name, m in modules.items() for key, value in m.state_dict().items()
     }
+
+
+ADAMW_STEP_DEPTH = 14
+"""AdamW's update of one weight: decay (2), the two moment updates (2 each), bias corrections (2), ``sqrt`` (a
+transcendental) and the division and step (2)."""
+
+
+def training_depth(net: nn.Module, steps: int, batch_size: int) -> int:
+    """Roundings behind a weight after ``steps`` AdamW steps (``motionkit.testing.tolerances``): per step the forward
+    and backward passes through the layers (twice their depth), the mean over the batch and the update; steps
+    chain. AdamW divides by the gradient's own size, so an update carries the gradient's relative rounding error
+    at the size of the learning rate, below a weight's size here."""
+    return steps * (2 * layers_depth(net) + batch_size + ADAMW_STEP_DEPTH)

@@ -6,8 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from motionkit.cli.commands.info import print_license
-from motionkit.cli.common import HelpFormatter, add_overwrite_option
+from motionkit.cli.common import HelpFormatter, add_overwrite_option, print_license
 from motionkit.cli.progress import ProgressBars
 from motionkit.families.float.convert import convert_float
 from motionkit.families.float.licenses import EMOTION_REPO, WAV2VEC2_REPO

@@ -6,7 +6,6 @@ import argparse
 import time
 from pathlib import Path
 
-from motionkit.cli.commands.generate import load_pipeline
 from motionkit.cli.common import (
     HelpFormatter,
     add_crop_options,
@@ -17,6 +16,7 @@ from motionkit.cli.common import (
     check_input_file,
     check_output,
     check_suffix,
+    load_pipeline,
 )
 from motionkit.cli.progress import ProgressBars
 from motionkit.errors import AudioError, CheckpointError, ImageError

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from motionkit.cli.commands.generate import load_pipeline
 from motionkit.cli.common import (
     HelpFormatter,
     add_crop_options,
@@ -15,6 +14,7 @@ from motionkit.cli.common import (
     check_input_file,
     check_output,
     check_suffix,
+    load_pipeline,
     positive_int,
 )
 from motionkit.cli.progress import ProgressBars

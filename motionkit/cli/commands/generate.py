@@ -17,8 +17,8 @@ from motionkit.cli.common import (
     check_input_file,
     check_output,
     check_suffix,
+    load_pipeline,
     positive_int,
-    resolve_device,
 )
 from motionkit.cli.progress import ProgressBars
 from motionkit.conditioner import PredictedEmotion
@@ -155,10 +155,6 @@ def guidance_from(args: argparse.Namespace, pipeline: Pipeline) -> GuidanceConfi
         audio_scale=default.audio_scale if args.audio_scale is None else args.audio_scale,
         emotion_scale=default.emotion_scale if args.emotion_scale is None else args.emotion_scale,
     )
-
-
-def load_pipeline(args: argparse.Namespace) -> Pipeline:
-    return Pipeline.from_pretrained(args.model, device=resolve_device(args.device), dtype=args.dtype)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import textwrap
 from pathlib import Path
 from typing import Any
 
-from motionkit.cli.common import HelpFormatter
+from motionkit.cli.common import HelpFormatter, license_lines
 from motionkit.config import ModelConfig
 from motionkit.errors import CheckpointError
 from motionkit.families import family
@@ -24,8 +23,6 @@ axes, where the weights came from (source files and their sha256) and their lice
 example:
   motionkit info models/float-512
 """
-
-TEXT_WIDTH = 100
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -79,31 +76,6 @@ def describe_model(folder: Path) -> dict[str, Any]:
 
 def _millions(count: int) -> str:
     return f"{count / 1e6:.1f} M" if count >= 1e5 else f"{count:,}"
-
-
-def license_lines(license_entry: object) -> list[str]:
-    """The licence paragraph (prominent for non-commercial weights)."""
-    if license_entry is None:
-        return ["licence: not recorded in manifest.json; check the terms of the weights you used."]
-    name = license_entry.get("name", "?") if isinstance(license_entry, dict) else str(license_entry)
-    lines = []
-    if is_non_commercial(license_entry):
-        lines.append(f"LICENCE: {name} -- NON-COMMERCIAL USE ONLY")
-    else:
-        lines.append(f"licence: {name}")
-    if isinstance(license_entry, dict):
-        if license_entry.get("summary"):
-            lines += textwrap.wrap(
-                str(license_entry["summary"]), TEXT_WIDTH, initial_indent="  ", subsequent_indent="  "
-            )
-        for component, terms in (license_entry.get("components") or {}).items():
-            lines.append(f"  {component}: {terms}")
-    return lines
-
-
-def print_license(folder: Path) -> None:
-    for line in license_lines(read_manifest(folder).get("license")):
-        print(line)
 
 
 def _sources(manifest: dict[str, Any]) -> list[str]:

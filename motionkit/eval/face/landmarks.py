@@ -1,13 +1,7 @@
-"""Measuring real faces from MediaPipe FaceMesh landmarks (optional dependency).
+"""Measuring real faces from the 468-point face mesh of motionkit's face stack (:mod:`motionkit.face`).
 
-mediapipe is not a dependency of motionkit: only its 0.10.21 release still ships the FaceMesh model, and its
-metadata pins an old numpy. Install it beside numpy 2 with::
-
-    pip install "opencv-python-headless<5" "protobuf>=4.25.3,<5" absl-py attrs flatbuffers matplotlib
-    pip install --no-deps mediapipe==0.10.21
-
-The geometry (:func:`landmark_measurements`) is plain numpy on ``(T, 478, 3)`` landmark arrays in pixels (``z`` in
-the same unit as ``x``, growing away from the camera, as FaceMesh gives it) and works without mediapipe.
+The geometry (:func:`landmark_measurements`) is plain numpy on ``(T, 468, 3)`` landmark arrays in pixels (``z`` in
+the same unit as ``x``, growing away from the camera, as the face mesh gives it):
 
 - ``mouth_open``: inner-lip gap over mouth width, ``|p13 - p14| / |p61 - p291|`` (about 0 closed, 0.5-0.8 wide open;
   not the synthetic world's 0..1 unit).
@@ -19,16 +13,16 @@ the same unit as ``x``, growing away from the camera, as FaceMesh gives it) and 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 import numpy as np
+import torch
 
-from motionkit.errors import ConfigError, ShapeError, require
+from motionkit.errors import ShapeError, require
 from motionkit.eval.face.base import FaceMeasurements, check_frames
-from motionkit.eval.face.native_log import quiet_native_logs
+from motionkit.face.landmarks import NUM_LANDMARKS
+from motionkit.face.stack import FaceStack
+from motionkit.face.tracking import FaceTracker
 
-FACEMESH_POINTS = 478
+FACEMESH_POINTS = NUM_LANDMARKS
 _LIPS_INNER = (13, 14)
 _MOUTH_CORNERS = (61, 291)
 _CHEEKS = (234, 454)
@@ -37,20 +31,17 @@ _LEFT_EYE = (159, 145, 33, 133)  # upper lid, lower lid, outer corner, inner cor
 _RIGHT_EYE = (386, 374, 362, 263)
 _BLINK_REFERENCE = 95.0
 _EPS = 1e-9
-
-INSTALL_HINT = (
-    'pip install "opencv-python-headless<5" "protobuf>=4.25.3,<5" absl-py attrs flatbuffers matplotlib '
-    "&& pip install --no-deps mediapipe==0.10.21"
-)
+_MEASURE_FPS = 25.0
+"""Frame rate given to the tracker (it only sets the smoothing filter's step, and the analyzer does not smooth)."""
 
 
 def landmark_measurements(landmarks: np.ndarray) -> FaceMeasurements:
-    """Mouth opening, yaw, pitch and blink from ``(T, 478, 3)`` FaceMesh landmarks (NaN rows: no face)."""
+    """Mouth opening, yaw, pitch and blink from ``(T, 468, 3)`` face-mesh landmarks (NaN rows: no face)."""
     points = np.asarray(landmarks, dtype=np.float64)
     require(
         points.ndim == 3 and points.shape[1] >= FACEMESH_POINTS and points.shape[2] == 3,
         ShapeError,
-        f"landmarks must be (T, {FACEMESH_POINTS}, 3) FaceMesh points, got shape {points.shape}.",
+        f"landmarks must be (T, {FACEMESH_POINTS}, 3) face-mesh points, got shape {points.shape}.",
     )
 
     def distance(a: int, b: int) -> np.ndarray:
@@ -67,50 +58,29 @@ def landmark_measurements(landmarks: np.ndarray) -> FaceMeasurements:
     return FaceMeasurements(mouth_open=mouth, yaw=yaw, pitch=pitch, blink=blink)
 
 
-def _import_mediapipe() -> Any:
-    try:
-        return importlib.import_module("mediapipe")
-    except ImportError:
-        raise ConfigError(
-            f"the landmark analyzer needs mediapipe 0.10.21, which is not installed. Install it with: {INSTALL_HINT}"
-        ) from None
-
-
 class LandmarkFaceAnalyzer:
-    """Measure real faces with MediaPipe FaceMesh (see the module docstring for the install line and formulas)."""
+    """Measure real faces with motionkit's face stack (formulas in the module docstring; no extra package).
 
-    def __init__(self) -> None:
-        mediapipe = _import_mediapipe()
-        solutions = getattr(mediapipe, "solutions", None)
-        require(
-            solutions is not None,
-            ConfigError,
-            f"mediapipe {getattr(mediapipe, '__version__', '?')} has no FaceMesh model (mp.solutions was removed "
-            f"in 0.10.30); install 0.10.21: {INSTALL_HINT}",
-        )
-        self._face_mesh: Any = getattr(solutions, "face_mesh")  # noqa: B009 (mediapipe is untyped)
+    Args:
+        device: where the face networks run.
+    """
+
+    def __init__(self, device: str | torch.device = "cpu") -> None:
+        self.stack = FaceStack(device)
 
     def landmarks(self, frames: np.ndarray) -> np.ndarray:
-        """``(T, 478, 3)`` landmarks in pixels (NaN where no face was found).
+        """``(T, 468, 3)`` landmarks in pixels (NaN where no face was found).
 
-        FaceMesh runs in video mode (it tracks the face from the previous frame's landmarks). When the track is lost
-        (a cut, a jump of the head) it would only detect the face again on the next frame, so a frame without a
-        face is processed once more, which runs the detector on it.
+        The face is tracked from frame to frame (each frame's region from the previous landmarks, unsmoothed); when
+        the track is lost (a cut, a jump of the head) the face is re-detected on that same frame.
         """
         frames = check_frames(frames)
-        T, H, W, _ = frames.shape
-        out = np.full((T, FACEMESH_POINTS, 3), np.nan)
-        with (
-            quiet_native_logs(),
-            self._face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True) as mesh,
-        ):
-            for t in range(T):
-                result = mesh.process(frames[t])
-                if not result.multi_face_landmarks:
-                    result = mesh.process(frames[t])
-                if result.multi_face_landmarks:
-                    marks = result.multi_face_landmarks[0].landmark
-                    out[t] = [(p.x * W, p.y * H, p.z * W) for p in marks[:FACEMESH_POINTS]]
+        out = np.full((frames.shape[0], FACEMESH_POINTS, 3), np.nan)
+        tracker = FaceTracker(self.stack, fps=_MEASURE_FPS, smoothing=None)
+        for t, frame in enumerate(frames):
+            face = tracker.update(frame)
+            if face is not None:
+                out[t] = face.points
         return out
 
     def measure(self, frames: np.ndarray) -> FaceMeasurements:

@@ -42,7 +42,7 @@ from motionkit.data.cache import FeatureCache, WindowSource, extract_features
 from motionkit.data.video import FaceCropper, ScanSettings, default_index_path, scan_folder
 from motionkit.errors import ConfigError, ShapeError
 from motionkit.face import crop_portrait
-from motionkit.flow import FlowSampler, flow_matching_loss
+from motionkit.flow import FlowSampler, VectorFieldInputs, flow_matching_loss
 from motionkit.io import VideoWriter, image_to_tensor, images_to_tensor, load_audio, normalize_waveform
 from motionkit.io.files import make_folder
 from motionkit.renderer import Renderer
@@ -160,14 +160,11 @@ class FlowTask:
         prev_wa, wa = audio[:, self.margin : self.margin + ctx], audio[:, self.margin + ctx :]
         prev_x = batch["prev_motion"][:, self.margin :]
         we = self.emotion(batch, motion.shape[0])
+        inputs = VectorFieldInputs(wa=wa, wr=batch["source"], we=we, prev_x=prev_x, prev_wa=prev_wa)
         out = flow_matching_loss(
             self.sampler,
             motion,
-            wa,
-            batch["source"],
-            we,
-            prev_x,
-            prev_wa,
+            inputs,
             generator=context.generator,
             context_valid=valid[:, self.margin :],
         )

@@ -6,7 +6,7 @@
 #             tqdm, pytest, pytest-xdist and hypothesis), for its Python 3.12 on x86_64 Linux;
 #   .parity/  the parity folder without the tensors no GPU test reads (the four 512 px frame_* images and the two
 #             stacked wav2vec2 features); point MOTIONKIT_PARITY_DIR at it there.
-# benchmarks/gpu_session.sh installs .whl when it is present.
+# tools/gpu_session.sh installs .whl when it is present.
 set -eu
 platform=(--only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64)

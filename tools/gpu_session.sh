@@ -2,16 +2,16 @@
 # Every GPU check of motionkit in one run that ends by a deadline: the CUDA-only tests, then the benchmark figures
 # the issues ask for (kernels, renderer, sampler, end to end), then the wider sweeps while time is left.
 #
-#   OUT=/tmp/gpu GPU_SESSION_SECONDS=480 bash benchmarks/gpu_session.sh
-#   GPU_SESSION_STEPS="gpu-tests kernel-targets-graphs pipeline" bash benchmarks/gpu_session.sh   # a subset
+#   OUT=/tmp/gpu GPU_SESSION_SECONDS=480 bash tools/gpu_session.sh
+#   GPU_SESSION_STEPS="gpu-tests kernel-targets-graphs pipeline" bash tools/gpu_session.sh   # a subset
 #
 # Steps: graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline demo kernel-sweep
 # kernel-sweep-graphs kernel-tests auto-device-tests (default: all but kernel-sweep-graphs). Each step gets the smaller of its own limit
 # and the time left; a failing step does not stop the next one.
 # Everything printed goes to $OUT/log.txt as well; CSV and PNG files land in $OUT. Run from the project root.
 # Dependencies the machine's image lacks travel as wheels in .whl/, installed here into a folder on PYTHONPATH; the
-# parity tests and the pipeline benchmark read MOTIONKIT_PARITY_DIR (benchmarks/gpu_carry.sh prepares both):
-#   MOTIONKIT_PARITY_DIR=.parity OUT=$OUT bash benchmarks/gpu_session.sh     # carry: .whl .parity
+# parity tests and the pipeline benchmark read MOTIONKIT_PARITY_DIR (tools/gpu_carry.sh prepares both):
+#   MOTIONKIT_PARITY_DIR=.parity OUT=$OUT bash tools/gpu_session.sh     # carry: .whl .parity
 set -u
 OUT=${OUT:-/tmp/motionkit-gpu}
 BUDGET=${GPU_SESSION_SECONDS:-480}
