@@ -31,6 +31,7 @@ from motionkit.data.synthetic import SyntheticWorld
 from motionkit.errors import ConfigError, OutputError
 from motionkit.families.photo import ParameterMotion, parameter_space
 from motionkit.io import atomic_path
+from motionkit.io.files import make_folder
 from motionkit.model_folder import MANIFEST_FILE, save_model
 from motionkit.train.engine import Trainer
 from motionkit.train.export import checkpoint_weights, load_weights
@@ -69,7 +70,7 @@ def _check_out_dir(out_dir: Path, config: PhotoMotionRecipe) -> None:
                 f"{out_dir} holds a photo-motion run with another recipe configuration ({recipe}); continue it with "
                 "the same configuration or use an empty folder."
             )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     with atomic_path(recipe) as tmp:
         tmp.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
