@@ -29,6 +29,7 @@ import torch
 from motionkit.errors import CheckpointError
 from motionkit.face.graph import ACTIVATIONS, Op, ops_to_json
 from motionkit.face.weights import ASSETS, MEDIAPIPE_VERSION, MODEL_FILES, PROVENANCE
+from motionkit.io.files import make_folder
 from motionkit.io.tensors import write_tensors
 
 LICENSE_MEMBER = f"mediapipe-{MEDIAPIPE_VERSION}.dist-info/LICENSE"
@@ -289,7 +290,7 @@ def convert(source: Path, out: Path = ASSETS) -> dict[str, object]:
     if source.is_file():
         record["wheel"] = source.name
         record["wheel_sha256"] = hashlib.sha256(source.read_bytes()).hexdigest()
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     for name, member in MODEL_FILES.items():
         converted = convert_tflite(files[member])
         metadata = {

@@ -6,6 +6,11 @@ An :class:`Axis` is a unit vector ``u`` (M,) in coefficient space with a name, a
     reading(c)        = (u . c) / scale + offset         value in axis units (e.g. degrees of yaw)
     c + delta*scale*u                                    moves the reading by ``delta`` units
 
+An axis fitted on measurements also records the range of the measured values (``calibrated_range``) and how much
+of their variance its reading explains (``r2``). Edits are checked against the range: a change larger than
+:data:`EDIT_RANGE_MULTIPLE` times the range's width, or an absolute value farther than its width outside the range,
+is refused (far beyond what the renderer was calibrated on, it draws noise or black frames).
+
 Every space has the basis axes ``d0 .. d{M-1}`` (``u = e_i``, unit ``"coef"``, scale 1, offset 0): the raw
 coefficients, usable on any checkpoint, calibrated or not. Calibrated axes (``yaw``, ``mouth``, ...) come from
 :meth:`MotionSpace.fit_axes` or are built by hand.
@@ -21,7 +26,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from motionkit.errors import CheckpointError, EditError
 from motionkit.space._model import SpaceModel
@@ -37,7 +42,14 @@ ALL_AXES: Final = "all"
 """Edits that act on a subspace accept this instead of a list of names: the whole coefficient space."""
 
 AXES_FILE_FORMAT: Final = "motionkit.axes"
-AXES_FILE_VERSION = 1
+AXES_FILE_VERSION = 2
+"""2 adds each axis' ``calibrated_range``, ``reader`` and ``r2`` (optional; version 1 files read as axes without
+them)."""
+
+EDIT_RANGE_MULTIPLE = 3.0
+"""How far edits may go, in widths ``w = high - low`` of an axis' calibrated range: a change (offset, amplitude,
+relative keyframe) of at most ``3 w``, an absolute value within ``[low - w, high + w]`` (a span of ``3 w``). Three
+widths leave room for exaggerated motion while refusing values the calibration says nothing about."""
 
 _BASIS_NAME = re.compile(r"d(0|[1-9][0-9]*)")
 
@@ -57,6 +69,14 @@ class Axis(SpaceModel):
         unit: the unit of readings (``"deg"``, ``"ratio"``, ``"coef"``); informative only.
         scale: coefficient length of one unit (> 0): moving one unit adds ``scale * u`` to the coefficients.
         offset: reading at zero coefficients (absolute edits such as ``Set`` need it).
+        calibrated_range: ``(low, high)`` of the measured values the axis was fitted on (axis units); ``None`` for
+            axes made by hand and basis axes (their edits are not range-checked).
+        reader: direction ``w`` (M,) whose projection reads the axis, ``(w . c) / scale + offset``, fitted so that
+            edits of the space's other axes do not move the reading (:mod:`motionkit.space.readings`); ``None``:
+            read along the dual basis of the space's axes.
+        r2: share of the calibration measurements' variance that the space's reading of the axis explains
+            (:meth:`MotionSpace.readings`); ``None`` when not measured. Plots show the axes whose reading explains
+            at least :data:`motionkit.space.readings.MIN_READING_R2`.
     """
 
     name: str = Field(pattern=AXIS_NAME_PATTERN)
@@ -64,6 +84,22 @@ class Axis(SpaceModel):
     unit: str = BASIS_UNIT
     scale: float = Field(default=1.0, gt=0.0)
     offset: float = 0.0
+    calibrated_range: tuple[float, float] | None = None
+    reader: tuple[float, ...] | None = None
+    r2: float | None = Field(default=None, le=1.0)
+
+    @model_validator(mode="after")
+    def _reader_matches(self) -> Axis:
+        if self.reader is not None and len(self.reader) != len(self.direction):
+            raise ValueError(f"reader has {len(self.reader)} components but direction has {len(self.direction)}")
+        return self
+
+    @field_validator("calibrated_range")
+    @classmethod
+    def _increasing_range(cls, span: tuple[float, float] | None) -> tuple[float, float] | None:
+        if span is not None and not span[0] < span[1]:
+            raise ValueError(f"calibrated_range must be (low, high) with low < high, got {span}")
+        return span
 
     @field_validator("name")
     @classmethod
@@ -127,6 +163,41 @@ class Axis(SpaceModel):
     def read(self, coefficients: torch.Tensor) -> torch.Tensor:
         """Readings in axis units ``(u . c) / scale + offset``: ``(..., M) -> (...)``."""
         return (coefficients @ self.vector(coefficients)) / self.scale + self.offset
+
+    def check_change(self, value: float, what: str) -> None:
+        """Refuse a change of ``value`` units (an offset, an amplitude) beyond :data:`EDIT_RANGE_MULTIPLE` widths
+        of the calibrated range (no check without one).
+
+        Raises:
+            EditError: naming the axis, the value and the range.
+        """
+        if self.calibrated_range is None:
+            return
+        low, high = self.calibrated_range
+        limit = EDIT_RANGE_MULTIPLE * (high - low)
+        if not abs(value) <= limit:
+            raise EditError(
+                f"{what} {value:g} {self.unit} on axis {self.name!r} is more than {EDIT_RANGE_MULTIPLE:g} times the "
+                f"width of its calibrated range {low:g} .. {high:g} {self.unit}; use a change within "
+                f"+-{limit:.4g} {self.unit}."
+            )
+
+    def check_reading(self, value: float, what: str) -> None:
+        """Refuse an absolute reading ``value`` farther than one range width outside the calibrated range (a span
+        of :data:`EDIT_RANGE_MULTIPLE` widths; no check without a range).
+
+        Raises:
+            EditError: naming the axis, the value and the range.
+        """
+        if self.calibrated_range is None:
+            return
+        low, high = self.calibrated_range
+        width = (EDIT_RANGE_MULTIPLE - 1.0) / 2.0 * (high - low)
+        if not low - width <= value <= high + width:
+            raise EditError(
+                f"{what} {value:g} {self.unit} on axis {self.name!r} is far outside its calibrated range {low:g} .. "
+                f"{high:g} {self.unit}; use a value within {low - width:.4g} .. {high + width:.4g} {self.unit}."
+            )
 
     def coefficients_for(self, value: float) -> float:
         """The projection ``u . c`` at which the reading equals ``value``: ``(value - offset) * scale``."""

@@ -23,6 +23,9 @@ predictor.
 
 Both are consistent: moving the coefficients by ``x * scale * u`` changes the axis reading by exactly ``x``. The
 report gives the reading's ``R^2 = 1 - SS_res / SS_tot`` and RMS residual in the measurement's unit.
+:meth:`MotionSpace.fit_axes` then records on each axis the range of its measured values
+(``Axis.calibrated_range``, which edits are checked against) and the ``R^2`` of the space's reading of it
+(:func:`motionkit.space.readings.reading_quality`).
 """
 
 from __future__ import annotations

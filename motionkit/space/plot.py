@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from matplotlib.figure import Figure
 
 from motionkit.errors import ShapeError
+from motionkit.space.readings import MIN_READING_R2
 from motionkit.space.space import MotionSpace
 from motionkit.types import MotionTrack
 
@@ -21,13 +23,14 @@ PANEL_SIZE = (8.0, 1.6)
 
 BEFORE_STYLE = {"color": "0.55", "linestyle": "--", "linewidth": 1.2, "label": "before"}
 AFTER_STYLE = {"color": "C0", "linewidth": 1.6, "label": "after"}
+RANGE_STYLE = {"color": "C2", "alpha": 0.12, "linewidth": 0, "label": "calibrated range"}
 
 
 def _readings(track: MotionTrack, space: MotionSpace, names: Sequence[str], batch: int) -> dict[str, torch.Tensor]:
     if not 0 <= batch < track.batch:
         raise ShapeError(f"batch index {batch} is out of range for a track of batch {track.batch}.")
     coefficients = space.project(track.latents[batch].detach().to(torch.float64)).cpu()
-    return {name: space.axis(name).read(coefficients) for name in names}
+    return space.readings(coefficients, names)
 
 
 def _times(track: MotionTrack) -> torch.Tensor:
@@ -44,7 +47,21 @@ def _panels(count: int, title: str | None) -> tuple[Figure, list]:
 
 
 def _label(space: MotionSpace, name: str) -> str:
-    return f"{name} ({space.axis(name).unit})"
+    """``"yaw (deg)"``; an axis whose reading explains little of its calibration says so: ``"blink (ratio;
+    reading R^2 -29.92)"``."""
+    axis = space.axis(name)
+    if axis.r2 is not None and axis.r2 < MIN_READING_R2:
+        return f"{name} ({axis.unit}; reading R$^2$ {axis.r2:.2f})"
+    return f"{name} ({axis.unit})"
+
+
+def _decorate(panel: Any, space: MotionSpace, name: str) -> None:
+    """Axis label with the unit, grid, and the calibrated range as a band: readings outside it are extrapolated."""
+    panel.set_ylabel(_label(space, name))
+    panel.grid(alpha=0.3)
+    span = space.axis(name).calibrated_range
+    if span is not None:
+        panel.axhspan(*span, **RANGE_STYLE)
 
 
 def plot_axes(
@@ -55,15 +72,16 @@ def plot_axes(
     batch: int = 0,
     title: str | None = None,
 ) -> Figure:
-    """Readings of ``axes`` (default: every axis of ``space.axes``) over time, one panel per axis, in axis units."""
-    names = list(space.axes) if axes is None else list(axes)
+    """Readings (:meth:`MotionSpace.readings`) of ``axes`` over time, one panel per axis, in axis units, with the
+    calibrated range shaded; default axes: :meth:`MotionSpace.plotted_axes` (those whose reading is supported by
+    their calibration)."""
+    names = space.plotted_axes() if axes is None else list(axes)
     readings = _readings(track, space, names, batch)
     figure, panels = _panels(len(names), title)
     times = _times(track)
     for panel, name in zip(panels, names):
         panel.plot(times, readings[name], color="C0", linewidth=1.4)
-        panel.set_ylabel(_label(space, name))
-        panel.grid(alpha=0.3)
+        _decorate(panel, space, name)
     return figure
 
 
@@ -91,21 +109,21 @@ def plot_edit(
     batch: int = 0,
     title: str | None = None,
 ) -> Figure:
-    """Readings of ``axes`` before (dashed) and after (solid) an edit, one panel per axis."""
+    """Readings of ``axes`` before (dashed) and after (solid) an edit, one panel per axis (default axes and the
+    shaded range as in :func:`plot_axes`)."""
     if (before.frames, before.fps) != (after.frames, after.fps):
         raise ShapeError(
             f"before has {before.frames} frames at {before.fps} fps but after has {after.frames} at {after.fps}; "
             "plot tracks of the same timing."
         )
-    names = list(space.axes) if axes is None else list(axes)
+    names = space.plotted_axes() if axes is None else list(axes)
     old, new = _readings(before, space, names, batch), _readings(after, space, names, batch)
     figure, panels = _panels(len(names), title)
     times = _times(before)
     for panel, name in zip(panels, names):
         panel.plot(times, old[name], **BEFORE_STYLE)
         panel.plot(times, new[name], **AFTER_STYLE)
-        panel.set_ylabel(_label(space, name))
-        panel.grid(alpha=0.3)
+        _decorate(panel, space, name)
     panels[0].legend(loc="upper right", fontsize="small")
     return figure
 

@@ -22,6 +22,7 @@ from motionkit.errors import EditError, Fix, ShapeError
 from motionkit.space.axes import Axis, axes_from_file, axes_to_json, basis_axes, basis_index, validate_axes
 from motionkit.space.basis import orthonormal_basis
 from motionkit.space.calibration import AxisCalibration, FitMethod, fit_axes
+from motionkit.space.readings import MIN_READING_R2, reading_directions, reading_quality
 from motionkit.validation import check_tensor
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -169,6 +170,31 @@ class MotionSpace:
             ),
         )
 
+    def reader(self, name: str) -> torch.Tensor:
+        """``(M,)`` float64 direction ``w`` whose projection reads axis ``name``: ``reading = (w . c) / scale +
+        offset``. For a named axis, edits of the other named axes leave the reading unchanged where the calibration
+        allows (its fitted reader or the dual basis, see :mod:`motionkit.space.readings`); for a basis axis,
+        ``e_i``."""
+        axis = self.axis(name)
+        named = [a for a in self._axes.values() if not a.is_basis]
+        if axis.is_basis or name not in self._axes:
+            return axis.vector()
+        return reading_directions(named)[named.index(axis)]
+
+    def readings(self, coefficients: torch.Tensor, names: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+        """Readings in axis units of ``names`` (default: every axis of :attr:`axes`): ``(..., M) -> (...)`` each,
+        read with :meth:`reader` (independent of the other named axes where the calibration allows)."""
+        return {
+            name: (coefficients @ self.reader(name).to(coefficients)) / self.axis(name).scale + self.axis(name).offset
+            for name in (self.axes if names is None else names)
+        }
+
+    def plotted_axes(self) -> list[str]:
+        """The axes worth plotting: named axes whose reading explains at least ``MIN_READING_R2`` of what they were
+        calibrated on (or was not measured: axes made by hand), else the basis axes."""
+        shown = [name for name, axis in self._axes.items() if axis.r2 is None or axis.r2 >= MIN_READING_R2]
+        return shown or list(self.axes)
+
     def with_axes(self, axes: Iterable[Axis] | Mapping[str, Axis]) -> MotionSpace:
         """A new space with the same basis and exactly these named axes (an empty list restores the defaults)."""
         values = axes.values() if isinstance(axes, Mapping) else axes
@@ -201,7 +227,9 @@ class MotionSpace:
 
         Returns:
             ``(space, report)``: a new space whose axes are this space's named axes plus the fitted ones (a fitted
-            axis replaces a named axis of the same name), and ``{name: AxisFit}`` with R^2 and RMSE per axis.
+            axis replaces a named axis of the same name; each records its ``calibrated_range`` and the ``r2`` of
+            the space's reading of it, :meth:`readings`), and ``{name: AxisFit}`` with the R^2 and RMSE of each
+            direction's own fit.
         """
         check_tensor("latents", latents, last_dim=self.dim, hint=f"Expected (N, {self.dim}) or (B, T, {self.dim}).")
         if latents.ndim < 2:
@@ -231,7 +259,9 @@ class MotionSpace:
             coefficients, values, {name: units.get(name, DEFAULT_MEASUREMENT_UNIT) for name in values}, method
         )
         kept = [axis for name, axis in self._axes.items() if name not in values]
-        return AxisCalibration(self.with_axes([*kept, *fitted]), report)
+        named = [axis for axis in [*kept, *fitted] if not axis.is_basis]
+        quality = {axis.name: axis for axis in reading_quality(named, coefficients, values)}
+        return AxisCalibration(self.with_axes([quality.get(a.name, a) for a in [*kept, *fitted]]), report)
 
     def save_axes(self, path: str | Path) -> Path:
         """Write the named axes as JSON (atomically) beside a checkpoint; returns the path."""

@@ -146,3 +146,20 @@ def test_a_refused_malicious_pickle_is_one_error_line(
     assert "Detected pickle protocol" not in err
     assert not (tmp_path / "pwned").exists()
     assert not (tmp_path / "m").exists()
+
+
+def test_an_edit_far_beyond_the_calibrated_range_is_an_input_error(
+    capsys: pytest.CaptureFixture[str], portrait: Path, speech: Path, tmp_path: Path
+) -> None:
+    """A yaw offset of 1e30 degrees used to exit 0 with a black video; the shipped model's axes know their range."""
+    from motionkit.assets import demo_model_path
+
+    program = tmp_path / "far.json"
+    program.write_text('{"edits": [{"kind": "offset", "axis": "yaw", "value": 1e30}]}')
+    argv = ["generate", portrait, speech, "-o", tmp_path / "far.mp4", "--model", demo_model_path(), "--no-crop"]
+    code, _, err = run(capsys, *argv, "--edits", program)
+    assert code == EXIT_INPUT
+    line = one_error_line(err)
+    assert "edit 0 (offset): offset 1e+30 deg on axis 'yaw' is more than 3 times the width of its calibrated" in line
+    assert "use a change within +-" in line
+    assert not (tmp_path / "far.mp4").exists()

@@ -107,13 +107,24 @@ def test_axes_file_round_trip(tmp_path: Path) -> None:
     content = json.loads(path.read_text())
     assert (content["format"], content["format_version"], content["dim"], content["rank"]) == (
         "motionkit.axes",
-        1,
+        2,
         32,
         6,
     )
     restored = _space().load_axes(path)
     assert dict(restored.axes) == dict(space.axes)
     assert [p.name for p in tmp_path.iterdir()] == ["axes.json"]  # no temporary file left
+    ranged = space.with_axes(
+        [a.model_copy(update={"calibrated_range": (-20.0, 20.0), "r2": 0.9}) for a in _pose_axes()]
+    )
+    assert dict(_space().load_axes(ranged.save_axes(tmp_path / "ranged.json")).axes) == dict(ranged.axes)
+
+
+def test_version_1_files_read_as_axes_without_range(tmp_path: Path) -> None:
+    content = json.loads(_space().with_axes(_pose_axes()).save_axes(tmp_path / "axes.json").read_text())
+    old = {**content, "format_version": 1}
+    restored = _space().load_axes(_write(tmp_path / "v1.json", old))
+    assert all(axis.calibrated_range is None and axis.r2 is None for axis in restored.axes.values())
 
 
 def test_default_axes_file_round_trip(tmp_path: Path) -> None:

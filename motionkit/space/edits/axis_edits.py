@@ -25,9 +25,10 @@ class _AxisEdit(TimedEdit):
     axis: str = Field(min_length=1, description="Name of the axis the edit moves.")
 
     def _along(self, state: EditState, context: EditContext) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(u (M,), p (B, T), w (T,))`` for this edit's axis."""
+        """``(u (M,), p (B, T), w (T,))`` for this edit's axis: its direction, the coefficient it reads
+        (``reader . c``, which moves by ``x * scale`` when ``x * scale * u`` is added) and the time window."""
         u = context.direction(self.axis)
-        return u, state.coefficients @ u, self.envelope(context)
+        return u, state.coefficients @ context.reader(self.axis), self.envelope(context)
 
 
 class Offset(_AxisEdit):
@@ -37,6 +38,7 @@ class Offset(_AxisEdit):
     value: float = Field(description="Displacement in axis units (e.g. degrees).")
 
     def transform(self, state: EditState, context: EditContext) -> EditState:
+        context.axis(self.axis).check_change(self.value, "offset")
         u, _, weight = self._along(state, context)
         amount = weight * (self.value * context.axis(self.axis).scale)
         return state.shifted(amount[None, :, None] * u)
@@ -59,7 +61,9 @@ class Scale(_AxisEdit):
         if self.about == "mean":
             centre = p.mean(dim=1, keepdim=True)
         elif self.about == "source":
-            centre = source_coefficients(state, context, "Scale(about='source')", "about='mean'") @ u
+            centre = source_coefficients(state, context, "Scale(about='source')", "about='mean'") @ context.reader(
+                self.axis
+            )
         else:
             centre = torch.zeros_like(p[:, :1])
         amount = weight * (self.factor - 1.0) * (p - centre)
@@ -73,6 +77,7 @@ class Set(_AxisEdit):
     value: float = Field(description="Absolute reading in axis units (uses the axis offset).")
 
     def transform(self, state: EditState, context: EditContext) -> EditState:
+        context.axis(self.axis).check_reading(self.value, "value")
         u, p, weight = self._along(state, context)
         target = context.axis(self.axis).coefficients_for(self.value)
         return state.shifted((weight * (target - p))[..., None] * u)
@@ -91,6 +96,7 @@ class Oscillate(_AxisEdit):
     phase: float = Field(default=0.0, description="Phase at `start`, in radians.")
 
     def transform(self, state: EditState, context: EditContext) -> EditState:
+        context.axis(self.axis).check_change(self.amplitude, "amplitude")
         u, _, weight = self._along(state, context)
         angle = 2.0 * math.pi * self.frequency * (context.times() - self.start) + self.phase
         wave = torch.sin(angle).to(context.dtype)
@@ -189,11 +195,14 @@ class Keyframes(EditBase):
 
     def transform(self, state: EditState, context: EditContext) -> EditState:
         axis = context.axis(self.axis)
+        check = axis.check_change if self.mode == "relative" else axis.check_reading
+        for key in self.keys:
+            check(key.value, f"keyframe at {key.time:g} s:")
         u = context.direction(self.axis)
         values = torch.from_numpy(self.values(context.times().cpu().numpy())).to(context.device)
         if self.mode == "relative":
             amount = (values * axis.scale).to(context.dtype)[None, :]
         else:
             target = ((values - axis.offset) * axis.scale).to(context.dtype)
-            amount = target[None, :] - state.coefficients @ u
+            amount = target[None, :] - state.coefficients @ context.reader(self.axis)
         return state.shifted(amount[..., None] * u)

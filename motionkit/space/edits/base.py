@@ -81,6 +81,11 @@ class EditContext:
         """The unit direction ``u`` (M,) of axis ``name`` in the compute dtype."""
         return self.axis(name).vector().to(device=self.device, dtype=self.dtype)
 
+    def reader(self, name: str) -> torch.Tensor:
+        """The direction ``w`` (M,) that reads axis ``name`` (:meth:`MotionSpace.reader`) in the compute dtype:
+        edits that read an axis (scale, set, absolute keyframes) read it as plots do."""
+        return self.space.reader(name).to(device=self.device, dtype=self.dtype)
+
     def coefficients(self, latents: torch.Tensor) -> torch.Tensor:
         """``V^T x`` of latents ``(..., D)`` in the compute dtype on the track's device."""
         return self.space.project(latents.to(device=self.device, dtype=self.dtype))

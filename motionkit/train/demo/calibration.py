@@ -14,6 +14,9 @@ talking clip plus ``calibration_pose_frames`` uniformly random poses:
    the calibration frames). Roll and blink keep the encoder's scale (the analyzer does not measure roll, and blink
    sweeps of a few frames are too coarse).
 
+3. **Readers** — :func:`~motionkit.space.readings.fit_readers`: each axis is read along a direction that edits of
+   the other axes do not move, fitted to the known values; each axis records its range and the reading's R^2.
+
 Measured on the first full run (8 calibration faces): the renderer drew yaw at 0.87x and pitch at 0.48x the
 encoder-fitted amplitude; after rescaling, nod and turn edits on six other held-out faces measured within 7 % and
 11 % of the request (docs/demo-model.md).
@@ -32,6 +35,7 @@ from motionkit.io import images_to_tensor, tensor_to_image
 from motionkit.renderer import Renderer
 from motionkit.space import Axis, MotionSpace
 from motionkit.space.calibration import AxisFit
+from motionkit.space.readings import fit_readers
 
 CALIBRATED_AXES = {"yaw": "yaw", "pitch": "pitch", "roll": "roll", "mouth": "mouth_open", "blink": "blink"}
 """Axis name -> synthetic parameter it is calibrated against."""
@@ -129,4 +133,4 @@ def calibrate_axes(
                     update={"scale": axis.scale / gain, "offset": mean + gain * (axis.offset - reading)}
                 )
         scaled.append(axis)
-    return space.with_axes(scaled), fitted.report, gains
+    return space.with_axes(fit_readers(scaled, coefficients, values)), fitted.report, gains
