@@ -163,8 +163,8 @@ def official_loop(renderer, conditioner, sampler, wav, portrait, out, device):  
     """FLOAT's generate.py: whole-clip sampling, frames decoded one by one in the official form, all kept."""
     import torch
 
+    from motionkit.face import crop_portrait
     from motionkit.io import VideoWriter, image_to_tensor, load_audio
-    from motionkit.renderer import crop_portrait
     from motionkit.renderer.reference import synthesis_reference
 
     with torch.no_grad():

@@ -32,7 +32,7 @@ from motionkit._version import __version__
 from motionkit.config.model import FamilyConfig
 from motionkit.errors import CheckpointError
 from motionkit.families import family
-from motionkit.io.files import atomic_path
+from motionkit.io.files import atomic_path, make_folder
 from motionkit.protocols import MotionGenerator, PortraitRenderer, SpeechConditioner
 from motionkit.space import MotionSpace
 
@@ -88,7 +88,7 @@ def save_model(
     """
     folder = Path(folder)
     owner = family(config.family)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     owner.save_components(folder, config=config, renderer=renderer, conditioner=conditioner, sampler=sampler)
     axes_path = folder / AXES_FILE
     if space is not None and space.is_calibrated:  # space.axes lists d0..d{M-1} when none are named

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from motionkit import Axis, Conditioner, FlowSampler, Renderer
-from motionkit.errors import CheckpointError
+from motionkit.errors import CheckpointError, OutputError
 from motionkit.families import preset
 from motionkit.model_folder import load_model, read_config, save_model
+from motionkit.testing.files import umask, unusual_modes
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +30,16 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Renderer, Flo
                 p.add_(torch.randn_like(p) * 0.01)
     space = renderer.space.with_axes([Axis.basis(0, renderer.space.rank, name="yaw", unit="deg", scale=0.1)])
     folder = tmp_path_factory.mktemp("model")
-    save_model(
-        folder,
-        config=config,
-        renderer=renderer,
-        conditioner=conditioner,
-        sampler=sampler,
-        space=space,
-        manifest={"license": "test-only"},
-    )
+    with umask():
+        save_model(
+            folder,
+            config=config,
+            renderer=renderer,
+            conditioner=conditioner,
+            sampler=sampler,
+            space=space,
+            manifest={"license": "test-only"},
+        )
     return folder, renderer, sampler, conditioner
 
 
@@ -61,6 +63,20 @@ def test_round_trip(saved: tuple[Path, Renderer, FlowSampler, Conditioner]) -> N
     assert parts.manifest["license"] == "test-only"
     assert parts.manifest["motionkit_version"]
     assert not parts.renderer.training
+
+
+def test_every_file_gets_the_umask_mode(saved: tuple[Path, ...]) -> None:
+    """Weights, configuration, axes and manifest alike (safetensors' writer would leave weights at 0600)."""
+    assert {p.suffix for p in saved[0].rglob("*") if p.is_file()} == {".json", ".safetensors"}
+    assert unusual_modes(saved[0].iterdir()) == []
+
+
+def test_a_folder_under_a_file_is_an_output_error(tmp_path: Path) -> None:
+    config = preset("tiny")
+    (tmp_path / "file.txt").write_text("a file")
+    parts = {"renderer": Renderer(config.renderer), "conditioner": Conditioner(config.conditioner)}
+    with pytest.raises(OutputError, match=r"cannot create the folder .*file\.txt is a file, not a folder"):
+        save_model(tmp_path / "file.txt" / "model", config=config, sampler=FlowSampler(config.flow), **parts)
 
 
 def test_not_a_folder(tmp_path: Path) -> None:

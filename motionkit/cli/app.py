@@ -13,7 +13,7 @@ from typing import TextIO
 from motionkit._version import __version__
 from motionkit.cli.commands import convert, demo, edit, evaluate, explore, generate, info, train
 from motionkit.cli.common import HelpFormatter
-from motionkit.errors import CheckpointError, FaceNotFoundError, MotionkitError, OutputError
+from motionkit.errors import CheckpointError, MotionkitError, OutputError
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -24,11 +24,6 @@ EXIT_OUTPUT = 5
 EXIT_INTERRUPTED = 130
 
 ISSUES_URL = "https://github.com/motionkit/motionkit/issues"
-
-CLI_HINTS: dict[type[BaseException], str] = {
-    FaceNotFoundError: " On the command line: --no-crop, or --box X1,Y1,X2,Y2.",
-}
-"""Command-line spelling of the fixes that library messages give as Python arguments."""
 
 COMMANDS = (generate, convert, edit, explore, info, evaluate, train, demo)
 
@@ -96,7 +91,7 @@ def error_line(error: BaseException) -> str:
     if isinstance(error, KeyboardInterrupt):
         return "motionkit: interrupted; no partial output was left behind."
     if isinstance(error, MotionkitError):
-        message = str(error) + CLI_HINTS.get(type(error), "")
+        message = error.cli_message()  # the fix in options and files, where the library's message says Python
     else:
         message = (
             f"internal error ({type(error).__name__}: {error}). This is a bug in motionkit: rerun the command with "

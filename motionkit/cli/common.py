@@ -9,8 +9,9 @@ from pathlib import Path
 import torch
 
 from motionkit.errors import ConfigError, MotionkitError, OutputError
-from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, X264_PRESETS
-from motionkit.renderer import Box
+from motionkit.face import Box
+from motionkit.io.files import output_parent
+from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, X264_PRESETS
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -64,7 +65,9 @@ def add_crop_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_encoder_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--crf", type=int, default=DEFAULT_CRF, help="x264 quality: 0 (lossless) .. 51 (worst)")
+    parser.add_argument(
+        "--crf", type=crf_value, default=DEFAULT_CRF, help=f"x264 quality: 0 (lossless) .. {MAX_CRF} (worst)"
+    )
     parser.add_argument(
         "--x264-preset",
         choices=X264_PRESETS,
@@ -101,6 +104,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def crf_value(text: str) -> int:
+    """An x264 constant rate factor in ``0 .. MAX_CRF`` (an argparse ``type``: bad values are usage errors)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_CRF:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a quality factor; give an integer from 0 to {MAX_CRF}")
+    return value
+
+
 def resolve_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -116,11 +130,7 @@ def check_output(path: Path, overwrite: bool, what: str = "output") -> Path:
         raise OutputError(f"the {what} {path} is a folder; give a file path.")
     if path.exists() and not overwrite:
         raise OutputError(f"the {what} {path} already exists; pass --overwrite to replace it, or choose another path.")
-    parent = path.parent if str(path.parent) else Path(".")
-    if parent.exists() and not parent.is_dir():
-        raise OutputError(f"cannot write the {what} {path}: {parent} is a file, not a folder; choose another path.")
-    if not parent.is_dir():
-        raise OutputError(f"cannot write the {what} {path}: folder {parent} does not exist; create it first.")
+    parent = output_parent(path, f"the {what}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write the {what} {path}: folder {parent} is not writable; choose another folder.")
     return path

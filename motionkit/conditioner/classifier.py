@@ -24,6 +24,7 @@ from motionkit.conditioner.backbone import conv_features, transformer_states
 from motionkit.conditioner.huggingface import HF_METADATA, load_exact, read_folder, to_file_names, to_module_names
 from motionkit.conditioner.wav2vec2 import BACKBONE_PREFIX, freeze, wav2vec2_config, write_config
 from motionkit.errors import CheckpointError
+from motionkit.io.files import make_folder
 from motionkit.io.tensors import write_tensors
 from motionkit.types import EMOTION_LABELS
 
@@ -108,7 +109,7 @@ class EmotionClassifier(nn.Module):
     def save(self, folder: str | Path) -> Path:
         """Write ``config.json`` + ``model.safetensors`` in the original file layout."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         write_tensors(folder / "model.safetensors", to_file_names(self.state_dict()), HF_METADATA)
         config = self.wav2vec2.config.to_dict()
         config.update(

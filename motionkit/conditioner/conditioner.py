@@ -42,6 +42,7 @@ from motionkit.conditioner.wav2vec2 import load_wav2vec2, save_wav2vec2
 from motionkit.config.conditioner import ConditionerConfig
 from motionkit.errors import AudioError, CheckpointError, ConfigError, ShapeError
 from motionkit.io.audio import AudioSource, load_audio, normalize_waveform
+from motionkit.io.files import make_folder
 from motionkit.types import Conditions
 from motionkit.validation import check_keys, raise_for_keys
 
@@ -348,7 +349,7 @@ class Conditioner(nn.Module):
         atomically and ``config.json`` last, so an interrupted save leaves no loadable half-folder.
         """
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         write_weights(folder, self.trainable_state_dict())
         backbones: Backbones = {WAV2VEC2_FOLDER: None, EMOTION_FOLDER: None}
         if include_backbones and isinstance(self.audio_encoder, Wav2Vec2AudioEncoder):

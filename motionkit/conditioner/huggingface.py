@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from motionkit.errors import CheckpointError
-from motionkit.io.tensors import read_tensors
+from motionkit.io.tensors import read_pickled, read_tensors
 from motionkit.validation import check_keys, raise_for_keys
 
 WEIGHT_NORM_NAMES = {
@@ -95,10 +95,7 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
         return state
     if path.suffix == ".safetensors":
         return read_tensors(path, what="backbone weights", fix="the file may be truncated, copy it again")
-    try:
-        loaded = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # safetensors / pickle readers raise many unrelated types on corrupt files
-        raise CheckpointError(f"{path} could not be read ({exc}); the file may be truncated, copy it again.") from exc
+    loaded = read_pickled(path, what="PyTorch weights", fix="copy the folder again")
     if not isinstance(loaded, Mapping):
         raise CheckpointError(f"{path} does not hold a state dict (found {type(loaded).__name__}).")
     return {str(k): v for k, v in loaded.items() if isinstance(v, torch.Tensor)}

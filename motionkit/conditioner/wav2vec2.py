@@ -18,7 +18,7 @@ from motionkit.conditioner.huggingface import (
     to_module_names,
 )
 from motionkit.errors import CheckpointError
-from motionkit.io.files import atomic_path
+from motionkit.io.files import atomic_path, make_folder
 from motionkit.io.tensors import write_tensors
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def load_wav2vec2(folder: str | Path) -> Wav2Vec2Model:
 def save_wav2vec2(model: Wav2Vec2Model, folder: str | Path) -> Path:
     """Write ``config.json`` + ``model.safetensors`` (file names ``weight_g``/``weight_v``) into ``folder``."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     write_tensors(folder / "model.safetensors", to_file_names(model.state_dict()), HF_METADATA)
     write_config(model.config.to_dict(), folder / "config.json")
     return folder

@@ -27,7 +27,7 @@ import torch
 from motionkit.data.stream import IndexedBatchStream
 from motionkit.data.video import ClipInfo, FaceCropper, SkippedFileWarning, clip_audio, iter_clip_frames
 from motionkit.errors import CheckpointError, ConfigError, DataError, ShapeError
-from motionkit.io.files import atomic_path
+from motionkit.io.files import atomic_path, make_folder
 from motionkit.io.tensors import write_tensors
 
 CACHE_FORMAT = "motionkit.feature-cache"
@@ -101,7 +101,7 @@ class FeatureCacheWriter:
 
     def __init__(self, folder: str | Path, *, fps: float = 25.0, shard_bytes: int = DEFAULT_SHARD_BYTES) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_folder(self.folder)
         self.shard_bytes = shard_bytes
         self.fps = fps
         self.clips: list[dict[str, Any]] = []

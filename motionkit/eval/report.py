@@ -30,6 +30,12 @@ TARGETS: dict[str, tuple[str, float]] = {
 EDIT_TARGET = 0.15
 """Largest relative error of an edit's measured amplitude (see :func:`evaluate_edit`)."""
 
+MIN_MEASURED_SEAMS = 9
+"""Fewest seams for a seam ratio of a measured series. One frame's change of a measured axis varies about as much
+as its size (coefficient of variation ~0.75 for half-normal changes), so the mean over n seams has a relative
+standard error ~0.75/sqrt(n); telling the 1.5x target from 1x at two standard errors needs
+n >= (2 * 0.75 / 0.5)^2 = 9. Fewer seams (a 4 s video has one) give a number that is mostly chance."""
+
 _MOTION_AXES = ("mouth_open", "yaw", "pitch")
 
 
@@ -47,8 +53,9 @@ class EvalReport:
         jitter: :func:`metrics.jitter` of each measured axis (share of energy above 5 Hz).
         seam_ratio, seam_reference_ratio, seam_source: :func:`metrics.seam_discontinuity` (``ratio`` and its
             no-seam ``reference_ratio``) on the motion latents (``"latents"``) or on the z-scored measured mouth,
-            yaw and pitch (``"measured"``). Only latents are checked against the target: measured series of a
-            short video give too few seams for a stable ratio (compare it with the reference instead).
+            yaw and pitch (``"measured"``). Only latents are checked against the target; a measured series with
+            fewer than :data:`MIN_MEASURED_SEAMS` seams gets no ratio (``None``), its few seams give chance.
+        seams: number of window seams in the video (``None`` when it is shorter than one window).
         mouth_gt_correlation, yaw_gt_mae, pitch_gt_mae: against ground-truth parameters, when given.
         checks: target name -> whether the value meets :data:`TARGETS` (only for measured values).
     """
@@ -65,6 +72,7 @@ class EvalReport:
     seam_ratio: float | None = None
     seam_reference_ratio: float | None = None
     seam_source: str | None = None
+    seams: int | None = None
     mouth_gt_correlation: float | None = None
     yaw_gt_mae: float | None = None
     pitch_gt_mae: float | None = None
@@ -91,10 +99,7 @@ class EvalReport:
             ),
             (
                 "seam discontinuity",
-                _fmt(self.seam_ratio, "{:.2f}x")
-                + (f" ({self.seam_source}; {_fmt(self.seam_reference_ratio, '{:.2f}x')} mid-window)")
-                * bool(self.seam_source)
-                + _check(self, "seam_ratio"),
+                self._seam_text() + _check(self, "seam_ratio"),
             ),
         ]
         rows += [(f"jitter {axis}", _fmt(value, "{:.3f}")) for axis, value in self.jitter.items()]
@@ -106,6 +111,15 @@ class EvalReport:
             ]
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+    def _seam_text(self) -> str:
+        if self.seam_source is None:
+            return "n/a (shorter than one window)"
+        seams = f"{self.seams} seam{'s' * (self.seams != 1)}"
+        if self.seam_ratio is None:
+            return f"n/a ({seams} in the {self.seam_source} series; a stable ratio needs {MIN_MEASURED_SEAMS})"
+        reference = _fmt(self.seam_reference_ratio, "{:.2f}x")
+        return f"{self.seam_ratio:.2f}x ({self.seam_source}, {seams}; {reference} mid-window)"
 
 
 def _clean(value: Any) -> Any:
@@ -270,8 +284,16 @@ def _seam(measured: FaceMeasurements, latents: Any, window: int, first_seam: int
         source = "measured"
     if first >= series.shape[0]:
         return {}
+    seams = len(range(first, series.shape[0], window))
+    if source == "measured" and seams < MIN_MEASURED_SEAMS:
+        return {"seam_source": source, "seams": seams}
     seam = metrics.seam_discontinuity(series, window, first)
-    return {"seam_ratio": seam.ratio, "seam_reference_ratio": seam.reference_ratio, "seam_source": source}
+    return {
+        "seam_ratio": seam.ratio,
+        "seam_reference_ratio": seam.reference_ratio,
+        "seam_source": source,
+        "seams": seams,
+    }
 
 
 def _as_latents(latents: Any) -> np.ndarray:

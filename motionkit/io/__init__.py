@@ -2,7 +2,7 @@
 
 from motionkit.io.audio import load_audio, normalize_waveform
 from motionkit.io.files import atomic_folder, atomic_path
-from motionkit.io.image import image_to_tensor, load_image, tensor_to_image
+from motionkit.io.image import image_to_tensor, images_to_tensor, load_image, resize_image, tensor_to_image
 from motionkit.io.video import VideoWriter, read_video
 
 __all__ = [
@@ -10,9 +10,11 @@ __all__ = [
     "atomic_folder",
     "atomic_path",
     "image_to_tensor",
+    "images_to_tensor",
     "load_audio",
     "load_image",
     "normalize_waveform",
     "read_video",
+    "resize_image",
     "tensor_to_image",
 ]

@@ -100,12 +100,30 @@ def _from_array(array: np.ndarray, name: str) -> np.ndarray:
     return np.array(_to_uint8(array, name), dtype=np.uint8, order="C", copy=True)
 
 
+def resize_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize an ``(H, W, 3)`` uint8 image to ``(height, width, 3)`` with Pillow: box (area) filter when the pixel
+    count shrinks, bicubic when it grows; the input itself is returned when it already has that size.
+
+    FLOAT resizes with OpenCV (area / bicubic); the two libraries' interpolations are close, not bit-identical.
+    """
+    if image.shape[1] == width and image.shape[0] == height:
+        return image
+    shrinking = width * height < image.shape[0] * image.shape[1]
+    method = Image.Resampling.BOX if shrinking else Image.Resampling.BICUBIC
+    return np.array(Image.fromarray(np.ascontiguousarray(image)).resize((width, height), method))
+
+
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:
     """``(H, W, 3)`` uint8 RGB -> ``(1, 3, H, W)`` float32 in ``[-1, 1]``: ``(u - 127.5) / 127.5`` (FLOAT's input)."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         described = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image)
         raise ImageError(f"image_to_tensor takes an (H, W, 3) uint8 RGB array, got {described}; use load_image first.")
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).float()
+    return images_to_tensor(image)[None]
+
+
+def images_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 ``(..., H, W, 3)`` RGB frames -> float32 ``(..., 3, H, W)`` in ``[-1, 1]``: ``(u - 127.5) / 127.5``."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).float().movedim(-1, -3)
     return (x - PIXEL_CENTER) / PIXEL_CENTER
 
 

@@ -5,11 +5,13 @@ feature caches, backbone folders) goes through :func:`write_tensors`: tensors ar
 made contiguous (safetensors stores dense row-major buffers), and the file appears complete or not at all
 (:func:`motionkit.io.files.atomic_path`). Every read goes through :func:`read_tensors` or
 :func:`read_tensors_and_metadata`, which turn a missing or damaged file into one
-:class:`~motionkit.errors.CheckpointError` that says what the file was and how to get a good one.
+:class:`~motionkit.errors.CheckpointError` that says what the file was and how to get a good one. Third-party and
+training-state pickles are read only by :func:`read_pickled`, which refuses code.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -85,3 +87,35 @@ def tensor_shapes(
             return {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}  # noqa: SIM118
     except Exception as exc:  # safetensors raises several unrelated exception types on damaged files
         raise CheckpointError(f"{what} {path} is damaged or not a safetensors file ({exc}); {fix}.") from exc
+
+
+PICKLE_PROTOCOL_NOTICE = "Detected pickle protocol"
+"""Start of torch's advisory warning about pickles written with another protocol: noise for a user, who cannot act
+on it (the file loads, or is refused with its own error)."""
+
+
+def read_pickled(path: str | Path, *, what: str, fix: str) -> object:
+    """``torch.load(path, weights_only=True)`` on the CPU: tensors, containers and numbers, never code.
+
+    Args:
+        path: the pickled file (``.pth``, ``.bin``, ``.pt``).
+        what: what the file is, after "could not be read as" (``"a PyTorch checkpoint"``).
+        fix: how the user gets a good file, appended to messages.
+
+    Raises:
+        CheckpointError: the file is truncated, corrupt, not a pickle, or a pickle that would run code (refused);
+            the message keeps the first sentence of torch's reason, not its paragraphs of advice.
+    """
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=PICKLE_PROTOCOL_NOTICE)
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, BadZipFile... on bad files
+        text = " ".join(str(exc).split())
+        reason = text.split(". ")[0].rstrip(".") if text else type(exc).__name__
+        raise CheckpointError(
+            f"{path} could not be read as {what} ({reason}). The file is truncated, corrupt, or a pickle that runs "
+            f"code (motionkit reads it with torch.load(weights_only=True), which refuses code); {fix}."
+        ) from exc

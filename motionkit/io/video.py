@@ -18,7 +18,7 @@ import av
 import numpy as np
 import torch
 
-from motionkit.errors import AudioError, ImageError, OutputError, ShapeError
+from motionkit.errors import AudioError, ConfigError, ImageError, OutputError, ShapeError
 from motionkit.io.files import atomic_path
 from motionkit.io.image import tensor_to_image
 
@@ -110,11 +110,11 @@ class VideoWriter:
         preset: str = DEFAULT_PRESET,
     ) -> None:
         if not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
-            raise OutputError(f"fps must be a positive number, got {fps!r}.")
+            raise ConfigError(f"fps must be a positive number, got {fps!r}.")
         if not isinstance(crf, int) or not 0 <= crf <= MAX_CRF:
-            raise OutputError(f"crf must be an integer in [0, {MAX_CRF}] (lower is better quality), got {crf!r}.")
+            raise ConfigError(f"crf must be an integer in [0, {MAX_CRF}] (lower is better quality), got {crf!r}.")
         if preset not in X264_PRESETS:
-            raise OutputError(f"preset must be one of {', '.join(X264_PRESETS)} (fastest first), got {preset!r}.")
+            raise ConfigError(f"preset must be one of {', '.join(X264_PRESETS)} (fastest first), got {preset!r}.")
         self.path = Path(path)
         self.fps = float(fps)
         self.crf = crf

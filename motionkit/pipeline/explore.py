@@ -23,9 +23,9 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from motionkit.errors import ConfigError
+from motionkit.face import Box
 from motionkit.io.files import atomic_path
 from motionkit.progress import ProgressCallback, no_progress
-from motionkit.renderer import Box
 from motionkit.types import MotionTrack
 
 if TYPE_CHECKING:

@@ -29,6 +29,7 @@ from motionkit.conditioner.emotion import EmotionInput
 from motionkit.config import GuidanceConfig
 from motionkit.config.model import FamilyConfig
 from motionkit.errors import ConfigError, EditError, ShapeError
+from motionkit.face import Box
 from motionkit.flow import ExplicitNoise, FlowSampler, Solver
 from motionkit.io import load_audio
 from motionkit.model_folder import load_model
@@ -36,7 +37,7 @@ from motionkit.pipeline.explore import AxisSweep, explore
 from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.protocols import EncodedPortrait, MotionGenerator, PortraitRenderer, SpeechConditioner
-from motionkit.renderer import Box, Precision
+from motionkit.renderer import Precision
 from motionkit.renderer.renderer import PortraitInput
 from motionkit.space import EditProgram, MotionSpace
 from motionkit.types import Conditions, MotionTrack

@@ -1,7 +1,7 @@
-"""Renderer: FLOAT's motion auto-encoder (encoder, motion basis, flow-warping decoder) and face preparation."""
+"""Renderer: FLOAT's motion auto-encoder (encoder, motion basis, flow-warping decoder); faces are prepared by
+:mod:`motionkit.face`."""
 
-from motionkit.renderer.face import Box, crop_portrait, detect_face
 from motionkit.renderer.renderer import Renderer
 from motionkit.types import Precision
 
-__all__ = ["Box", "Precision", "Renderer", "crop_portrait", "detect_face"]
+__all__ = ["Precision", "Renderer"]

@@ -19,10 +19,10 @@ from torch import nn
 
 from motionkit.config import RendererConfig
 from motionkit.errors import ConfigError, ImageError, ShapeError
+from motionkit.face import Box, crop_portrait
 from motionkit.io.image import PIXEL_CENTER, ImageInput, image_to_tensor
 from motionkit.renderer.decoder import Synthesis, level_resolutions
 from motionkit.renderer.encoder import MotionEncoder
-from motionkit.renderer.face import Box, crop_portrait
 from motionkit.renderer.layers import ConvLayer, EqualConv2d, FusedLeakyReLU, ToFlow, ToRGB
 from motionkit.space import MotionSpace
 from motionkit.types import MotionTrack, Precision, SourceFace
@@ -199,7 +199,7 @@ class Renderer(nn.Module):
 
         Args:
             images: ``(B, 3, size, size)`` RGB in ``[-1, 1]`` (see :func:`motionkit.io.image_to_tensor` and
-                :func:`motionkit.renderer.crop_portrait`).
+                :func:`motionkit.face.crop_portrait`).
             channels_last: run the encoder in channels-last memory layout (faster on CPUs and GPUs); the skip
                 features then keep that layout, which is what :meth:`decode` uses by default.
 
@@ -372,7 +372,7 @@ class Renderer(nn.Module):
         if tuple(images.shape[1:]) != (3, size, size):
             raise ShapeError(
                 f"{name} has shape {tuple(images.shape)}; this renderer takes (batch, 3, {size}, {size}). Prepare "
-                f"portraits with motionkit.renderer.crop_portrait(image, size={size}) and "
+                f"portraits with motionkit.face.crop_portrait(image, size={size}) and "
                 f"motionkit.io.image_to_tensor."
             )
         low, high = float(images.min()), float(images.max())

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from motionkit.errors import EditError, ShapeError
+from motionkit.errors import EditError, Fix, ShapeError
 from motionkit.space.axes import Axis, axes_from_file, axes_to_json, basis_axes, basis_index, validate_axes
 from motionkit.space.basis import orthonormal_basis
 from motionkit.space.calibration import AxisCalibration, FitMethod, fit_axes
@@ -161,9 +161,12 @@ class MotionSpace:
             return Axis.basis(index, self.rank)
         named = ", ".join(repr(n) for n in self._axes) if self._axes else "none"
         raise EditError(
-            f"unknown axis {name!r}. Named axes of this space: {named}; basis axes: 'd0' .. 'd{self.rank - 1}'. "
-            "Add axes with space.with_axes([Axis(...)]) or calibrate them with "
-            f"space.fit_axes(latents, {{{name!r}: measured_values}})."
+            f"unknown axis {name!r}. Named axes of this space: {named}; basis axes: 'd0' .. 'd{self.rank - 1}'.",
+            fix=Fix(
+                python="Add axes with space.with_axes([Axis(...)]) or calibrate them with "
+                f"space.fit_axes(latents, {{{name!r}: measured_values}}).",
+                cli="Name one of these axes in the edit program (`motionkit info MODEL` lists a model's axes).",
+            ),
         )
 
     def with_axes(self, axes: Iterable[Axis] | Mapping[str, Axis]) -> MotionSpace:

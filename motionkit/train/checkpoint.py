@@ -27,7 +27,8 @@ from typing import Any
 import torch
 
 from motionkit.errors import CheckpointError, OutputError
-from motionkit.io.tensors import read_tensors, write_tensors
+from motionkit.io.files import make_folder
+from motionkit.io.tensors import read_pickled, read_tensors, write_tensors
 
 CHECKPOINT_FORMAT = "motionkit.train.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -113,7 +114,7 @@ def _check_module_name(name: str) -> None:
 def save_checkpoint(root: str | Path, state: TrainingState) -> Path:
     """Write ``state`` to ``root/step-XXXXXXXX`` atomically and return that folder (replacing an existing one)."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    make_folder(root)
     final = root / step_dir_name(state.step)
     partial = root / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
@@ -172,10 +173,7 @@ def load_checkpoint(folder: str | Path) -> TrainingState:
         raise CheckpointError(
             f"{folder} is not a training checkpoint (no {STATE_FILE}); pass a step-XXXXXXXX folder or 'latest'."
         )
-    try:
-        payload = torch.load(state_path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several unrelated types on corrupt or foreign files
-        raise CheckpointError(f"{state_path} is unreadable or not a motionkit checkpoint ({exc}).") from exc
+    payload = read_pickled(state_path, what="a training state", fix="resume from another step-XXXXXXXX folder")
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{state_path} is not a motionkit training checkpoint.")
     if payload.get("version", 0) > CHECKPOINT_VERSION:

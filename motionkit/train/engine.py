@@ -25,6 +25,7 @@ from torch import nn
 
 from motionkit.config.train import Precision, TrainConfig
 from motionkit.errors import CheckpointError, ConfigError, MotionkitError, NonFiniteError
+from motionkit.io.files import make_folder
 from motionkit.train import checkpoint as ckpt
 from motionkit.train.distributed import (
     DistContext,
@@ -208,7 +209,7 @@ class Trainer:
         if problem is not None:
             raise problem
         if self.context.is_main:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
+            make_folder(self.output_dir)
         barrier(self.context)
         if resume_from is not None:
             self.load(resume_from)
@@ -344,7 +345,7 @@ class Trainer:
     def _sample(self) -> None:
         if self.context.is_main and isinstance(self.task, SamplingTask):
             out_dir = self.output_dir / SAMPLES / ckpt.step_dir_name(self.step)
-            out_dir.mkdir(parents=True, exist_ok=True)
+            make_folder(out_dir)
             ema = self.ema.swapped() if self.ema is not None else contextlib.nullcontext()
             with preserved_global_state(), ema, _eval_mode(self.all_modules), torch.no_grad():
                 self.task.sample(self.step, out_dir)

@@ -17,8 +17,16 @@ import torch
 
 from motionkit.config.train import AETrainConfig, FlowTrainConfig, TrainConfig, load_train_config
 from motionkit.data.cache import FeatureCache, WindowSource
-from motionkit.data.video import FaceCropper, FramePairSource, ScanSettings, SkippedFileWarning, scan_folder
+from motionkit.data.video import (
+    FaceCropper,
+    FramePairSource,
+    ScanSettings,
+    SkippedFileWarning,
+    default_index_path,
+    scan_folder,
+)
 from motionkit.errors import ConfigError
+from motionkit.io.files import make_folder
 from motionkit.train.distributed import DistContext, barrier, init_distributed, shutdown
 from motionkit.train.engine import Trainer
 from motionkit.train.protocols import DataSource, TrainTask
@@ -33,7 +41,6 @@ TASK_BUILDERS: dict[str, TaskBuilder] = {}
 
 _INIT_STREAM = 3
 _DATA_STREAM = 2
-INDEX_FILE = "video_index.json"
 
 
 def register_task(kind: Literal["ae", "flow"], builder: TaskBuilder) -> None:
@@ -88,9 +95,9 @@ def pair_source(config: AETrainConfig, context: DistContext, cropper: FaceCroppe
             )
         cropper = FaceCropper.resize(config.resolved_model().renderer.size)
     settings = ScanSettings(min_frames=2, require_audio=False, face_search_frames=config.face_search_frames)
-    index = Path(config.output_dir) / INDEX_FILE
+    index = default_index_path(config.output_dir)
     if context.is_main:
-        index.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(index.parent)
         dataset = scan_folder(config.videos, cropper, settings, index_path=index)
     barrier(context)
     if not context.is_main:

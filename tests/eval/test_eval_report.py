@@ -17,6 +17,7 @@ from motionkit.errors import ConfigError, ImageError, ShapeError
 from motionkit.eval import EDIT_TARGET, EvalReport, evaluate_edit, evaluate_video
 from motionkit.eval.face import SyntheticFaceAnalyzer
 from motionkit.eval.media import read_audio, read_video
+from motionkit.eval.report import MIN_MEASURED_SEAMS
 from motionkit.types import MotionTrack
 
 SIZE = 64
@@ -65,7 +66,9 @@ def test_ground_truth_clip_meets_every_target(clip, analyzer: SyntheticFaceAnaly
     assert report.mouth_gt_correlation > 0.93
     assert report.checks == {"mouth_gt_correlation": True, "av_offset_frames": True, "closed_mouth_rate": True}
     assert report.seam_source == "measured"
-    assert report.seam_ratio is not None
+    assert report.seams == 2  # 150 frames: seams at 50 and 100
+    assert report.seam_ratio is None  # too few seams of a measured series for a ratio that is not chance
+    assert "seam discontinuity         n/a (2 seams in the measured series; a stable ratio needs 9)" in str(report)
     assert set(report.jitter) == {"mouth_open", "yaw", "pitch"}
 
 
@@ -138,8 +141,18 @@ def test_seams_from_latents(clip, analyzer: SyntheticFaceAnalyzer) -> None:  # t
     assert good.checks["seam_ratio"] is True
     assert bad.checks["seam_ratio"] is False
     assert bad.seam_ratio > 10
+    assert "(latents, 2 seams;" in str(good)
     with pytest.raises(ShapeError, match="frames"):
         evaluate_video(clip.frames, analyzer=analyzer, latents=smooth[:-1])
+
+
+def test_long_measured_series_get_a_seam_ratio(clip, analyzer: SyntheticFaceAnalyzer) -> None:  # type: ignore[no-untyped-def]
+    frames = np.concatenate([clip.frames] * 4)  # 600 frames: 11 seams
+    report = evaluate_video(frames, analyzer=analyzer)
+    assert report.seams == 11 >= MIN_MEASURED_SEAMS
+    assert report.seam_ratio is not None
+    assert report.seam_source == "measured"
+    assert "seam_ratio" not in report.checks  # measured ratios are shown, not checked
 
 
 def test_nod_and_turn_edits_are_measured_within_target(

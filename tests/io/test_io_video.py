@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from motionkit.errors import AudioError, OutputError, ShapeError
+from motionkit.errors import AudioError, ConfigError, OutputError, ShapeError
 from motionkit.io import VideoWriter, read_video
 
 SAMPLE_RATE = 16000
@@ -161,11 +161,12 @@ def test_speed_preset_trades_size_for_speed(tmp_path: Path) -> None:
 
 
 def test_bad_settings_and_audio(tmp_path: Path) -> None:
-    with pytest.raises(OutputError, match="crf"):
+    # bad settings are input errors (the CLI's exit code 3), not output problems
+    with pytest.raises(ConfigError, match=r"crf must be an integer in \[0, 51\]"):
         VideoWriter(tmp_path / "v.mp4", crf=60)
-    with pytest.raises(OutputError, match=r"preset must be one of ultrafast, .*veryslow"):
+    with pytest.raises(ConfigError, match=r"preset must be one of ultrafast, .*veryslow"):
         VideoWriter(tmp_path / "v.mp4", preset="turbo")
-    with pytest.raises(OutputError, match="fps"):
+    with pytest.raises(ConfigError, match="fps"):
         VideoWriter(tmp_path / "v.mp4", fps=0)
     with pytest.raises(AudioError, match="mono"):
         VideoWriter(tmp_path / "v.mp4", audio=np.zeros((2, 100), np.float32))

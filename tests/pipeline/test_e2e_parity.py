@@ -23,6 +23,7 @@ from motionkit.cli import main
 from motionkit.families.float.layout import official_flow_entries
 from motionkit.model_folder import file_sha256
 from motionkit.pipeline import Pipeline, Video
+from motionkit.testing.files import umask, unusual_modes
 from motionkit.testing.parity import ParityFixture, parity_fixture
 
 pytestmark = pytest.mark.parity
@@ -83,7 +84,8 @@ class Run:
         self.checkpoint, wav2vec2_dir, emotion_dir = write_sources(fixture, root)
         self.model = root / "float-512"
         argv = ["--quiet", "convert-float", "--checkpoint", str(self.checkpoint), "--wav2vec2", str(wav2vec2_dir)]
-        self.exit_code = main([*argv, "--emotion", str(emotion_dir), "--out", str(self.model)])
+        with umask():
+            self.exit_code = main([*argv, "--emotion", str(emotion_dir), "--out", str(self.model)])
         assert self.exit_code == 0
         self.checkpoint.unlink()  # free the disk; its hash is in the manifest
 
@@ -142,6 +144,7 @@ def test_converted_folder_holds_no_pickle_and_records_its_sources(run: Run) -> N
     assert "preprocessor_config.json" in manifest["sources"]["wav2vec2"]["files"]
     assert len(manifest["sources"]["checkpoint"]["sha256"]) == 64
     assert run.pipeline.conditioner.emotion_classifier is not None
+    assert unusual_modes([run.model]) == []  # the folder and every file in it readable like any file the user makes
 
 
 def test_sampled_motion(run: Run) -> None:

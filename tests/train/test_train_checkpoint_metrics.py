@@ -91,7 +91,7 @@ def test_corrupt_or_foreign_checkpoints(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="damaged or not a safetensors"):
         ckpt.load_checkpoint(folder)
     (folder / "state.pt").write_bytes(b"junk")
-    with pytest.raises(CheckpointError, match="unreadable or not a motionkit checkpoint"):
+    with pytest.raises(CheckpointError, match="could not be read as a training state"):
         ckpt.load_checkpoint(folder)
     torch.save({"format": "other"}, folder / "state.pt")
     with pytest.raises(CheckpointError, match="not a motionkit training checkpoint"):

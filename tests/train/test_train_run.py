@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 from train_fixtures import RegressionData, RegressionTask
-from train_video_fixtures import CROP, SQUARE_CROPPER, make_video_folder
 
 from motionkit.config.train import TrainConfig, train_config_from_dict
 from motionkit.data.cache import FeatureCacheWriter
@@ -17,6 +16,7 @@ from motionkit.errors import ConfigError
 from motionkit.train import DistContext, load_checkpoint, run_training
 from motionkit.train.__main__ import main
 from motionkit.train.run import TASK_BUILDERS, pair_source, register_task, window_source
+from tests.data.video_fixtures import CROP, SQUARE_CROPPER, make_video_folder
 
 
 def _build(config: TrainConfig, context: DistContext) -> tuple[RegressionTask, RegressionData]:

@@ -19,6 +19,7 @@ from motionkit.flow import FlowSampler
 from motionkit.io import VideoWriter, normalize_waveform
 from motionkit.model_folder import load_model
 from motionkit.renderer import Renderer
+from motionkit.testing.files import umask, unusual_modes
 from motionkit.testing.tolerances import assert_rounding_close, layers_depth, sampled_magnitude
 from motionkit.train import DistContext, Trainer, load_checkpoint, run_training
 from motionkit.train.demo.data import SyntheticPairSource, parameter_scales
@@ -411,9 +412,11 @@ def test_run_training_on_videos_then_export_a_loadable_model(tmp_path: Path) -> 
     cache = FeatureCache(tmp_path / "features")
     assert len(cache) == 2
     assert cache.dims == {"motion": 32, "audio": 640}
-    folder = export_model(
-        tmp_path / "model", autoencoder=ae_checkpoint, flow=flow_checkpoint, manifest={"license": "x"}
-    )
+    with umask():
+        folder = export_model(
+            tmp_path / "model", autoencoder=ae_checkpoint, flow=flow_checkpoint, manifest={"license": "x"}
+        )
+    assert unusual_modes([folder]) == []  # weights readable like the JSON beside them
     parts = load_model(folder)
     ema = load_checkpoint(flow_checkpoint).ema
     for name, value in parts.sampler.state_dict().items():

@@ -10,6 +10,7 @@ from pathlib import Path
 from motionkit.cli.common import HelpFormatter, add_overwrite_option, check_input_file, check_output, resolve_device
 from motionkit.cli.progress import ProgressBars
 from motionkit.errors import AudioError, ConfigError
+from motionkit.io.files import check_folder_writable, make_folder
 from motionkit.pipeline import Pipeline
 from motionkit.space import EditProgram, MotionSpace
 from motionkit.space.edits import Keyframes, Oscillate
@@ -91,8 +92,7 @@ def run(args: argparse.Namespace) -> int:
     model = args.model or demo_model_path()
     audio = args.audio or demo_speech_path()
     check_input_file(audio, AudioError, "audio file")
-    if args.out.exists() and not args.out.is_dir():
-        raise ConfigError(f"--out {args.out} is a file; give a folder for the demo outputs.")
+    check_folder_writable(args.out)  # before any work: a file, or a read-only parent, is refused now
     outputs = [args.out / VIDEO_FILE, args.out / PLOT_FILE] + ([] if args.no_edits else [args.out / EDITS_FILE])
     if args.out.is_dir():
         for path in outputs:
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         program = None if args.no_edits else demo_program(video.duration)
         if program is not None:
             video = video.with_track(pipeline.apply_edits(video.track, program))
-        args.out.mkdir(parents=True, exist_ok=True)
+        make_folder(args.out)
         video.save(outputs[0], overwrite=args.overwrite, progress=progress)
     finally:
         progress.close()

@@ -129,7 +129,7 @@ CLOSE_UP_RENDER = {"head_radius": 0.36, "head_center": (0.5, 0.47)}
 
 def close_up() -> SyntheticWorldConfig:
     """The world framed like a face crop (the synthetic-demo model's world): the head fills about 70 % of the image
-    width, as in crops made by :func:`motionkit.renderer.crop_portrait`, against 50 % by default. At 64 px the mouth
+    width, as in crops made by :func:`motionkit.face.crop_portrait`, against 50 % by default. At 64 px the mouth
     is 1.4 times wider in pixels, which is what lets a small auto-encoder read it on unseen faces (measured: encoder
     read-out of the mouth opening r 0.85-0.99 on held-out faces after 1500 steps, against 0.05-0.63 in the default
     framing; the synthetic analyzer's mouth r on ground-truth frames 0.98-0.99 against 0.81-0.97)."""

@@ -28,7 +28,7 @@ from motionkit.data.synthetic.params import PARAM_NAMES, FaceParams
 from motionkit.data.synthetic.phonetics import Timeline
 from motionkit.data.synthetic.world import SyntheticClip, SyntheticWorld
 from motionkit.errors import ConfigError, OutputError, require
-from motionkit.io.files import atomic_path
+from motionkit.io.files import atomic_path, make_folder
 
 DATASET_FORMAT = "motionkit.synthetic-dataset"
 DATASET_VERSION = 1
@@ -140,7 +140,7 @@ def generate_dataset(
     manifest_path = folder / MANIFEST
     if manifest_path.exists() and not overwrite:
         raise OutputError(f"{folder} already holds a dataset; choose another folder or pass overwrite=True.")
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     config_json = world.config.model_dump(mode="json")
     jobs = [
         (

@@ -26,6 +26,7 @@ import numpy as np
 
 from motionkit.errors import ConfigError, ShapeError, require
 from motionkit.eval.face.base import FaceMeasurements, check_frames
+from motionkit.eval.face.native_log import quiet_native_logs
 
 FACEMESH_POINTS = 478
 _LIPS_INNER = (13, 14)
@@ -99,7 +100,10 @@ class LandmarkFaceAnalyzer:
         frames = check_frames(frames)
         T, H, W, _ = frames.shape
         out = np.full((T, FACEMESH_POINTS, 3), np.nan)
-        with self._face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True) as mesh:
+        with (
+            quiet_native_logs(),
+            self._face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True) as mesh,
+        ):
             for t in range(T):
                 result = mesh.process(frames[t])
                 if not result.multi_face_landmarks:

@@ -29,7 +29,8 @@ from motionkit.families.float.layout import (
 )
 from motionkit.families.float.licenses import EMOTION_REPO, WAV2VEC2_REPO, float_license
 from motionkit.families.float.presets import float_512
-from motionkit.io.files import atomic_folder
+from motionkit.io.files import OVERWRITE_FIX, atomic_folder, output_parent
+from motionkit.io.tensors import read_pickled
 from motionkit.model_folder import CONFIG_FILE, FORMAT, file_sha256, save_model
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.validation import raise_for_keys
@@ -111,16 +112,7 @@ def convert_float(
 
 def read_float_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     """The flat state dict of ``float.pth``, read with ``torch.load(weights_only=True)`` on the CPU."""
-    try:
-        loaded = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, BadZipFile... on bad files
-        text = " ".join(str(exc).split())
-        reason = text.split(". ")[0].rstrip(".") if text else type(exc).__name__  # torch adds paragraphs of advice
-        raise CheckpointError(
-            f"{path} could not be read as a PyTorch checkpoint ({reason}). The file is truncated, corrupt or not a "
-            f"weights-only checkpoint (motionkit reads it with torch.load(weights_only=True), which refuses code); "
-            f"download it again ({DOWNLOAD_HINT})."
-        ) from exc
+    loaded = read_pickled(path, what="a PyTorch checkpoint", fix=f"download it again ({DOWNLOAD_HINT})")
     if not isinstance(loaded, Mapping):
         raise CheckpointError(
             f"{path} holds a {type(loaded).__name__}, not a state dict; pass FLOAT's official float.pth."
@@ -183,18 +175,17 @@ def _visible_files(folder: Path) -> list[Path]:
 def _check_output(out: Path, overwrite: bool) -> None:
     """Refuse an existing ``out`` (or, with ``overwrite``, anything but a model folder or an empty folder)."""
     if not out.exists():
-        if not out.parent.is_dir():
-            raise OutputError(f"cannot write {out}: folder {out.parent} does not exist; create it first.")
+        output_parent(out)
         return
     if not overwrite:
-        raise OutputError(f"{out} already exists; choose another output folder or pass --overwrite to replace it.")
+        raise OutputError(f"{out} already exists;", fix=OVERWRITE_FIX)
     if not out.is_dir():
         raise OutputError(f"{out} exists and is not a folder; choose another output folder.")
     is_model = (out / CONFIG_FILE).is_file() and f'"{FORMAT}"' in (out / CONFIG_FILE).read_text(errors="replace")
     if not is_model and any(out.iterdir()):
         raise OutputError(
-            f"{out} is a non-empty folder that is not a motionkit model folder; --overwrite only replaces model "
-            f"folders. Choose another output folder."
+            f"{out} is a non-empty folder that is not a motionkit model folder, and only model folders are "
+            f"replaced; choose another output folder."
         )
 
 

@@ -91,7 +91,7 @@ class EditProgram(SpaceModel):
             try:
                 state = edit.transform(state, context)
             except EditError as error:
-                raise EditError(f"edit {index} ({edit.kind}): {error}") from None
+                raise error.with_context(f"edit {index} ({edit.kind}): ") from None
         latents = track.latents.to(dtype) + space.compose(state.coefficients - original)
         return MotionTrack(latents.to(track.latents.dtype), fps=track.fps, source=state.source)
 
@@ -123,4 +123,4 @@ class EditProgram(SpaceModel):
         try:
             return cls.from_json(text)
         except EditError as error:
-            raise EditError(f"{path}: {error}") from None
+            raise error.with_context(f"{path}: ") from None

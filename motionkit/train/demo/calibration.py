@@ -27,9 +27,8 @@ import numpy as np
 import torch
 
 from motionkit.data.synthetic import FaceIdentity, SyntheticWorld, SyntheticWorldConfig
-from motionkit.data.video import to_tensor_image
 from motionkit.eval.face.synthetic import SyntheticFaceAnalyzer
-from motionkit.io import tensor_to_image
+from motionkit.io import images_to_tensor, tensor_to_image
 from motionkit.renderer import Renderer
 from motionkit.space import Axis, MotionSpace
 from motionkit.space.calibration import AxisFit
@@ -57,7 +56,7 @@ class CalibratedFace:
 def encode_motion(renderer: Renderer, frames: np.ndarray) -> torch.Tensor:
     """Motion latents ``(N, D)`` of uint8 frames ``(N, S, S, 3)``."""
     chunks = [frames[i : i + ENCODE_CHUNK] for i in range(0, len(frames), ENCODE_CHUNK)]
-    return torch.cat([renderer.encode(to_tensor_image(chunk)).motion for chunk in chunks])
+    return torch.cat([renderer.encode(images_to_tensor(chunk)).motion for chunk in chunks])
 
 
 def calibration_faces(
@@ -93,7 +92,7 @@ def rendered_gain(
     step = axis.scale * axis.vector().to(torch.float32)
     slopes = []
     for face in faces:
-        source = renderer.encode(to_tensor_image(face.portrait)[None])
+        source = renderer.encode(images_to_tensor(face.portrait)[None])
         coefficients = source.coefficients + requested[:, None] * step[None]
         frames = tensor_to_image(renderer.decode(source, renderer.dec.direction(coefficients))[0])
         measured = getattr(SyntheticFaceAnalyzer(world_config, identity=face.identity).measure(frames), parameter)

@@ -25,8 +25,8 @@ from motionkit.data.synthetic import (
     SyntheticWorldConfig,
     clip_seed,
 )
-from motionkit.data.video import to_tensor_image
 from motionkit.errors import ConfigError
+from motionkit.io.image import images_to_tensor
 
 HELD_OUT_FIRST_SEED = 9000
 """Held-out clips use seeds 9000, 9001, ... (as the synthetic-world benchmarks do)."""
@@ -208,8 +208,8 @@ class SyntheticPairSource(IndexedBatchStream):
         source = identity.portrait if portrait else identity.frames[int(rng.integers(count))]
         box = identity.mouths[driving]
         return {
-            "source": to_tensor_image(source),
-            "driving": to_tensor_image(identity.frames[driving]),
+            "source": images_to_tensor(source),
+            "driving": images_to_tensor(identity.frames[driving]),
             "params": torch.from_numpy(identity.params[driving] / self.scales),
             "regions": torch.from_numpy(box)[None],
             "regions_valid": torch.tensor([bool(box[2] > box[0])]),

@@ -26,13 +26,12 @@ import torch
 
 from motionkit.assets import demo_identity, demo_speech_path
 from motionkit.data.synthetic import FaceIdentity, SyntheticWorld, SyntheticWorldConfig
-from motionkit.data.video import to_tensor_image
 from motionkit.errors import ShapeError
 from motionkit.eval import EDIT_TARGET, TARGETS, evaluate_edit, evaluate_video, window_phase_seams
 from motionkit.eval.report import meets_target
 from motionkit.eval.seams import DEFAULT_SEEDS
 from motionkit.families.float.folder import float_architecture
-from motionkit.io import load_audio, tensor_to_image
+from motionkit.io import images_to_tensor, load_audio, tensor_to_image
 from motionkit.model_folder import ModelParts
 from motionkit.space.edits import EditProgram, Keyframes, Oscillate
 from motionkit.train.demo.data import held_out_clips
@@ -177,7 +176,7 @@ def condition(parts: ModelParts, portrait: np.ndarray, waveform: np.ndarray) -> 
     """The Pipeline's inputs to the sampler: ``(S, S, 3)`` uint8 portrait and 16 kHz speech -> the conditions
     (neutral emotion) and the ``(1, D)`` source motion."""
     renderer, conditioner, _ = float_architecture(parts.renderer, parts.conditioner, parts.sampler)
-    source = renderer.encode(to_tensor_image(portrait)[None])
+    source = renderer.encode(images_to_tensor(portrait)[None])
     with torch.no_grad():
         conditions = conditioner(waveform, emotion="neutral")
     return conditions, source.motion
@@ -192,7 +191,7 @@ def drive(parts: ModelParts, portrait: np.ndarray, waveform: np.ndarray, *, seed
 def render(parts: ModelParts, portrait: np.ndarray, track: MotionTrack) -> np.ndarray:
     """``(T, S, S, 3)`` uint8 frames of ``track`` on ``portrait`` (saved as motionkit saves videos)."""
     renderer = float_architecture(parts.renderer, parts.conditioner, parts.sampler)[0]
-    source = renderer.encode(to_tensor_image(portrait)[None])
+    source = renderer.encode(images_to_tensor(portrait)[None])
     chunks = [chunk[0] for chunk in renderer.render(source, track, chunk_size=64)]
     return tensor_to_image(torch.cat(chunks))
 

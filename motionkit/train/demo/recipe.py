@@ -34,10 +34,10 @@ from motionkit.conditioner import Conditioner
 from motionkit.config.train import TRAIN_PRESETS, AELossConfig, TrainConfig
 from motionkit.data.cache import FeatureCache, FeatureCacheWriter, WindowSource
 from motionkit.data.synthetic import SyntheticWorld
-from motionkit.data.video import to_tensor_image
 from motionkit.errors import ConfigError, OutputError
 from motionkit.flow import FlowSampler
-from motionkit.io import atomic_path, normalize_waveform
+from motionkit.io import atomic_path, images_to_tensor, normalize_waveform
+from motionkit.io.files import make_folder
 from motionkit.model_folder import MANIFEST_FILE, load_model, save_model
 from motionkit.renderer import Renderer
 from motionkit.space.calibration import AxisFit
@@ -141,7 +141,7 @@ def _check_out_dir(out_dir: Path, config: SyntheticDemoConfig) -> None:
                 f"{out_dir} holds a demo run with another recipe configuration ({recipe}); continue it with the "
                 "same configuration or use an empty folder."
             )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     with atomic_path(recipe) as tmp:
         tmp.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
@@ -223,7 +223,7 @@ def _train_flow(
     )
     torch.manual_seed(derive_seed(config.seed, _STREAM_FLOW_INIT))
     sampler, conditioner = FlowSampler(model.flow), Conditioner(model.conditioner)
-    preview = FlowPreview(renderer, to_tensor_image(preview_identity.portrait)[None], preview_identity.audio)
+    preview = FlowPreview(renderer, images_to_tensor(preview_identity.portrait)[None], preview_identity.audio)
     task = FlowTask(sampler, conditioner, margin=margin, preview=preview, renderer=renderer)
     result = Trainer(task, data, settings).fit()
     assert result.checkpoint is not None

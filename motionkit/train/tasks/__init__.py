@@ -7,7 +7,7 @@ Importing :mod:`motionkit.train` registers them with :func:`motionkit.train.regi
 
 from motionkit.train.export import checkpoint_model, checkpoint_weights, export_model, load_renderer
 from motionkit.train.run import register_task
-from motionkit.train.tasks.autoencoder import AutoencoderTask, build_autoencoder_task, face_cropper
+from motionkit.train.tasks.autoencoder import AutoencoderTask, build_autoencoder_task
 from motionkit.train.tasks.flow import (
     FlowFeatureExtractor,
     FlowPreview,
@@ -32,6 +32,5 @@ __all__ = [
     "checkpoint_model",
     "checkpoint_weights",
     "export_model",
-    "face_cropper",
     "load_renderer",
 ]

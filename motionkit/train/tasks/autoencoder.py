@@ -35,10 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from motionkit.config.train import AELossConfig, AETrainConfig, TrainConfig
-from motionkit.data.video import Box as VideoBox
 from motionkit.data.video import FaceCropper, FramePairSource
 from motionkit.errors import ConfigError, ShapeError
-from motionkit.renderer import Renderer, crop_portrait, detect_face
+from motionkit.renderer import Renderer
 from motionkit.train.adversarial import Discriminator
 from motionkit.train.criteria import DISCRIMINATOR, AdversarialCriterion, ReconstructionCriterion
 from motionkit.train.distributed import DistContext
@@ -179,23 +178,10 @@ def initialise_renderer(renderer: Renderer, init: str) -> Renderer:
     return renderer
 
 
-def face_cropper(size: int) -> FaceCropper:
-    """FLOAT's face crop for training videos: the LBP-cascade face box (fixed per clip) and the 1.6x square crop
-    (:func:`motionkit.renderer.crop_portrait`) resized to ``size``."""
-
-    def detect(frame: Any) -> VideoBox:
-        box = detect_face(frame)
-        return (box.x1, box.y1, box.x2, box.y2)
-
-    def crop(frame: Any, box: VideoBox) -> Any:
-        return crop_portrait(frame, size, box=box)
-
-    return FaceCropper(detect=detect, crop=crop, name=f"float-crop-{size}")
-
-
 def build_autoencoder_task(config: TrainConfig, context: DistContext) -> tuple[AutoencoderTask, FramePairSource]:
     """The ``ae`` task builder of :func:`motionkit.train.run_training`: a new renderer of the configured model
-    trained on (source, driving) pairs of ``config.videos`` (cropped with :func:`face_cropper`, or resized)."""
+    trained on (source, driving) pairs of ``config.videos`` (cropped with
+    :meth:`FaceCropper.float_crop`, or resized)."""
     if not isinstance(config, AETrainConfig):
         raise ConfigError(f"the auto-encoder task needs an 'ae' training config, got kind {config.kind!r}.")
     if config.losses.parameters > 0:
@@ -205,7 +191,7 @@ def build_autoencoder_task(config: TrainConfig, context: DistContext) -> tuple[A
         )
     model = config.resolved_model()
     renderer = initialise_renderer(Renderer(model.renderer), config.init)
-    cropper = face_cropper(model.renderer.size) if config.crop == "face" else None
+    cropper = FaceCropper.float_crop(model.renderer.size) if config.crop == "face" else None
     data = pair_source(config, context, cropper)
     preview = data.batch(0) if context.is_main and config.sample_every is not None else None
     task = AutoencoderTask(renderer, config.losses, betas=config.betas, preview=preview)

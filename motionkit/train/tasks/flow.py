@@ -39,16 +39,17 @@ from motionkit.conditioner.audio_encoder import Wav2Vec2AudioEncoder
 from motionkit.config.conditioner import ConditionerConfig
 from motionkit.config.train import FlowTrainConfig, TrainConfig
 from motionkit.data.cache import FeatureCache, WindowSource, extract_features
-from motionkit.data.video import FaceCropper, ScanSettings, scan_folder, to_tensor_image
+from motionkit.data.video import FaceCropper, ScanSettings, default_index_path, scan_folder
 from motionkit.errors import ConfigError, ShapeError
+from motionkit.face import crop_portrait
 from motionkit.flow import FlowSampler, flow_matching_loss
-from motionkit.io import VideoWriter, image_to_tensor, load_audio, normalize_waveform
-from motionkit.renderer import Renderer, crop_portrait
+from motionkit.io import VideoWriter, image_to_tensor, images_to_tensor, load_audio, normalize_waveform
+from motionkit.io.files import make_folder
+from motionkit.renderer import Renderer
 from motionkit.train.distributed import DistContext, barrier
 from motionkit.train.export import load_renderer
 from motionkit.train.protocols import LossOutput, StepContext
 from motionkit.train.run import window_source
-from motionkit.train.tasks.autoencoder import face_cropper
 from motionkit.types import EMOTION_LABELS
 
 FLOW = "flow"
@@ -56,7 +57,6 @@ CONDITIONER = "conditioner"
 RENDERER = "renderer"
 PREVIEW_FILE = "preview.mp4"
 PREVIEW_SEED = 0
-SCAN_INDEX = "video_index.json"
 NEUTRAL = EMOTION_LABELS.index("neutral")
 
 
@@ -234,7 +234,7 @@ class FlowFeatureExtractor:
         self.train_audio_encoder = train_audio_encoder
 
     def frames(self, frames: np.ndarray) -> dict[str, torch.Tensor]:
-        images = to_tensor_image(frames).to(self.renderer.device)
+        images = images_to_tensor(frames).to(self.renderer.device)
         return {"motion": self.renderer.encode(images).motion.cpu()}
 
     @torch.no_grad()
@@ -287,9 +287,9 @@ def _extract(
         model = config.resolved_model()
         settings = ScanSettings(min_frames=model.flow.window, require_audio=True)
         size = model.renderer.size
-        cropper = face_cropper(size) if config.crop == "face" else FaceCropper.resize(size)
-        Path(config.output_dir).mkdir(parents=True, exist_ok=True)
-        dataset = scan_folder(config.videos, cropper, settings, index_path=Path(config.output_dir) / SCAN_INDEX)
+        cropper = FaceCropper.float_crop(size) if config.crop == "face" else FaceCropper.resize(size)
+        make_folder(Path(config.output_dir))
+        dataset = scan_folder(config.videos, cropper, settings, index_path=default_index_path(config.output_dir))
         if not dataset.clips:
             raise ConfigError(f"{config.videos} has no usable clip with speech; {dataset.summary}.")
         extractor = FlowFeatureExtractor(renderer, conditioner, train_audio_encoder=config.train_audio_encoder)

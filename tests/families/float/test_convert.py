@@ -129,9 +129,9 @@ def test_outputs_are_protected(sources: tuple[Path, Path, Path], tmp_path: Path)
     existing = tmp_path / "existing"
     existing.mkdir()
     (existing / "notes.txt").write_text("mine")
-    with pytest.raises(OutputError, match=r"already exists; .* --overwrite"):
+    with pytest.raises(OutputError, match=r"already exists; choose another path or pass overwrite=True"):
         convert_float(checkpoint, wav2vec2, emotion, existing)
-    with pytest.raises(OutputError, match="not a motionkit model folder; --overwrite only replaces model folders"):
+    with pytest.raises(OutputError, match="not a motionkit model folder, and only model folders are replaced"):
         convert_float(checkpoint, wav2vec2, emotion, existing, overwrite=True)
     assert (existing / "notes.txt").read_text() == "mine"
     with pytest.raises(OutputError, match="does not exist; create it first"):

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from train_video_fixtures import SQUARE_CROPPER, make_video_folder
 
 from motionkit.data.cache import FeatureCache, FeatureCacheWriter, WindowSource, extract_features
 from motionkit.data.video import ScanSettings, SkippedFileWarning, scan_folder
 from motionkit.errors import CheckpointError, ConfigError, ShapeError
+from tests.data.video_fixtures import SQUARE_CROPPER, make_video_folder
 
 D, DA, E = 6, 4, 3
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-from motionkit.data.video import Box, FaceCropper
+from motionkit.data.video import FaceCropper
 from motionkit.errors import FaceNotFoundError
+from motionkit.face import Box
 
 SIZE = 64
 CROP = 32
@@ -80,13 +81,13 @@ def detect_white_square(frame: np.ndarray) -> Box:
     if not mask.any():
         raise FaceNotFoundError("no white square")
     rows, cols = np.nonzero(mask)
-    return (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
+    return Box(int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
 
 
 def crop_box(frame: np.ndarray, box: Box) -> np.ndarray:
     from PIL import Image
 
-    region = frame[box[1] : box[3], box[0] : box[2]]
+    region = frame[box.y1 : box.y2, box.x1 : box.x2]
     return np.asarray(Image.fromarray(region).resize((CROP, CROP), Image.Resampling.BILINEAR))
 
 

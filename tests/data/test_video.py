@@ -8,20 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from train_video_fixtures import (
-    BACKGROUND_ROWS,
-    CROP,
-    FACE_SIDE,
-    FACE_TOP,
-    SIZE,
-    SQUARE_CROPPER,
-    TONE_HZ,
-    VideoFolderFixture,
-    background_level,
-    make_video_folder,
-)
 
-from motionkit.data import video as video_module
 from motionkit.data.video import (
     ClipInfo,
     FaceCropper,
@@ -34,7 +21,20 @@ from motionkit.data.video import (
     read_frames,
     scan_folder,
 )
+from motionkit.data.video import index as video_index
 from motionkit.errors import ConfigError, DataError
+from tests.data.video_fixtures import (
+    BACKGROUND_ROWS,
+    CROP,
+    FACE_SIDE,
+    FACE_TOP,
+    SIZE,
+    SQUARE_CROPPER,
+    TONE_HZ,
+    VideoFolderFixture,
+    background_level,
+    make_video_folder,
+)
 
 FLOW_SETTINGS = ScanSettings(min_frames=10, require_audio=True)
 
@@ -92,7 +92,7 @@ def test_face_box_is_fixed_from_the_first_detectable_frame(folder: VideoFolderFi
     info = probe_clip(folder.talk30, SQUARE_CROPPER, FLOW_SETTINGS)
     left = 5 + 2  # the square appears at frame 2
     expected = (left, FACE_TOP, left + FACE_SIDE, FACE_TOP + FACE_SIDE)
-    assert max(abs(a - b) for a, b in zip(info.box, expected)) <= 1
+    assert max(abs(a - b) for a, b in zip(info.box.as_tuple(), expected)) <= 1
     crops = np.concatenate(list(iter_clip_frames(info, SQUARE_CROPPER)))
     assert crops.shape == (40, CROP, CROP, 3)
     # The box stays put while the square moves right: output frame 2 (source frame 2) is all face, output frame
@@ -130,13 +130,13 @@ def test_scan_index_is_reused_until_a_file_changes(
     with pytest.warns(SkippedFileWarning):
         first = scan_folder(folder.root, SQUARE_CROPPER, FLOW_SETTINGS, index_path=index, verbose=False)
     probed: list[str] = []
-    original = video_module.probe_clip
+    original = video_index.probe_clip
 
     def counting(path: Path, *args: object) -> ClipInfo:
         probed.append(Path(path).name)
         return original(path, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(video_module, "probe_clip", counting)
+    monkeypatch.setattr(video_index, "probe_clip", counting)
     with pytest.warns(SkippedFileWarning):
         second = scan_folder(folder.root, SQUARE_CROPPER, FLOW_SETTINGS, index_path=index, verbose=False)
     assert probed == []

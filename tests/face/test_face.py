@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from motionkit.errors import FaceNotFoundError, ImageError
-from motionkit.renderer import Box, crop_portrait, detect_face
-from motionkit.renderer.face import crop_box
+from motionkit.face import Box, crop_box, crop_portrait, detect_face
 
 
 def float_crop(image: np.ndarray, box: Box) -> np.ndarray:

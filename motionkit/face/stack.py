@@ -1,0 +1,170 @@
+"""``FaceStack``: detection, 468 landmarks in image pixels, head pose, measurements and person segmentation.
+
+One image::
+
+    stack = FaceStack()                      # FaceStack(device="cuda") on a GPU
+    face = stack.face("portrait.jpg")         # the largest face; face(image, index=1) the second largest
+    face.landmarks.points                     # (468, 3) pixels
+    face.pose.yaw, face.pose.pitch, face.pose.roll
+
+Images of any layout :func:`motionkit.io.image.load_image` reads (grayscale, RGBA, 16-bit, paths) are accepted;
+the caller's array is never modified. Detection runs on a copy whose longer side is at most
+:data:`DETECTION_MAX_SIDE` (the network sees 128 or 192 px anyway), landmarks on the full-resolution pixels of the
+face region only, so memory stays bounded for very large photos. Several faces come largest first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+
+from motionkit.errors import ConfigError, FaceNotFoundError
+from motionkit.face.canonical import canonical_face
+from motionkit.face.detector import FULL_RANGE, SHORT_RANGE, FaceDetection, FaceDetector
+from motionkit.face.landmarks import MIN_PRESENCE, FaceLandmarker, FaceLandmarks
+from motionkit.face.measures import FaceMeasures, measure
+from motionkit.face.pose import HeadPose, head_pose
+from motionkit.face.roi import FaceRegion
+from motionkit.face.sampling import image_tensor
+from motionkit.face.segmenter import PersonSegmenter
+from motionkit.io.image import ImageInput, load_image
+
+DETECTION_MAX_SIDE = 1024
+"""Images with a longer side above this are downscaled (Lanczos, 8-bit) before detection."""
+
+MIN_FACE_FRACTION = {"short": 0.12, "full": 0.06}
+"""Smallest face width, as a fraction of the image's longer side, each detector finds (measured on the astronaut
+photo scaled into a larger canvas: short range finds 12% and misses 10%, full range finds 6% and misses 5%;
+tests/face/test_face_edges.py); crop the image around a smaller face."""
+
+MIN_FACE_PIXELS = 20
+"""Smallest face width in pixels tested to be found and meshed (a face this small fills its image)."""
+
+MAX_YAW_DEGREES = 60
+"""Largest head turn measured correctly (synthetic faces: 60 degrees reads 55; 75 still reads ~55; 90: no face)."""
+
+
+def _scaled(box: tuple[float, float, float, float], scale: np.ndarray) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (float(v) for v in np.asarray(box) * np.tile(scale, 2))
+    return x0, y0, x1, y1
+
+
+class FaceStackConfig(BaseModel):
+    """Settings of :class:`FaceStack`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    detector: Literal["short", "full"] = Field(
+        "short", description="'short' for faces within ~2 m (selfies, portraits), 'full' for smaller, distant ones."
+    )
+    min_presence: float = Field(MIN_PRESENCE, ge=0, le=1, description="Landmark presence below this is no face.")
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face: its landmarks, pose and measurements, and the detection it came from (``None`` when tracked)."""
+
+    landmarks: FaceLandmarks
+    pose: HeadPose
+    measures: FaceMeasures
+    detection: FaceDetection | None
+
+    @property
+    def points(self) -> np.ndarray:
+        """(468, 3) landmarks in pixels (``x``, ``y``, depth)."""
+        return self.landmarks.points
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """``(x0, y0, x1, y1)``: the landmarks' bounding box in pixels."""
+        lo, hi = self.points[:, :2].min(axis=0), self.points[:, :2].max(axis=0)
+        return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+
+
+class FaceStack:
+    """MediaPipe's face models in PyTorch, with no MediaPipe at run time.
+
+    Args:
+        device: where the networks run (batched: several faces' landmarks in one call).
+        config: detector choice and presence threshold.
+    """
+
+    def __init__(self, device: str | torch.device = "cpu", config: FaceStackConfig | None = None) -> None:
+        self.config = config or FaceStackConfig()
+        self.device = torch.device(device)
+        self.detector = FaceDetector(FULL_RANGE if self.config.detector == "full" else SHORT_RANGE).to(self.device)
+        self.landmarker = FaceLandmarker().to(self.device)
+        self._segmenter: PersonSegmenter | None = None
+
+    def detect(self, image: ImageInput) -> list[FaceDetection]:
+        """All faces the detector finds in ``image``, largest first, in full-resolution pixels."""
+        return self._detect(load_image(image))
+
+    def _detect(self, rgb: np.ndarray) -> list[FaceDetection]:
+        height, width = rgb.shape[:2]
+        factor = min(1.0, DETECTION_MAX_SIDE / max(height, width))
+        small = rgb
+        if factor < 1.0:
+            size = (max(1, round(width * factor)), max(1, round(height * factor)))
+            small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+        faces = self.detector.detect(image_tensor(small, self.device))
+        scale = np.array([width / small.shape[1], height / small.shape[0]])
+        if factor == 1.0:
+            return faces
+        return [FaceDetection(_scaled(f.box, scale), f.keypoints * scale, f.score) for f in faces]
+
+    def faces(self, image: ImageInput) -> list[Face]:
+        """Every face in ``image`` with its landmarks, largest first (faces whose landmarks find no face dropped)."""
+        rgb = load_image(image)
+        detections = self._detect(rgb)
+        return [face for face in self._faces(rgb, detections) if face.landmarks.presence >= self.config.min_presence]
+
+    def _faces(self, rgb: np.ndarray, detections: list[FaceDetection]) -> list[Face]:
+        regions = [FaceRegion.from_detection(d) for d in detections]
+        meshes = self.landmarker.locate(rgb, regions)
+        return [self.describe(mesh, detection) for mesh, detection in zip(meshes, detections)]
+
+    @staticmethod
+    def describe(landmarks: FaceLandmarks, detection: FaceDetection | None = None) -> Face:
+        """The :class:`Face` of a mesh: pose against the canonical face, measurements."""
+        pose = head_pose(landmarks.points, canonical_face().points)
+        return Face(landmarks, pose, measure(landmarks.points), detection)
+
+    def face(self, image: ImageInput, index: int = 0) -> Face:
+        """The ``index``-th largest face of ``image`` (0: the largest).
+
+        Raises:
+            FaceNotFoundError: no face, or fewer than ``index + 1`` faces (the message gives the image size and
+                what to try).
+        """
+        if index < 0:
+            raise ConfigError(f"face index must be >= 0 (0 is the largest face), got {index}.")
+        rgb = load_image(image)
+        faces = self.faces(rgb)
+        if len(faces) <= index:
+            height, width = rgb.shape[:2]
+            found = f"found {len(faces)} face(s), so there is no face index {index}" if faces else "found no face"
+            fraction = MIN_FACE_FRACTION[self.config.detector]
+            other = (
+                " or FaceStackConfig(detector='full') for small, distant faces"
+                if self.config.detector == "short"
+                else ""
+            )
+            raise FaceNotFoundError(
+                f"the face stack {found} in the {width}x{height} image. Faces must be at least {fraction:.0%} of the "
+                f"image's longer side ({fraction * max(width, height):.0f} px here) and {MIN_FACE_PIXELS} px, "
+                f"reasonably lit and turned less than {MAX_YAW_DEGREES} degrees from frontal; try cropping the image "
+                f"around the face{other}."
+            )
+        return faces[index]
+
+    def segment(self, image: ImageInput) -> np.ndarray:
+        """Person probability (H, W) float32 in ``[0, 1]`` of ``image``."""
+        if self._segmenter is None:
+            self._segmenter = PersonSegmenter().to(self.device)
+        return self._segmenter.mask(load_image(image))
