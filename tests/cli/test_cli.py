@@ -36,7 +36,7 @@ from motionkit.families.float.licenses import float_license
 from motionkit.io import VideoWriter, read_video
 from motionkit.testing.models import random_model_folder
 
-COMMANDS = ("generate", "convert-float", "edit", "explore", "info", "eval", "faces", "train", "demo")
+COMMANDS = ("generate", "convert-float", "edit", "explore", "calibrate", "info", "eval", "faces", "train", "demo")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
