@@ -73,7 +73,7 @@ def save_model(
     folder: str | Path,
     *,
     config: FamilyConfig,
-    renderer: PortraitRenderer,
+    renderer: PortraitRenderer | None,
     conditioner: SpeechConditioner,
     sampler: MotionGenerator,
     space: MotionSpace | None = None,
@@ -82,6 +82,7 @@ def save_model(
     """Write a model folder (see the module docstring) with the component files of ``config.family``.
 
     Args:
+        renderer: the renderer, or ``None`` for a family whose folders store none (photo).
         space: a space with named axes to store in ``axes.json`` (its basis must be the renderer's).
         manifest: provenance entries merged into ``manifest.json`` (``sources``, ``license``, ``notes``, ...);
             ``motionkit_version`` and ``created`` are added.

@@ -15,7 +15,7 @@ ROOT = Path(motionkit.__file__).parent
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "validation", "types", "config", "io", "progress", "_version"),
     ("face",),
-    ("space", "conditioner", "flow", "renderer"),
+    ("space", "conditioner", "flow", "renderer", "geometric"),
     ("protocols",),
     ("families",),
     ("model_folder",),

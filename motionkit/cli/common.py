@@ -39,10 +39,23 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         type=Path,
-        required=True,
         metavar="DIR",
-        help="model folder (written by `motionkit convert-float` or by training; see `motionkit info DIR`)",
+        help="model folder (written by `motionkit convert-float` or by training; see `motionkit info DIR`), or the "
+        "name of a model shipped with motionkit (photo-motion: real photos; synthetic-demo: the learned 64-px "
+        "model) (default: photo-motion)",
     )
+
+
+def resolve_model(model: Path | None) -> Path:
+    """The folder of ``--model``: a path as given, a shipped model's name (when no such path exists), or the default
+    shipped model when omitted."""
+    from motionkit.assets import BUNDLED_MODELS, DEFAULT_MODEL, bundled_model_path
+
+    if model is None:
+        return bundled_model_path(DEFAULT_MODEL)
+    if str(model) in BUNDLED_MODELS and not model.exists():
+        return bundled_model_path(str(model))
+    return model
 
 
 def add_device_options(parser: argparse.ArgumentParser) -> None:
@@ -125,7 +138,7 @@ def crf_value(text: str) -> int:
 
 def load_pipeline(args: argparse.Namespace) -> Pipeline:
     """The Pipeline of ``--model`` on ``--device`` in ``--dtype``."""
-    return Pipeline.from_pretrained(args.model, device=resolve_device(args.device), dtype=args.dtype)
+    return Pipeline.from_pretrained(resolve_model(args.model), device=resolve_device(args.device), dtype=args.dtype)
 
 
 def license_lines(license_entry: object) -> list[str]:

@@ -81,7 +81,9 @@ class TrainConfig(FrozenConfig):
         if self.device == "cpu" and self.precision in ("bf16", "fp16"):
             raise ValueError(f"precision {self.precision!r} needs CUDA; use precision 'fp32' (or 'auto') on CPU")
         if isinstance(self.model, str):
-            self.resolved_model()  # raises ConfigError naming the known presets
+            from motionkit.families import preset
+
+            preset(self.model)  # raises ConfigError naming the known presets (of any family: recipes train others)
         return self
 
     def resolved_model(self) -> ModelConfig:
@@ -257,6 +259,17 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
         "crop": "resize",
         "init": "source_copy",
         "losses": {"l1": 1.0, "ssim": 1.0, "scales": 3, "region": 8.0, "region_size": 16},
+    },
+    # The photo family's motion model (motionkit.train.photo trains it on the synthetic world's parameters).
+    "flow-photo-motion": {
+        "kind": "flow",
+        **_COMMON_DEMO,
+        "model": "photo-motion",
+        "steps": 3000,
+        "batch_size": 32,
+        "lr": 5e-4,
+        "warmup_steps": 300,
+        "source_frame": "cached",
     },
     "flow-synthetic-demo": {
         "kind": "flow",

@@ -37,7 +37,8 @@ NO_FACE_FIX = Fix(
     python="Or pass crop=False to use the whole image (resized to the model resolution), or box=(x1, y1, x2, y2) "
     "to give the face box in pixels.",
     cli="Or use --no-crop to use the whole image (resized to the model resolution), or --box X1,Y1,X2,Y2 to give "
-    "the face box in pixels.",
+    'the face box in pixels, or a face-box file beside the image (portrait.face.json for portrait.png, holding {"box": '
+    "[x1, y1, x2, y2]}).",
 )
 """What else to do when the face stack finds no face, in Python and on the command line."""
 

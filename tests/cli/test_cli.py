@@ -19,6 +19,7 @@ from PIL import Image
 from skimage import data
 
 from motionkit import MotionTrack
+from motionkit.assets import demo_photo_path
 from motionkit.cli import (
     EXIT_CHECKPOINT,
     EXIT_INPUT,
@@ -147,7 +148,11 @@ ERROR_CASES = {
     "unreadable image": ("image=text.png", EXIT_INPUT, r"is not a readable image .* use a PNG, JPEG"),
     "missing audio": ("audio=missing.wav", EXIT_INPUT, r"audio file .*missing\.wav does not exist"),
     "audio shorter than a frame": ("audio=blip.wav", EXIT_INPUT, r"at least one frame .* Give a longer clip"),
-    "no face": ("image=gray.png crop", EXIT_INPUT, r"no face found .* use --no-crop .* or --box X1,Y1,X2,Y2"),
+    "no face": (
+        "image=gray.png crop",
+        EXIT_INPUT,
+        r"found no face .* use --no-crop .* or --box X1,Y1,X2,Y2 .* face-box file",
+    ),
     "missing model": ("model=nowhere", EXIT_CHECKPOINT, r"model folder .*nowhere does not exist; pass the folder"),
     "folder of another kind": ("model=conditioner", EXIT_CHECKPOINT, r"not a motionkit model .* pass the model folder"),
     "corrupt model": ("model=broken", EXIT_CHECKPOINT, r"damaged or not a safetensors file .* convert or export"),
@@ -441,6 +446,14 @@ def test_train_argument_handling(
     code, _, _ = run(capsys, "train", "--preset", "synthetic-demo")
     assert calls[-1] == Path("runs/synthetic-demo")
 
+    photo = types.ModuleType("motionkit.train.photo")
+    photo.train_photo_motion = lambda out: calls.append(out) or out / "model"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "motionkit.train.photo", photo)
+    code, out, _ = run(capsys, "train", "--preset", "photo-motion")
+    assert code == EXIT_OK
+    assert calls[-1] == Path("runs/photo-motion")
+    assert f"trained model folder: {Path('runs/photo-motion/model')}" in out
+
 
 # ------------------------------------------------------------------------------------------------------- demo
 
@@ -450,7 +463,7 @@ def bundled(monkeypatch: pytest.MonkeyPatch, tiny_model: Path) -> Path:
     """The demo's bundled model replaced by the tiny random one."""
     import motionkit.assets
 
-    monkeypatch.setattr(motionkit.assets, "demo_model_path", lambda: tiny_model)
+    monkeypatch.setattr(motionkit.assets, "bundled_model_path", lambda name="photo-motion": tiny_model)
     return tiny_model
 
 
@@ -475,18 +488,45 @@ def test_demo_makes_a_video_a_plot_and_the_program(
     assert "--overwrite" in one_error_line(err)
 
 
-def test_demo_runs_the_shipped_model_without_arguments(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_demo_animates_the_bundled_photo_at_its_own_size(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from motionkit.io.image import load_image
+
     out_dir = tmp_path / "shipped"
     code, out, err = run(capsys, "demo", "--out", out_dir)
     assert code == EXIT_OK, err
     frames, _, audio = read_video(out_dir / "demo.mp4")
-    assert frames.shape == (100, 64, 64, 3)
+    assert frames.shape == (100, 600, 512, 3)  # Grace Hopper's photo, 512 x 600, the bundled 4 s clip
     assert audio is not None
     assert "done in" in out
+    photo = load_image(demo_photo_path()).astype(np.float32)
+    # the head turns and the mouth moves: frames differ from the photo, by more than the encoder's error
+    assert np.abs(frames.astype(np.float32) - photo).mean(axis=(1, 2, 3)).max() > 4.0
+    program = json.loads((out_dir / "demo_edits.json").read_text())
+    assert [edit["axis"] for edit in program["edits"]] == ["pitch", "yaw"]
+
+
+def test_demo_runs_the_learned_model_by_name(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_dir = tmp_path / "learned"
+    code, _, err = run(capsys, "demo", "--model", "synthetic-demo", "--out", out_dir)
+    assert code == EXIT_OK, err
+    frames, _, _ = read_video(out_dir / "demo.mp4")
+    assert frames.shape == (100, 64, 64, 3)
     first = (out_dir / "demo_edits.json").read_text()
-    code, _, err = run(capsys, "demo", "--out", out_dir, "--overwrite")
+    code, _, err = run(capsys, "demo", "--model", "synthetic-demo", "--out", out_dir, "--overwrite")
     assert code == EXIT_OK, err
     assert (out_dir / "demo_edits.json").read_text() == first
+
+
+def test_generate_without_a_model_animates_a_photo(
+    capsys: pytest.CaptureFixture[str], speech: Path, tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "generate", demo_photo_path(), speech, "-o", tmp_path / "photo.mp4")
+    assert code == EXIT_OK, err
+    frames, _, _ = read_video(tmp_path / "photo.mp4")
+    assert frames.shape == (25, 600, 512, 3)
+    code, _, err = run(capsys, "generate", demo_photo_path(), speech, "-o", tmp_path / "x.mp4", "--no-crop")
+    assert code == EXIT_INPUT
+    assert "drop --no-crop" in one_error_line(err)
 
 
 def test_demo_with_own_audio_and_without_edits(
@@ -504,7 +544,7 @@ def test_demo_needs_pitch_and_yaw_for_its_edits(
     import motionkit.assets
 
     plain = random_model_folder(tmp_path / "plain", axes=("roll",))
-    monkeypatch.setattr(motionkit.assets, "demo_model_path", lambda: plain)
+    monkeypatch.setattr(motionkit.assets, "bundled_model_path", lambda name="photo-motion": plain)
     code, _, err = run(capsys, "demo", "--out", tmp_path / "d")
     assert code == EXIT_INPUT
     assert "no calibrated 'pitch' and 'yaw' axis" in one_error_line(err)
@@ -520,8 +560,8 @@ def test_missing_bundled_model_is_a_checkpoint_error(
     monkeypatch.setattr(motionkit.assets, "_asset", lambda name: tmp_path / name)
     code, _, err = run(capsys, "demo", "--out", tmp_path / "d")
     assert code == EXIT_CHECKPOINT
-    assert "bundled demo model is missing" in one_error_line(err)
-    assert "motionkit train --preset synthetic-demo" in err
+    assert "bundled model 'photo-motion' is missing" in one_error_line(err)
+    assert "motionkit train --preset photo-motion" in err
 
 
 # ------------------------------------------------------------------------------------- errors, debug, warnings

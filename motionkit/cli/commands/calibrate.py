@@ -12,9 +12,10 @@ from motionkit.cli.common import (
     check_input_file,
     load_pipeline,
     positive_int,
+    resolve_model,
 )
 from motionkit.cli.progress import ProgressBars
-from motionkit.errors import AudioError, ImageError
+from motionkit.errors import AudioError, ImageError, OutputError
 from motionkit.pipeline.calibrate import (
     CALIBRATION_FILE,
     DEFAULT_MIN_R2,
@@ -64,6 +65,15 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 
 def run(args: argparse.Namespace) -> int:
+    folder = resolve_model(args.model)
+    from motionkit.assets import BUNDLED_MODELS, bundled_model_path
+
+    shipped = {bundled_model_path(name).resolve() for name in BUNDLED_MODELS}
+    if folder.resolve() in shipped:
+        raise OutputError(
+            f"{folder} is a model shipped inside motionkit, which calibration does not overwrite; copy it first "
+            f"(cp -r {folder} my-model) and pass --model my-model."
+        )
     if args.portrait:
         portraits = [check_input_file(path, ImageError, "portrait") for path in args.portrait]
     else:
@@ -90,6 +100,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"the face stack read {result.measured} of {result.rendered} rendered frames")
     for name, fit in result.report.items():
         print(f"{fit}{'' if name in result.kept else f'  (not written: R^2 below {args.min_r2})'}")
-    axes, quality = result.save(args.model)
+    axes, quality = result.save(folder)
     print(f"wrote {axes} and {quality}")
     return 0

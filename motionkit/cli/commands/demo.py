@@ -1,5 +1,5 @@
-"""``motionkit demo``: a talking-face video with the bundled model, speech clip and portrait, plus a scripted nod
-and turn, and a plot of the motion axes before and after the edits."""
+"""``motionkit demo``: a talking-head video of the bundled photo (or the user's) with the bundled model and speech
+clip, plus a scripted nod and turn, and a plot of the motion axes before and after the edits."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from motionkit.cli.common import (
     check_input_file,
     check_output,
     resolve_device,
+    resolve_model,
 )
 from motionkit.cli.progress import ProgressBars
-from motionkit.errors import AudioError, ConfigError
+from motionkit.errors import AudioError, ConfigError, ImageError
+from motionkit.families.photo.presets import FAMILY_NAME as PHOTO_FAMILY
 from motionkit.io.files import check_folder_writable, make_folder
 from motionkit.pipeline import Pipeline
 from motionkit.space import EditProgram, MotionSpace
@@ -27,7 +29,7 @@ DEFAULT_OUT = Path("out/demo")
 VIDEO_FILE, PLOT_FILE, EDITS_FILE = "demo.mp4", "demo_motion.png", "demo_edits.json"
 NOD_AXIS, TURN_AXIS = "pitch", "yaw"
 NOD_AMPLITUDE = 8.0
-"""Peak of the nod, in the pitch axis' unit (degrees for the calibrated demo model)."""
+"""Peak of the nod, in the pitch axis' unit (degrees for the bundled models)."""
 NOD_FREQUENCY = 1.5
 TURN_ANGLE = 15.0
 """The turn, in the yaw axis' unit."""
@@ -38,13 +40,16 @@ MAX_FADE = 0.2
 """Seconds of fade in and out of the nod (at most a quarter of its window)."""
 
 DESCRIPTION = f"""\
-Make a talking-face video with the bundled demo model (trained on motionkit's synthetic world), the bundled
-speech clip (CMU ARCTIC) and the bundled portrait, with a scripted nod ({NOD_AXIS} axis) over the first part of the
-clip and a turn ({TURN_AXIS} axis) later. Writes the video, a plot of the motion axes before and after the edits,
-and the EditProgram used (edit it and re-run the same with `motionkit edit`). Runs on a CPU in seconds.
+Animate a real photo (the bundled public-domain portrait of Grace Hopper, or yours with --photo) at its own
+resolution with the bundled speech clip (CMU ARCTIC, or yours with --audio) through the bundled photo-motion model
+and the geometric renderer, with a scripted nod ({NOD_AXIS} axis) over the first part of the clip and a turn
+({TURN_AXIS} axis) later. Writes the video, a plot of the motion axes before and after the edits, and the
+EditProgram used (edit it and re-run the same with `motionkit edit`). Runs on a CPU; nothing is downloaded.
+`--model synthetic-demo` runs the learned 64-px demo model on its synthetic portrait instead.
 
-example:
-  motionkit demo --audio my_speech.wav --out out/my-demo
+examples:
+  motionkit demo --photo me.jpg --audio my_speech.wav --out out/my-demo
+  motionkit demo --model synthetic-demo
 """
 
 
@@ -52,15 +57,19 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     parser = subparsers.add_parser(
         "demo",
         parents=parents,
-        help="talking-face video with the bundled model, speech and portrait",
+        help="talking-head video of a real photo with the bundled model and speech",
         description=DESCRIPTION,
         formatter_class=HelpFormatter,
     )
+    parser.add_argument("--photo", type=Path, help="your own portrait (default: the bundled portrait of the model)")
     parser.add_argument("--audio", type=Path, help="your own speech clip (default: the bundled 4 s clip)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the video, plot and edit program")
     parser.add_argument("--no-edits", action="store_true", help="leave the sampled motion unedited (no nod or turn)")
     parser.add_argument(
-        "--model", type=Path, metavar="DIR", help="another model folder (default: the bundled synthetic-demo model)"
+        "--model",
+        type=Path,
+        metavar="DIR",
+        help="another model folder, or a shipped model's name (photo-motion, synthetic-demo) (default: photo-motion)",
     )
     parser.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same video")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run")
@@ -93,12 +102,17 @@ def _require_axes(space: MotionSpace, model: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from motionkit.assets import demo_model_path, demo_portrait_path, demo_speech_path
+    from motionkit.assets import demo_photo_path, demo_portrait_path, demo_speech_path
+    from motionkit.model_folder import read_config
 
     started = time.perf_counter()
-    model = args.model or demo_model_path()
+    model = resolve_model(args.model)
     audio = args.audio or demo_speech_path()
     check_input_file(audio, AudioError, "audio file")
+    if args.photo is not None:
+        check_input_file(args.photo, ImageError, "photo")
+    # each kind of model has its own bundled portrait: a real photo for the photo family, else the synthetic face
+    portrait = args.photo or (demo_photo_path() if read_config(model).family == PHOTO_FAMILY else demo_portrait_path())
     check_folder_writable(args.out)  # before any work: a file, or a read-only parent, is refused now
     outputs = [args.out / VIDEO_FILE, args.out / PLOT_FILE] + ([] if args.no_edits else [args.out / EDITS_FILE])
     if args.out.is_dir():
@@ -111,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # without a classifier the emotion cannot be predicted: neutral, said explicitly (no warning)
         emotion = None if pipeline.conditioner.predicts_emotion else "neutral"
-        video = pipeline.generate(demo_portrait_path(), audio, emotion, seed=args.seed, progress=progress)
+        video = pipeline.generate(portrait, audio, emotion, seed=args.seed, progress=progress)
         program = None if args.no_edits else demo_program(video.duration)
         if program is not None:
             video = video.with_track(pipeline.apply_edits(video.track, program))

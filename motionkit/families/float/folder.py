@@ -64,9 +64,9 @@ def save_components(
 def load_components(folder: Path, config: ModelConfig) -> ModelComponents:
     """The components of a model folder written by :func:`save_components`, on the CPU."""
     renderer = Renderer(config.renderer)
-    _check_and_load(renderer, folder / RENDERER_FILE)
+    check_and_load(renderer, folder / RENDERER_FILE)
     sampler = FlowSampler(config.flow)
-    _check_and_load(sampler, folder / FLOW_FILE)
+    check_and_load(sampler, folder / FLOW_FILE)
     conditioner_folder = folder / CONDITIONER_FOLDER
     if not conditioner_folder.is_dir():
         raise CheckpointError(f"{conditioner_folder} is missing: the model folder is incomplete.")
@@ -90,7 +90,7 @@ def float_architecture(
     raise ConfigError(f"this needs a model of FLOAT's architecture (Renderer, Conditioner, FlowSampler); got {found}.")
 
 
-def _check_and_load(module: torch.nn.Module, path: Path) -> None:
+def check_and_load(module: torch.nn.Module, path: Path) -> None:
     """Load ``path`` into ``module`` after listing every missing, unexpected and mis-shaped name."""
     tensors: Mapping[str, torch.Tensor] = read_tensors(
         path, what="model weights", fix="the model folder is incomplete; convert or export it again"

@@ -19,19 +19,14 @@ always run again.
 from __future__ import annotations
 
 import json
-import resource
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import ValidationError
 
 from motionkit.conditioner import Conditioner
-from motionkit.config.train import TRAIN_PRESETS, AELossConfig, TrainConfig
+from motionkit.config.train import TRAIN_PRESETS, AELossConfig
 from motionkit.data.cache import FeatureCache, FeatureCacheWriter, WindowSource
 from motionkit.data.synthetic import SyntheticWorld
 from motionkit.errors import ConfigError, OutputError
@@ -57,6 +52,7 @@ from motionkit.train.export import checkpoint_weights, load_weights
 from motionkit.train.rng import derive_seed
 from motionkit.train.tasks.autoencoder import AutoencoderTask, initialise_renderer
 from motionkit.train.tasks.flow import FlowPreview, FlowTask, audio_margin
+from motionkit.train.timing import Log, StageTimer, preset_settings
 
 AE_PRESET = "ae-synthetic-demo"
 FLOW_PRESET = "flow-synthetic-demo"
@@ -66,65 +62,9 @@ MODEL_FOLDER = "model"
 LICENSE = "Apache-2.0"
 _STREAM_AE_INIT, _STREAM_FLOW_INIT = 11, 12
 
-Log = Callable[[str], None]
-
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-class _Timer:
-    """Wall and CPU seconds per stage (CPU: this process's threads plus finished child processes), summed over
-    every invocation of the recipe on one folder (kept in ``record``), so that a resumed run reports what the whole
-    training cost."""
-
-    def __init__(self, log: Log, record: Path) -> None:
-        self.log = log
-        self.record = record
-        self.stages: dict[str, dict[str, float]] = {}
-        if record.is_file():
-            try:
-                self.stages = json.loads(record.read_text(encoding="utf-8"))
-            except ValueError as exc:
-                raise OutputError(f"{record} is unreadable ({exc}); delete it or use an empty folder.") from exc
-
-    @staticmethod
-    def _cpu() -> float:
-        own = resource.getrusage(resource.RUSAGE_SELF)
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        wall, cpu = time.perf_counter(), self._cpu()
-        self.log(f"[synthetic-demo] {name} ...")
-        yield
-        spent = {"wall_s": time.perf_counter() - wall, "cpu_s": self._cpu() - cpu}
-        before = self.stages.get(name, {})
-        self.stages[name] = {key: round(before.get(key, 0.0) + value, 1) for key, value in spent.items()}
-        with atomic_path(self.record) as tmp:
-            tmp.write_text(json.dumps(self.stages, indent=2) + "\n", encoding="utf-8")
-        self.log(f"[synthetic-demo] {name}: {spent['wall_s']:.1f} s wall, {spent['cpu_s']:.1f} s CPU")
-
-    def total(self, names: tuple[str, ...]) -> dict[str, float]:
-        return {
-            key: round(sum(self.stages[n][key] for n in names if n in self.stages), 1) for key in ("wall_s", "cpu_s")
-        }
-
-
-def stage_config(preset_name: str, config: SyntheticDemoConfig, output_dir: Path, **overrides: Any) -> TrainConfig:
-    """The optimisation settings of a training preset as a plain :class:`TrainConfig` for the recipe's model (its
-    data sources replace the preset's videos / feature cache), with the ``overrides`` that are not ``None``. The
-    warm-up is shortened to the run when the run is shorter."""
-    fields = {k: v for k, v in TRAIN_PRESETS[preset_name].items() if k in TrainConfig.model_fields}
-    fields.update({k: v for k, v in overrides.items() if v is not None})
-    fields["warmup_steps"] = min(fields.get("warmup_steps", 0), fields["steps"])
-    fields.setdefault("sample_every", fields.get("checkpoint_every"))
-    fields.update(model=config.model, output_dir=output_dir, seed=config.seed, resume="latest")
-    try:
-        return TrainConfig.model_validate(fields)
-    except ValidationError as exc:
-        raise ConfigError(f"invalid {preset_name} settings for the demo recipe: {exc}") from None
 
 
 def _check_out_dir(out_dir: Path, config: SyntheticDemoConfig) -> None:
@@ -150,7 +90,9 @@ def _train_autoencoder(
     config: SyntheticDemoConfig, identities: list[DemoIdentity], out_dir: Path, world: SyntheticWorld
 ) -> Renderer:
     preset = TRAIN_PRESETS[AE_PRESET]
-    settings = stage_config(AE_PRESET, config, out_dir / "ae", steps=config.ae_steps, batch_size=config.ae_batch_size)
+    settings = preset_settings(
+        AE_PRESET, config.model, config.seed, out_dir / "ae", steps=config.ae_steps, batch_size=config.ae_batch_size
+    )
     losses = AELossConfig.model_validate(
         {
             **preset.get("losses", {}),
@@ -209,8 +151,13 @@ def _train_flow(
     preview_identity: DemoIdentity,
 ) -> tuple[FlowSampler, Conditioner]:
     model = config.model
-    settings = stage_config(
-        FLOW_PRESET, config, out_dir / "flow", steps=config.flow_steps, batch_size=config.flow_batch_size
+    settings = preset_settings(
+        FLOW_PRESET,
+        config.model,
+        config.seed,
+        out_dir / "flow",
+        steps=config.flow_steps,
+        batch_size=config.flow_batch_size,
     )
     margin = audio_margin(model.conditioner, True)
     data = WindowSource(
@@ -256,7 +203,7 @@ def train_synthetic_demo(
         raise ConfigError(f"config must be a SyntheticDemoConfig, got {type(config).__name__}.")
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, config)
-    timer = _Timer(log or (lambda _: None), out_dir / TIMINGS_FILE)
+    timer = StageTimer(log or (lambda _: None), out_dir / TIMINGS_FILE, label="synthetic-demo")
     threads = torch.get_num_threads()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
@@ -309,7 +256,7 @@ def train_synthetic_demo(
 
 
 def _manifest(
-    config: SyntheticDemoConfig, report: dict[str, AxisFit], gains: dict[str, float], timer: _Timer
+    config: SyntheticDemoConfig, report: dict[str, AxisFit], gains: dict[str, float], timer: StageTimer
 ) -> dict[str, Any]:
     training = ("data", "auto-encoder", "features", "flow", "calibration")
     return {

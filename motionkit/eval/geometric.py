@@ -1,0 +1,210 @@
+"""Accuracy of the geometric renderer, measured by a landmarker on its frames.
+
+For a portrait and requested parameter vectors, the frames are rendered and a landmarker (MediaPipe FaceMesh through
+:class:`~motionkit.eval.face.LandmarkFaceAnalyzer` until motionkit's face stack lands; any callable from
+``(T, H, W, 3)`` uint8 frames to ``(T, 468+, 3)`` landmarks in pixels works) reads them back:
+
+- **head pose**: the rotation between the photo's landmarks and a frame's, fitted by least squares (Kabsch, with
+  scale) over the rigid upper face (landmarks above the mouth, outside the eyes and brows), decomposed as
+  ``R = R_roll R_yaw R_pitch`` in the renderer's conventions (:mod:`motionkit.geometric.motion`):
+  ``yaw = asin(R_20)``, ``pitch = atan2(-R_21, R_22)``, ``roll = atan2(R_10, R_00)``.
+- **mouth**: the inner-lip gap over the mouth width, ``|p13 - p14| / |p61 - p291|``, minus the photo's own.
+- **eyes**: the eye aspect ratio per eye, ``|p159 - p145| / |p33 - p133|`` (image-left) and
+  ``|p386 - p374| / |p362 - p263|`` (image-right).
+- **jitter**: the RMS distance of each landmark from its mean over frames of one still request (pixels).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from motionkit.errors import ShapeError, require
+from motionkit.eval.metrics import pearson
+from motionkit.geometric import GeometricPortrait, GeometricRenderer
+from motionkit.geometric.axes import BLINK_LEFT, BLINK_RIGHT, MOUTH, PARAMETERS, PITCH, ROLL, YAW
+from motionkit.geometric.frame import face_frame
+from motionkit.geometric.topology import (
+    BROW_LEFT,
+    BROW_RIGHT,
+    EYE_LEFT_CORNERS,
+    EYE_LEFT_LOWER,
+    EYE_LEFT_UPPER,
+    EYE_RIGHT_CORNERS,
+    EYE_RIGHT_LOWER,
+    EYE_RIGHT_UPPER,
+    LOWER_LIP_CENTRE,
+    MESH_POINTS,
+    MOUTH_CORNERS,
+    UPPER_LIP_CENTRE,
+)
+
+Landmarker = Callable[[np.ndarray], np.ndarray]
+"""``(T, H, W, 3)`` uint8 frames -> ``(T, >=468, 3)`` landmarks in pixels (NaN rows where no face was found)."""
+
+POSE_TOLERANCE = 0.15
+POSE_FLOOR_DEGREES = 1.5
+"""The issue's pose target: within 15 % of the request or 1.5 degrees, whichever is larger."""
+
+CLOSED_EAR = 0.1
+"""An eye counts as closed below this eye aspect ratio (open eyes measure about 0.25-0.35)."""
+
+EAR_POINTS = ((159, 145, 33, 133), (386, 374, 362, 263))
+"""(upper lid, lower lid, corner, corner) of the image-left and image-right eyes."""
+
+POSE_SWEEP = {YAW: (-20.0, -10.0, 10.0, 20.0), PITCH: (-15.0, -7.5, 7.5, 15.0), ROLL: (-15.0, -7.5, 7.5, 15.0)}
+MOUTH_SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+STILL_FRAMES = 10
+
+
+def rigid_points(landmarks: np.ndarray) -> np.ndarray:
+    """Indices of the rigid upper face of ``(468, 3)`` landmarks: above the mouth corners, not on lids or brows."""
+    frame = face_frame(landmarks[:MESH_POINTS])
+    v = frame.coords(landmarks[:MESH_POINTS])[:, 1]
+    mouth_v = float(v[list(MOUTH_CORNERS)].min())
+    moving = {
+        *EYE_LEFT_UPPER, *EYE_LEFT_LOWER, *EYE_RIGHT_UPPER, *EYE_RIGHT_LOWER, *BROW_LEFT, *BROW_RIGHT,
+        *EYE_LEFT_CORNERS, *EYE_RIGHT_CORNERS,
+    }  # fmt: skip
+    keep = [i for i in range(MESH_POINTS) if v[i] < mouth_v and i not in moving]
+    return np.asarray(keep)
+
+
+def relative_pose(reference: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """``(T, 3)`` yaw, pitch, roll (degrees) turning ``reference`` ``(468, 3)`` into each of ``landmarks``
+    ``(T, 468, 3)`` (NaN where a frame has no face)."""
+    points = rigid_points(reference)
+    a = reference[points] - reference[points].mean(axis=0)
+    out = np.full((len(landmarks), 3), np.nan)
+    for t, frame in enumerate(landmarks):
+        if not np.isfinite(frame[points]).all():
+            continue
+        b = frame[points] - frame[points].mean(axis=0)
+        u, _, vt = np.linalg.svd(a.T @ b)
+        d = np.sign(np.linalg.det(vt.T @ u.T))
+        r = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
+        out[t] = np.degrees(
+            [np.arcsin(np.clip(r[2, 0], -1.0, 1.0)), np.arctan2(-r[2, 1], r[2, 2]), np.arctan2(r[1, 0], r[0, 0])]
+        )
+    return out
+
+
+def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
+    """``(T,)`` inner-lip gap over mouth width."""
+    gap = np.linalg.norm(landmarks[:, UPPER_LIP_CENTRE, :2] - landmarks[:, LOWER_LIP_CENTRE, :2], axis=1)
+    width = np.linalg.norm(landmarks[:, MOUTH_CORNERS[0], :2] - landmarks[:, MOUTH_CORNERS[1], :2], axis=1)
+    return np.asarray(gap / width)
+
+
+def eye_aspect_ratios(landmarks: np.ndarray) -> np.ndarray:
+    """``(T, 2)`` eye aspect ratio of the image-left and image-right eyes."""
+    out = []
+    for upper, lower, a, b in EAR_POINTS:
+        lid = np.linalg.norm(landmarks[:, upper, :2] - landmarks[:, lower, :2], axis=1)
+        out.append(lid / np.linalg.norm(landmarks[:, a, :2] - landmarks[:, b, :2], axis=1))
+    return np.stack(out, axis=1)
+
+
+@dataclass(frozen=True)
+class PoseAccuracy:
+    """One head-pose axis: ``requested`` and ``measured`` ``(K,)`` degrees; ``within`` the issue's tolerance."""
+
+    axis: str
+    requested: np.ndarray
+    measured: np.ndarray
+
+    @property
+    def ratio(self) -> np.ndarray:
+        """Measured over requested (1 is exact)."""
+        return np.asarray(self.measured / self.requested)
+
+    @property
+    def within(self) -> np.ndarray:
+        allowed = np.maximum(POSE_TOLERANCE * np.abs(self.requested), POSE_FLOOR_DEGREES)
+        return np.asarray(np.abs(self.measured - self.requested) <= allowed)
+
+
+@dataclass(frozen=True)
+class GeometricAccuracy:
+    """What the landmarker reads back from one portrait's frames (see the module docstring)."""
+
+    poses: tuple[PoseAccuracy, ...]
+    mouth_requested: np.ndarray
+    mouth_measured: np.ndarray
+    open_ear: np.ndarray
+    closed_ear: np.ndarray
+    jitter: float
+
+    @property
+    def mouth_r(self) -> float:
+        return float(pearson(self.mouth_requested, self.mouth_measured))
+
+    @property
+    def mouth_slope(self) -> float:
+        """Least-squares slope of measured over requested opening (1 is exact)."""
+        return float(np.polyfit(self.mouth_requested, self.mouth_measured, 1)[0])
+
+    def summary(self) -> dict[str, float]:
+        """One row of the accuracy table."""
+        row: dict[str, float] = {}
+        for pose in self.poses:
+            row[f"{pose.axis} worst ratio"] = float(pose.ratio[np.argmax(np.abs(pose.ratio - 1.0))])
+            row[f"{pose.axis} within"] = float(pose.within.mean())
+        row.update(
+            mouth_r=self.mouth_r,
+            mouth_slope=self.mouth_slope,
+            open_ear=float(self.open_ear.max()),
+            closed_ear=float(self.closed_ear.max()),
+            jitter_px=self.jitter,
+        )
+        return row
+
+
+def _frames(values: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+    out = np.asarray(values, dtype=np.float64)
+    require(out.ndim == 2 and out.shape[1] == PARAMETERS, ShapeError, f"expected (T, {PARAMETERS}) parameters.")
+    return out
+
+
+def measure_accuracy(
+    renderer: GeometricRenderer, portrait: GeometricPortrait, photo: np.ndarray, landmarker: Landmarker
+) -> GeometricAccuracy:
+    """Render the issue's sweeps of ``portrait`` (from ``photo`` ``(H, W, 3)`` uint8) and read them back.
+
+    Sweeps: yaw +/-10, +/-20 degrees; pitch and roll +/-7.5, +/-15; mouth 0 .. 0.5; both eyes closed; and
+    :data:`STILL_FRAMES` frames of the zero request (jitter, read as a video: the landmarker tracks them). Every
+    other frame is read on its own, from a fresh detection, so no tracking prior (the photo's landmarks or the
+    previous request's) pulls its reading towards another pose.
+    """
+    reference = landmarker(photo[None])[0]
+    require(bool(np.isfinite(reference).all()), ShapeError, "the landmarker finds no face in the photo.")
+
+    def read(values: np.ndarray) -> np.ndarray:
+        frames = renderer.render_frames(portrait, values)
+        return np.stack([landmarker(frame[None])[0] for frame in frames])
+
+    poses = []
+    for axis, sweep in POSE_SWEEP.items():
+        values = np.zeros((len(sweep), PARAMETERS))
+        values[:, axis] = sweep
+        measured = relative_pose(reference, read(values))[:, axis]
+        poses.append(PoseAccuracy(("yaw", "pitch", "roll")[axis], np.asarray(sweep), measured))
+    mouth = np.zeros((len(MOUTH_SWEEP), PARAMETERS))
+    mouth[:, MOUTH] = MOUTH_SWEEP
+    opening = mouth_opening(read(mouth)) - mouth_opening(reference[None])[0]
+    eyes = np.zeros((2, PARAMETERS))
+    eyes[1, [BLINK_LEFT, BLINK_RIGHT]] = 1.0
+    ears = eye_aspect_ratios(read(eyes))
+    still = renderer.render_frames(portrait, np.zeros((STILL_FRAMES, PARAMETERS)))
+    tracked = landmarker(still)[:, :MESH_POINTS, :2]
+    jitter = float(np.sqrt(((tracked - tracked.mean(axis=0)) ** 2).sum(axis=-1).mean()))
+    return GeometricAccuracy(
+        poses=tuple(poses),
+        mouth_requested=np.asarray(MOUTH_SWEEP),
+        mouth_measured=opening,
+        open_ear=ears[0],
+        closed_ear=ears[1],
+        jitter=jitter,
+    )

@@ -1,0 +1,135 @@
+"""The photo family's motion generator: a flow sampler over the normalised parameter vector, in real units outside.
+
+The flow model works on ``z = (x - mean) / scale`` per axis (``mean``, ``scale``: ``(P,)`` buffers measured on the
+training data and stored with the weights), so that degrees of yaw and mouth ratios weigh alike in its loss.
+:class:`ParameterMotion` hides that: it takes the portrait's own parameters and yields tracks in the axes' units,
+clamped to their ranges::
+
+    z_source = (x_source - mean) / scale
+    x_t      = clamp(mean + scale * z_t, minimum, maximum)        for every frame z_t the flow sampler yields
+
+Its motion space is the parameter vector itself (:func:`parameter_space`: identity basis, one axis per parameter
+with its unit), so every edit of an EditProgram is exact: a nod of 8 degrees adds exactly 8 to ``pitch``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from motionkit.config.flow import GuidanceConfig
+from motionkit.errors import ConfigError
+from motionkit.families.photo.config import PhotoMotionConfig
+from motionkit.flow import FlowSampler
+from motionkit.flow.noise import NoiseInput
+from motionkit.space import Axis, MotionSpace
+from motionkit.types import Conditions, MotionTrack
+from motionkit.validation import check_tensor
+
+
+def parameter_space(config: PhotoMotionConfig) -> MotionSpace:
+    """The motion space of the parameter vector: identity basis ``(P, P)``; axis ``i`` is parameter ``i`` in its
+    unit (scale 1, offset 0), so readings are the values themselves."""
+    rank = len(config.axes)
+    axes = [Axis.basis(i, rank, name=axis.name, unit=axis.unit) for i, axis in enumerate(config.axes)]
+    return MotionSpace(torch.eye(rank), axes)
+
+
+class ParameterMotion(nn.Module):
+    """Audio -> parameter tracks in real units (a :class:`~motionkit.protocols.MotionGenerator`).
+
+    Args:
+        config: the model's configuration; ``flow`` is the sampler's, ``axes`` name the parameters.
+
+    Attributes:
+        flow: the :class:`~motionkit.flow.FlowSampler` over normalised parameters.
+        mean, scale: ``(P,)`` buffers of the normalisation (set by training; identity until then).
+        minimum, maximum: ``(P,)`` buffers of the axes' ranges (from ``config``; not stored).
+    """
+
+    mean: torch.Tensor
+    scale: torch.Tensor
+    minimum: torch.Tensor
+    maximum: torch.Tensor
+
+    def __init__(self, config: PhotoMotionConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.flow = FlowSampler(config.flow)
+        size = len(config.axes)
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("scale", torch.ones(size))
+        self.register_buffer("minimum", torch.tensor([a.minimum for a in config.axes]), persistent=False)
+        self.register_buffer("maximum", torch.tensor([a.maximum for a in config.axes]), persistent=False)
+
+    @property
+    def window(self) -> int:
+        return self.flow.window
+
+    @property
+    def latent_dim(self) -> int:
+        return len(self.config.axes)
+
+    @property
+    def default_guidance(self) -> GuidanceConfig:
+        return self.flow.default_guidance
+
+    def set_normalisation(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
+        """Set the per-axis ``mean`` and ``scale`` (``(P,)``, scale > 0) of the flow model's inputs."""
+        size = self.latent_dim
+        check_tensor("mean", mean, ndim=1, last_dim=size, hint=f"Expected ({size},).")
+        check_tensor("scale", scale, ndim=1, last_dim=size, hint=f"Expected ({size},).")
+        if not bool((scale > 0).all()) or not bool(torch.isfinite(mean).all()):
+            raise ConfigError("the normalisation needs finite means and positive scales for every axis.")
+        self.mean.copy_(mean)
+        self.scale.copy_(scale)
+
+    def neutral(self, batch: int = 1) -> torch.Tensor:
+        """``(batch, P)`` the neutral portrait's parameters (each axis's ``neutral``)."""
+        values = torch.tensor([axis.neutral for axis in self.config.axes], device=self.mean.device)
+        return values.expand(batch, -1).clone()
+
+    def normalise(self, values: torch.Tensor) -> torch.Tensor:
+        """``(..., P)`` real units -> the flow model's ``(..., P)``."""
+        return (values - self.mean) / self.scale
+
+    def denormalise(self, normalised: torch.Tensor) -> torch.Tensor:
+        """``(..., P)`` flow output -> real units, clamped to each axis's range."""
+        values = normalised * self.scale + self.mean
+        return torch.maximum(torch.minimum(values, self.maximum), self.minimum)
+
+    def stream(
+        self,
+        conditions: Iterable[Conditions],
+        source_motion: torch.Tensor,
+        *,
+        nfe: int | None = None,
+        solver: Any = None,
+        guidance: GuidanceConfig | None = None,
+        seed: int | None = None,
+        noise: NoiseInput | None = None,
+    ) -> Iterator[MotionTrack]:
+        """Parameter tracks window by window (see :meth:`FlowSampler.stream`, whose arguments these are).
+
+        Args:
+            source_motion: ``(B, P)`` the portrait's own parameters in real units (:meth:`neutral` for a frontal,
+                neutral face). Noise, if given, is in the normalised space.
+        """
+        source = self._source(source_motion)
+        for part in self.flow.stream(
+            conditions, self.normalise(source), nfe=nfe, solver=solver, guidance=guidance, seed=seed, noise=noise
+        ):
+            yield MotionTrack(self.denormalise(part.latents), fps=part.fps, source=source)
+
+    def sample(self, conditions: Conditions, source_motion: torch.Tensor, **options: Any) -> MotionTrack:
+        """The whole clip's track ``(B, T, P)`` in real units (options as in :meth:`stream`)."""
+        parts = list(self.stream([conditions], source_motion, **options))
+        return MotionTrack(torch.cat([p.latents for p in parts], dim=1), fps=parts[0].fps, source=parts[0].source)
+
+    def _source(self, source_motion: torch.Tensor) -> torch.Tensor:
+        size = self.latent_dim
+        check_tensor("source_motion", source_motion, ndim=2, last_dim=size, hint=f"Expected (B, {size}) parameters.")
+        return source_motion.to(device=self.mean.device, dtype=self.mean.dtype)

@@ -1,0 +1,80 @@
+"""What the built-in recipes share: their stages' wall and CPU seconds, kept in a JSON file beside the runs, and the
+settings of a training preset as one stage's :class:`TrainConfig`."""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from motionkit.config.model import ModelConfig
+from motionkit.config.train import TRAIN_PRESETS, TrainConfig
+from motionkit.errors import ConfigError, OutputError
+from motionkit.io import atomic_path
+
+Log = Callable[[str], None]
+"""Receives one line of progress."""
+
+
+class StageTimer:
+    """Wall and CPU seconds per stage (CPU: this process's threads plus finished child processes), summed over
+    every invocation of the recipe on one folder (kept in ``record``), so that a resumed run reports what the whole
+    training cost."""
+
+    def __init__(self, log: Log, record: Path, *, label: str) -> None:
+        self.log = log
+        self.label = label
+        self.record = record
+        self.stages: dict[str, dict[str, float]] = {}
+        if record.is_file():
+            try:
+                self.stages = json.loads(record.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise OutputError(f"{record} is unreadable ({exc}); delete it or use an empty folder.") from exc
+
+    @staticmethod
+    def _cpu() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), self._cpu()
+        self.log(f"[{self.label}] {name} ...")
+        yield
+        spent = {"wall_s": time.perf_counter() - wall, "cpu_s": self._cpu() - cpu}
+        before = self.stages.get(name, {})
+        self.stages[name] = {key: round(before.get(key, 0.0) + value, 1) for key, value in spent.items()}
+        with atomic_path(self.record) as tmp:
+            tmp.write_text(json.dumps(self.stages, indent=2) + "\n", encoding="utf-8")
+        self.log(f"[{self.label}] {name}: {spent['wall_s']:.1f} s wall, {spent['cpu_s']:.1f} s CPU")
+
+    def total(self, names: tuple[str, ...]) -> dict[str, float]:
+        return {
+            key: round(sum(self.stages[n][key] for n in names if n in self.stages), 1) for key in ("wall_s", "cpu_s")
+        }
+
+
+def preset_settings(
+    preset_name: str, model: ModelConfig | str, seed: int, output_dir: Path, **overrides: Any
+) -> TrainConfig:
+    """The optimisation settings of a training preset as a plain :class:`TrainConfig` of ``model`` (a configuration
+    or a preset name) for a recipe whose own data sources replace the preset's videos / feature cache, with the
+    ``overrides`` that are not ``None``. The warm-up is shortened to the run when the run is shorter; the run
+    resumes from its latest checkpoint."""
+    fields = {k: v for k, v in TRAIN_PRESETS[preset_name].items() if k in TrainConfig.model_fields}
+    fields.update({k: v for k, v in overrides.items() if v is not None})
+    fields["warmup_steps"] = min(fields.get("warmup_steps", 0), fields["steps"])
+    fields.setdefault("sample_every", fields.get("checkpoint_every"))
+    fields.update(model=model, output_dir=output_dir, seed=seed, resume="latest")
+    try:
+        return TrainConfig.model_validate(fields)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid {preset_name} settings for the recipe: {exc}") from None

@@ -1,0 +1,164 @@
+"""The photo family: its preset agrees with the synthetic world, the parameter track is in real units and clamped,
+edits are exact on its motion space, and its model folders hold the motion model only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from motionkit.conditioner import Conditioner
+from motionkit.data.synthetic import PARAM_NAMES, FaceParams, MotionConfig
+from motionkit.data.synthetic.params import UNIT_PARAMS
+from motionkit.errors import CheckpointError, ConfigError, ShapeError
+from motionkit.families import FAMILIES, preset
+from motionkit.families.photo import ParameterMotion, PhotoMotionConfig, parameter_space
+from motionkit.families.photo.folder import save_components
+from motionkit.families.photo.renderer import PhotoRenderer
+from motionkit.model_folder import load_model, read_config, save_model
+from motionkit.protocols import MotionGenerator, SpeechConditioner
+from motionkit.space.edits import EditProgram, Freeze, Keyframes, Oscillate
+from motionkit.types import Conditions, MotionTrack
+
+FPS = 25.0
+
+
+def tiny() -> PhotoMotionConfig:
+    """The photo-motion preset at a test size."""
+    config = preset("photo-motion", PhotoMotionConfig)
+    flow = config.flow.model_copy(update={"hidden_dim": 16, "depth": 1, "num_heads": 2, "time_embed_dim": 8})
+    return config.model_copy(update={"flow": flow})
+
+
+def conditions(frames: int, audio_dim: int, seed: int = 0) -> Conditions:
+    generator = torch.Generator().manual_seed(seed)
+    emotion = torch.full((1, frames, 7), 1 / 7)
+    return Conditions(torch.randn(1, frames, audio_dim, generator=generator), emotion, fps=FPS)
+
+
+def test_the_preset_axes_are_the_synthetic_worlds_parameters() -> None:
+    config = preset("photo-motion", PhotoMotionConfig)
+    assert config.axis_names == PARAM_NAMES
+    limits = MotionConfig()
+    ranges = {"yaw": limits.yaw_limit, "pitch": limits.pitch_limit, "roll": limits.roll_limit}
+    neutral = FaceParams.neutral(1).as_dict()
+    for axis in config.axes:
+        if axis.name in UNIT_PARAMS:
+            assert (axis.unit, axis.minimum, axis.maximum) == ("ratio", 0.0, 1.0)
+        else:
+            assert (axis.unit, axis.minimum, axis.maximum) == ("deg", -ranges[axis.name], ranges[axis.name])
+        assert axis.neutral == neutral[axis.name][0]
+    assert config.latent_dim == config.flow.motion_dim == len(PARAM_NAMES)
+    assert "photo" in FAMILIES
+    assert any("yaw (deg)" in line for _, line in config.summary())
+
+
+def test_inconsistent_configurations_are_refused() -> None:
+    config = tiny()
+    with pytest.raises(ValueError, match="motion_dim 7 != the 6 axes"):
+        PhotoMotionConfig.model_validate({**config.model_dump(), "axes": config.model_dump()["axes"][:6]})
+    with pytest.raises(ValueError, match="need minimum < maximum and the neutral value inside"):
+        PhotoMotionConfig.model_validate(
+            {**config.model_dump(), "axes": [{"name": "yaw", "unit": "deg", "minimum": 1, "maximum": 2}] * 7}
+        )
+
+
+def test_tracks_are_in_real_units_clamped_and_seeded() -> None:
+    config = tiny()
+    motion = ParameterMotion(config).eval()
+    mean = torch.tensor([1.0, -2.0, 0.5, 0.3, 0.5, 0.05, 0.3])
+    scale = torch.tensor([40.0, 30.0, 20.0, 2.0, 2.0, 2.0, 2.0])  # wide: the raw flow output leaves every range
+    motion.set_normalisation(mean, scale)
+    values = torch.tensor([[3.0, -1.0, 2.0, 0.2, 0.4, 0.0, 0.6]])
+    torch.testing.assert_close(motion.denormalise(motion.normalise(values)), values)
+    track = motion.sample(conditions(73, config.flow.audio_dim), motion.neutral(), seed=3)
+    again = motion.sample(conditions(73, config.flow.audio_dim), motion.neutral(), seed=3)
+    assert track.latents.shape == (1, 73, 7)
+    assert torch.equal(track.latents, again.latents)
+    low = torch.tensor([a.minimum for a in config.axes])
+    high = torch.tensor([a.maximum for a in config.axes])
+    assert bool(((track.latents >= low) & (track.latents <= high)).all())
+    assert bool((track.latents == high).any() or (track.latents == low).any())  # the clamp was needed
+    torch.testing.assert_close(track.source, motion.neutral())
+    raw = motion.flow.sample(conditions(73, config.flow.audio_dim), motion.normalise(motion.neutral()), seed=3)
+    torch.testing.assert_close(track.latents, motion.denormalise(raw.latents))
+    assert isinstance(motion, MotionGenerator)
+
+
+def test_bad_normalisation_and_sources_are_refused() -> None:
+    motion = ParameterMotion(tiny())
+    with pytest.raises(ConfigError, match="positive scales"):
+        motion.set_normalisation(torch.zeros(7), torch.zeros(7))
+    with pytest.raises(ShapeError, match="scale"):
+        motion.set_normalisation(torch.zeros(7), torch.ones(6))
+    with pytest.raises(ShapeError, match=r"source_motion.*\(B, 7\) parameters"):
+        motion.sample(conditions(10, 64), torch.zeros(1, 6), seed=0)
+
+
+def test_edits_are_exact_on_the_parameter_space() -> None:
+    space = parameter_space(tiny())
+    assert {name: axis.unit for name, axis in space.axes.items()} == {
+        name: ("ratio" if name in UNIT_PARAMS else "deg") for name in PARAM_NAMES
+    }
+    generator = torch.Generator().manual_seed(0)
+    latents = torch.randn(1, 150, 7, generator=generator)
+    track = MotionTrack(latents, fps=FPS, source=torch.zeros(1, 7))
+    nod = Oscillate.nod(amplitude=8.0, frequency=1.0, start=1.0, end=5.0, fade_in=0.0, fade_out=0.0)
+    edited = EditProgram(edits=[nod, Keyframes.turn(15.0, start=2.0, duration=1.0)]).apply(track, space)
+    change = (edited.latents - latents)[0]
+    times = torch.arange(150, dtype=torch.float64) / FPS
+    inside = (times >= 1.0) & (times < 5.0)
+    expected_nod = torch.where(inside, 8.0 * torch.sin(2 * torch.pi * (times - 1.0)), 0.0)
+    torch.testing.assert_close(change[:, PARAM_NAMES.index("pitch")].double(), expected_nod, atol=1e-5, rtol=0)
+    assert float(change[-1, PARAM_NAMES.index("yaw")]) == pytest.approx(15.0, abs=1e-5)  # the turn, held
+    untouched = [i for i, name in enumerate(PARAM_NAMES) if name not in ("yaw", "pitch")]
+    assert torch.equal(change[:, untouched], torch.zeros(150, len(untouched)))
+    lips = EditProgram(edits=[Freeze.lip_only(("mouth_open", "mouth_width"))]).apply(track, space).latents[0]
+    moving = [PARAM_NAMES.index("mouth_open"), PARAM_NAMES.index("mouth_width")]
+    torch.testing.assert_close(lips[:, moving], latents[0][:, moving])
+    still = [i for i in range(7) if i not in moving]
+    assert torch.equal(lips[:, still], torch.zeros(150, len(still)))  # held at the source's values
+
+
+def test_model_folders_hold_the_motion_model_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = tiny()
+    torch.manual_seed(0)
+    motion, conditioner = ParameterMotion(config).eval(), Conditioner(config.conditioner).eval()
+    motion.set_normalisation(torch.arange(7.0), torch.full((7,), 3.0))
+    folder = save_model(
+        tmp_path / "model",
+        config=config,
+        renderer=None,
+        conditioner=conditioner,
+        sampler=motion,
+        space=parameter_space(config),
+    )
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "axes.json",
+        "conditioner",
+        "config.json",
+        "manifest.json",
+        "motion.safetensors",
+    ]
+    assert read_config(folder) == config
+    parts = load_model(folder)
+    assert isinstance(parts.renderer, PhotoRenderer)
+    assert parts.space.axes == parts.renderer.space.axes
+    assert isinstance(parts.conditioner, SpeechConditioner)
+    assert isinstance(parts.sampler, ParameterMotion)
+    torch.testing.assert_close(parts.sampler.mean, torch.arange(7.0))
+    assert parts.space.axes == parameter_space(config).axes
+    waveform = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    before = motion.sample(conditioner(waveform, emotion="neutral"), motion.neutral(), seed=1)
+    after = parts.sampler.sample(parts.conditioner(waveform, emotion="neutral"), motion.neutral(), seed=1)
+    assert torch.equal(before.latents, after.latents)
+
+
+def test_saving_a_renderer_or_mismatched_components_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = tiny()
+    motion, conditioner = ParameterMotion(config), Conditioner(config.conditioner)
+    with pytest.raises(CheckpointError, match="draws with the geometric photo renderer, not a object"):
+        save_components(tmp_path, config=config, renderer=object(), conditioner=conditioner, sampler=motion)
+    other = ParameterMotion(preset("photo-motion", PhotoMotionConfig))
+    with pytest.raises(CheckpointError, match="configurations other than the model configuration"):
+        save_components(tmp_path, config=config, renderer=None, conditioner=conditioner, sampler=other)
