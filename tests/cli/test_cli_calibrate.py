@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from motionkit.assets import demo_model_path
-from motionkit.cli import EXIT_INPUT, main
+from motionkit.cli import EXIT_INPUT, EXIT_OUTPUT, main
 from motionkit.model_folder import AXES_FILE
 from motionkit.pipeline import Pipeline
 from motionkit.pipeline.calibrate import CALIBRATION_FILE, MEASURED_AXES
@@ -74,3 +74,13 @@ def test_renders_that_are_no_faces_are_a_clear_error(
     assert "found a face in only 0 of the 4 rendered frames" in err
     assert "needs at least" in err
     assert not (folder / CALIBRATION_FILE).exists()
+
+
+@pytest.mark.parametrize("model", [None, "synthetic-demo"])
+def test_a_shipped_model_is_not_overwritten(capsys: pytest.CaptureFixture[str], model: str | None) -> None:
+    before = (demo_model_path() / AXES_FILE).read_bytes()
+    code = main(["calibrate", "--quiet", *([] if model is None else ["--model", model])])
+    err = capsys.readouterr().err
+    assert code == EXIT_OUTPUT
+    assert "is a model shipped inside motionkit, which calibration does not overwrite; copy it first" in err
+    assert (demo_model_path() / AXES_FILE).read_bytes() == before
