@@ -14,8 +14,9 @@
   128 pixels in the close-up framing the demo model is trained in (:func:`motionkit.data.synthetic.close_up`;
   :func:`render_demo_portrait` re-creates it).
 - ``demo_portrait.face.json``: the portrait's face box ``[24, 24, 104, 104]``, read by
-  :func:`motionkit.face.crop_portrait` (the LBP cascade does not find this drawn face). FLOAT's crop rule around it
-  (half side ``int(1.6 * 40) = 64`` about the centre ``(64, 64)``) is the whole image: the demo model's framing.
+  :func:`motionkit.face.crop_portrait` in place of the landmarks' box (the face stack finds this drawn face, but
+  its mesh box would frame it wider). FLOAT's crop rule around it (half side ``int(1.6 * 40) = 64`` about the centre
+  ``(64, 64)``) is the whole image: the demo model's framing.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from motionkit.families.float.licenses import float_license
 from motionkit.io import VideoWriter, read_video
 from motionkit.testing.models import random_model_folder
 
-COMMANDS = ("generate", "convert-float", "edit", "explore", "info", "eval", "faces", "train", "demo")
+COMMANDS = ("generate", "convert-float", "edit", "explore", "calibrate", "info", "eval", "faces", "train", "demo")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
@@ -151,7 +151,7 @@ ERROR_CASES = {
     "no face": (
         "image=gray.png crop",
         EXIT_INPUT,
-        r"no face found .* use --no-crop .* or --box X1,Y1,X2,Y2 .* face-box file",
+        r"found no face .* use --no-crop .* or --box X1,Y1,X2,Y2 .* face-box file",
     ),
     "missing model": ("model=nowhere", EXIT_CHECKPOINT, r"model folder .*nowhere does not exist; pass the folder"),
     "folder of another kind": ("model=conditioner", EXIT_CHECKPOINT, r"not a motionkit model .* pass the model folder"),

@@ -61,7 +61,8 @@ def test_cli_errors_give_options_and_files_not_python(
     code, _, err = run(capsys, "generate", write_gray(tmp_path / "gray.png"), speech, *base)
     assert code == EXIT_INPUT
     line = one_error_line(err)
-    assert "no face found in the 200x200 image; use --no-crop to use the whole image" in line
+    assert "found no face in the 200x200 image" in line
+    assert "Or use --no-crop to use the whole image" in line
     assert "--box X1,Y1,X2,Y2" in line
     assert "crop=False" not in line
     assert "box=(" not in line

@@ -22,7 +22,8 @@ from motionkit.data.video import (
     scan_folder,
 )
 from motionkit.data.video import index as video_index
-from motionkit.errors import ConfigError, DataError
+from motionkit.errors import ConfigError, DataError, FaceNotFoundError
+from motionkit.face import crop_portrait, face_box
 from tests.data.video_fixtures import (
     BACKGROUND_ROWS,
     CROP,
@@ -99,6 +100,21 @@ def test_face_box_is_fixed_from_the_first_detectable_frame(folder: VideoFolderFi
     # 20 (source frame 24, square 22 px further right) is all background.
     assert crops[2].min() > 235
     assert crops[20].max() < 200
+
+
+def test_floats_crop_boxes_the_face_stacks_landmarks() -> None:
+    """Training crops use the portrait crop: the landmark box of the frame, FLOAT's rule around it; a frame without
+    a face raises FaceNotFoundError, which the scan answers by trying the next frame."""
+    import skimage.data
+
+    frame = skimage.data.astronaut()
+    cropper = FaceCropper.float_crop(64)
+    box = cropper.detect(frame)
+    assert box == face_box(frame)
+    np.testing.assert_array_equal(cropper.checked_crop(frame, box), crop_portrait(frame, 64))
+    with pytest.raises(FaceNotFoundError):
+        cropper.detect(np.zeros_like(frame))
+    assert cropper.name == "float-crop-landmarks-64"
 
 
 def test_random_access_equals_sequential_decoding(folder: VideoFolderFixture) -> None:

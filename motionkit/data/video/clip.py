@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from motionkit.errors import ConfigError
-from motionkit.face import Box, crop_portrait, detect_face
+from motionkit.face import Box, crop_portrait, face_box
 from motionkit.io.image import resize_image
 
 
@@ -49,14 +49,14 @@ class FaceCropper:
 
     @classmethod
     def float_crop(cls, size: int) -> FaceCropper:
-        """FLOAT's face crop: the LBP-cascade face box (:func:`motionkit.face.detect_face`, fixed per clip) and the
-        1.6x square crop (:func:`motionkit.face.crop_portrait`) resized to ``size``."""
+        """FLOAT's face crop: the largest face's landmark box (:func:`motionkit.face.face_box`, fixed per clip) and
+        the 1.6x square crop (:func:`motionkit.face.crop_portrait`) resized to ``size``."""
         _check_size(size)
 
         def crop(frame: np.ndarray, box: Box) -> np.ndarray:
             return crop_portrait(frame, size, box=box)
 
-        return cls(detect=detect_face, crop=crop, name=f"float-crop-{size}")
+        return cls(detect=face_box, crop=crop, name=f"float-crop-landmarks-{size}")
 
     def checked_crop(self, frame: np.ndarray, box: Box) -> np.ndarray:
         """:attr:`crop`, with a clear error when it returns anything but a square uint8 RGB image."""
