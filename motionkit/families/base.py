@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from motionkit.io.tensors import read_tensors
+from motionkit.validation import check_keys, raise_for_keys
+
 if TYPE_CHECKING:
     from motionkit.config.model import FamilyConfig
     from motionkit.protocols import MotionGenerator, PortraitRenderer, SpeechConditioner
@@ -72,3 +75,17 @@ class ModelFamily:
         for component in (components.renderer, components.conditioner, components.sampler):
             component.to(device).eval()
         return components
+
+
+def check_and_load(module: torch.nn.Module, path: Path) -> None:
+    """Load ``path`` into ``module`` after listing every missing, unexpected and mis-shaped name."""
+    tensors: Mapping[str, torch.Tensor] = read_tensors(
+        path, what="model weights", fix="the model folder is incomplete; convert or export it again"
+    )
+    expected = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
+    raise_for_keys(
+        check_keys(tensors, expected),
+        f"{path} does not match the model in config.json",
+        "The folder mixes files of different models; convert or export it again.",
+    )
+    module.load_state_dict(dict(tensors), strict=True)

@@ -14,19 +14,15 @@ Loading checks every tensor name and shape against the configuration and reports
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-
-import torch
 
 from motionkit.conditioner import Conditioner
 from motionkit.config.model import ModelConfig
 from motionkit.errors import CheckpointError, ConfigError
-from motionkit.families.base import ModelComponents, WeightFile
+from motionkit.families.base import ModelComponents, WeightFile, check_and_load
 from motionkit.flow import FlowSampler
-from motionkit.io.tensors import read_tensors, write_tensors
+from motionkit.io.tensors import write_tensors
 from motionkit.renderer import Renderer
-from motionkit.validation import check_keys, raise_for_keys
 
 RENDERER_FILE = "renderer.safetensors"
 FLOW_FILE = "flow.safetensors"
@@ -88,17 +84,3 @@ def float_architecture(
         return renderer, conditioner, sampler
     found = ", ".join(type(part).__name__ for part in (renderer, conditioner, sampler))
     raise ConfigError(f"this needs a model of FLOAT's architecture (Renderer, Conditioner, FlowSampler); got {found}.")
-
-
-def check_and_load(module: torch.nn.Module, path: Path) -> None:
-    """Load ``path`` into ``module`` after listing every missing, unexpected and mis-shaped name."""
-    tensors: Mapping[str, torch.Tensor] = read_tensors(
-        path, what="model weights", fix="the model folder is incomplete; convert or export it again"
-    )
-    expected = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
-    raise_for_keys(
-        check_keys(tensors, expected),
-        f"{path} does not match the model in config.json",
-        "The folder mixes files of different models; convert or export it again.",
-    )
-    module.load_state_dict(dict(tensors), strict=True)

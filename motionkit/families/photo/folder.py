@@ -16,8 +16,7 @@ from pathlib import Path
 
 from motionkit.conditioner import Conditioner
 from motionkit.errors import CheckpointError
-from motionkit.families.base import ModelComponents, WeightFile
-from motionkit.families.float.folder import check_and_load
+from motionkit.families.base import ModelComponents, WeightFile, check_and_load
 from motionkit.families.photo.config import PhotoMotionConfig
 from motionkit.families.photo.motion import ParameterMotion
 from motionkit.families.photo.renderer import PhotoRenderer
