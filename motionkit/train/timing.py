@@ -1,22 +1,25 @@
-"""What the built-in recipes share: their stages' wall and CPU seconds, kept in a JSON file beside the runs, and the
-settings of a training preset as one stage's :class:`TrainConfig`."""
+"""What the built-in recipes share: their run folder (claimed by one recipe configuration), their stages' wall and
+CPU seconds, kept in a JSON file beside the runs, and the settings of a training preset as one stage's
+:class:`TrainConfig`."""
 
 from __future__ import annotations
 
 import json
 import resource
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from motionkit.config.model import ModelConfig
 from motionkit.config.train import TRAIN_PRESETS, TrainConfig
 from motionkit.errors import ConfigError, OutputError
 from motionkit.io import atomic_path
+from motionkit.io.files import make_folder
 
 Log = Callable[[str], None]
 """Receives one line of progress."""
@@ -78,3 +81,36 @@ def preset_settings(
         return TrainConfig.model_validate(fields)
     except ValidationError as exc:
         raise ConfigError(f"invalid {preset_name} settings for the recipe: {exc}") from None
+
+
+RECIPE_FILE = "recipe.json"
+"""The recipe configuration a run folder belongs to."""
+
+
+def log_to_stderr(message: str) -> None:
+    """The recipes' default progress log."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def claim_run_folder(out_dir: Path, config: BaseModel, what: str) -> None:
+    """Create ``out_dir`` for a run of ``config`` and record it in ``recipe.json``.
+
+    A folder that already holds a run of the same configuration is continued; one of another configuration, an
+    unreadable record or a file in the way is an :class:`OutputError` (``what`` names the run in the message).
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir} exists and is not a folder; give a folder for the {what} recipe's outputs.")
+    recipe = out_dir / RECIPE_FILE
+    if recipe.is_file():
+        try:
+            previous = type(config).model_validate_json(recipe.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise OutputError(f"{recipe} is unreadable ({exc}); use an empty folder.") from exc
+        if previous != config:
+            raise OutputError(
+                f"{out_dir} holds a {what} run with another recipe configuration ({recipe}); continue it with the "
+                "same configuration or use an empty folder."
+            )
+    make_folder(out_dir)
+    with atomic_path(recipe) as tmp:
+        tmp.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")

@@ -36,21 +36,9 @@ from motionkit.cli.progress import ProgressBars
 from motionkit.families.float.licenses import float_license
 from motionkit.io import VideoWriter, read_video
 from motionkit.testing.models import random_model_folder
+from tests.cli.cli_helpers import one_error_line, run
 
 COMMANDS = ("generate", "convert-float", "edit", "explore", "calibrate", "info", "eval", "faces", "train", "demo")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("motionkit: error: ")
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -11,23 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from motionkit.cli import EXIT_CHECKPOINT, EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, main
+from motionkit.cli import EXIT_CHECKPOINT, EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE
 from motionkit.errors import EditError, FaceNotFoundError, OutputError
 from motionkit.face import crop_portrait
 from motionkit.pipeline import Pipeline
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("motionkit: error: ")
-    return lines[0]
+from tests.cli.cli_helpers import one_error_line, run
 
 
 @pytest.mark.parametrize("crf", ["99", "-1", "high"])

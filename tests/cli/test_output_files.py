@@ -8,21 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from motionkit.cli import EXIT_OK, EXIT_OUTPUT, main
+from motionkit.cli import EXIT_OK, EXIT_OUTPUT
 from motionkit.testing.files import umask, unusual_modes
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("motionkit: error: ")
-    return lines[0]
+from tests.cli.cli_helpers import one_error_line, run
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ always run again.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +28,9 @@ from motionkit.conditioner import Conditioner
 from motionkit.config.train import TRAIN_PRESETS, AELossConfig
 from motionkit.data.cache import FeatureCache, FeatureCacheWriter, WindowSource
 from motionkit.data.synthetic import SyntheticWorld
-from motionkit.errors import ConfigError, OutputError
+from motionkit.errors import ConfigError
 from motionkit.flow import FlowSampler
 from motionkit.io import atomic_path, images_to_tensor, normalize_waveform
-from motionkit.io.files import make_folder
 from motionkit.model_folder import MANIFEST_FILE, load_model, save_model
 from motionkit.renderer import Renderer
 from motionkit.space.calibration import AxisFit
@@ -52,38 +50,14 @@ from motionkit.train.export import checkpoint_weights, load_weights
 from motionkit.train.rng import derive_seed
 from motionkit.train.tasks.autoencoder import AutoencoderTask, initialise_renderer
 from motionkit.train.tasks.flow import FlowPreview, FlowTask, audio_margin
-from motionkit.train.timing import Log, StageTimer, preset_settings
+from motionkit.train.timing import Log, StageTimer, claim_run_folder, log_to_stderr, preset_settings
 
 AE_PRESET = "ae-synthetic-demo"
 FLOW_PRESET = "flow-synthetic-demo"
-RECIPE_FILE = "recipe.json"
 TIMINGS_FILE = "timings.json"
 MODEL_FOLDER = "model"
 LICENSE = "Apache-2.0"
 _STREAM_AE_INIT, _STREAM_FLOW_INIT = 11, 12
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _check_out_dir(out_dir: Path, config: SyntheticDemoConfig) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"{out_dir} exists and is not a folder; give a folder for the demo recipe's outputs.")
-    recipe = out_dir / RECIPE_FILE
-    if recipe.is_file():
-        try:
-            previous = SyntheticDemoConfig.model_validate_json(recipe.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise OutputError(f"{recipe} is unreadable ({exc}); use an empty folder.") from exc
-        if previous != config:
-            raise OutputError(
-                f"{out_dir} holds a demo run with another recipe configuration ({recipe}); continue it with the "
-                "same configuration or use an empty folder."
-            )
-    make_folder(out_dir)
-    with atomic_path(recipe) as tmp:
-        tmp.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
 
 def _train_autoencoder(
@@ -185,7 +159,7 @@ def train_synthetic_demo(
     *,
     config: SyntheticDemoConfig | None = None,
     evaluate: bool = True,
-    log: Log | None = _stderr,
+    log: Log | None = log_to_stderr,
 ) -> Path:
     """Train the synthetic-demo model from scratch and export it; returns the model folder ``out_dir/model``.
 
@@ -202,7 +176,7 @@ def train_synthetic_demo(
     if not isinstance(config, SyntheticDemoConfig):
         raise ConfigError(f"config must be a SyntheticDemoConfig, got {type(config).__name__}.")
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir, config)
+    claim_run_folder(out_dir, config, "demo")
     timer = StageTimer(log or (lambda _: None), out_dir / TIMINGS_FILE, label="synthetic-demo")
     threads = torch.get_num_threads()
     if config.threads is not None:

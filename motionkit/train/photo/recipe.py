@@ -17,7 +17,6 @@ evaluation always run again.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,9 @@ from motionkit.conditioner import Conditioner
 from motionkit.config.train import TRAIN_PRESETS
 from motionkit.data.cache import FeatureCache, WindowSource
 from motionkit.data.synthetic import SyntheticWorld
-from motionkit.errors import ConfigError, OutputError
+from motionkit.errors import ConfigError
 from motionkit.families.photo import ParameterMotion, parameter_space
 from motionkit.io import atomic_path
-from motionkit.io.files import make_folder
 from motionkit.model_folder import MANIFEST_FILE, save_model
 from motionkit.train.engine import Trainer
 from motionkit.train.export import checkpoint_weights, load_weights
@@ -40,39 +38,15 @@ from motionkit.train.photo.data import Normalisation, training_clips, write_cach
 from motionkit.train.photo.evaluation import evaluate_photo_motion
 from motionkit.train.rng import derive_seed
 from motionkit.train.tasks.flow import FlowTask, audio_margin
-from motionkit.train.timing import Log, StageTimer, preset_settings
+from motionkit.train.timing import Log, StageTimer, claim_run_folder, log_to_stderr, preset_settings
 
 FLOW_PRESET = "flow-photo-motion"
-RECIPE_FILE = "recipe.json"
 TIMINGS_FILE = "timings.json"
 MODEL_FOLDER = "model"
 LABEL = "photo-motion"
 LICENSE = "Apache-2.0"
 TRAINING_STAGES = ("data", "flow")
 _STREAM_WINDOWS, _STREAM_INIT = 3, 12
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _check_out_dir(out_dir: Path, config: PhotoMotionRecipe) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"{out_dir} exists and is not a folder; give a folder for the recipe's outputs.")
-    recipe = out_dir / RECIPE_FILE
-    if recipe.is_file():
-        try:
-            previous = PhotoMotionRecipe.model_validate_json(recipe.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise OutputError(f"{recipe} is unreadable ({exc}); use an empty folder.") from exc
-        if previous != config:
-            raise OutputError(
-                f"{out_dir} holds a photo-motion run with another recipe configuration ({recipe}); continue it with "
-                "the same configuration or use an empty folder."
-            )
-    make_folder(out_dir)
-    with atomic_path(recipe) as tmp:
-        tmp.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
 
 def _train_flow(config: PhotoMotionRecipe, cache: FeatureCache, out_dir: Path) -> tuple[ParameterMotion, Conditioner]:
@@ -104,7 +78,7 @@ def train_photo_motion(
     *,
     config: PhotoMotionRecipe | None = None,
     evaluate: bool = True,
-    log: Log | None = _stderr,
+    log: Log | None = log_to_stderr,
 ) -> Path:
     """Train the photo motion model from scratch and export it; returns the model folder ``out_dir/model``.
 
@@ -121,7 +95,7 @@ def train_photo_motion(
     if not isinstance(config, PhotoMotionRecipe):
         raise ConfigError(f"config must be a PhotoMotionRecipe, got {type(config).__name__}.")
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir, config)
+    claim_run_folder(out_dir, config, "photo-motion")
     timer = StageTimer(log or (lambda _: None), out_dir / TIMINGS_FILE, label=LABEL)
     threads = torch.get_num_threads()
     if config.threads is not None:
