@@ -34,6 +34,7 @@ from motionkit.flow import ExplicitNoise, FlowSampler, Solver
 from motionkit.io import load_audio
 from motionkit.model_folder import load_model
 from motionkit.pipeline.explore import AxisSweep, explore
+from motionkit.pipeline.pasteback import PasteBack
 from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.protocols import EncodedPortrait, MotionGenerator, PortraitRenderer, SpeechConditioner
@@ -193,6 +194,37 @@ class Pipeline:
         ``crop=False`` to resize the whole image, or ``box`` to crop around a given face box)."""
         return self.renderer.encode_portrait(image, crop=crop, box=box)
 
+    def prepare_portrait(
+        self,
+        image: PortraitInput | EncodedPortrait,
+        *,
+        crop: bool = True,
+        box: Box | Sequence[float] | None = None,
+        paste_back: bool = False,
+    ) -> tuple[EncodedPortrait, PasteBack | None]:
+        """The encoded portrait and, with ``paste_back``, how its rendered crops go back into the photo.
+
+        The paste-back is ``None`` when the renderer already draws the whole photo at its own size (the photo
+        family): pasting back is then the identity. An already encoded portrait cannot be pasted back (its photo is
+        not known); give the image instead.
+        """
+        if isinstance(image, EncodedPortrait):
+            if paste_back:
+                raise ConfigError(
+                    "paste_back needs the photo itself to paste the rendered face back into; pass the image, not an "
+                    "encoded portrait."
+                )
+            return image, None
+        if not paste_back:
+            return self.encode_portrait(image, crop=crop, box=box), None
+        if isinstance(image, torch.Tensor):
+            raise ConfigError("paste_back needs the photo as a path, array or Pillow image, not a tensor.")
+        pasting, face = PasteBack.for_photo(image, box=box, crop=crop)
+        source = self.encode_portrait(pasting.photo, crop=crop, box=face)
+        if self.renderer.frame_shape(source) == pasting.shape:
+            return source, None  # the renderer drew the whole photo: nothing to paste back
+        return source, pasting
+
     def load_audio(self, audio: str | Path | np.ndarray | torch.Tensor, sample_rate: int | None = None) -> np.ndarray:
         """Mono float32 waveform at the model rate; arrays are taken to be at that rate unless ``sample_rate``."""
         if isinstance(audio, (np.ndarray, torch.Tensor)) and sample_rate is None:
@@ -274,6 +306,7 @@ class Pipeline:
         sample_rate: int | None = None,
         references: Mapping[str, MotionTrack] | None = None,
         progress: ProgressCallback | None = None,
+        paste_back: bool = False,
     ) -> Video:
         """Make a talking-head video of ``image`` speaking ``audio``.
 
@@ -293,12 +326,14 @@ class Pipeline:
             crop, box: portrait preparation (see :meth:`encode_portrait`).
             references: tracks that ``Mix`` / ``Retarget`` edits name.
             progress: ``progress(stage, done, total)`` callback for conditioning and sampling.
+            paste_back: put the rendered face back into the photo, so the video has the photo's own size (see
+                :mod:`motionkit.pipeline.pasteback`); off by default, the renderer's square crop as FLOAT writes it.
 
         Returns:
             A :class:`Video`; nothing is rendered until it is saved or iterated.
         """
         report = progress or no_progress
-        source = image if isinstance(image, EncodedPortrait) else self.encode_portrait(image, crop=crop, box=box)
+        source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
         waveform = self.load_audio(audio, sample_rate)
         report("conditioning", 0, 1)
         conditions = self.condition(waveform, emotion)
@@ -307,7 +342,7 @@ class Pipeline:
             conditions, source, seed=seed, nfe=nfe, solver=solver, guidance=guidance, noise=noise, progress=report
         )
         track = self.apply_edits(sampled, edits, references)
-        return self._video(source, track, waveform, sampled)
+        return self._video(source, track, waveform, sampled, pasting)
 
     def render(
         self,
@@ -320,10 +355,12 @@ class Pipeline:
         box: Box | Sequence[float] | None = None,
         sample_rate: int | None = None,
         references: Mapping[str, MotionTrack] | None = None,
+        paste_back: bool = False,
     ) -> Video:
         """A :class:`Video` of a portrait driven by a given (e.g. saved and edited) motion track.
 
-        ``track`` must have batch 1 and the model's latent size; ``audio`` (optional) is muxed as is.
+        ``track`` must have batch 1 and the model's latent size; ``audio`` (optional) is muxed as is;
+        ``paste_back`` as in :meth:`generate`.
         """
         if not isinstance(track, MotionTrack):
             raise ShapeError(f"track must be a MotionTrack (MotionTrack.load(path)), got {type(track).__name__}.")
@@ -332,11 +369,11 @@ class Pipeline:
                 f"the track has batch {track.batch} and latent size {track.dim}; this model renders one track of "
                 f"{self.renderer.latent_dim}-d latents. Use a track sampled by this model."
             )
-        source = image if isinstance(image, EncodedPortrait) else self.encode_portrait(image, crop=crop, box=box)
+        source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
         waveform = None if audio is None else self.load_audio(audio, sample_rate)
         sampled = track.to(self.device, torch.float32)
         edited = self.apply_edits(sampled, edits, references)
-        return self._video(source, edited, waveform, sampled)
+        return self._video(source, edited, waveform, sampled, pasting)
 
     def explore(self, image: PortraitInput, **options: Any) -> AxisSweep:
         """A portrait swept along each motion axis, as a labelled grid (options: see
@@ -346,7 +383,12 @@ class Pipeline:
     # ------------------------------------------------------------------------------------------------ helpers
 
     def _video(
-        self, source: EncodedPortrait, track: MotionTrack, waveform: np.ndarray | None, sampled: MotionTrack
+        self,
+        source: EncodedPortrait,
+        track: MotionTrack,
+        waveform: np.ndarray | None,
+        sampled: MotionTrack,
+        paste_back: PasteBack | None = None,
     ) -> Video:
         return Video(
             renderer=self.renderer,
@@ -357,6 +399,7 @@ class Pipeline:
             unedited=None if track is sampled else sampled,
             precision=self.precision,
             chunk_size=self.chunk_size,
+            paste_back=paste_back,
         )
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
