@@ -25,9 +25,9 @@ from motionkit.eval.report import EDIT_TARGET, TARGETS, EvalReport, evaluate_edi
 from motionkit.eval.seams import WindowPhaseSeams, window_phase_seams
 
 __all__ = [
-    "BlendSeam",
     "EDIT_TARGET",
     "TARGETS",
+    "BlendSeam",
     "EditAccuracy",
     "EvalReport",
     "FaceAnalyzer",

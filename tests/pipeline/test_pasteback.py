@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from scipy import ndimage
 
 from motionkit.assets import bundled_model_path, demo_photo_path
@@ -58,7 +57,8 @@ def test_the_inverse_crop_puts_an_unchanged_render_back_where_it_came_from(photo
     # a window off by 4 pixels puts the face back visibly shifted: the error must be well below that one
     shifted = PasteBack(photo, CropWindow(*_shift(pasting.window, 4)), pasting.mask, colour_match=False)
     shifted_error = np.abs(shifted(render)[0].astype(int)[inside] - photo[inside]).mean()
-    assert error < 3.0 and error < shifted_error / 2
+    assert error < 3.0
+    assert error < shifted_error / 2
 
 
 def _shift(window: CropWindow, pixels: int) -> tuple[int, int, int, int]:
@@ -101,10 +101,12 @@ def test_a_crop_that_leaves_the_photo_is_pasted_back_inside_it(pipeline: Pipelin
     video = pipeline.generate(corner, speech, "neutral", paste_back=True)
     assert video.paste_back is not None
     window = video.paste_back.window
-    assert window.top < 0 and window.left < 0
+    assert window.top < 0
+    assert window.left < 0
     frame = next(iter(video.frames()))
     outside = video.paste_back.mask == 0
-    assert frame.shape == corner.shape and np.array_equal(frame[outside], corner[outside])
+    assert frame.shape == corner.shape
+    assert np.array_equal(frame[outside], corner[outside])
 
 
 def test_odd_sizes_are_padded_by_one_pixel_when_saved(pipeline: Pipeline, speech: Path, photo, tmp_path) -> None:
@@ -116,7 +118,8 @@ def test_odd_sizes_are_padded_by_one_pixel_when_saved(pipeline: Pipeline, speech
 
 def test_paste_back_is_off_by_default_and_needs_the_photo(pipeline: Pipeline, speech: Path, photo) -> None:
     video = pipeline.generate(photo, speech, "neutral")
-    assert video.paste_back is None and video.frame_shape == (SIZE, SIZE)
+    assert video.paste_back is None
+    assert video.frame_shape == (SIZE, SIZE)
     source = pipeline.encode_portrait(photo)
     with pytest.raises(ConfigError, match="pass the image"):
         pipeline.generate(source, speech, "neutral", paste_back=True)

@@ -14,6 +14,7 @@ from motionkit.cli.common import (
     add_encoder_options,
     add_model_option,
     add_overwrite_option,
+    add_paste_back_option,
     check_input_file,
     check_output,
     check_suffix,
@@ -61,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         "--edits", type=Path, metavar="PROGRAM.json", help="EditProgram JSON applied to the motion (default: none)"
     )
     add_crop_options(parser)
+    add_paste_back_option(parser)
     add_device_options(parser)
     add_encoder_options(parser)
     parser.add_argument(
@@ -182,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
             crop=not args.no_crop,
             box=args.box,
             progress=progress,
+            paste_back=args.paste_back,
         )
         video.save(args.output, crf=args.crf, preset=args.x264_preset, overwrite=args.overwrite, progress=progress)
     finally:
