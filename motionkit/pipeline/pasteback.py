@@ -111,7 +111,7 @@ def face_mask(shape: tuple[int, int], window: CropWindow, outline: np.ndarray) -
     size = max(float((hi - lo).mean()), 1.0)
     centre = points.mean(axis=0)
     grown = centre + (points - centre) * (1.0 + MASK_GROWTH)
-    hull = _convex_hull(grown)
+    hull = convex_hull(grown)
     canvas = Image.new("L", (width, height), 0)
     ImageDraw.Draw(canvas).polygon([(float(x), float(y)) for x, y in hull], fill=255)
     hard = np.asarray(canvas, dtype=np.float32) / UINT8_MAX
@@ -147,7 +147,7 @@ def _window_ramp(window: CropWindow, shape: tuple[int, int], sigma: float) -> np
     return np.outer(along_rows, along_cols).astype(np.float32)
 
 
-def _convex_hull(points: np.ndarray) -> np.ndarray:
+def convex_hull(points: np.ndarray) -> np.ndarray:
     """Andrew's monotone chain: the hull of ``(N, 2)`` points, counter-clockwise."""
     ordered = sorted({(float(x), float(y)) for x, y in points})
     if len(ordered) < 3:

@@ -31,8 +31,18 @@ from motionkit.config.model import FamilyConfig
 from motionkit.errors import ConfigError, EditError, ShapeError
 from motionkit.face import Box
 from motionkit.flow import ExplicitNoise, FlowSampler, Solver
-from motionkit.io import load_audio
+from motionkit.io import VideoReader, load_audio
 from motionkit.model_folder import load_model
+from motionkit.pipeline.driving import (
+    DEFAULT_MAX_MISSING,
+    FaceCounts,
+    FaceFollower,
+    TransferMode,
+    extend_track,
+    read_driving_motion,
+    resolve_axes,
+    transfer_program,
+)
 from motionkit.pipeline.explore import AxisSweep, explore
 from motionkit.pipeline.pasteback import PasteBack
 from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
@@ -41,6 +51,7 @@ from motionkit.protocols import EncodedPortrait, MotionGenerator, PortraitRender
 from motionkit.renderer import Precision
 from motionkit.renderer.renderer import PortraitInput
 from motionkit.space import EditProgram, MotionSpace
+from motionkit.space.edits import Mix
 from motionkit.types import Conditions, MotionTrack
 
 PRECISION_OF: dict[torch.dtype, Precision] = {
@@ -307,6 +318,9 @@ class Pipeline:
         references: Mapping[str, MotionTrack] | None = None,
         progress: ProgressCallback | None = None,
         paste_back: bool = False,
+        driving: str | Path | None = None,
+        driving_axes: str | Sequence[str] = "pose",
+        driving_crop: bool = True,
     ) -> Video:
         """Make a talking-head video of ``image`` speaking ``audio``.
 
@@ -328,6 +342,9 @@ class Pipeline:
             progress: ``progress(stage, done, total)`` callback for conditioning and sampling.
             paste_back: put the rendered face back into the photo, so the video has the photo's own size (see
                 :mod:`motionkit.pipeline.pasteback`); off by default, the renderer's square crop as FLOAT writes it.
+            driving, driving_axes: mixed driving: the named axes (default the head pose) follow the face of the
+                video ``driving`` (relative transfer, :mod:`motionkit.pipeline.driving`; played back and forth when
+                shorter than the speech), the others the speech; ``driving_crop=False`` uses its frames whole.
 
         Returns:
             A :class:`Video`; nothing is rendered until it is saved or iterated.
@@ -341,6 +358,8 @@ class Pipeline:
         sampled = self.sample(
             conditions, source, seed=seed, nfe=nfe, solver=solver, guidance=guidance, noise=noise, progress=report
         )
+        if driving is not None:
+            sampled = self._mix_driving(source, sampled, driving, driving_axes, driving_crop, report)
         track = self.apply_edits(sampled, edits, references)
         return self._video(source, track, waveform, sampled, pasting)
 
@@ -374,6 +393,108 @@ class Pipeline:
         sampled = track.to(self.device, torch.float32)
         edited = self.apply_edits(sampled, edits, references)
         return self._video(source, edited, waveform, sampled, pasting)
+
+    def drive(
+        self,
+        image: PortraitInput,
+        driving: str | Path,
+        *,
+        mode: TransferMode = "relative",
+        axes: str | Sequence[str] | None = None,
+        crop: bool = True,
+        box: Box | Sequence[float] | None = None,
+        driving_crop: bool = True,
+        driving_box: Box | Sequence[float] | None = None,
+        paste_back: bool = False,
+        max_missing: float = DEFAULT_MAX_MISSING,
+        progress: ProgressCallback | None = None,
+    ) -> Video:
+        """A portrait moved by the face of a driving video (video-driven reenactment).
+
+        Every driving frame's motion is read (a learned renderer's encoder, or the face stack's measurements for the
+        photo family) after the face is tracked and cropped by the portrait's crop rule, then transferred
+        (:mod:`motionkit.pipeline.driving`): ``mode="relative"`` adds the driving face's change since its first
+        frame to the portrait's own motion (LIA), ``"absolute"`` copies it; ``axes`` (names, ``"pose"``,
+        ``"expression"``) limits the transfer, the other axes keep the portrait's own values. The video runs at the
+        driving video's frame rate, with its audio (none when it has none).
+
+        Args:
+            image: the portrait.
+            driving: the driving video file (streamed: any length).
+            crop, box: portrait preparation (see :meth:`encode_portrait`).
+            driving_crop, driving_box: ``False`` uses driving frames whole (videos that are already face crops);
+                a box crops every driving frame around it instead of tracking the face.
+            paste_back: as in :meth:`generate`.
+            max_missing: the largest share of driving frames without a face that is accepted.
+
+        Raises:
+            FaceNotFoundError: too many driving frames without a face (nothing is rendered).
+            ConfigError: a driving video of a single frame (no motion to transfer).
+            ImageError: a missing, unreadable, corrupt or truncated driving video.
+        """
+        reader = VideoReader(driving)
+        source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
+        track, _ = self._read_driving(source, reader, driving_crop, driving_box, max_missing, progress)
+        if track.frames < 2:
+            raise ConfigError(
+                f"the driving video {reader.path} has a single frame: there is no motion to transfer; give a video, "
+                "or animate the portrait with speech (generate)."
+            )
+        program = transfer_program(self.motion_space, mode, axes)
+        moved = program.apply(track, self.motion_space)
+        audio = reader.audio(self.sample_rate)
+        return self._video(source, moved, audio, track, pasting)
+
+    def _read_driving(
+        self,
+        source: EncodedPortrait,
+        reader: VideoReader,
+        crop: bool,
+        box: Box | Sequence[float] | None,
+        max_missing: float,
+        progress: ProgressCallback | None,
+        placements: list[Any] | None = None,
+    ) -> tuple[MotionTrack, FaceCounts]:
+        """The driving motion of every frame of ``reader`` (a track whose ``source`` is the portrait's motion)."""
+        counts = FaceCounts()
+        follower = FaceFollower(reader.fps, crop=crop, box=box)
+        with self._autocast():
+            track = read_driving_motion(
+                self.renderer,
+                source,
+                reader.frames(),
+                reader.fps,
+                follower=follower,
+                counts=counts,
+                placements=placements,
+                progress=progress,
+                total=reader.frame_count_hint,
+            )
+        counts.check(max_missing, f"the video {reader.path}")
+        return track, counts
+
+    def _mix_driving(
+        self,
+        source: EncodedPortrait,
+        sampled: MotionTrack,
+        driving: str | Path,
+        axes: str | Sequence[str],
+        crop: bool,
+        progress: ProgressCallback,
+    ) -> MotionTrack:
+        """The speech-driven track with ``axes`` taken from the driving video (relative transfer)."""
+        chosen, expression = resolve_axes(self.motion_space, axes)
+        if expression or not chosen:
+            raise EditError(
+                "mixed driving takes named axes or 'pose' from the video (e.g. driving_axes='pose' or "
+                "'yaw,pitch'); the rest of the motion follows the speech."
+            )
+        reader = VideoReader(driving, fps=sampled.fps)
+        track, _ = self._read_driving(source, reader, crop, None, DEFAULT_MAX_MISSING, progress)
+        relative = transfer_program(self.motion_space, "relative").apply(track, self.motion_space)
+        reference = extend_track(relative, sampled.frames, "ping-pong")
+        mix = EditProgram(edits=[Mix(reference="driving", axes=chosen)])
+        return mix.apply(sampled, self.motion_space, references={"driving": reference})
 
     def explore(self, image: PortraitInput, **options: Any) -> AxisSweep:
         """A portrait swept along each motion axis, as a labelled grid (options: see
