@@ -37,7 +37,7 @@ from motionkit.errors import ConfigError, EditError, FaceNotFoundError
 from motionkit.face import Box, Face, FaceStack, FaceTracker
 from motionkit.face.crop import default_stack
 from motionkit.face.measures import LEFT_EYE_EAR, RIGHT_EYE_EAR, eye_aspect_ratio
-from motionkit.families.photo.renderer import MODEL_AXES, MOUTH_GAP_PER_OPENING, PhotoPortrait
+from motionkit.families.photo.renderer import MODEL_AXES, MOUTH_GAP_PER_OPENING, PhotoPortrait, PhotoRenderer
 from motionkit.pipeline.pasteback import convex_hull, hull_points
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.protocols import EncodedPortrait, PortraitRenderer
@@ -237,6 +237,17 @@ def read_driving_motion(
         latents = torch.stack([torch.as_tensor(r) for r in filled])
     latents = latents.to(source.motion.device, torch.float32)
     return MotionTrack(latents[None], fps=fps, source=source.motion.detach().to(latents))
+
+
+def within_range(track: MotionTrack, renderer: PortraitRenderer) -> MotionTrack:
+    """``track`` clamped to each axis's range when the renderer draws parameters with ranges (the photo family,
+    whose motion model clamps what it generates the same way); other tracks as they are."""
+    if not isinstance(renderer, PhotoRenderer):
+        return track
+    axes = renderer.config.axes
+    low = torch.tensor([a.minimum for a in axes]).to(track.latents)
+    high = torch.tensor([a.maximum for a in axes]).to(track.latents)
+    return MotionTrack(torch.maximum(torch.minimum(track.latents, high), low), fps=track.fps, source=track.source)
 
 
 def _fill_missing(readings: list[torch.Tensor | np.ndarray | None]) -> list[torch.Tensor | np.ndarray]:

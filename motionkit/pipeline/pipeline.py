@@ -42,6 +42,7 @@ from motionkit.pipeline.driving import (
     read_driving_motion,
     resolve_axes,
     transfer_program,
+    within_range,
 )
 from motionkit.pipeline.explore import AxisSweep, explore
 from motionkit.pipeline.pasteback import PasteBack
@@ -441,7 +442,7 @@ class Pipeline:
                 "or animate the portrait with speech (generate)."
             )
         program = transfer_program(self.motion_space, mode, axes)
-        moved = program.apply(track, self.motion_space)
+        moved = within_range(program.apply(track, self.motion_space), self.renderer)
         audio = reader.audio(self.sample_rate)
         return self._video(source, moved, audio, track, pasting)
 
@@ -494,7 +495,8 @@ class Pipeline:
         relative = transfer_program(self.motion_space, "relative").apply(track, self.motion_space)
         reference = extend_track(relative, sampled.frames, "ping-pong")
         mix = EditProgram(edits=[Mix(reference="driving", axes=chosen)])
-        return mix.apply(sampled, self.motion_space, references={"driving": reference})
+        mixed = mix.apply(sampled, self.motion_space, references={"driving": reference})
+        return within_range(mixed, self.renderer)
 
     def explore(self, image: PortraitInput, **options: Any) -> AxisSweep:
         """A portrait swept along each motion axis, as a labelled grid (options: see
