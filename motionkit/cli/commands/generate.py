@@ -63,6 +63,19 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     )
     add_crop_options(parser)
     add_paste_back_option(parser)
+    parser.add_argument(
+        "--pose-from",
+        type=Path,
+        metavar="VIDEO",
+        help="mixed driving: the head pose follows the face of this video (relative, played back and forth when "
+        "shorter than the speech) and the lips the speech (default: all motion from the speech)",
+    )
+    parser.add_argument(
+        "--pose-axes",
+        default="pose",
+        metavar="AXES",
+        help="with --pose-from: the comma-separated axes taken from the video (model axis names or pose)",
+    )
     add_device_options(parser)
     add_encoder_options(parser)
     parser.add_argument(
@@ -165,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.save_track, args.overwrite, "track file")
     check_input_file(args.image, ImageError, "image")
     check_input_file(args.audio, AudioError, "audio file")
+    if args.pose_from is not None:
+        check_input_file(args.pose_from, ImageError, "video of --pose-from")
     emotion = emotion_from(args)
     started = time.perf_counter()
     pipeline = load_pipeline(args)
@@ -185,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
             box=args.box,
             progress=progress,
             paste_back=args.paste_back,
+            driving=args.pose_from,
+            driving_axes=args.pose_axes,
         )
         video.save(args.output, crf=args.crf, preset=args.x264_preset, overwrite=args.overwrite, progress=progress)
     finally:
