@@ -28,8 +28,9 @@ import torch
 from motionkit.conditioner.emotion import EmotionInput
 from motionkit.config import GuidanceConfig
 from motionkit.config.model import FamilyConfig
-from motionkit.errors import ConfigError, EditError, ShapeError
+from motionkit.errors import ConfigError, EditError, FaceNotFoundError, ShapeError
 from motionkit.face import Box
+from motionkit.families.photo.renderer import PhotoPortrait, PhotoRenderer
 from motionkit.flow import ExplicitNoise, FlowSampler, Solver
 from motionkit.io import VideoReader, load_audio
 from motionkit.model_folder import load_model
@@ -37,13 +38,16 @@ from motionkit.pipeline.driving import (
     DEFAULT_MAX_MISSING,
     FaceCounts,
     FaceFollower,
+    FramePlacement,
     TransferMode,
     extend_track,
+    extended_indices,
     read_driving_motion,
     resolve_axes,
     transfer_program,
     within_range,
 )
+from motionkit.pipeline.dubbing import EXTENSIONS, DubbedVideo, Extension, FrameWindow, mouth_axes, spoken_opening
 from motionkit.pipeline.explore import AxisSweep, explore
 from motionkit.pipeline.pasteback import PasteBack
 from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
@@ -446,6 +450,102 @@ class Pipeline:
         audio = reader.audio(self.sample_rate)
         return self._video(source, moved, audio, track, pasting)
 
+    def dub(
+        self,
+        video: str | Path,
+        audio: str | Path | np.ndarray | torch.Tensor,
+        emotion: EmotionInput = None,
+        *,
+        seed: int | None = 0,
+        nfe: int | None = None,
+        solver: str | Solver | None = None,
+        guidance: GuidanceInput = None,
+        extension: Extension = "ping-pong",
+        identity_frame: int = 0,
+        crop: bool = True,
+        box: Box | Sequence[float] | None = None,
+        max_missing: float = DEFAULT_MAX_MISSING,
+        sample_rate: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> DubbedVideo:
+        """Re-voice a video: its mouth follows ``audio``, its head pose, blinks and the rest stay its own
+        (:mod:`motionkit.pipeline.dubbing`); the result has the video's size, the model's frame rate and the new
+        speech as its only audio.
+
+        Args:
+            video: the video to dub (streamed: any length).
+            audio, emotion, seed, nfe, solver, guidance, sample_rate: the speech and its sampling, as in
+                :meth:`generate`.
+            extension: how the video is extended when the speech is longer: ``ping-pong`` (forwards and
+                backwards), ``loop`` or ``freeze`` (hold the last frame); a shorter speech cuts it.
+            identity_frame: the frame whose appearance a learned renderer draws (its face must be found).
+            crop, box: ``crop=False`` uses frames whole (already face crops); ``box`` crops every frame around it
+                instead of tracking the face.
+            max_missing: the largest share of frames without a face that is accepted (those frames are kept as
+                they are).
+
+        Raises:
+            FaceNotFoundError: no face in the identity frame, or too many frames without one (nothing is written).
+            ImageError: a missing, unreadable, corrupt or truncated video.
+        """
+        report = progress or no_progress
+        if extension not in EXTENSIONS:
+            raise ConfigError(f"extension must be one of {', '.join(EXTENSIONS)}, got {extension!r}.")
+        reader = VideoReader(video, fps=self.conditioner.fps)
+        source = self._identity_frame(reader, identity_frame, crop, box)
+        placements: list[FramePlacement | None] = []
+        original, counts = self._read_driving(source, reader, crop, box, max_missing, report, placements)
+        waveform = self.load_audio(audio, sample_rate)
+        report("conditioning", 0, 1)
+        conditions = self.condition(waveform, emotion)
+        report("conditioning", 1, 1)
+        speech = self.sample(conditions, source, seed=seed, nfe=nfe, solver=solver, guidance=guidance, progress=report)
+        indices = extended_indices(original.frames, speech.frames, extension)
+        mouth_change = None
+        if isinstance(source, PhotoPortrait):  # the frames are drawn again with the speech's mouth
+            track, mouth_change = speech, spoken_opening(speech, source.neutral)
+        else:
+            kept = MotionTrack(original.latents[:, indices], fps=speech.fps, source=original.source)
+            mix = EditProgram(edits=[Mix(reference="speech", axes=mouth_axes(self.motion_space))])
+            track = mix.apply(kept, self.motion_space, references={"speech": speech})
+        return DubbedVideo(
+            renderer=self.renderer,
+            source=source,
+            track=track,
+            indices=indices,
+            placements=placements,
+            reader=reader,
+            audio=waveform,
+            sample_rate=self.sample_rate,
+            counts=counts,
+            precision=self.precision,
+            chunk_size=self.chunk_size,
+            mouth_change=mouth_change,
+        )
+
+    def _identity_frame(
+        self, reader: VideoReader, index: int, crop: bool, box: Box | Sequence[float] | None
+    ) -> EncodedPortrait:
+        """Frame ``index`` of ``reader``, encoded as the portrait whose appearance is drawn."""
+        if not isinstance(index, int) or index < 0:
+            raise ConfigError(f"identity_frame must be a frame index >= 0, got {index!r}.")
+        try:
+            frame = FrameWindow(reader, capacity=1)[index]
+        except IndexError:
+            raise ConfigError(
+                f"identity_frame {index} is beyond the end of {reader.path}; give an earlier frame."
+            ) from None
+        follower = FaceFollower(reader.fps, crop=crop, box=box)
+        placement = follower.placement(frame, follower.face(frame) if follower.tracks else None)
+        if placement is None:
+            raise FaceNotFoundError(
+                f"no face was found in frame {index} of {reader.path}, the identity frame; choose a frame with a clear "
+                "face (identity_frame)."
+            )
+        if isinstance(self.renderer, PhotoRenderer):
+            return self.renderer.encode_portrait(frame)
+        return self.encode_portrait(frame, crop=crop, box=placement.box if crop else None)
+
     def _read_driving(
         self,
         source: EncodedPortrait,
@@ -454,7 +554,7 @@ class Pipeline:
         box: Box | Sequence[float] | None,
         max_missing: float,
         progress: ProgressCallback | None,
-        placements: list[Any] | None = None,
+        placements: list[FramePlacement | None] | None = None,
     ) -> tuple[MotionTrack, FaceCounts]:
         """The driving motion of every frame of ``reader`` (a track whose ``source`` is the portrait's motion)."""
         counts = FaceCounts()
