@@ -355,6 +355,7 @@ class Pipeline:
             A :class:`Video`; nothing is rendered until it is saved or iterated.
         """
         report = progress or no_progress
+        mixed = None if driving is None else self._mix_axes(driving_axes)  # checked before any work
         source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
         waveform = self.load_audio(audio, sample_rate)
         report("conditioning", 0, 1)
@@ -363,8 +364,8 @@ class Pipeline:
         sampled = self.sample(
             conditions, source, seed=seed, nfe=nfe, solver=solver, guidance=guidance, noise=noise, progress=report
         )
-        if driving is not None:
-            sampled = self._mix_driving(source, sampled, driving, driving_axes, driving_crop, report)
+        if driving is not None and mixed is not None:
+            sampled = self._mix_driving(source, sampled, driving, mixed, driving_crop, report)
         track = self.apply_edits(sampled, edits, references)
         return self._video(source, track, waveform, sampled, pasting)
 
@@ -574,27 +575,31 @@ class Pipeline:
         counts.check(max_missing, f"the video {reader.path}")
         return track, counts
 
-    def _mix_driving(
-        self,
-        source: EncodedPortrait,
-        sampled: MotionTrack,
-        driving: str | Path,
-        axes: str | Sequence[str],
-        crop: bool,
-        progress: ProgressCallback,
-    ) -> MotionTrack:
-        """The speech-driven track with ``axes`` taken from the driving video (relative transfer)."""
+    def _mix_axes(self, axes: str | Sequence[str]) -> tuple[str, ...]:
+        """The named axes mixed driving takes from a video (``pose`` or names; not ``expression``)."""
         chosen, expression = resolve_axes(self.motion_space, axes)
         if expression or not chosen:
             raise EditError(
                 "mixed driving takes named axes or 'pose' from the video (e.g. driving_axes='pose' or "
                 "'yaw,pitch'); the rest of the motion follows the speech."
             )
+        return chosen
+
+    def _mix_driving(
+        self,
+        source: EncodedPortrait,
+        sampled: MotionTrack,
+        driving: str | Path,
+        axes: tuple[str, ...],
+        crop: bool,
+        progress: ProgressCallback,
+    ) -> MotionTrack:
+        """The speech-driven track with ``axes`` taken from the driving video (relative transfer)."""
         reader = VideoReader(driving, fps=sampled.fps)
         track, _ = self._read_driving(source, reader, crop, None, DEFAULT_MAX_MISSING, progress)
         relative = transfer_program(self.motion_space, "relative").apply(track, self.motion_space)
         reference = extend_track(relative, sampled.frames, "ping-pong")
-        mix = EditProgram(edits=[Mix(reference="driving", axes=chosen)])
+        mix = EditProgram(edits=[Mix(reference="driving", axes=axes)])
         mixed = mix.apply(sampled, self.motion_space, references={"driving": reference})
         return within_range(mixed, self.renderer)
 
