@@ -231,7 +231,8 @@ class Pipeline:
                     "encoded portrait."
                 )
             return image, None
-        if not paste_back:
+        if not paste_back or isinstance(self.renderer, PhotoRenderer):
+            # the photo family draws the whole photo at its own size: pasting back is the identity
             return self.encode_portrait(image, crop=crop, box=box), None
         if isinstance(image, torch.Tensor):
             raise ConfigError("paste_back needs the photo as a path, array or Pillow image, not a tensor.")
