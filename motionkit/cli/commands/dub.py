@@ -6,11 +6,10 @@ import argparse
 import time
 from pathlib import Path
 
-from motionkit.cli.commands.drive import add_driving_crop_options
-from motionkit.cli.commands.generate import add_emotion_options, add_sampling_options, emotion_from, guidance_from
 from motionkit.cli.common import (
     HelpFormatter,
     add_device_options,
+    add_driving_crop_options,
     add_encoder_options,
     add_model_option,
     add_overwrite_option,
@@ -20,6 +19,7 @@ from motionkit.cli.common import (
     load_pipeline,
 )
 from motionkit.cli.progress import ProgressBars
+from motionkit.cli.sampling import add_emotion_options, add_sampling_options, emotion_from, guidance_from
 from motionkit.errors import AudioError, ImageError
 from motionkit.pipeline.dubbing import EXTENSIONS
 
