@@ -33,7 +33,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from motionkit.errors import ConfigError, EditError, FaceNotFoundError
+from motionkit.errors import ConfigError, EditError, FaceNotFoundError, Fix
 from motionkit.face import Box, Face, FaceStack, FaceTracker
 from motionkit.face.crop import default_stack
 from motionkit.face.measures import LEFT_EYE_EAR, RIGHT_EYE_EAR, eye_aspect_ratio
@@ -89,8 +89,8 @@ class FaceCounts:
         if self.missing_share > max_missing:
             raise FaceNotFoundError(
                 f"no face was found in {self.missing} of the {self.frames} frames of {what} ({self.missing_share:.0%}, "
-                f"more than the {max_missing:.0%} allowed); give a video where the face stays visible, or allow more "
-                "with max_missing (--max-missing)."
+                f"more than the {max_missing:.0%} allowed); give a video where the face stays visible, or allow more",
+                fix=Fix(python="with max_missing.", cli="with --max-missing."),
             )
 
 

@@ -28,7 +28,7 @@ import torch
 from motionkit.conditioner.emotion import EmotionInput
 from motionkit.config import GuidanceConfig
 from motionkit.config.model import FamilyConfig
-from motionkit.errors import ConfigError, EditError, FaceNotFoundError, ShapeError
+from motionkit.errors import ConfigError, EditError, FaceNotFoundError, Fix, ShapeError
 from motionkit.face import Box
 from motionkit.families.photo.renderer import PhotoPortrait, PhotoRenderer
 from motionkit.flow import ExplicitNoise, FlowSampler, Solver
@@ -65,6 +65,9 @@ PRECISION_OF: dict[torch.dtype, Precision] = {
     torch.float16: "float16",
 }
 """Supported compute dtypes and the renderer precision each one selects."""
+
+IDENTITY_FRAME_FIX = Fix(python="with identity_frame=N.", cli="with --identity-frame N.")
+"""How to choose another identity frame for dubbing, in Python and on the command line."""
 
 EditsInput = EditProgram | str | Path | None
 """An :class:`EditProgram`, its JSON text, or the path of a JSON file."""
@@ -535,14 +538,16 @@ class Pipeline:
             frame = FrameWindow(reader, capacity=1)[index]
         except IndexError:
             raise ConfigError(
-                f"identity_frame {index} is beyond the end of {reader.path}; give an earlier frame."
+                f"the identity frame {index} is beyond the end of {reader.path}; give an earlier frame",
+                fix=IDENTITY_FRAME_FIX,
             ) from None
         follower = FaceFollower(reader.fps, crop=crop, box=box)
         placement = follower.placement(frame, follower.face(frame) if follower.tracks else None)
         if placement is None:
             raise FaceNotFoundError(
                 f"no face was found in frame {index} of {reader.path}, the identity frame; choose a frame with a clear "
-                "face (identity_frame)."
+                "face",
+                fix=IDENTITY_FRAME_FIX,
             )
         if isinstance(self.renderer, PhotoRenderer):
             return self.renderer.encode_portrait(frame)

@@ -133,4 +133,5 @@ def test_dub_writes_the_revoiced_video(
         "synthetic-demo",
     )
     assert code != 0
-    assert "identity_frame 99 is beyond the end" in one_error_line(err)
+    assert "identity frame 99 is beyond the end" in one_error_line(err)
+    assert err.rstrip().endswith("with --identity-frame N.")
