@@ -176,6 +176,11 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
     return np.asarray(lower[:-1] + upper[:-1])
 
 
+def _centre_inside(landmarks: np.ndarray, box: Box) -> bool:
+    x, y = np.asarray(landmarks, dtype=np.float64)[:, :2].mean(axis=0)
+    return box.x1 <= x < box.x2 and box.y1 <= y < box.y2
+
+
 @dataclass(frozen=True, eq=False)
 class PasteBack:
     """Puts rendered crops back into one photo (see the module docstring).
@@ -238,6 +243,8 @@ class PasteBack:
                 landmarks = default_stack().face(pixels).points
         if box is not None:
             face = Box.coerce(box)
+            if landmarks is not None and not _centre_inside(landmarks, face):
+                landmarks = None  # the stack's largest face is another one than the boxed face: the box's ellipse
         elif crop:
             face = face_box(pixels)  # FLOAT's crop rule (raises, saying what to try, when there is no face)
         else:

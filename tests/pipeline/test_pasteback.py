@@ -155,3 +155,12 @@ def test_the_mask_is_the_feathered_hull_computed_over_the_whole_photo(box: Box) 
     expected = np.clip(soft * inside, 0, 1)
     expected[expected < MASK_FLOOR] = 0
     np.testing.assert_allclose(face_mask(shape, window, outline), expected, atol=1e-6)
+
+
+def test_a_given_box_away_from_the_detected_face_is_masked_by_its_own_ellipse(photo) -> None:
+    box = Box(10, 400, 110, 520)  # the lower-left corner: no face there
+    pasting, face = PasteBack.for_photo(photo, box=box)
+    assert face == box
+    ys, xs = np.nonzero(pasting.mask > 0.5)
+    assert box.x1 <= xs.mean() < box.x2
+    assert box.y1 <= ys.mean() < box.y2
