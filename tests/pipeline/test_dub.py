@@ -139,7 +139,6 @@ def test_frames_without_a_face_are_kept_and_counted(
         demo.dub(tmp_path / "lost.mp4", speech, "neutral")
 
 
-@pytest.mark.slow
 def test_the_photo_family_redraws_each_frames_mouth(tmp_path: Path, one_thread: None) -> None:
     from motionkit.face import FaceStack
     from motionkit.io import load_image

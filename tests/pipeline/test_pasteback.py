@@ -34,7 +34,9 @@ def photo() -> np.ndarray:
     return load_image(demo_photo_path())
 
 
-def test_outside_the_mask_the_frames_equal_the_photo_bit_for_bit(pipeline: Pipeline, speech: Path, photo) -> None:
+def test_outside_the_mask_the_frames_equal_the_photo_bit_for_bit(
+    pipeline: Pipeline, speech: Path, photo, one_thread: None
+) -> None:
     video = pipeline.generate(photo, speech, "neutral", paste_back=True)
     assert video.paste_back is not None
     mask = video.paste_back.mask
@@ -96,7 +98,9 @@ def test_seam_measure_rejects_a_mask_without_border() -> None:
         blend_seam(frame, np.zeros((16, 32)))
 
 
-def test_a_crop_that_leaves_the_photo_is_pasted_back_inside_it(pipeline: Pipeline, speech: Path, photo) -> None:
+def test_a_crop_that_leaves_the_photo_is_pasted_back_inside_it(
+    pipeline: Pipeline, speech: Path, photo, one_thread: None
+) -> None:
     corner = photo[120:, 150:]  # the face touches the top-left corner: FLOAT's square leaves the photo
     video = pipeline.generate(corner, speech, "neutral", paste_back=True)
     assert video.paste_back is not None
@@ -109,14 +113,18 @@ def test_a_crop_that_leaves_the_photo_is_pasted_back_inside_it(pipeline: Pipelin
     assert np.array_equal(frame[outside], corner[outside])
 
 
-def test_odd_sizes_are_padded_by_one_pixel_when_saved(pipeline: Pipeline, speech: Path, photo, tmp_path) -> None:
+def test_odd_sizes_are_padded_by_one_pixel_when_saved(
+    pipeline: Pipeline, speech: Path, photo, tmp_path, one_thread: None
+) -> None:
     odd = photo[:599, 11:]
     path = pipeline.generate(odd, speech, "neutral", paste_back=True).save(tmp_path / "odd.mp4", crf=0)
     frames, _, _ = read_video(path)
     assert frames.shape[1:3] == (600, 502)
 
 
-def test_paste_back_is_off_by_default_and_needs_the_photo(pipeline: Pipeline, speech: Path, photo) -> None:
+def test_paste_back_is_off_by_default_and_needs_the_photo(
+    pipeline: Pipeline, speech: Path, photo, one_thread: None
+) -> None:
     video = pipeline.generate(photo, speech, "neutral")
     assert video.paste_back is None
     assert video.frame_shape == (SIZE, SIZE)
