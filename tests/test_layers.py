@@ -13,7 +13,7 @@ import motionkit
 ROOT = Path(motionkit.__file__).parent
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "validation", "types", "config", "io", "progress", "_version"),
+    ("errors", "validation", "types", "config", "io", "progress", "runtime", "_version"),
     ("face",),
     ("space", "conditioner", "flow", "renderer", "geometric"),
     ("protocols",),

@@ -39,6 +39,7 @@ from motionkit.progress import ProgressCallback, no_progress
 from motionkit.protocols import EncodedPortrait, MotionGenerator, PortraitRenderer, SpeechConditioner
 from motionkit.renderer import Precision
 from motionkit.renderer.renderer import PortraitInput
+from motionkit.runtime import effective_dtype
 from motionkit.space import EditProgram, MotionSpace
 from motionkit.types import Conditions, MotionTrack
 
@@ -124,7 +125,7 @@ class Pipeline:
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     def __post_init__(self) -> None:
-        self.dtype = resolve_dtype(self.dtype)
+        self.dtype = effective_dtype(resolve_dtype(self.dtype), self.renderer.device)
         if self.space is None:
             self.space = self.renderer.space
         if self.sampler.latent_dim != self.renderer.latent_dim:
