@@ -17,6 +17,7 @@ from motionkit.io.files import output_parent
 from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, X264_PRESETS
 from motionkit.model_folder import is_non_commercial, read_manifest
 from motionkit.pipeline import Pipeline
+from motionkit.runtime import configure_threads
 from motionkit.types import Precision
 
 DEVICES: tuple[str, ...] = get_args(DeviceName)
@@ -66,7 +67,15 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
         "--dtype",
         choices=DTYPES,
         default="float32",
-        help="compute precision: float32 is FLOAT's; bfloat16/float16 autocast the renderer and sampler (GPU)",
+        help="compute precision: float32 is FLOAT's; bfloat16/float16 autocast the renderer and sampler (GPU, or a "
+        "CPU with native bfloat16; elsewhere motionkit warns and computes in float32)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="CPU threads for the models (default: the cores this process may use minus those other processes keep "
+        "busy, from the load average; 1 is the safest on a busy machine)",
     )
 
 
@@ -137,7 +146,8 @@ def crf_value(text: str) -> int:
 
 
 def load_pipeline(args: argparse.Namespace) -> Pipeline:
-    """The Pipeline of ``--model`` on ``--device`` in ``--dtype``."""
+    """The Pipeline of ``--model`` on ``--device`` in ``--dtype``, with ``--threads`` CPU threads."""
+    configure_threads(args.threads)
     return Pipeline.from_pretrained(resolve_model(args.model), device=resolve_device(args.device), dtype=args.dtype)
 
 
