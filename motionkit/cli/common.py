@@ -14,7 +14,7 @@ from motionkit.config.train import DeviceName
 from motionkit.errors import ConfigError, MotionkitError, OutputError
 from motionkit.face import Box
 from motionkit.io.files import output_parent
-from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, X264_PRESETS
+from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, VIDEO_CODECS, X264_PRESETS
 from motionkit.model_folder import is_non_commercial, read_manifest
 from motionkit.pipeline import Pipeline
 from motionkit.runtime import configure_threads
@@ -104,6 +104,12 @@ def add_encoder_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_PRESET,
         help="x264 speed preset, fastest first: faster ones encode several times faster into larger files (on a GPU "
         "the encoder can bound the whole run)",
+    )
+    parser.add_argument(
+        "--codec",
+        choices=VIDEO_CODECS,
+        default="auto",
+        help="H.264 encoder: auto = NVIDIA's NVENC when a GPU and PyAV have it, else libx264 (CPU)",
     )
 
 
