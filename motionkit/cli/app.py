@@ -11,7 +11,19 @@ from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from motionkit._version import __version__
-from motionkit.cli.commands import calibrate, convert, demo, edit, evaluate, explore, faces, generate, info, train
+from motionkit.cli.commands import (
+    calibrate,
+    convert,
+    demo,
+    drive,
+    edit,
+    evaluate,
+    explore,
+    faces,
+    generate,
+    info,
+    train,
+)
 from motionkit.cli.common import HelpFormatter
 from motionkit.errors import CheckpointError, MotionkitError, OutputError
 
@@ -25,7 +37,7 @@ EXIT_INTERRUPTED = 130
 
 ISSUES_URL = "https://github.com/motionkit/motionkit/issues"
 
-COMMANDS = (generate, convert, edit, explore, calibrate, info, evaluate, faces, train, demo)
+COMMANDS = (generate, drive, convert, edit, explore, calibrate, info, evaluate, faces, train, demo)
 
 EPILOG = f"""\
 Run `motionkit COMMAND --help` for a command's options and their defaults.

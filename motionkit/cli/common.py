@@ -94,6 +94,16 @@ def add_crop_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_paste_back_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--paste-back",
+        action="store_true",
+        help="put the rendered face back into the photo: the video has the photo's own size (odd sizes padded by one "
+        "pixel) and the photo outside the face is unchanged (default: the model's square face crop; the photo "
+        "family always draws the whole photo)",
+    )
+
+
 def add_encoder_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--crf", type=crf_value, default=DEFAULT_CRF, help=f"x264 quality: 0 (lossless) .. {MAX_CRF} (worst)"

@@ -31,9 +31,21 @@ from motionkit.config.model import FamilyConfig
 from motionkit.errors import ConfigError, EditError, ShapeError
 from motionkit.face import Box
 from motionkit.flow import ExplicitNoise, FlowSampler, Solver
-from motionkit.io import load_audio
+from motionkit.io import VideoReader, load_audio
 from motionkit.model_folder import load_model
+from motionkit.pipeline.driving import (
+    DEFAULT_MAX_MISSING,
+    FaceCounts,
+    FaceFollower,
+    TransferMode,
+    extend_track,
+    read_driving_motion,
+    resolve_axes,
+    transfer_program,
+    within_range,
+)
 from motionkit.pipeline.explore import AxisSweep, explore
+from motionkit.pipeline.pasteback import PasteBack
 from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.protocols import EncodedPortrait, MotionGenerator, PortraitRenderer, SpeechConditioner
@@ -41,6 +53,7 @@ from motionkit.renderer import Precision
 from motionkit.renderer.renderer import PortraitInput
 from motionkit.runtime import effective_dtype
 from motionkit.space import EditProgram, MotionSpace
+from motionkit.space.edits import Mix
 from motionkit.types import Conditions, MotionTrack
 
 PRECISION_OF: dict[torch.dtype, Precision] = {
@@ -194,6 +207,37 @@ class Pipeline:
         ``crop=False`` to resize the whole image, or ``box`` to crop around a given face box)."""
         return self.renderer.encode_portrait(image, crop=crop, box=box)
 
+    def prepare_portrait(
+        self,
+        image: PortraitInput | EncodedPortrait,
+        *,
+        crop: bool = True,
+        box: Box | Sequence[float] | None = None,
+        paste_back: bool = False,
+    ) -> tuple[EncodedPortrait, PasteBack | None]:
+        """The encoded portrait and, with ``paste_back``, how its rendered crops go back into the photo.
+
+        The paste-back is ``None`` when the renderer already draws the whole photo at its own size (the photo
+        family): pasting back is then the identity. An already encoded portrait cannot be pasted back (its photo is
+        not known); give the image instead.
+        """
+        if isinstance(image, EncodedPortrait):
+            if paste_back:
+                raise ConfigError(
+                    "paste_back needs the photo itself to paste the rendered face back into; pass the image, not an "
+                    "encoded portrait."
+                )
+            return image, None
+        if not paste_back:
+            return self.encode_portrait(image, crop=crop, box=box), None
+        if isinstance(image, torch.Tensor):
+            raise ConfigError("paste_back needs the photo as a path, array or Pillow image, not a tensor.")
+        pasting, face = PasteBack.for_photo(image, box=box, crop=crop)
+        source = self.encode_portrait(pasting.photo, crop=crop, box=face)
+        if self.renderer.frame_shape(source) == pasting.shape:
+            return source, None  # the renderer drew the whole photo: nothing to paste back
+        return source, pasting
+
     def load_audio(self, audio: str | Path | np.ndarray | torch.Tensor, sample_rate: int | None = None) -> np.ndarray:
         """Mono float32 waveform at the model rate; arrays are taken to be at that rate unless ``sample_rate``."""
         if isinstance(audio, (np.ndarray, torch.Tensor)) and sample_rate is None:
@@ -275,6 +319,10 @@ class Pipeline:
         sample_rate: int | None = None,
         references: Mapping[str, MotionTrack] | None = None,
         progress: ProgressCallback | None = None,
+        paste_back: bool = False,
+        driving: str | Path | None = None,
+        driving_axes: str | Sequence[str] = "pose",
+        driving_crop: bool = True,
     ) -> Video:
         """Make a talking-head video of ``image`` speaking ``audio``.
 
@@ -294,12 +342,17 @@ class Pipeline:
             crop, box: portrait preparation (see :meth:`encode_portrait`).
             references: tracks that ``Mix`` / ``Retarget`` edits name.
             progress: ``progress(stage, done, total)`` callback for conditioning and sampling.
+            paste_back: put the rendered face back into the photo, so the video has the photo's own size (see
+                :mod:`motionkit.pipeline.pasteback`); off by default, the renderer's square crop as FLOAT writes it.
+            driving, driving_axes: mixed driving: the named axes (default the head pose) follow the face of the
+                video ``driving`` (relative transfer, :mod:`motionkit.pipeline.driving`; played back and forth when
+                shorter than the speech), the others the speech; ``driving_crop=False`` uses its frames whole.
 
         Returns:
             A :class:`Video`; nothing is rendered until it is saved or iterated.
         """
         report = progress or no_progress
-        source = image if isinstance(image, EncodedPortrait) else self.encode_portrait(image, crop=crop, box=box)
+        source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
         waveform = self.load_audio(audio, sample_rate)
         report("conditioning", 0, 1)
         conditions = self.condition(waveform, emotion)
@@ -307,8 +360,10 @@ class Pipeline:
         sampled = self.sample(
             conditions, source, seed=seed, nfe=nfe, solver=solver, guidance=guidance, noise=noise, progress=report
         )
+        if driving is not None:
+            sampled = self._mix_driving(source, sampled, driving, driving_axes, driving_crop, report)
         track = self.apply_edits(sampled, edits, references)
-        return self._video(source, track, waveform, sampled)
+        return self._video(source, track, waveform, sampled, pasting)
 
     def render(
         self,
@@ -321,10 +376,12 @@ class Pipeline:
         box: Box | Sequence[float] | None = None,
         sample_rate: int | None = None,
         references: Mapping[str, MotionTrack] | None = None,
+        paste_back: bool = False,
     ) -> Video:
         """A :class:`Video` of a portrait driven by a given (e.g. saved and edited) motion track.
 
-        ``track`` must have batch 1 and the model's latent size; ``audio`` (optional) is muxed as is.
+        ``track`` must have batch 1 and the model's latent size; ``audio`` (optional) is muxed as is;
+        ``paste_back`` as in :meth:`generate`.
         """
         if not isinstance(track, MotionTrack):
             raise ShapeError(f"track must be a MotionTrack (MotionTrack.load(path)), got {type(track).__name__}.")
@@ -333,11 +390,114 @@ class Pipeline:
                 f"the track has batch {track.batch} and latent size {track.dim}; this model renders one track of "
                 f"{self.renderer.latent_dim}-d latents. Use a track sampled by this model."
             )
-        source = image if isinstance(image, EncodedPortrait) else self.encode_portrait(image, crop=crop, box=box)
+        source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
         waveform = None if audio is None else self.load_audio(audio, sample_rate)
         sampled = track.to(self.device, torch.float32)
         edited = self.apply_edits(sampled, edits, references)
-        return self._video(source, edited, waveform, sampled)
+        return self._video(source, edited, waveform, sampled, pasting)
+
+    def drive(
+        self,
+        image: PortraitInput,
+        driving: str | Path,
+        *,
+        mode: TransferMode = "relative",
+        axes: str | Sequence[str] | None = None,
+        crop: bool = True,
+        box: Box | Sequence[float] | None = None,
+        driving_crop: bool = True,
+        driving_box: Box | Sequence[float] | None = None,
+        paste_back: bool = False,
+        max_missing: float = DEFAULT_MAX_MISSING,
+        progress: ProgressCallback | None = None,
+    ) -> Video:
+        """A portrait moved by the face of a driving video (video-driven reenactment).
+
+        Every driving frame's motion is read (a learned renderer's encoder, or the face stack's measurements for the
+        photo family) after the face is tracked and cropped by the portrait's crop rule, then transferred
+        (:mod:`motionkit.pipeline.driving`): ``mode="relative"`` adds the driving face's change since its first
+        frame to the portrait's own motion (LIA), ``"absolute"`` copies it; ``axes`` (names, ``"pose"``,
+        ``"expression"``) limits the transfer, the other axes keep the portrait's own values. The video runs at the
+        driving video's frame rate, with its audio (none when it has none).
+
+        Args:
+            image: the portrait.
+            driving: the driving video file (streamed: any length).
+            crop, box: portrait preparation (see :meth:`encode_portrait`).
+            driving_crop, driving_box: ``False`` uses driving frames whole (videos that are already face crops);
+                a box crops every driving frame around it instead of tracking the face.
+            paste_back: as in :meth:`generate`.
+            max_missing: the largest share of driving frames without a face that is accepted.
+
+        Raises:
+            FaceNotFoundError: too many driving frames without a face (nothing is rendered).
+            ConfigError: a driving video of a single frame (no motion to transfer).
+            ImageError: a missing, unreadable, corrupt or truncated driving video.
+        """
+        reader = VideoReader(driving)
+        source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
+        track, _ = self._read_driving(source, reader, driving_crop, driving_box, max_missing, progress)
+        if track.frames < 2:
+            raise ConfigError(
+                f"the driving video {reader.path} has a single frame: there is no motion to transfer; give a video, "
+                "or animate the portrait with speech (generate)."
+            )
+        program = transfer_program(self.motion_space, mode, axes)
+        moved = within_range(program.apply(track, self.motion_space), self.renderer)
+        audio = reader.audio(self.sample_rate)
+        return self._video(source, moved, audio, track, pasting)
+
+    def _read_driving(
+        self,
+        source: EncodedPortrait,
+        reader: VideoReader,
+        crop: bool,
+        box: Box | Sequence[float] | None,
+        max_missing: float,
+        progress: ProgressCallback | None,
+        placements: list[Any] | None = None,
+    ) -> tuple[MotionTrack, FaceCounts]:
+        """The driving motion of every frame of ``reader`` (a track whose ``source`` is the portrait's motion)."""
+        counts = FaceCounts()
+        follower = FaceFollower(reader.fps, crop=crop, box=box)
+        with self._autocast():
+            track = read_driving_motion(
+                self.renderer,
+                source,
+                reader.frames(),
+                reader.fps,
+                follower=follower,
+                counts=counts,
+                placements=placements,
+                progress=progress,
+                total=reader.frame_count_hint,
+            )
+        counts.check(max_missing, f"the video {reader.path}")
+        return track, counts
+
+    def _mix_driving(
+        self,
+        source: EncodedPortrait,
+        sampled: MotionTrack,
+        driving: str | Path,
+        axes: str | Sequence[str],
+        crop: bool,
+        progress: ProgressCallback,
+    ) -> MotionTrack:
+        """The speech-driven track with ``axes`` taken from the driving video (relative transfer)."""
+        chosen, expression = resolve_axes(self.motion_space, axes)
+        if expression or not chosen:
+            raise EditError(
+                "mixed driving takes named axes or 'pose' from the video (e.g. driving_axes='pose' or "
+                "'yaw,pitch'); the rest of the motion follows the speech."
+            )
+        reader = VideoReader(driving, fps=sampled.fps)
+        track, _ = self._read_driving(source, reader, crop, None, DEFAULT_MAX_MISSING, progress)
+        relative = transfer_program(self.motion_space, "relative").apply(track, self.motion_space)
+        reference = extend_track(relative, sampled.frames, "ping-pong")
+        mix = EditProgram(edits=[Mix(reference="driving", axes=chosen)])
+        mixed = mix.apply(sampled, self.motion_space, references={"driving": reference})
+        return within_range(mixed, self.renderer)
 
     def explore(self, image: PortraitInput, **options: Any) -> AxisSweep:
         """A portrait swept along each motion axis, as a labelled grid (options: see
@@ -347,7 +507,12 @@ class Pipeline:
     # ------------------------------------------------------------------------------------------------ helpers
 
     def _video(
-        self, source: EncodedPortrait, track: MotionTrack, waveform: np.ndarray | None, sampled: MotionTrack
+        self,
+        source: EncodedPortrait,
+        track: MotionTrack,
+        waveform: np.ndarray | None,
+        sampled: MotionTrack,
+        paste_back: PasteBack | None = None,
     ) -> Video:
         return Video(
             renderer=self.renderer,
@@ -358,6 +523,7 @@ class Pipeline:
             unedited=None if track is sampled else sampled,
             precision=self.precision,
             chunk_size=self.chunk_size,
+            paste_back=paste_back,
         )
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:

@@ -38,7 +38,19 @@ from motionkit.io import VideoWriter, read_video
 from motionkit.testing.models import random_model_folder
 from tests.cli.cli_helpers import one_error_line, run
 
-COMMANDS = ("generate", "convert-float", "edit", "explore", "calibrate", "info", "eval", "faces", "train", "demo")
+COMMANDS = (
+    "generate",
+    "drive",
+    "convert-float",
+    "edit",
+    "explore",
+    "calibrate",
+    "info",
+    "eval",
+    "faces",
+    "train",
+    "demo",
+)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from motionkit.cli.common import (
     add_encoder_options,
     add_model_option,
     add_overwrite_option,
+    add_paste_back_option,
     check_input_file,
     check_output,
     check_suffix,
@@ -61,6 +62,20 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         "--edits", type=Path, metavar="PROGRAM.json", help="EditProgram JSON applied to the motion (default: none)"
     )
     add_crop_options(parser)
+    add_paste_back_option(parser)
+    parser.add_argument(
+        "--pose-from",
+        type=Path,
+        metavar="VIDEO",
+        help="mixed driving: the head pose follows the face of this video (relative, played back and forth when "
+        "shorter than the speech) and the lips the speech (default: all motion from the speech)",
+    )
+    parser.add_argument(
+        "--pose-axes",
+        default="pose",
+        metavar="AXES",
+        help="with --pose-from: the comma-separated axes taken from the video (model axis names or pose)",
+    )
     add_device_options(parser)
     add_encoder_options(parser)
     parser.add_argument(
@@ -163,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.save_track, args.overwrite, "track file")
     check_input_file(args.image, ImageError, "image")
     check_input_file(args.audio, AudioError, "audio file")
+    if args.pose_from is not None:
+        check_input_file(args.pose_from, ImageError, "video of --pose-from")
     emotion = emotion_from(args)
     started = time.perf_counter()
     pipeline = load_pipeline(args)
@@ -182,6 +199,9 @@ def run(args: argparse.Namespace) -> int:
             crop=not args.no_crop,
             box=args.box,
             progress=progress,
+            paste_back=args.paste_back,
+            driving=args.pose_from,
+            driving_axes=args.pose_axes,
         )
         video.save(
             args.output,
