@@ -17,11 +17,8 @@ from pathlib import Path
 
 import torch
 
-from motionkit.testing.imtalker_weights import (
-    GENERATOR_PREFIX,
-    RENDERER_PREFIX,
-    imtalker_state_dict,
-)
+from motionkit.families.imtalker.checkpoints import GENERATOR_PREFIX, RENDERER_PREFIX
+from motionkit.testing.imtalker_weights import imtalker_state_dict
 from motionkit.testing.parity import PROJECT_ROOT, FixtureFolder, locate_fixture
 
 DEFAULT_FIXTURE_DIR = PROJECT_ROOT.parent / "shared" / "imtalker-parity"
@@ -79,11 +76,13 @@ class ImtalkerFixture(FixtureFolder):
         return [self.root / name for name in self.settings["driving_frames"]]
 
     def renderer_checkpoint(self) -> dict[str, torch.Tensor]:
-        """The renderer's generated weights under their ``renderer.ckpt`` names (``gen.`` + IMTRenderer key)."""
+        """The renderer's generated weights under their ``renderer.ckpt`` names (``gen.`` + IMTRenderer key); shared
+        by every caller of the process, so treat the tensors as read-only."""
         return _generated(str(self.root), RENDERER_PREFIX)
 
     def generator_checkpoint(self) -> dict[str, torch.Tensor]:
-        """The generator's generated weights under their ``generator.ckpt`` names (``model.`` + FMGenerator key)."""
+        """The generator's generated weights under their ``generator.ckpt`` names (``model.`` + FMGenerator key);
+        shared like :meth:`renderer_checkpoint`'s."""
         return _generated(str(self.root), GENERATOR_PREFIX)
 
     def summary_names(self, prefix: str) -> list[str]:
