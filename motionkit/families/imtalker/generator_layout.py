@@ -27,12 +27,10 @@ from motionkit.conditioner.huggingface import read_folder, split_prefix
 from motionkit.conditioner.wav2vec2 import AUDIO_REPO_ID, BACKBONE_PREFIX, build_wav2vec2, wav2vec2_config
 from motionkit.config.conditioner import ConditionerConfig
 from motionkit.errors import CheckpointError
+from motionkit.families.imtalker.checkpoints import GENERATOR_PREFIX
 from motionkit.families.imtalker.generator import IMTalkerMotion, IMTalkerMotionConfig
 from motionkit.families.imtalker.rotary import ROPE_BASE
 from motionkit.validation import KeyReport, check_keys, raise_for_keys
-
-GENERATOR_PREFIX = "model."
-"""Prefix of every ``FMGenerator`` entry in the Lightning ``state_dict``."""
 
 MOTION_PREFIXES = tuple(
     GENERATOR_PREFIX + part for part in ("fmt.", "pose_projection.", "cam_projection.", "gaze_projection.")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from motionkit.config.conditioner import ConditionerConfig
 from motionkit.config.flow import FlowConfig, GuidanceConfig
+from motionkit.families.imtalker.config import IMTalkerConfig
 from motionkit.families.imtalker.generator import IMTalkerMotionConfig
 
 FAMILY_NAME = "imtalker"
+"""The ``family`` of IMTalker model folders."""
 
 MOTION_DIM = 32
 """IMTalker's motion latent (the renderer's ``t``), its projected audio and its projected controls."""
@@ -63,3 +65,11 @@ def tiny_motion() -> IMTalkerMotionConfig:
         }
     )
     return IMTalkerMotionConfig(flow=FlowConfig.model_validate(flow.model_dump()))
+
+
+def imtalker_512() -> IMTalkerConfig:
+    """The official IMTalker model (renderer at 512 px, generator and wav2vec2-base conditioner as released)."""
+    return IMTalkerConfig(name="imtalker-512", motion=imtalker_motion(), conditioner=imtalker_conditioner())
+
+
+PRESETS = {"imtalker-512": imtalker_512}
