@@ -232,13 +232,32 @@ class IMTalkerRenderer(nn.Module):
         return self._decode(portrait, latents).frames
 
     @torch.no_grad()
-    def decode_details(self, portrait: IMTalkerPortrait, latents: torch.Tensor) -> DecodedFrames:
-        """:meth:`decode` with the intermediate tensors (adapted latents, motion maps, aligned features, top-1)."""
-        return self._decode(portrait, latents)
+    def decode_details(
+        self, portrait: IMTalkerPortrait, latents: torch.Tensor, *, guide: torch.Tensor | None = None
+    ) -> DecodedFrames:
+        """:meth:`decode` with the intermediate tensors (adapted latents, motion maps, aligned features, top-1).
 
-    def _decode(self, portrait: IMTalkerPortrait, latents: torch.Tensor) -> DecodedFrames:
+        Args:
+            guide: optional ``(N, 4096)`` key indices that the fine levels copy by, in place of the computed top-1
+                (which :attr:`DecodedFrames.top1` still reports). The top-1 of a 4096-way average is discontinuous:
+                near-ties flip between correct evaluations (spec section 7, item 5), and whole 2x2 / 4x4 blocks of
+                the fine features with them; a given guide separates that choice from the rest of the frame.
+        """
+        return self._decode(portrait, latents, guide)
+
+    def _decode(
+        self, portrait: IMTalkerPortrait, latents: torch.Tensor, guide: torch.Tensor | None = None
+    ) -> DecodedFrames:
         self._check_portrait(portrait)
         check_tensor("latents", latents, ndim=2, last_dim=MOTION_DIM, hint="Expected (frames, 32).")
+        cells = portrait.coarse[GUIDE_LEVEL][0].shape[2]
+        if guide is not None:
+            require(
+                tuple(guide.shape) == (latents.shape[0], cells) and not guide.dtype.is_floating_point,
+                ShapeError,
+                f"guide must be ({latents.shape[0]}, {cells}) integer key indices (one row per latent), got "
+                f"{guide.dtype} of shape {tuple(guide.shape)}.",
+            )
         require(
             portrait.batch == 1,
             ShapeError,
@@ -254,8 +273,9 @@ class IMTalkerRenderer(nn.Module):
             aligned.append(feature)
             top1 = index if index is not None else top1
         assert top1 is not None
+        copy_by = top1 if guide is None else guide.to(top1.device, torch.long)
         for level, pooled in enumerate(portrait.fine, start=GUIDE_LEVEL + 1):
-            aligned.append(self._fine(level)(top1, pooled))
+            aligned.append(self._fine(level)(copy_by, pooled))
         frames = self.frame_decoder(aligned)
         return DecodedFrames(frames, adapted, maps, tuple(aligned), top1)
 
