@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 """Top-level names of ``motionkit`` sub-packages and modules, from the foundation up (docs/architecture.md)."""
 
-CONVERTERS = ("families.float.convert",)
+CONVERTERS = ("families.float.convert", "families.imtalker.convert", "families.conversion")
 """Modules of a family that write model folders: they sit above the model-folder layer."""
 
 EXCEPTIONS = {("config", "families")}

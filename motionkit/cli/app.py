@@ -58,6 +58,7 @@ motionkit: audio-driven talking portraits (after FLOAT), from the command line.
 
   motionkit demo                                      try it: bundled model, speech and portrait
   motionkit convert-float --checkpoint float.pth ...  make a model folder from the official FLOAT weights
+  motionkit convert-imtalker --renderer renderer.ckpt ...  the same from IMTalker's official checkpoints
   motionkit generate portrait.jpg speech.wav -o out.mp4 --model DIR
 """
 

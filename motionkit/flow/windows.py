@@ -10,8 +10,9 @@ frames (FLOAT: 10). For window ``k`` (frames ``kL .. kL + L - 1``)::
     x_k        = ODE solve of dx/dt = v(x, t)[:, L':] over the time grid (v is the guided field)
 
 and the windows are concatenated and truncated to ``T``. Emotion is per frame: the ``L'`` context frames get the
-previous window's last ``L'`` emotion frames (for ``k = 0``, the first frame's emotion), so a constant emotion gives
-exactly FLOAT's clip-level conditioning. Because a window only needs its own ``L`` condition frames and the
+previous window's last ``L'`` emotion frames (for ``k = 0``, the first frame's emotion, or zeros when
+``FlowConfig.first_context`` is ``"zeros"`` as in IMTalker), so a constant emotion gives exactly FLOAT's clip-level
+conditioning. Because a window only needs its own ``L`` condition frames and the
 previous window's result, conditions can arrive in chunks of any size: :class:`WindowSchedule` runs each window
 as soon as its ``L`` frames are in, and the result does not depend on the chunking.
 """
@@ -137,7 +138,10 @@ class WindowSchedule:
         """Sample one full window from its ``(B, L, Da)`` audio and ``(B, L, E)`` emotion; update the context."""
         cfg = self.config
         B, L, Lc = wa.shape[0], cfg.window, cfg.context
-        prev_we = we[:, :1].expand(B, Lc, cfg.emotion_dim) if self.prev_we is None else self.prev_we
+        prev_we = self.prev_we
+        if prev_we is None:
+            first = we[:, :1].expand(B, Lc, cfg.emotion_dim)
+            prev_we = first if cfg.first_context == "first_frame" else torch.zeros_like(first)
         we_frames = torch.cat([prev_we, we], dim=1)
         inputs = VectorFieldInputs(wa=wa, wr=self.source_motion, we=we_frames, prev_x=self.prev_x, prev_wa=self.prev_wa)
 
