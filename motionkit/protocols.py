@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from motionkit.conditioner.stream import ConditionStream
 from motionkit.config.flow import GuidanceConfig
 from motionkit.flow.live import LiveMotion
 from motionkit.flow.noise import NoiseInput
@@ -143,4 +144,14 @@ class LiveMotionGenerator(Protocol):
         lookahead_frames: int,
         nfe: int | None = None,
         seed: int = 0,
+        window_frames: int | None = None,
     ) -> LiveMotion: ...
+
+
+@runtime_checkable
+class LiveSpeechConditioner(Protocol):
+    """A speech conditioner with a push-driven, causal live path (:meth:`motionkit.Conditioner.live`)."""
+
+    def live(
+        self, emotion: Any = None, *, context_frames: int | None = None, lookahead_frames: int | None = None
+    ) -> ConditionStream: ...

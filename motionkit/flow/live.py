@@ -5,14 +5,17 @@ exists only after ``L`` frames of speech (2 s). Live, the windows slide by ``c``
 ``A`` frames beyond it (the lookahead). With ``e`` frames emitted so far, the next window starts at frame ``e``::
 
     visible  = conditions of frames [e, e + c + A)              waits until they have arrived
-    wa, we   = visible, padded to L frames by repeating the last visible frame (FLOAT's end-of-clip padding)
+    wa, we   = visible, padded to W frames by repeating the last visible frame (FLOAT's end-of-clip padding)
     context  = the last L' *emitted* frames of motion, audio and emotion (clean; zeros before frame 0)
-    x        = ODE solve of the window from the seeded noise of frames [e, e + L)
-    emit       x[:, :c]; the context advances by those c frames; the other L - c frames are dropped
+    x        = ODE solve of the window from the seeded noise of frames [e, e + W)
+    emit       x[:, :c]; the context advances by those c frames; the other W - c frames are dropped
 
 so every emitted frame is one of the first ``c`` frames of a window, right after ``L'`` clean context frames:
-the place where training puts a window's first frames, which is what the boundary-step loss targets. Each chunk
-costs one window's solve (``L' + L`` tokens), so the work per emitted frame is ``L / c`` times the offline one.
+the place where training puts a window's first frames, which is what the boundary-step loss targets. The window
+has ``W`` frames: the model's ``L`` by default, or fewer (``c + A <= W < L``, a *partial window* at the first
+``L' + W`` positions: the banded attention lets the frames beyond ``c + A``, which only repeat the last visible
+audio, matter little to the emitted ones). Each chunk costs one window's solve (``L' + W`` tokens), so the work per
+emitted frame is about ``(L' + W) / c`` token-solves against ``(L' + L) / L`` offline.
 
 Properties (tested in ``tests/flow/test_flow_live.py``):
 
@@ -42,17 +45,22 @@ from motionkit.flow.windows import (
 from motionkit.types import Conditions
 
 
-def check_live_sizes(chunk_frames: int, lookahead_frames: int, window: int) -> None:
-    """A :class:`ConfigError` unless ``1 <= chunk_frames``, ``0 <= lookahead_frames`` and ``chunk_frames +
-    lookahead_frames <= window`` (a window holds the chunk and its lookahead)."""
+def check_live_sizes(chunk_frames: int, lookahead_frames: int, window_frames: int | None, window: int) -> int:
+    """The live window ``W`` (``window_frames``, default the model's ``window``), or a :class:`ConfigError` unless
+    ``1 <= chunk_frames``, ``0 <= lookahead_frames`` and ``chunk_frames + lookahead_frames <= W <= window`` (a
+    window holds the chunk and its lookahead)."""
     for name, value, least in (("chunk_frames", chunk_frames, 1), ("lookahead_frames", lookahead_frames, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}.")
-    if chunk_frames + lookahead_frames > window:
+    size = window if window_frames is None else window_frames
+    if isinstance(size, bool) or not isinstance(size, int) or size > window:
+        raise ConfigError(f"window_frames must be an integer <= the model's window of {window} frames, got {size!r}.")
+    if chunk_frames + lookahead_frames > size:
         raise ConfigError(
-            f"chunk_frames + lookahead_frames = {chunk_frames + lookahead_frames} exceeds the model's window of "
-            f"{window} frames, which must hold a chunk and its lookahead; use smaller values."
+            f"chunk_frames + lookahead_frames = {chunk_frames + lookahead_frames} exceeds the window of {size} "
+            "frames, which must hold a chunk and its lookahead; use smaller values (or a larger window_frames)."
         )
+    return size
 
 
 class LiveMotion:
@@ -64,6 +72,8 @@ class LiveMotion:
         config: the model's window sizes and feature dimensions.
         chunk_frames: ``c``, frames emitted per window.
         lookahead_frames: ``A``, condition frames after a chunk that its window waits for.
+        window_frames: ``W``, frames of each window (default the model's ``L``; fewer is cheaper, a partial window
+            at the first ``L' + W`` positions).
         output: applied to every emitted ``(B, n, D)`` chunk (a family's map from the flow model's space to its
             motion, e.g. the photo family's de-normalisation); the context keeps the flow model's values.
 
@@ -78,9 +88,10 @@ class LiveMotion:
         config: FlowConfig,
         chunk_frames: int,
         lookahead_frames: int,
+        window_frames: int | None = None,
         output: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
-        check_live_sizes(chunk_frames, lookahead_frames, config.window)
+        self.window_frames = check_live_sizes(chunk_frames, lookahead_frames, window_frames, config.window)
         self.output = output
         self.sampler = sampler
         self.config = config
@@ -126,7 +137,7 @@ class LiveMotion:
 
     def _step(self, visible: int, keep: int) -> torch.Tensor:
         """Sample the window at the next frame from ``visible`` pending frames; emit and consume ``keep``."""
-        L = self.config.window
+        L = self.window_frames
         wa, we = self.pending.peek(visible)
         motion = self.sampler.sample(self.context, pad_to_window(wa, L), pad_to_window(we, L), self.frames_out)
         kept = motion[:, :keep]

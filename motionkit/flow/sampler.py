@@ -220,6 +220,7 @@ class FlowSampler(FlowTransformer):
         guidance: GuidanceConfig | None = None,
         seed: int = 0,
         time_grid: torch.Tensor | None = None,
+        window_frames: int | None = None,
         output: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> LiveMotion:
         """A live sampling session (:mod:`motionkit.flow.live`): push conditions as they arrive, get motion in
@@ -227,11 +228,12 @@ class FlowSampler(FlowTransformer):
 
         ``chunk_frames = window`` with ``lookahead_frames = 0`` reproduces :meth:`sample` with the same seed.
         Other arguments as in :meth:`sample`; the noise is always seeded (frame ``t`` gets the noise of ``(seed,
-        t)``), so a session is deterministic. ``output`` maps every emitted chunk (see :class:`LiveMotion`).
+        t)``), so a session is deterministic. ``window_frames`` (partial windows) and ``output`` (a map of every emitted
+        chunk): see :class:`LiveMotion`.
         """
         source = self._source(source_motion)
         window_sampler, _, _ = self._window_sampler(source, nfe, solver, guidance, seed, None, time_grid, None)
-        return LiveMotion(window_sampler, self.config, chunk_frames, lookahead_frames, output)
+        return LiveMotion(window_sampler, self.config, chunk_frames, lookahead_frames, window_frames, output)
 
     def _schedule(
         self,

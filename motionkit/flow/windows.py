@@ -112,9 +112,10 @@ class WindowSampler:
         self.evaluations = 0
 
     def sample(self, context: WindowContext, wa: torch.Tensor, we: torch.Tensor, first_frame: int) -> torch.Tensor:
-        """The ``(B, L, D)`` motion of the window whose first frame is ``first_frame`` (absolute; it selects the
-        seeded noise), from its ``(B, L, Da)`` audio and ``(B, L, E)`` emotion. ``context`` is read, not advanced."""
-        B, L, Lc = wa.shape[0], self.config.window, self.config.context
+        """The ``(B, n, D)`` motion of the window whose first frame is ``first_frame`` (absolute; it selects the
+        seeded noise), from its ``(B, n, Da)`` audio and ``(B, n, E)`` emotion: a whole window (``n = L``) or a
+        partial one (``n < L``, live sampling). ``context`` is read, not advanced."""
+        B, L, Lc = wa.shape[0], wa.shape[1], self.config.context
         inputs = VectorFieldInputs(
             wa=wa, wr=self.source_motion, we=context.emotion_frames(we), prev_x=context.prev_x, prev_wa=context.prev_wa
         )

@@ -133,6 +133,7 @@ class ParameterMotion(nn.Module):
         lookahead_frames: int,
         nfe: int | None = None,
         seed: int = 0,
+        window_frames: int | None = None,
     ) -> LiveMotion:
         """A live session (see :meth:`FlowSampler.live`) whose chunks are parameters in real units, clamped.
 
@@ -146,6 +147,7 @@ class ParameterMotion(nn.Module):
             lookahead_frames=lookahead_frames,
             nfe=nfe,
             seed=seed,
+            window_frames=window_frames,
             output=self.denormalise,
         )
 
