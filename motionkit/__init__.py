@@ -10,11 +10,11 @@ set_passive_wait_policy()  # before anything imports torch: idle OpenMP threads 
 
 from motionkit._version import __version__
 from motionkit.conditioner import Conditioner
-from motionkit.config import ModelConfig
+from motionkit.config import LiveConfig, ModelConfig
 from motionkit.errors import MotionkitError
 from motionkit.families import preset
 from motionkit.flow import FlowSampler
-from motionkit.pipeline import Pipeline, Video
+from motionkit.pipeline import LiveFrame, LiveSession, Pipeline, Video
 from motionkit.renderer import Renderer
 from motionkit.space import Axis, EditProgram, MotionSpace
 from motionkit.types import Conditions, MotionTrack, SourceFace
@@ -25,6 +25,9 @@ __all__ = [
     "Conditions",
     "EditProgram",
     "FlowSampler",
+    "LiveConfig",
+    "LiveFrame",
+    "LiveSession",
     "ModelConfig",
     "MotionSpace",
     "MotionTrack",

@@ -27,6 +27,7 @@ import torch
 
 from motionkit.conditioner.emotion import EmotionInput
 from motionkit.config import GuidanceConfig
+from motionkit.config.live import LiveConfig
 from motionkit.config.model import FamilyConfig
 from motionkit.errors import ConfigError, EditError, ShapeError
 from motionkit.face import Box
@@ -45,6 +46,7 @@ from motionkit.pipeline.driving import (
     within_range,
 )
 from motionkit.pipeline.explore import AxisSweep, explore
+from motionkit.pipeline.live import LiveSession, open_session
 from motionkit.pipeline.pasteback import PasteBack
 from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
 from motionkit.progress import ProgressCallback, no_progress
@@ -276,7 +278,7 @@ class Pipeline:
         chunks = [conditions.slice(start, start + window) for start in range(0, conditions.frames, window)]
         parts = []
         report("sampling motion", 0, windows)
-        with self._autocast():
+        with self.autocast():
             for part in self.sampler.stream(
                 chunks,
                 source.motion,
@@ -460,7 +462,7 @@ class Pipeline:
         """The driving motion of every frame of ``reader`` (a track whose ``source`` is the portrait's motion)."""
         counts = FaceCounts()
         follower = FaceFollower(reader.fps, crop=crop, box=box)
-        with self._autocast():
+        with self.autocast():
             track = read_driving_motion(
                 self.renderer,
                 source,
@@ -499,6 +501,31 @@ class Pipeline:
         mixed = mix.apply(sampled, self.motion_space, references={"driving": reference})
         return within_range(mixed, self.renderer)
 
+    def live(
+        self,
+        portrait: PortraitInput | EncodedPortrait,
+        *,
+        config: LiveConfig | None = None,
+        seed: int = 0,
+        emotion: EmotionInput = None,
+        edits: EditProgram | None = None,
+    ) -> LiveSession:
+        """Open a live session: push speech as it is spoken, get frames within a bounded delay
+        (:mod:`motionkit.pipeline.live`).
+
+        Args:
+            portrait: the portrait (as for :meth:`generate`), or one encoded with :meth:`encode_portrait`.
+            config: chunk, lookahead, context and solver settings (default ``LiveConfig()``).
+            seed: noise seed; frame ``t``'s initial noise depends only on ``(seed, t)``.
+            emotion: as for :meth:`generate`, except per-frame tensors (a constant label or weights, keyframes in
+                session time, or predicted from the trailing audio when the model has a classifier).
+            edits: an :class:`EditProgram` applied from the first frame (:meth:`LiveSession.apply_edits` changes it).
+
+        Returns:
+            A :class:`LiveSession` (a context manager that closes it).
+        """
+        return open_session(self, portrait, config=config, seed=seed, emotion=emotion, edits=edits)
+
     def explore(self, image: PortraitInput, **options: Any) -> AxisSweep:
         """A portrait swept along each motion axis, as a labelled grid (options: see
         :func:`motionkit.pipeline.explore.explore`)."""
@@ -526,7 +553,8 @@ class Pipeline:
             paste_back=paste_back,
         )
 
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """The context the models run in: autocast to :attr:`dtype`, or nothing at float32."""
         if self.dtype == torch.float32:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
