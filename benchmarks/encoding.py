@@ -27,9 +27,12 @@ import time
 import warnings
 from pathlib import Path
 
+# isort: off
+from harness import machine, write_csv  # first: it imports motionkit before torch (OpenMP's wait policy)
+
+# isort: on
 import numpy as np
 import torch
-from harness import machine, write_csv
 
 from motionkit import Pipeline
 from motionkit.assets import BUNDLED_MODELS, bundled_model_path, demo_photo_path, demo_portrait_path, demo_speech_path
