@@ -11,7 +11,8 @@ Two problems this module answers, both measured on a shared 2-core x86 CPU (``be
   count :func:`default_threads` picks leaves the cores other processes keep busy.
 * **Emulated low precision.** ``bfloat16`` on an x86 CPU without ``avx512_bf16`` or AMX (every AVX2-only CPU and
   AVX-512 CPUs before Cooper Lake / Zen 4) is emulated by converting to float32 around every kernel, which makes it
-  slower than float32 (4.4x for the demo model's ``generate`` under AVX2 emulation, docs/pipeline.md). :func:`cpu_runs_natively` tells, and :func:`effective_dtype` falls back to float32 with a
+  slower than float32 (4.4x for the demo model's ``generate`` under AVX2 emulation, docs/pipeline.md).
+  :func:`cpu_runs_natively` tells, and :func:`effective_dtype` falls back to float32 with an
   :class:`EmulatedPrecisionWarning` rather than run slowly.
 """
 
