@@ -16,6 +16,7 @@ from motionkit.cli.commands import (
     convert,
     demo,
     drive,
+    dub,
     edit,
     evaluate,
     explore,
@@ -37,7 +38,7 @@ EXIT_INTERRUPTED = 130
 
 ISSUES_URL = "https://github.com/motionkit/motionkit/issues"
 
-COMMANDS = (generate, drive, convert, edit, explore, calibrate, info, evaluate, faces, train, demo)
+COMMANDS = (generate, drive, dub, convert, edit, explore, calibrate, info, evaluate, faces, train, demo)
 
 EPILOG = f"""\
 Run `motionkit COMMAND --help` for a command's options and their defaults.

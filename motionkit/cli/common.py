@@ -17,6 +17,7 @@ from motionkit.io.files import output_parent
 from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, VIDEO_CODECS, X264_PRESETS
 from motionkit.model_folder import is_non_commercial, read_manifest
 from motionkit.pipeline import Pipeline
+from motionkit.pipeline.driving import DEFAULT_MAX_MISSING
 from motionkit.runtime import configure_threads
 from motionkit.types import Precision
 
@@ -101,6 +102,29 @@ def add_paste_back_option(parser: argparse.ArgumentParser) -> None:
         help="put the rendered face back into the photo: the video has the photo's own size (odd sizes padded by one "
         "pixel) and the photo outside the face is unchanged (default: the model's square face crop; the photo "
         "family always draws the whole photo)",
+    )
+
+
+def add_driving_crop_options(parser: argparse.ArgumentParser) -> None:
+    """How a video's frames are cropped: tracked (default), whole, or around a fixed box."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--driving-no-crop",
+        action="store_true",
+        help="use the driving frames whole (videos that are already face crops) instead of tracking the face",
+    )
+    group.add_argument(
+        "--driving-box",
+        type=parse_box,
+        metavar="X1,Y1,X2,Y2",
+        help="crop every driving frame around this face box instead of tracking the face (default: track)",
+    )
+    parser.add_argument(
+        "--max-missing",
+        type=float,
+        default=DEFAULT_MAX_MISSING,
+        metavar="SHARE",
+        help="largest share of frames without a face that is accepted (their motion is held from the nearest face)",
     )
 
 

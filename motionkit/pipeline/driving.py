@@ -33,12 +33,12 @@ from typing import Literal
 import numpy as np
 import torch
 
-from motionkit.errors import ConfigError, EditError, FaceNotFoundError
+from motionkit.errors import ConfigError, EditError, FaceNotFoundError, Fix
 from motionkit.face import Box, Face, FaceStack, FaceTracker
 from motionkit.face.crop import default_stack
 from motionkit.face.measures import LEFT_EYE_EAR, RIGHT_EYE_EAR, eye_aspect_ratio
 from motionkit.families.photo.renderer import MODEL_AXES, MOUTH_GAP_PER_OPENING, PhotoPortrait, PhotoRenderer
-from motionkit.pipeline.pasteback import convex_hull, hull_points
+from motionkit.pipeline.pasteback import CropWindow, convex_hull, hull_points
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.protocols import EncodedPortrait, PortraitRenderer
 from motionkit.space import EditProgram, MotionSpace
@@ -89,18 +89,19 @@ class FaceCounts:
         if self.missing_share > max_missing:
             raise FaceNotFoundError(
                 f"no face was found in {self.missing} of the {self.frames} frames of {what} ({self.missing_share:.0%}, "
-                f"more than the {max_missing:.0%} allowed); give a video where the face stays visible, or allow more "
-                "with max_missing (--max-missing)."
+                f"more than the {max_missing:.0%} allowed); give a video where the face stays visible, or allow more",
+                fix=Fix(python="with max_missing.", cli="with --max-missing."),
             )
 
 
 @dataclass(frozen=True)
 class FramePlacement:
-    """Where the face of one video frame is: its face box and the convex outline of its landmarks ``(K, 2)``
-    (``None`` when no face was found in the frame)."""
+    """Where the face of one video frame is: its face box, the convex outline of its landmarks ``(K, 2)`` (the
+    ellipse in the box when the face is not tracked) and the crop window the renderer's input was cut from."""
 
     box: Box
     outline: np.ndarray
+    window: CropWindow
 
 
 def landmark_box(face: Face, shape: tuple[int, int]) -> Box:
@@ -150,14 +151,16 @@ class FaceFollower:
     def placement(self, frame: np.ndarray, face: Face | None) -> FramePlacement | None:
         """Where the face of ``frame`` is (``None`` when tracking found none)."""
         height, width = frame.shape[:2]
+        shape = (height, width)
         if not self.crop:
             whole = Box(0, 0, width, height)
-            return FramePlacement(whole, hull_points(None, whole))
+            return FramePlacement(whole, hull_points(None, whole), CropWindow.for_photo(shape, None, crop=False))
         if self.box is not None:
-            return FramePlacement(self.box, hull_points(None, self.box))
+            return FramePlacement(self.box, hull_points(None, self.box), CropWindow.for_photo(shape, self.box))
         if face is None:
             return None
-        return FramePlacement(landmark_box(face, (height, width)), convex_hull(face.points[:, :2]))
+        box = landmark_box(face, shape)
+        return FramePlacement(box, convex_hull(face.points[:, :2]), CropWindow.for_photo(shape, box))
 
 
 def measured_parameters(face: Face) -> np.ndarray:

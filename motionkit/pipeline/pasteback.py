@@ -110,21 +110,29 @@ def face_mask(shape: tuple[int, int], window: CropWindow, outline: np.ndarray) -
     lo, hi = points.min(axis=0), points.max(axis=0)
     size = max(float((hi - lo).mean()), 1.0)
     centre = points.mean(axis=0)
-    grown = centre + (points - centre) * (1.0 + MASK_GROWTH)
-    hull = convex_hull(grown)
-    canvas = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(canvas).polygon([(float(x), float(y)) for x, y in hull], fill=255)
-    hard = np.asarray(canvas, dtype=np.float32) / UINT8_MAX
+    hull = convex_hull(centre + (points - centre) * (1.0 + MASK_GROWTH))
     sigma = FEATHER * size
+    # only the hull's box plus the Gaussian's reach can be non-zero: feather there (same values as over the whole
+    # photo, since the box's margin is zero to the Gaussian's reach) and leave the rest 0
+    reach = int(np.ceil(GAUSSIAN_TRUNCATE * sigma)) + 1
+    x0, y0 = (max(int(np.floor(v)) - reach, 0) for v in hull.min(axis=0))
+    x1, y1 = (int(np.ceil(v)) + reach + 1 for v in hull.max(axis=0))
+    x1, y1 = min(x1, width), min(y1, height)
+    mask = np.zeros((height, width), dtype=np.float32)
+    if x1 <= x0 or y1 <= y0:
+        return mask
+    canvas = Image.new("L", (x1 - x0, y1 - y0), 0)
+    ImageDraw.Draw(canvas).polygon([(float(x) - x0, float(y) - y0) for x, y in hull], fill=255)
+    hard = np.asarray(canvas, dtype=np.float32) / UINT8_MAX
+    soft = ndimage.gaussian_filter(hard, sigma, truncate=GAUSSIAN_TRUNCATE)
+    # the window's edges fade like the hull's, so a face near the window border shows no step
     inside = np.zeros((height, width), dtype=np.float32)
     rows, cols = window.visible(shape)
-    # the window's edges fade like the hull's, so a face near the window border shows no step
-    edge = _window_ramp(window, shape, sigma)
-    inside[rows, cols] = edge
-    soft = ndimage.gaussian_filter(hard, sigma, truncate=GAUSSIAN_TRUNCATE)
-    mask = np.clip(soft * inside, 0.0, 1.0)
-    mask[mask < MASK_FLOOR] = 0.0
-    return mask.astype(np.float32)
+    inside[rows, cols] = _window_ramp(window, shape, sigma)
+    region = np.clip(soft * inside[y0:y1, x0:x1], 0.0, 1.0)
+    region[region < MASK_FLOOR] = 0.0
+    mask[y0:y1, x0:x1] = region
+    return mask
 
 
 def _window_ramp(window: CropWindow, shape: tuple[int, int], sigma: float) -> np.ndarray:
@@ -166,6 +174,11 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
 
     lower, upper = half(ordered), half(ordered[::-1])
     return np.asarray(lower[:-1] + upper[:-1])
+
+
+def _centre_inside(landmarks: np.ndarray, box: Box) -> bool:
+    x, y = np.asarray(landmarks, dtype=np.float64)[:, :2].mean(axis=0)
+    return box.x1 <= x < box.x2 and box.y1 <= y < box.y2
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,6 +243,8 @@ class PasteBack:
                 landmarks = default_stack().face(pixels).points
         if box is not None:
             face = Box.coerce(box)
+            if landmarks is not None and not _centre_inside(landmarks, face):
+                landmarks = None  # the stack's largest face is another one than the boxed face: the box's ellipse
         elif crop:
             face = face_box(pixels)  # FLOAT's crop rule (raises, saying what to try, when there is no face)
         else:

@@ -29,8 +29,9 @@ from motionkit.conditioner.emotion import EmotionInput
 from motionkit.config import GuidanceConfig
 from motionkit.config.live import LiveConfig
 from motionkit.config.model import FamilyConfig
-from motionkit.errors import ConfigError, EditError, ShapeError
+from motionkit.errors import ConfigError, EditError, FaceNotFoundError, Fix, ShapeError
 from motionkit.face import Box
+from motionkit.families.photo.renderer import PhotoPortrait, PhotoRenderer
 from motionkit.flow import ExplicitNoise, FlowSampler, Solver
 from motionkit.io import VideoReader, load_audio
 from motionkit.model_folder import load_model
@@ -38,13 +39,16 @@ from motionkit.pipeline.driving import (
     DEFAULT_MAX_MISSING,
     FaceCounts,
     FaceFollower,
+    FramePlacement,
     TransferMode,
     extend_track,
+    extended_indices,
     read_driving_motion,
     resolve_axes,
     transfer_program,
     within_range,
 )
+from motionkit.pipeline.dubbing import EXTENSIONS, DubbedVideo, Extension, FrameWindow, mouth_axes, spoken_opening
 from motionkit.pipeline.explore import AxisSweep, explore
 from motionkit.pipeline.live import LiveSession, open_session
 from motionkit.pipeline.pasteback import PasteBack
@@ -64,6 +68,9 @@ PRECISION_OF: dict[torch.dtype, Precision] = {
     torch.float16: "float16",
 }
 """Supported compute dtypes and the renderer precision each one selects."""
+
+IDENTITY_FRAME_FIX = Fix(python="with identity_frame=N.", cli="with --identity-frame N.")
+"""How to choose another identity frame for dubbing, in Python and on the command line."""
 
 EditsInput = EditProgram | str | Path | None
 """An :class:`EditProgram`, its JSON text, or the path of a JSON file."""
@@ -230,7 +237,8 @@ class Pipeline:
                     "encoded portrait."
                 )
             return image, None
-        if not paste_back:
+        if not paste_back or isinstance(self.renderer, PhotoRenderer):
+            # the photo family draws the whole photo at its own size: pasting back is the identity
             return self.encode_portrait(image, crop=crop, box=box), None
         if isinstance(image, torch.Tensor):
             raise ConfigError("paste_back needs the photo as a path, array or Pillow image, not a tensor.")
@@ -354,6 +362,7 @@ class Pipeline:
             A :class:`Video`; nothing is rendered until it is saved or iterated.
         """
         report = progress or no_progress
+        mixed = None if driving is None else self._mix_axes(driving_axes)  # checked before any work
         source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
         waveform = self.load_audio(audio, sample_rate)
         report("conditioning", 0, 1)
@@ -362,8 +371,8 @@ class Pipeline:
         sampled = self.sample(
             conditions, source, seed=seed, nfe=nfe, solver=solver, guidance=guidance, noise=noise, progress=report
         )
-        if driving is not None:
-            sampled = self._mix_driving(source, sampled, driving, driving_axes, driving_crop, report)
+        if driving is not None and mixed is not None:
+            sampled = self._mix_driving(source, sampled, driving, mixed, driving_crop, report)
         track = self.apply_edits(sampled, edits, references)
         return self._video(source, track, waveform, sampled, pasting)
 
@@ -449,6 +458,104 @@ class Pipeline:
         audio = reader.audio(self.sample_rate)
         return self._video(source, moved, audio, track, pasting)
 
+    def dub(
+        self,
+        video: str | Path,
+        audio: str | Path | np.ndarray | torch.Tensor,
+        emotion: EmotionInput = None,
+        *,
+        seed: int | None = 0,
+        nfe: int | None = None,
+        solver: str | Solver | None = None,
+        guidance: GuidanceInput = None,
+        extension: Extension = "ping-pong",
+        identity_frame: int = 0,
+        crop: bool = True,
+        box: Box | Sequence[float] | None = None,
+        max_missing: float = DEFAULT_MAX_MISSING,
+        sample_rate: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> DubbedVideo:
+        """Re-voice a video: its mouth follows ``audio``, its head pose, blinks and the rest stay its own
+        (:mod:`motionkit.pipeline.dubbing`); the result has the video's size, the model's frame rate and the new
+        speech as its only audio.
+
+        Args:
+            video: the video to dub (streamed: any length).
+            audio, emotion, seed, nfe, solver, guidance, sample_rate: the speech and its sampling, as in
+                :meth:`generate`.
+            extension: how the video is extended when the speech is longer: ``ping-pong`` (forwards and
+                backwards), ``loop`` or ``freeze`` (hold the last frame); a shorter speech cuts it.
+            identity_frame: the frame whose appearance a learned renderer draws (its face must be found).
+            crop, box: ``crop=False`` uses frames whole (already face crops); ``box`` crops every frame around it
+                instead of tracking the face.
+            max_missing: the largest share of frames without a face that is accepted (those frames are kept as
+                they are).
+
+        Raises:
+            FaceNotFoundError: no face in the identity frame, or too many frames without one (nothing is written).
+            ImageError: a missing, unreadable, corrupt or truncated video.
+        """
+        report = progress or no_progress
+        if extension not in EXTENSIONS:
+            raise ConfigError(f"extension must be one of {', '.join(EXTENSIONS)}, got {extension!r}.")
+        reader = VideoReader(video, fps=self.conditioner.fps)
+        source = self._identity_frame(reader, identity_frame, crop, box)
+        placements: list[FramePlacement | None] = []
+        original, counts = self._read_driving(source, reader, crop, box, max_missing, report, placements)
+        waveform = self.load_audio(audio, sample_rate)
+        report("conditioning", 0, 1)
+        conditions = self.condition(waveform, emotion)
+        report("conditioning", 1, 1)
+        speech = self.sample(conditions, source, seed=seed, nfe=nfe, solver=solver, guidance=guidance, progress=report)
+        indices = extended_indices(original.frames, speech.frames, extension)
+        mouth_change = None
+        if isinstance(source, PhotoPortrait):  # the frames are drawn again with the speech's mouth
+            track, mouth_change = speech, spoken_opening(speech, source.neutral)
+        else:
+            kept = MotionTrack(original.latents[:, indices], fps=speech.fps, source=original.source)
+            mix = EditProgram(edits=[Mix(reference="speech", axes=mouth_axes(self.motion_space))])
+            track = mix.apply(kept, self.motion_space, references={"speech": speech})
+        return DubbedVideo(
+            renderer=self.renderer,
+            source=source,
+            track=track,
+            indices=indices,
+            placements=placements,
+            reader=reader,
+            audio=waveform,
+            sample_rate=self.sample_rate,
+            counts=counts,
+            precision=self.precision,
+            chunk_size=self.chunk_size,
+            mouth_change=mouth_change,
+        )
+
+    def _identity_frame(
+        self, reader: VideoReader, index: int, crop: bool, box: Box | Sequence[float] | None
+    ) -> EncodedPortrait:
+        """Frame ``index`` of ``reader``, encoded as the portrait whose appearance is drawn."""
+        if not isinstance(index, int) or index < 0:
+            raise ConfigError(f"identity_frame must be a frame index >= 0, got {index!r}.")
+        try:
+            frame = FrameWindow(reader, capacity=1)[index]
+        except IndexError:
+            raise ConfigError(
+                f"the identity frame {index} is beyond the end of {reader.path}; give an earlier frame",
+                fix=IDENTITY_FRAME_FIX,
+            ) from None
+        follower = FaceFollower(reader.fps, crop=crop, box=box)
+        placement = follower.placement(frame, follower.face(frame) if follower.tracks else None)
+        if placement is None:
+            raise FaceNotFoundError(
+                f"no face was found in frame {index} of {reader.path}, the identity frame; choose a frame with a clear "
+                "face",
+                fix=IDENTITY_FRAME_FIX,
+            )
+        if isinstance(self.renderer, PhotoRenderer):
+            return self.renderer.encode_portrait(frame)
+        return self.encode_portrait(frame, crop=crop, box=placement.box if crop else None)
+
     def _read_driving(
         self,
         source: EncodedPortrait,
@@ -457,7 +564,7 @@ class Pipeline:
         box: Box | Sequence[float] | None,
         max_missing: float,
         progress: ProgressCallback | None,
-        placements: list[Any] | None = None,
+        placements: list[FramePlacement | None] | None = None,
     ) -> tuple[MotionTrack, FaceCounts]:
         """The driving motion of every frame of ``reader`` (a track whose ``source`` is the portrait's motion)."""
         counts = FaceCounts()
@@ -477,27 +584,31 @@ class Pipeline:
         counts.check(max_missing, f"the video {reader.path}")
         return track, counts
 
-    def _mix_driving(
-        self,
-        source: EncodedPortrait,
-        sampled: MotionTrack,
-        driving: str | Path,
-        axes: str | Sequence[str],
-        crop: bool,
-        progress: ProgressCallback,
-    ) -> MotionTrack:
-        """The speech-driven track with ``axes`` taken from the driving video (relative transfer)."""
+    def _mix_axes(self, axes: str | Sequence[str]) -> tuple[str, ...]:
+        """The named axes mixed driving takes from a video (``pose`` or names; not ``expression``)."""
         chosen, expression = resolve_axes(self.motion_space, axes)
         if expression or not chosen:
             raise EditError(
                 "mixed driving takes named axes or 'pose' from the video (e.g. driving_axes='pose' or "
                 "'yaw,pitch'); the rest of the motion follows the speech."
             )
+        return chosen
+
+    def _mix_driving(
+        self,
+        source: EncodedPortrait,
+        sampled: MotionTrack,
+        driving: str | Path,
+        axes: tuple[str, ...],
+        crop: bool,
+        progress: ProgressCallback,
+    ) -> MotionTrack:
+        """The speech-driven track with ``axes`` taken from the driving video (relative transfer)."""
         reader = VideoReader(driving, fps=sampled.fps)
         track, _ = self._read_driving(source, reader, crop, None, DEFAULT_MAX_MISSING, progress)
         relative = transfer_program(self.motion_space, "relative").apply(track, self.motion_space)
         reference = extend_track(relative, sampled.frames, "ping-pong")
-        mix = EditProgram(edits=[Mix(reference="driving", axes=chosen)])
+        mix = EditProgram(edits=[Mix(reference="driving", axes=axes)])
         mixed = mix.apply(sampled, self.motion_space, references={"driving": reference})
         return within_range(mixed, self.renderer)
 

@@ -94,3 +94,44 @@ def test_generate_pastes_back_into_the_photo_and_takes_the_pose_from_a_video(
     assert frames.shape[1:] == photo.shape
     # the corner, far from the face, is the photo (up to the encoder's rounding)
     assert np.abs(frames[:, :40, :40].astype(int) - photo[None, :40, :40]).mean() < 2.0
+
+
+def test_dub_writes_the_revoiced_video(
+    capsys: pytest.CaptureFixture[str], world: SyntheticWorld, tmp_path: Path
+) -> None:
+    video = tmp_path / "talk.mp4"
+    with VideoWriter(video, fps=FPS, crf=10) as writer:
+        writer.write(world.clip(seed=4, seconds=0.6).frames)
+    speech = tmp_path / "speech.wav"
+    import soundfile as sf
+
+    from motionkit.testing.signals import speech_like
+
+    sf.write(speech, speech_like(1.0), 16000, subtype="PCM_16")
+    out = tmp_path / "dubbed.mp4"
+    code, stdout, err = run(
+        capsys,
+        *("--quiet", "dub", video, speech, "-o", out, "--model", "synthetic-demo", "--driving-no-crop"),
+        *("--extension", "loop", "--device", "cpu"),
+    )
+    assert code == 0, err
+    frames, fps, audio = read_video(out)
+    assert (frames.shape, fps) == ((25, 64, 64, 3), FPS)
+    assert audio is not None
+    assert f"wrote {out} (25 frames, 64x64, 1.00 s at 25 fps) in" in stdout
+    code, _, err = run(
+        capsys,
+        "dub",
+        video,
+        speech,
+        "-o",
+        tmp_path / "x.mp4",
+        "--identity-frame",
+        "99",
+        "--driving-no-crop",
+        "--model",
+        "synthetic-demo",
+    )
+    assert code != 0
+    assert "identity frame 99 is beyond the end" in one_error_line(err)
+    assert err.rstrip().endswith("with --identity-frame N.")

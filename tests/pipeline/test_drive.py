@@ -158,6 +158,7 @@ def test_head_pose_from_a_video_and_lips_from_speech(
         demo.generate(
             world.portrait(world.identity(12)),
             demo_speech_path(),
+            "neutral",
             crop=False,
             driving=synthetic_driving,
             driving_axes="expression",
@@ -177,6 +178,8 @@ def stack() -> FaceStack:
 @pytest.fixture(scope="module")
 def photo_driving(stack: FaceStack, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
     """Grace Hopper drawn by the geometric renderer turning, nodding and talking (known parameters)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # see the one_thread fixture: small ops on a shared CPU
     photo = load_image(demo_photo_path())
     face = stack.face(photo)
     renderer = GeometricRenderer()
@@ -192,11 +195,12 @@ def photo_driving(stack: FaceStack, tmp_path_factory: pytest.TempPathFactory) ->
     with VideoWriter(path, fps=FPS, crf=12) as writer:
         for chunk in renderer.render(drawing, track, 10):
             writer.write(tensor_to_image(chunk[0]))
+    torch.set_num_threads(threads)
     return path, values
 
 
 def test_a_real_photo_follows_a_real_video_without_a_learned_model(
-    stack: FaceStack, photo_driving: tuple[Path, np.ndarray]
+    stack: FaceStack, photo_driving: tuple[Path, np.ndarray], one_thread: None
 ) -> None:
     path, values = photo_driving
     pipeline = Pipeline.from_pretrained(bundled_model_path("photo-motion"))
@@ -224,7 +228,9 @@ def test_a_one_frame_driving_video_is_refused(demo: Pipeline, world: SyntheticWo
         demo.drive(world.portrait(world.identity(12)), path, crop=False, driving_crop=False)
 
 
-def test_a_silent_driving_video_gives_a_silent_result(demo: Pipeline, world: SyntheticWorld, tmp_path: Path) -> None:
+def test_a_silent_driving_video_gives_a_silent_result(
+    demo: Pipeline, world: SyntheticWorld, tmp_path: Path, one_thread: None
+) -> None:
     path = tmp_path / "silent.mp4"
     with VideoWriter(path, fps=FPS) as writer:
         writer.write(world.render(world.identity(3), driving_params(5)))
@@ -256,3 +262,18 @@ def test_too_many_frames_without_a_face_are_refused(demo: Pipeline, tmp_path: Pa
         demo.drive(demo_photo_path(), path)
     video = demo.drive(demo_photo_path(), path, max_missing=0.5)
     assert len(video) == 6
+
+
+def test_a_driven_learned_portrait_is_pasted_back_into_its_photo(
+    pipeline: Pipeline, tmp_path: Path, one_thread: None
+) -> None:
+    photo = load_image(demo_photo_path())
+    path = tmp_path / "still.mp4"
+    with VideoWriter(path, fps=FPS, crf=0) as writer:
+        writer.write(np.stack([photo, photo[:, ::-1].copy(), photo]))
+    video = pipeline.drive(photo, path, paste_back=True, axes="pose")
+    assert video.paste_back is not None
+    frames = np.stack(list(video.frames()))
+    outside = video.paste_back.mask == 0
+    assert frames.shape == (3, *photo.shape)
+    assert np.array_equal(frames[:, outside], np.broadcast_to(photo[outside], frames[:, outside].shape))

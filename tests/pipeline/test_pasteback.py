@@ -130,3 +130,37 @@ def test_the_photo_family_draws_the_whole_photo_so_paste_back_is_the_identity(ph
     source, pasting = pipeline.prepare_portrait(photo, paste_back=True)
     assert pasting is None
     assert pipeline.renderer.frame_shape(source) == photo.shape[:2]
+
+
+@pytest.mark.parametrize("box", [Box(60, 70, 140, 170), Box(0, 0, 70, 90), Box(150, 170, 200, 240)])
+def test_the_mask_is_the_feathered_hull_computed_over_the_whole_photo(box: Box) -> None:
+    """face_mask feathers only the hull's neighbourhood; the result equals feathering the whole photo."""
+    from PIL import Image, ImageDraw
+
+    from motionkit.pipeline.pasteback import FEATHER, GAUSSIAN_TRUNCATE, MASK_FLOOR, MASK_GROWTH, convex_hull
+    from motionkit.pipeline.pasteback import _window_ramp as window_ramp
+
+    shape = (240, 200)
+    window = CropWindow.for_photo(shape, box)
+    outline = hull_points(None, box)
+    centre = outline.mean(axis=0)
+    hull = convex_hull(centre + (outline - centre) * (1 + MASK_GROWTH))
+    canvas = Image.new("L", (shape[1], shape[0]), 0)
+    ImageDraw.Draw(canvas).polygon([(float(x), float(y)) for x, y in hull], fill=255)
+    sigma = FEATHER * float((outline.max(axis=0) - outline.min(axis=0)).mean())
+    soft = ndimage.gaussian_filter(np.asarray(canvas, np.float32) / 255, sigma, truncate=GAUSSIAN_TRUNCATE)
+    inside = np.zeros(shape, np.float32)
+    rows, cols = window.visible(shape)
+    inside[rows, cols] = window_ramp(window, shape, sigma)
+    expected = np.clip(soft * inside, 0, 1)
+    expected[expected < MASK_FLOOR] = 0
+    np.testing.assert_allclose(face_mask(shape, window, outline), expected, atol=1e-6)
+
+
+def test_a_given_box_away_from_the_detected_face_is_masked_by_its_own_ellipse(photo) -> None:
+    box = Box(10, 400, 110, 520)  # the lower-left corner: no face there
+    pasting, face = PasteBack.for_photo(photo, box=box)
+    assert face == box
+    ys, xs = np.nonzero(pasting.mask > 0.5)
+    assert box.x1 <= xs.mean() < box.x2
+    assert box.y1 <= ys.mean() < box.y2

@@ -10,6 +10,7 @@ from motionkit.cli.common import (
     HelpFormatter,
     add_crop_options,
     add_device_options,
+    add_driving_crop_options,
     add_encoder_options,
     add_model_option,
     add_overwrite_option,
@@ -18,11 +19,10 @@ from motionkit.cli.common import (
     check_output,
     check_suffix,
     load_pipeline,
-    parse_box,
 )
 from motionkit.cli.progress import ProgressBars
 from motionkit.errors import ImageError
-from motionkit.pipeline.driving import AXIS_GROUPS, DEFAULT_MAX_MISSING, TRANSFER_MODES
+from motionkit.pipeline.driving import AXIS_GROUPS, TRANSFER_MODES
 
 DESCRIPTION = f"""\
 Move a portrait with the face of a driving video: every driving frame's face is tracked and cropped like the
@@ -68,28 +68,6 @@ def add_transfer_options(parser: argparse.ArgumentParser) -> None:
         metavar="AXES",
         help=f"comma-separated axes to transfer: the model's names (see `motionkit info`) or {', '.join(AXIS_GROUPS)} "
         "(default: all)",
-    )
-
-
-def add_driving_crop_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--driving-no-crop",
-        action="store_true",
-        help="use the driving frames whole (videos that are already face crops) instead of tracking the face",
-    )
-    group.add_argument(
-        "--driving-box",
-        type=parse_box,
-        metavar="X1,Y1,X2,Y2",
-        help="crop every driving frame around this face box instead of tracking the face (default: track)",
-    )
-    parser.add_argument(
-        "--max-missing",
-        type=float,
-        default=DEFAULT_MAX_MISSING,
-        metavar="SHARE",
-        help="largest share of frames without a face that is accepted (their motion is held from the nearest face)",
     )
 
 
