@@ -275,12 +275,8 @@ class SwinBlock(nn.Module):
         # One frame at a time: the fused CPU kernel takes the (windows, HEADS, w*w, w*w) bias as it is, where a batch
         # would need it copied per frame (or a 5-d layout that falls back to an explicit softmax map).
         windows = q.shape[0] // batch
-        out = torch.cat(
-            [
-                F.scaled_dot_product_attention(*(t[i * windows : (i + 1) * windows] for t in (q, k, v)), attn_mask=bias)
-                for i in range(batch)
-            ]
-        )
+        frames = [slice(i * windows, (i + 1) * windows) for i in range(batch)]
+        out = torch.cat([F.scaled_dot_product_attention(q[f], k[f], v[f], attn_mask=bias) for f in frames])
         out = attn.proj(merge_heads(out))
         out = merge_windows(out, batch, height, width, WINDOW)
         if self.shift:
