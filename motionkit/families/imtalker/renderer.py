@@ -142,6 +142,11 @@ class IMTalkerRenderer(nn.Module):
             for level, (channels, size) in enumerate(TRANSFER_LEVELS)
         )
         self._space = MotionSpace(torch.eye(MOTION_DIM, device="cpu"))  # also when built on the meta device
+        # Convolution weights in channels-last memory, like the activations: otherwise every convolution copies its
+        # weight into that layout at every call (later .to(device) and load_state_dict keep the layout).
+        for weight in self.parameters():
+            if weight.dim() == 4:
+                weight.data = weight.data.contiguous(memory_format=torch.channels_last)
 
     # ------------------------------------------------------------------------------------------- properties
 

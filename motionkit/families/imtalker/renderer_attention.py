@@ -103,14 +103,20 @@ class CoarseTransfer(nn.Module):
 def _attention_with_top1(
     queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``softmax(q k^T / sqrt(d)) v`` and ``argmax_k mean_heads softmax(...)`` (top-1, first on ties), by chunks."""
-    scale = queries.shape[-1] ** -0.5
+    """``softmax(q k^T / sqrt(d)) v`` and ``argmax_k mean_heads softmax(...)`` (first index on ties), by chunks.
+
+    With ``e = exp(s - max_k s)`` and ``Z = sum_k e`` per head and query: the output is ``(e v) / Z`` and the head
+    mean ``sum_h e_h / (HEADS Z_h)``, so the map is normalised once, inside the mean, instead of element by element.
+    """
+    scaled = queries * queries.shape[-1] ** -0.5
     outs, indices = [], []
     for start in range(0, queries.shape[2], QUERY_CHUNK):
-        scores = torch.matmul(queries[:, :, start : start + QUERY_CHUNK], keys.transpose(-2, -1)).mul_(scale)
-        weights = torch.softmax(scores, dim=-1)
-        indices.append(weights.mean(dim=1).topk(1, dim=-1).indices[..., 0])
-        outs.append(torch.matmul(weights, values))
+        scores = torch.matmul(scaled[:, :, start : start + QUERY_CHUNK], keys.transpose(-2, -1))
+        weights = scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
+        inverse = weights.sum(dim=-1, keepdim=True).reciprocal_()  # (N, HEADS, chunk, 1)
+        mean = torch.einsum("nhqk,nhq->nqk", weights, inverse[..., 0] / HEADS)
+        indices.append(mean.argmax(dim=-1))
+        outs.append(torch.matmul(weights, values).mul_(inverse))
     return torch.cat(outs, dim=2), torch.cat(indices, dim=1)
 
 
@@ -255,32 +261,29 @@ class SwinBlock(nn.Module):
         self.register_buffer("attn_mask", mask, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, channels, height, width = x.shape
+        batch, _, height, width = x.shape
         pixels = x.permute(0, 2, 3, 1)  # (B, H, W, C), a view of channels-last memory
         attn = self.attn
         context = self.norm_kv(pixels)
         q, k, v = attn.q(self.norm_q(pixels)), attn.k(context), attn.v(context)
         if self.shift:
             q, k, v = (torch.roll(t, (-self.shift, -self.shift), dims=(1, 2)) for t in (q, k, v))
-        # (B, windows, HEADS, w*w, d): the bias (and mask) broadcast over the batch instead of being copied per window
-        q, k, v = (_window_heads(partition_windows(t, WINDOW), batch) for t in (q, k, v))
-        bias = attn.bias().to(q.dtype)
+        q, k, v = (split_heads(partition_windows(t, WINDOW)) for t in (q, k, v))  # (B * windows, HEADS, w*w, d)
+        bias = attn.bias().to(q.dtype)[None]
         if self.attn_mask is not None:
             bias = bias + self.attn_mask.to(q.dtype)[:, None]
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-        out = attn.proj(out.transpose(2, 3).reshape(-1, WINDOW * WINDOW, channels))
+        # One frame at a time: the fused CPU kernel takes the (windows, HEADS, w*w, w*w) bias as it is, where a batch
+        # would need it copied per frame (or a 5-d layout that falls back to an explicit softmax map).
+        windows = q.shape[0] // batch
+        frames = [slice(i * windows, (i + 1) * windows) for i in range(batch)]
+        out = torch.cat([F.scaled_dot_product_attention(q[f], k[f], v[f], attn_mask=bias) for f in frames])
+        out = attn.proj(merge_heads(out))
         out = merge_windows(out, batch, height, width, WINDOW)
         if self.shift:
             out = torch.roll(out, (self.shift, self.shift), dims=(1, 2))
         pixels = pixels + out
         pixels = pixels + self.mlp(self.norm_ffn(pixels))
         return pixels.permute(0, 3, 1, 2)
-
-
-def _window_heads(windows: torch.Tensor, batch: int) -> torch.Tensor:
-    """``(B * windows, w*w, C)`` -> ``(B, windows, HEADS, w*w, C / HEADS)``."""
-    count, tokens, channels = windows.shape
-    return windows.view(batch, count // batch, tokens, HEADS, channels // HEADS).transpose(2, 3)
 
 
 class Stage(nn.Module):
