@@ -32,7 +32,8 @@ from motionkit.config.model import FamilyConfig
 from motionkit.errors import ConfigError, EditError, FaceNotFoundError, Fix, ShapeError
 from motionkit.face import Box
 from motionkit.families.photo.renderer import PhotoPortrait, PhotoRenderer
-from motionkit.flow import ExplicitNoise, FlowSampler, Solver
+from motionkit.flow import ExplicitNoise, Solver
+from motionkit.flow.sampler import WindowedSampling
 from motionkit.io import VideoReader, load_audio
 from motionkit.model_folder import load_model
 from motionkit.pipeline.driving import (
@@ -162,14 +163,14 @@ class Pipeline:
     ) -> Pipeline:
         """Load a model folder (see :mod:`motionkit.model_folder`) onto ``device``; weights stay float32, ``dtype``
         selects the compute precision. On CUDA the sampler replays CUDA graphs of its transformer
-        (:meth:`FlowSampler.use_cuda_graphs`: same motion, several times faster at FLOAT's size); call
+        (:meth:`WindowedSampling.use_cuda_graphs`: same motion, several times faster at FLOAT's size); call
         ``pipeline.sampler.use_cuda_graphs(False)`` to sample eagerly."""
         dtype = resolve_dtype(dtype)
         device = torch.device(device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device 'cuda' was requested but no CUDA GPU is available; use device='cpu'.")
         parts = load_model(folder, device=device)
-        if device.type == "cuda" and isinstance(parts.sampler, FlowSampler):
+        if device.type == "cuda" and isinstance(parts.sampler, WindowedSampling):  # FLOAT's and IMTalker's
             parts.sampler.use_cuda_graphs()
         return cls(
             renderer=parts.renderer,

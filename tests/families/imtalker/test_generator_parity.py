@@ -9,26 +9,19 @@ is called with :class:`VectorFieldInputs` and guided by :class:`AudioGuidance`, 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
+from imtalker_helpers import neutral
 
-from motionkit.conditioner import Conditioner, build_wav2vec2, save_wav2vec2
+from motionkit.conditioner import Conditioner
 from motionkit.config import GuidanceConfig
 from motionkit.families.imtalker.controls import align_control
 from motionkit.families.imtalker.generator import IMTalkerMotion
-from motionkit.families.imtalker.generator_layout import (
-    WAV2VEC2_PREFIX,
-    conditioner_from_official,
-    motion_from_official,
-)
 from motionkit.families.imtalker.guidance import AudioGuidance
-from motionkit.families.imtalker.presets import MOTION_DIM, imtalker_motion
+from motionkit.families.imtalker.presets import MOTION_DIM
 from motionkit.flow import VectorFieldInputs
 from motionkit.testing.imtalker_parity import ImtalkerFixture, imtalker_fixture
-from motionkit.testing.parity import parity_fixture
-from motionkit.types import EMOTION_LABELS, Conditions
+from motionkit.types import Conditions
 
 pytestmark = pytest.mark.parity
 
@@ -38,36 +31,6 @@ CONTROLS = ("pose", "cam", "gaze")
 @pytest.fixture(scope="module")
 def fixture() -> ImtalkerFixture:
     return imtalker_fixture()
-
-
-@pytest.fixture(scope="module")
-def checkpoint(fixture: ImtalkerFixture) -> dict[str, torch.Tensor]:
-    return fixture.generator_checkpoint()
-
-
-@pytest.fixture(scope="module")
-def motion(checkpoint: dict[str, torch.Tensor]) -> IMTalkerMotion:
-    return motion_from_official(checkpoint, imtalker_motion()).eval()
-
-
-@pytest.fixture(scope="module")
-def wav2vec2_dir(tmp_path_factory: pytest.TempPathFactory, checkpoint: dict[str, torch.Tensor]) -> Path:
-    """A wav2vec2-base folder as the harness built it (FLOAT fixture's config); its weights are the checkpoint's."""
-    entries = {k[len(WAV2VEC2_PREFIX) :]: v for k, v in checkpoint.items() if k.startswith(WAV2VEC2_PREFIX)}
-    folder = tmp_path_factory.mktemp("wav2vec2-base")
-    save_wav2vec2(build_wav2vec2(parity_fixture().audio_config(), entries), folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def conditioner(checkpoint: dict[str, torch.Tensor], wav2vec2_dir: Path) -> Conditioner:
-    return conditioner_from_official(checkpoint, wav2vec2_dir, MOTION_DIM).eval()
-
-
-def neutral(frames: int) -> torch.Tensor:
-    emotion = torch.zeros(1, frames, len(EMOTION_LABELS))
-    emotion[..., EMOTION_LABELS.index("neutral")] = 1
-    return emotion
 
 
 def test_audio_features(fixture: ImtalkerFixture, conditioner: Conditioner) -> None:
