@@ -6,11 +6,11 @@ FlowSampler (flow-matching motion generator), Renderer (motion auto-encoder), gl
 
 from motionkit._version import __version__
 from motionkit.conditioner import Conditioner
-from motionkit.config import ModelConfig
+from motionkit.config import LiveConfig, ModelConfig
 from motionkit.errors import MotionkitError
 from motionkit.families import preset
 from motionkit.flow import FlowSampler
-from motionkit.pipeline import Pipeline, Video
+from motionkit.pipeline import LiveFrame, LiveSession, Pipeline, Video
 from motionkit.renderer import Renderer
 from motionkit.space import Axis, EditProgram, MotionSpace
 from motionkit.types import Conditions, MotionTrack, SourceFace
@@ -21,6 +21,9 @@ __all__ = [
     "Conditions",
     "EditProgram",
     "FlowSampler",
+    "LiveConfig",
+    "LiveFrame",
+    "LiveSession",
     "ModelConfig",
     "MotionSpace",
     "MotionTrack",

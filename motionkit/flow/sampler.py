@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -25,10 +25,11 @@ from motionkit.config.flow import FlowConfig, GuidanceConfig
 from motionkit.errors import ConfigError, ShapeError
 from motionkit.flow.cuda_graphs import CUDAGraphCache
 from motionkit.flow.guidance import ClassifierFreeGuidance, VectorField
+from motionkit.flow.live import LiveMotion
 from motionkit.flow.noise import ExplicitNoise, NoiseInput, NoiseSource, SeededNoise
 from motionkit.flow.solvers import Solver, check_time_grid, get_solver, uniform_time_grid
 from motionkit.flow.transformer import FlowTransformer
-from motionkit.flow.windows import WindowSchedule
+from motionkit.flow.windows import WindowSampler, WindowSchedule
 from motionkit.types import Conditions, MotionTrack
 from motionkit.validation import check_tensor
 
@@ -208,6 +209,32 @@ class FlowSampler(FlowTransformer):
         weight = self.pos_embed
         return source_motion.to(device=weight.device, dtype=weight.dtype)
 
+    def live(
+        self,
+        source_motion: torch.Tensor,
+        *,
+        chunk_frames: int,
+        lookahead_frames: int,
+        nfe: int | None = None,
+        solver: str | Solver | None = None,
+        guidance: GuidanceConfig | None = None,
+        seed: int = 0,
+        time_grid: torch.Tensor | None = None,
+        window_frames: int | None = None,
+        output: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> LiveMotion:
+        """A live sampling session (:mod:`motionkit.flow.live`): push conditions as they arrive, get motion in
+        chunks of ``chunk_frames`` frames once ``lookahead_frames`` more condition frames are in.
+
+        ``chunk_frames = window`` with ``lookahead_frames = 0`` reproduces :meth:`sample` with the same seed.
+        Other arguments as in :meth:`sample`; the noise is always seeded (frame ``t`` gets the noise of ``(seed,
+        t)``), so a session is deterministic. ``window_frames`` (partial windows) and ``output`` (a map of every emitted
+        chunk): see :class:`LiveMotion`.
+        """
+        source = self._source(source_motion)
+        window_sampler, _, _ = self._window_sampler(source, nfe, solver, guidance, seed, None, time_grid, None)
+        return LiveMotion(window_sampler, self.config, chunk_frames, lookahead_frames, window_frames, output)
+
     def _schedule(
         self,
         source: torch.Tensor,
@@ -220,6 +247,24 @@ class FlowSampler(FlowTransformer):
         windows: int | None,
     ) -> tuple[WindowSchedule, int | None, int]:
         """The window schedule of one call, the seed used, and the number of guidance branches per model call."""
+        parts, used_seed, branches = self._window_sampler(
+            source, nfe, solver, guidance, seed, noise, time_grid, windows
+        )
+        schedule = WindowSchedule(parts.model, source, self.config, parts.solver, parts.time_grid, parts.noise)
+        return schedule, used_seed, branches
+
+    def _window_sampler(
+        self,
+        source: torch.Tensor,
+        nfe: int | None,
+        solver: str | Solver | None,
+        guidance: GuidanceConfig | None,
+        seed: int | None,
+        noise: NoiseInput | None,
+        time_grid: torch.Tensor | None,
+        windows: int | None,
+    ) -> tuple[WindowSampler, int | None, int]:
+        """The one-window sampler of a call, the seed used, and the number of guidance branches per model call."""
         cfg = self.config
         if time_grid is not None and nfe is not None:
             raise ConfigError("give either nfe (a uniform grid of nfe points) or time_grid, not both.")
@@ -245,8 +290,8 @@ class FlowSampler(FlowTransformer):
             source_of_noise = SeededNoise(seed)
         model: VectorField = self.graph_cache.field(self) if self.cuda_graphs and device.type == "cuda" else self
         guided = ClassifierFreeGuidance(model, guidance or cfg.guidance)
-        schedule = WindowSchedule(guided, source, cfg, get_solver(solver or cfg.solver), grid, source_of_noise)
-        return schedule, seed, len(guided.branches)
+        sampler = WindowSampler(guided, source, cfg, get_solver(solver or cfg.solver), grid, source_of_noise)
+        return sampler, seed, len(guided.branches)
 
 
 def _stats(schedule: WindowSchedule, frames: int, seed: int | None, branches: int, started: float) -> SamplingStats:

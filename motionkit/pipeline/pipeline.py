@@ -27,6 +27,7 @@ import torch
 
 from motionkit.conditioner.emotion import EmotionInput
 from motionkit.config import GuidanceConfig
+from motionkit.config.live import LiveConfig
 from motionkit.config.model import FamilyConfig
 from motionkit.errors import ConfigError, EditError, ShapeError
 from motionkit.face import Box
@@ -34,6 +35,7 @@ from motionkit.flow import ExplicitNoise, FlowSampler, Solver
 from motionkit.io import load_audio
 from motionkit.model_folder import load_model
 from motionkit.pipeline.explore import AxisSweep, explore
+from motionkit.pipeline.live import LiveSession, open_session
 from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.protocols import EncodedPortrait, MotionGenerator, PortraitRenderer, SpeechConditioner
@@ -231,7 +233,7 @@ class Pipeline:
         chunks = [conditions.slice(start, start + window) for start in range(0, conditions.frames, window)]
         parts = []
         report("sampling motion", 0, windows)
-        with self._autocast():
+        with self.autocast():
             for part in self.sampler.stream(
                 chunks,
                 source.motion,
@@ -338,6 +340,31 @@ class Pipeline:
         edited = self.apply_edits(sampled, edits, references)
         return self._video(source, edited, waveform, sampled)
 
+    def live(
+        self,
+        portrait: PortraitInput | EncodedPortrait,
+        *,
+        config: LiveConfig | None = None,
+        seed: int = 0,
+        emotion: EmotionInput = None,
+        edits: EditProgram | None = None,
+    ) -> LiveSession:
+        """Open a live session: push speech as it is spoken, get frames within a bounded delay
+        (:mod:`motionkit.pipeline.live`).
+
+        Args:
+            portrait: the portrait (as for :meth:`generate`), or one encoded with :meth:`encode_portrait`.
+            config: chunk, lookahead, context and solver settings (default ``LiveConfig()``).
+            seed: noise seed; frame ``t``'s initial noise depends only on ``(seed, t)``.
+            emotion: as for :meth:`generate`, except per-frame tensors (a constant label or weights, keyframes in
+                session time, or predicted from the trailing audio when the model has a classifier).
+            edits: an :class:`EditProgram` applied from the first frame (:meth:`LiveSession.apply_edits` changes it).
+
+        Returns:
+            A :class:`LiveSession` (a context manager that closes it).
+        """
+        return open_session(self, portrait, config=config, seed=seed, emotion=emotion, edits=edits)
+
     def explore(self, image: PortraitInput, **options: Any) -> AxisSweep:
         """A portrait swept along each motion axis, as a labelled grid (options: see
         :func:`motionkit.pipeline.explore.explore`)."""
@@ -359,7 +386,8 @@ class Pipeline:
             chunk_size=self.chunk_size,
         )
 
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """The context the models run in: autocast to :attr:`dtype`, or nothing at float32."""
         if self.dtype == torch.float32:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
