@@ -11,7 +11,19 @@ from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from motionkit._version import __version__
-from motionkit.cli.commands import calibrate, convert, demo, edit, evaluate, explore, faces, generate, info, train
+from motionkit.cli.commands import (
+    calibrate,
+    convert,
+    demo,
+    edit,
+    evaluate,
+    explore,
+    faces,
+    generate,
+    info,
+    serve,
+    train,
+)
 from motionkit.cli.common import HelpFormatter
 from motionkit.errors import CheckpointError, MotionkitError, OutputError
 
@@ -25,7 +37,7 @@ EXIT_INTERRUPTED = 130
 
 ISSUES_URL = "https://github.com/motionkit/motionkit/issues"
 
-COMMANDS = (generate, convert, edit, explore, calibrate, info, evaluate, faces, train, demo)
+COMMANDS = (generate, convert, edit, explore, calibrate, info, evaluate, faces, train, demo, serve)
 
 EPILOG = f"""\
 Run `motionkit COMMAND --help` for a command's options and their defaults.
@@ -47,6 +59,7 @@ motionkit: audio-driven talking portraits (after FLOAT), from the command line.
   motionkit demo                                      try it: bundled model, speech and portrait
   motionkit convert-float --checkpoint float.pth ...  make a model folder from the official FLOAT weights
   motionkit generate portrait.jpg speech.wav -o out.mp4 --model DIR
+  motionkit serve                                     live talking heads and a web page at http://127.0.0.1:8000/
 """
 
 

@@ -96,7 +96,7 @@ class Start(FrozenConfig):
     )
     audio: AudioFormat = AudioFormat()
     emotion: str | dict[str, Any] | None = Field(default=None, description="Emotion label or specification.")
-    seed: int = Field(default=0, description="Noise seed of the session.")
+    seed: int = Field(default=0, ge=0, description="Noise seed of the session.")
     edits: EditProgram | None = Field(default=None, description="Edit program applied from the first frame.")
     jpeg_quality: int | None = Field(default=None, ge=10, le=95, description="JPEG quality (default: the server's).")
 
@@ -134,18 +134,6 @@ class Toggle(FrozenConfig):
     on: bool = True
 
 
-class SetEmotion(FrozenConfig):
-    """Change the emotion from the next frames: ``{"type": "emotion", "emotion": "happy"}``."""
-
-    type: Literal["emotion"] = "emotion"
-    emotion: str | dict[str, Any] = Field(description="Emotion label or specification.")
-
-    @field_validator("emotion")
-    @classmethod
-    def _check_emotion(cls, value: object) -> object:
-        return _emotion(value)
-
-
 class SetEdits(FrozenConfig):
     """Replace the session's edit program (times in seconds of the session's audio):
     ``{"type": "edits", "program": {"edits": [...]}}``."""
@@ -160,13 +148,13 @@ class End(FrozenConfig):
     type: Literal["end"] = "end"
 
 
-ControlMessage = Annotated[Nod | Turn | Toggle | SetEmotion | SetEdits | End | Start, Field(discriminator="type")]
+ControlMessage = Annotated[Nod | Turn | Toggle | SetEdits | End | Start, Field(discriminator="type")]
 """Every text message a client may send."""
-MESSAGE_TYPES = ("start", "nod", "turn", "still_head", "lip_only", "emotion", "edits", "end")
+MESSAGE_TYPES = ("start", "nod", "turn", "still_head", "lip_only", "edits", "end")
 _ADAPTER: TypeAdapter[ControlMessage] = TypeAdapter(ControlMessage)
 
 
-def parse_message(text: str) -> Nod | Turn | Toggle | SetEmotion | SetEdits | End | Start:
+def parse_message(text: str) -> Nod | Turn | Toggle | SetEdits | End | Start:
     """A client's text message, validated.
 
     Raises:

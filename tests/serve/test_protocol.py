@@ -32,7 +32,7 @@ from motionkit.serve.protocol import (
         ('{"type": "nod", "amplitude": 90}', "bad_message", "amplitude: Input should be less than or equal to 45"),
         ('{"type": "nod", "speed": 2}', "bad_message", "speed: Extra inputs are not permitted"),
         ('{"type": "still_head", "on": "maybe"}', "bad_message", "on: Input should be a valid boolean"),
-        ('{"type": "emotion", "emotion": "joy"}', "bad_message", "emotion: invalid emotion 'joy'"),
+        ('{"type": "start", "emotion": "joy"}', "bad_message", "emotion: invalid emotion 'joy'"),
         ('{"type": "start", "audio": {"sample_rate": 100}}', "bad_message", "audio.sample_rate: Input should be"),
         ('{"type": "start", "audio": {"encoding": "mp3"}}', "bad_message", "audio.encoding: Input should be 's16'"),
         (

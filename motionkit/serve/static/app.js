@@ -44,7 +44,6 @@ async function init() {
   for (const box of document.querySelectorAll("[data-toggle]")) {
     box.onchange = () => control({ type: box.dataset.toggle, on: box.checked });
   }
-  $("live-emotion").onchange = () => { if ($("live-emotion").value) control({ type: "emotion", emotion: $("live-emotion").value }); };
   $("job-form").onsubmit = (event) => { event.preventDefault(); submitJob().catch((e) => jobStatus("error: " + e.message)); };
   requestAnimationFrame(tick);
 }
