@@ -1,6 +1,6 @@
 """The ASGI application of ``motionkit serve``: the page, the job API, live sessions, and the guards around them.
 
-Routes (OpenAPI schema at ``/openapi.json``, browsable at ``/docs``)::
+Routes (OpenAPI schema at ``/openapi.json``; no Swagger page, which would load its scripts from a CDN)::
 
     GET    /                       the web page (plain HTML + JavaScript from this package; no CDN, works offline)
     GET    /static/{name}          the page's files (a fixed list)
@@ -159,6 +159,8 @@ def create_app(pipeline: Pipeline, config: ServeConfig | None = None) -> FastAPI
         version=__version__,
         description="Talking heads from a portrait and speech: live sessions over WebSocket and video jobs.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's Swagger and ReDoc pages load their scripts from a CDN: the service works offline
+        redoc_url=None,
     )
     app.add_middleware(Guard, config=config)
 
