@@ -262,12 +262,12 @@ def main() -> None:
     print(machine(), f"| load average {load_average()}")
     sections = args.sections.split(",")
     if "concurrency" in sections:
-        write_csv(args.out / f"serve_{args.model}_sessions.csv", concurrency(args, speech))
+        write_csv(args.out / f"serve_{Path(args.model).name}_sessions.csv", concurrency(args, speech))
     if "soak" in sections:
         rows = soak(args, speech)
-        write_csv(args.out / f"serve_{args.model}_soak.csv", rows)
+        write_csv(args.out / f"serve_{Path(args.model).name}_soak.csv", rows)
         title = f"motionkit serve, one session of {args.soak_minutes:g} min, {args.model}, {machine()}"
-        plot_soak(rows, args.out / f"serve_{args.model}_soak.png", title)
+        plot_soak(rows, args.out / f"serve_{Path(args.model).name}_soak.png", title)
 
 
 if __name__ == "__main__":
