@@ -37,10 +37,12 @@ from harness import machine, write_csv
 
 from motionkit import LiveConfig, Pipeline
 from motionkit.assets import bundled_model_path, demo_photo_path, demo_portrait_path, demo_speech_path
+from motionkit.conditioner import WaveformStats
 from motionkit.data.synthetic import PARAM_NAMES, SyntheticWorld, SyntheticWorldConfig
 from motionkit.eval.metrics import audio_envelope, av_offset, frame_changes, pearson, seam_discontinuity
 from motionkit.families.photo import ParameterMotion
 from motionkit.io import load_audio
+from motionkit.pipeline.live import live_window
 from motionkit.train.demo.data import held_out_seeds
 
 PUSH_SECONDS = 0.02
@@ -50,28 +52,34 @@ WARM_UP_SECONDS = 2.0
 EVALUATION_OFFSET = 100
 """Held-out clips 9100, 9101, ... (the models' own evaluations use them)."""
 MOUTH_PARAMETER = PARAM_NAMES.index("mouth_open")
+WHOLE_WINDOW = "w"
+"""The margin of ``--configs`` entries that sample the model's whole window."""
 PORTRAITS = {"photo-motion": demo_photo_path, "synthetic-demo": demo_portrait_path}
 """Each model's portrait: the real demo photo (512 x 600) for the photo family, the 128 px demo face otherwise."""
 
 
 @dataclass(frozen=True)
 class Setting:
-    """A ``chunk/lookahead[/window]`` entry of ``--configs``."""
+    """A ``chunk/lookahead[/margin]`` entry of ``--configs`` (margin ``w``: the model's whole window)."""
 
     chunk: int
     lookahead: int
-    window: int | None
+    margin: int | None
 
     @classmethod
     def parse(cls, text: str) -> Setting:
-        values = [int(v) for v in text.split("/")]
-        return cls(values[0], values[1], values[2] if len(values) > 2 else None)
+        parts = text.split("/")
+        default = LiveConfig().window_margin_frames
+        margin = default if len(parts) < 3 else None if parts[2] == WHOLE_WINDOW else int(parts[2])
+        return cls(int(parts[0]), int(parts[1]), margin)
 
     def config(self, nfe: int | None) -> LiveConfig:
-        return LiveConfig(chunk_frames=self.chunk, lookahead_frames=self.lookahead, window_frames=self.window, nfe=nfe)
+        return LiveConfig(
+            chunk_frames=self.chunk, lookahead_frames=self.lookahead, window_margin_frames=self.margin, nfe=nfe
+        )
 
     def __str__(self) -> str:
-        return f"{self.chunk}/{self.lookahead}" + ("" if self.window is None else f"/{self.window}")
+        return f"{self.chunk}/{self.lookahead}/" + (WHOLE_WINDOW if self.margin is None else str(self.margin))
 
 
 # ---------------------------------------------------------------------------------------------------- latency
@@ -154,7 +162,11 @@ class MotionModel:
     def live(self, waveform: np.ndarray, config: LiveConfig, seed: int) -> torch.Tensor:
         """The motion a live session emits for ``waveform`` pushed in 20 ms chunks (before rendering)."""
         stream = self.conditioner.live(
-            "neutral", context_frames=config.audio_context_frames, lookahead_frames=config.encoder_lookahead_frames
+            "neutral",
+            context_frames=config.audio_context_frames,
+            lookahead_frames=config.encoder_lookahead_frames,
+            prior=None if config.prior_rms is None else WaveformStats(0.0, config.prior_rms**2),
+            prior_seconds=config.prior_seconds,
         )
         motion = self.generator.live(
             self.source,
@@ -162,7 +174,7 @@ class MotionModel:
             lookahead_frames=config.lookahead_frames,
             nfe=config.nfe,
             seed=seed,
-            window_frames=config.window_frames,
+            window_frames=live_window(config, self.generator.window),
         )
         push = round(PUSH_SECONDS * self.conditioner.sample_rate)
         parts = []
@@ -273,8 +285,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--models", default="photo-motion,synthetic-demo")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=30.0, help="audio of the latency session")
-    parser.add_argument("--configs", default="1/0,1/2,2/2,4/2,2/4,5/5,10/0,50/0", help="chunk/lookahead[/window]")
-    parser.add_argument("--latency-config", default=None, help="chunk/lookahead[/window] (default: LiveConfig's)")
+    parser.add_argument(
+        "--configs", default="1/0,1/2,2/2,2/2/w,4/2,2/4,5/5,10/0,50/0/w", help="chunk/lookahead[/margin|w]"
+    )
+    parser.add_argument("--latency-config", default=None, help="chunk/lookahead[/margin|w] (default: LiveConfig's)")
     parser.add_argument("--nfe", type=int, default=None)
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--clip-seconds", type=float, default=8.0)
@@ -308,8 +322,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _setting(config: LiveConfig) -> str:
-    window = "" if config.window_frames is None else f"/{config.window_frames}"
-    return f"{config.chunk_frames}/{config.lookahead_frames}{window}"
+    margin = WHOLE_WINDOW if config.window_margin_frames is None else str(config.window_margin_frames)
+    return f"{config.chunk_frames}/{config.lookahead_frames}/{margin}"
 
 
 if __name__ == "__main__":

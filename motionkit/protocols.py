@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from motionkit.conditioner.stream import ConditionStream
+from motionkit.conditioner.stream import ConditionStream, WaveformStats
 from motionkit.config.flow import GuidanceConfig
 from motionkit.flow.live import LiveMotion
 from motionkit.flow.noise import NoiseInput
@@ -153,5 +153,11 @@ class LiveSpeechConditioner(Protocol):
     """A speech conditioner with a push-driven, causal live path (:meth:`motionkit.Conditioner.live`)."""
 
     def live(
-        self, emotion: Any = None, *, context_frames: int | None = None, lookahead_frames: int | None = None
+        self,
+        emotion: Any = None,
+        *,
+        context_frames: int | None = None,
+        lookahead_frames: int | None = None,
+        prior: WaveformStats | None = None,
+        prior_seconds: float = 0.0,
     ) -> ConditionStream: ...

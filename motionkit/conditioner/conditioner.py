@@ -326,6 +326,8 @@ class Conditioner(nn.Module):
         stats: WaveformStats | None = None,
         context_frames: int | None = None,
         lookahead_frames: int | None = None,
+        prior: WaveformStats | None = None,
+        prior_seconds: float = 0.0,
     ) -> ConditionStream:
         """Conditions pushed by the caller as audio arrives (one clip, batch 1): the push-driven form of
         :meth:`stream`, emitting every frame as soon as it is complete.
@@ -334,8 +336,9 @@ class Conditioner(nn.Module):
         samples up to the end of frame ``t + lookahead_frames`` are in) or None; ``stream.finish()`` the rest. It
         is causal with that lookahead: the mel encoder needs none (its features equal the whole clip's once
         ``context_frames > config.mel.receptive_field_frames``, given the same normalisation), wav2vec2's error
-        against ``context_frames`` and ``lookahead_frames`` is tabulated in ``docs/conditioner.md``. Arguments as
-        in :meth:`stream`.
+        against ``context_frames`` and ``lookahead_frames`` is tabulated in ``docs/conditioner.md``. ``prior``
+        (with running statistics): the waveform moments assumed before any audio, weighted as ``prior_seconds`` of
+        audio (see :class:`~motionkit.conditioner.stream.ConditionStream`). Other arguments as in :meth:`stream`.
         """
         settings = self.config.stream
         return ConditionStream(
@@ -345,6 +348,8 @@ class Conditioner(nn.Module):
             context_frames=settings.context_frames if context_frames is None else context_frames,
             lookahead_frames=settings.lookahead_frames if lookahead_frames is None else lookahead_frames,
             min_new_frames=1,
+            prior=prior,
+            prior_samples=round(prior_seconds * self.config.sample_rate),
         )
 
     # ----------------------------------------------------------------------------------------------------------

@@ -72,9 +72,16 @@ class _RunningStats:
         self.total += float(values.sum())
         self.squares += float(np.square(values).sum())
 
-    def current(self) -> WaveformStats:
-        mean = self.total / self.count
-        return WaveformStats(mean, max(self.squares / self.count - mean * mean, 0.0))
+    def current(self, prior: WaveformStats | None = None, prior_samples: int = 0) -> WaveformStats:
+        """The moments of the samples seen; with a ``prior``, those of the samples seen plus ``prior_samples``
+        samples with the prior's moments (so the estimate starts at the prior and tends to the signal's)."""
+        count = self.count + (prior_samples if prior is not None else 0)
+        total, squares = self.total, self.squares
+        if prior is not None:
+            total += prior_samples * prior.mean
+            squares += prior_samples * (prior.variance + prior.mean * prior.mean)
+        mean = total / count
+        return WaveformStats(mean, max(squares / count - mean * mean, 0.0))
 
 
 def stream_conditions(
@@ -109,6 +116,10 @@ class ConditionStream:
         emotion: as in :meth:`motionkit.Conditioner.stream` (no per-frame tensors).
         stats: fixed waveform statistics, or None for the running statistics of the samples received.
         context_frames, lookahead_frames, min_new_frames: ``C``, ``A`` and the smallest emission.
+        prior: with running statistics, the moments assumed before any audio (e.g. a typical speech level), counted
+            as ``prior_samples`` samples: the estimate starts there instead of at the first few samples (a stream
+            that starts in near-silence would otherwise amplify its noise to the level of speech).
+        prior_samples: the weight of ``prior`` in samples.
 
     Attributes:
         received: samples received.
@@ -124,11 +135,14 @@ class ConditionStream:
         context_frames: int,
         lookahead_frames: int,
         min_new_frames: int,
+        prior: WaveformStats | None = None,
+        prior_samples: int = 0,
     ) -> None:
         for name, value, least in (
             ("context_frames", context_frames, 0),
             ("lookahead_frames", lookahead_frames, 0),
             ("min_new_frames", min_new_frames, 1),
+            ("prior_samples", prior_samples, 0),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}.")
@@ -147,6 +161,8 @@ class ConditionStream:
         self.conditioner = conditioner
         self.spec = spec
         self.fixed_stats = stats
+        self.prior = prior
+        self.prior_samples = prior_samples
         self.running = _RunningStats()
         self.context = context_frames
         self.lookahead = lookahead_frames
@@ -210,7 +226,7 @@ class ConditionStream:
         return None
 
     def _stats(self) -> WaveformStats:
-        return self.fixed_stats or self.running.current()
+        return self.fixed_stats or self.running.current(self.prior, self.prior_samples)
 
     def _normalised(self, start: int, stop: int) -> torch.Tensor:
         """Normalised samples ``[start, stop)`` (absolute indices) as ``(1, n)`` on the conditioner's device."""

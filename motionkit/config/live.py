@@ -33,11 +33,23 @@ class LiveConfig(FrozenConfig):
         description="Frames of past audio the audio encoder re-encodes with each new block (the mel encoder is exact "
         "once this exceeds its receptive field, 16 frames at the defaults).",
     )
-    window_frames: int | None = Field(
-        None,
-        ge=1,
-        description="Frames of each live window (>= chunk_frames + lookahead_frames); None: the model's window "
-        "(FlowConfig.window). Fewer is cheaper: a partial window.",
+    prior_rms: float | None = Field(
+        0.08,
+        gt=0.0,
+        description="Speech level (RMS of the samples) assumed before the session has heard any: the waveform is "
+        "normalised by running statistics that start from it (None: from the first samples alone, which amplifies "
+        "a silent start's noise to the level of speech). The bundled ARCTIC clip has 0.082, the synthetic world "
+        "0.075-0.094; docs/live.md measures levels 4x off.",
+    )
+    prior_seconds: float = Field(
+        1.0, ge=0.0, description="Weight of prior_rms, in seconds of audio, against the audio received."
+    )
+    window_margin_frames: int | None = Field(
+        8,
+        ge=0,
+        description="Frames each live window holds past the chunk and its lookahead (only repeats of the last "
+        "audio frame): a partial window of min(chunk + lookahead + margin, the model's window) frames, cheaper than "
+        "a whole one and, at 8, as good on the bundled models (docs/live.md); None: always the model's whole window.",
     )
     nfe: int | None = Field(
         None, ge=2, description="Points of the ODE time grid per window; None: the model's (FlowConfig.nfe)."

@@ -14,10 +14,13 @@ latency. The work happens inside ``push_audio`` and ``finish``; a caller that fe
 frame about ``(chunk_frames - 1 + lookahead_frames + encoder_lookahead_frames)`` frames after its audio, plus the
 computation (docs/live.md).
 
+The waveform is normalised by running statistics that start from an assumed speech level
+(``LiveConfig.prior_rms``, weighted as ``prior_seconds`` of audio) and tend to the received audio's: the first
+samples alone would make a silent start's noise as loud as speech (docs/live.md measures both).
+
 Deterministic: the same portrait, audio (cut into the same pushes), settings, seed and edit calls give the same
-frames. The motion itself does not depend on how the audio is cut into pushes when the waveform statistics are
-fixed; with the default running statistics (the conditioner's streaming normalisation) they are those of the
-samples received at each emission, so the push sizes matter slightly.
+frames. The statistics at each emission are those of the samples received so far, so the push sizes matter
+slightly; the motion sampling itself does not depend on them.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 import torch
 
 from motionkit.conditioner.emotion import EmotionInput
-from motionkit.conditioner.stream import ConditionStream, chunk_samples
+from motionkit.conditioner.stream import ConditionStream, WaveformStats, chunk_samples
 from motionkit.config.live import LiveConfig
 from motionkit.errors import ConfigError, EditError, SessionError
 from motionkit.flow.live import LiveMotion, check_live_sizes
@@ -105,7 +108,8 @@ class LiveSession:
                 f"this model ({type(generator).__name__} with {type(conditioner).__name__}) has no live sampling; "
                 "use a model with a FlowSampler-based motion generator (FLOAT, synthetic-demo, photo-motion)."
             )
-        check_live_sizes(config.chunk_frames, config.lookahead_frames, config.window_frames, generator.window)
+        window = live_window(config, generator.window)
+        check_live_sizes(config.chunk_frames, config.lookahead_frames, window, generator.window)
         self.config = config
         self.sample_rate = pipeline.sample_rate
         self.fps = float(conditioner.fps)
@@ -115,7 +119,11 @@ class LiveSession:
         self._source = source
         self._samples_per_frame = self.sample_rate / self.fps
         self._conditions: ConditionStream | None = conditioner.live(
-            emotion, context_frames=config.audio_context_frames, lookahead_frames=config.encoder_lookahead_frames
+            emotion,
+            context_frames=config.audio_context_frames,
+            lookahead_frames=config.encoder_lookahead_frames,
+            prior=None if config.prior_rms is None else WaveformStats(0.0, config.prior_rms**2),
+            prior_seconds=config.prior_seconds,
         )
         with pipeline.autocast():
             self._motion: LiveMotion | None = generator.live(
@@ -124,7 +132,7 @@ class LiveSession:
                 lookahead_frames=config.lookahead_frames,
                 nfe=config.nfe,
                 seed=seed,
-                window_frames=config.window_frames,
+                window_frames=window,
             )
         self._edits: EditProgram | None = None
         self._history = source.motion.new_zeros(1, 0, source.motion.shape[-1])
@@ -270,6 +278,14 @@ class LiveSession:
         while len(self._audio_marks) > 1 and self._audio_marks[0][0] <= index:
             self._audio_marks.popleft()
         return self._audio_marks[0][1]
+
+
+def live_window(config: LiveConfig, model_window: int) -> int | None:
+    """Frames of each live window: ``min(chunk + lookahead + margin, model_window)``, or None (the model's) without
+    a margin."""
+    if config.window_margin_frames is None:
+        return None
+    return min(config.chunk_frames + config.lookahead_frames + config.window_margin_frames, model_window)
 
 
 def open_session(

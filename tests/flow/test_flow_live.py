@@ -110,7 +110,7 @@ def test_sessions_are_deterministic_and_seeded(tiny_sampler, tiny_config, make_c
         (0, 0, "chunk_frames must be an integer >= 1"),
         (2, -1, "lookahead_frames must be an integer >= 0"),
         (2.0, 0, "chunk_frames must be an integer"),
-        (20, 20, "exceeds the model's window"),
+        (20, 20, "exceeds the window of 10 frames"),
     ],
 )
 def test_bad_sizes_are_refused(tiny_sampler, tiny_config, chunk, lookahead, message):
@@ -126,3 +126,29 @@ def test_bad_conditions_are_refused(tiny_sampler, tiny_config, make_conditions):
     session.push(make_conditions(tiny_config, 2))
     with pytest.raises(ShapeError, match="one frame rate"):
         session.push(Conditions(torch.zeros(1, 1, tiny_config.audio_dim), torch.full((1, 1, 7), 1 / 7), fps=30.0))
+
+
+def test_partial_windows_sample_the_first_positions_of_a_window(tiny_sampler, tiny_config, make_conditions):
+    """window_frames W < L: each chunk comes from a window of L' + W tokens (the first positions of the table)."""
+    c, A, W = 2, 1, 5
+    conditions = make_conditions(tiny_config, 7, seed=6)
+    source = torch.randn(1, tiny_config.motion_dim)
+    options = {"chunk_frames": c, "lookahead_frames": A, "seed": 2, "nfe": 3}
+    partial, _ = _run(tiny_sampler.live(source, window_frames=W, **options), [conditions])
+    whole, _ = _run(tiny_sampler.live(source, **options), [conditions])
+    assert partial.shape == whole.shape
+    assert not torch.allclose(partial, whole)  # the padded frames past the lookahead still count a little
+    reference = tiny_sampler.live(source, chunk_frames=W, lookahead_frames=0, window_frames=W, seed=2, nfe=3)
+    with torch.no_grad():
+        first = reference.sampler.sample(
+            reference.context,
+            pad_to_window(conditions.audio[:, : c + A], W),
+            pad_to_window(conditions.emotion[:, : c + A], W),
+            first_frame=0,
+        )
+    assert first.shape == (1, W, tiny_config.motion_dim)
+    torch.testing.assert_close(partial[:, :c], first[:, :c], rtol=0, atol=0)
+    with pytest.raises(ConfigError, match="window_frames"):
+        tiny_sampler.live(source, window_frames=tiny_config.window + 1, chunk_frames=1, lookahead_frames=0)
+    with pytest.raises(ConfigError, match="exceeds the window of 2"):
+        tiny_sampler.live(source, window_frames=2, chunk_frames=2, lookahead_frames=1)

@@ -11,6 +11,7 @@ import pytest
 
 from motionkit import EditProgram, LiveConfig, LiveFrame, LiveSession, Pipeline
 from motionkit.errors import AudioError, ConfigError, EditError, SessionError, ShapeError
+from motionkit.pipeline.live import live_window
 from motionkit.protocols import EncodedPortrait
 from motionkit.space.edits import Offset, Oscillate
 from motionkit.testing.signals import speech_like
@@ -49,10 +50,13 @@ def _images(frames: list[LiveFrame]) -> np.ndarray:
 def test_whole_windows_without_lookahead_reproduce_offline_generation(
     pipeline: Pipeline, source: EncodedPortrait, waveform: np.ndarray
 ) -> None:
-    """With the whole clip pushed at once the normalisation is the clip's, and chunks of a whole window with no
-    lookahead are offline sampling: the frames are the offline video's (the mel encoder is exact with context)."""
+    """With the whole clip pushed at once and no prior level the normalisation is the clip's, and chunks of a whole
+    window with no lookahead are offline sampling: the frames are the offline video's (the mel encoder is exact
+    with context)."""
     window = pipeline.sampler.window
-    config = LiveConfig(chunk_frames=window, lookahead_frames=0, audio_context_frames=40)
+    config = LiveConfig(
+        chunk_frames=window, lookahead_frames=0, audio_context_frames=40, prior_rms=None, window_margin_frames=None
+    )
     with pipeline.live(source, config=config, seed=4, emotion="neutral") as session:
         frames, _ = _feed(session, waveform, push=waveform.size)
     offline = np.stack(list(pipeline.generate(source, waveform, "neutral", seed=4).frames()))
@@ -198,8 +202,9 @@ def test_bad_settings_and_edits_are_refused(pipeline: Pipeline, source: EncodedP
     window = pipeline.sampler.window
     with pytest.raises(ConfigError, match="exceeds the window"):
         pipeline.live(source, config=LiveConfig(chunk_frames=window, lookahead_frames=1), emotion="neutral")
-    with pytest.raises(ConfigError, match="window_frames must be"):
-        pipeline.live(source, config=LiveConfig(window_frames=window + 1), emotion="neutral")
+    assert live_window(LiveConfig(chunk_frames=3, lookahead_frames=1, window_margin_frames=4), window) == 8
+    assert live_window(LiveConfig(chunk_frames=3, lookahead_frames=1, window_margin_frames=40), window) == window
+    assert live_window(LiveConfig(window_margin_frames=None), window) is None
     with pytest.raises(ConfigError, match="LiveConfig"):
         pipeline.live(source, config={"chunk_frames": 2}, emotion="neutral")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="seed"):
