@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 import numpy as np
 from harness import machine, save_plot, write_csv
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from motionkit.assets import demo_speech_path
@@ -130,15 +131,18 @@ def run_session(url: str, speech: np.ndarray, seconds: float, model: str, result
                 return
 
             def read() -> None:
-                for message in ws:
-                    if isinstance(message, bytes):
-                        result.arrivals.append((unpack_frame(message)[0], time.perf_counter()))
-                    else:
-                        data = json.loads(message)
-                        if data["type"] == "done":
-                            result.done = data
-                        elif data["type"] == "error":
-                            result.error = data["message"]
+                try:
+                    for message in ws:
+                        if isinstance(message, bytes):
+                            result.arrivals.append((unpack_frame(message)[0], time.perf_counter()))
+                        else:
+                            data = json.loads(message)
+                            if data["type"] == "done":
+                                result.done = data
+                            elif data["type"] == "error":
+                                result.error = data["message"]
+                except ConnectionClosed as closed:  # the server closed the session (its error message came first)
+                    result.error = result.error or str(closed)
 
             reader = threading.Thread(target=read, daemon=True)
             reader.start()
@@ -152,6 +156,8 @@ def run_session(url: str, speech: np.ndarray, seconds: float, model: str, result
                 result.sent_at.append(time.perf_counter())
             ws.send('{"type": "end"}')
             reader.join()
+    except ConnectionClosed:  # closed by the server while sending: the reader recorded why
+        pass
     except Exception as error:  # a benchmark reports failures in its table
         result.error = f"{type(error).__name__}: {error}"
 

@@ -45,10 +45,10 @@ NOD_AT = 1.0
 """Seconds of audio sent before the nod button is pressed."""
 NOD = Nod()
 """What the page's Nod button asks for: the protocol's defaults."""
-PLAYOUT_DELAY_MS = 15000
-"""The page shows each frame this long after its audio was captured. A shared CPU can be several times slower than
-real time (the latency is benchmarks/serve.py's to measure); a long delay lets every frame arrive before its time so
-that the scheduling itself is what is measured."""
+PLAYOUT_DELAY_MS = 30000
+"""The page shows each frame this long after its audio was captured. A shared CPU can be ten times slower than real
+time (the latency is benchmarks/serve.py's to measure); a long delay lets the frames arrive before their time so that
+the scheduling itself is what is measured."""
 SCHEDULE_P95_MS = 40.0
 """The issue's bound on the audio-clock scheduling error (a 60 Hz display refreshes every 16.7 ms)."""
 MIN_ON_TIME = 0.8
@@ -157,7 +157,8 @@ def test_the_page_streams_the_microphone_and_schedules_frames_on_the_audio_clock
     measured = LandmarkFaceAnalyzer().measure(received.images())
     assert measured.found.all()
     envelope = audio_envelope(speech, pipeline.sample_rate, frames=frames)
-    assert pearson(measured.mouth_open, envelope) >= MOUTH_R
+    mouth_r = pearson(measured.mouth_open, envelope)
+    assert mouth_r >= MOUTH_R, mouth_r
     assert abs(av_offset(measured.mouth_open, envelope).frames) <= 1
 
     # the nod shows from the frame the server applied it at
@@ -165,6 +166,7 @@ def test_the_page_streams_the_microphone_and_schedules_frames_on_the_audio_clock
     start = applied["from_frame"]
     window = np.arange(start, min(start + round(NOD.duration * 25), frames))
     sine = np.sin(2 * np.pi * NOD_FREQUENCY * (window - start) / 25)
-    assert pearson(measured.pitch[window], sine) >= NOD_R
+    nod_r = pearson(measured.pitch[window], sine)
+    assert nod_r >= NOD_R, nod_r
 
     assert (tmp_path / "live_page.png").stat().st_size > 0
