@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_valid
 
 from motionkit.conditioner.emotion import parse_emotion
 from motionkit.config._base import FrozenConfig
+from motionkit.config.live import LiveConfig
 from motionkit.errors import MotionkitError
 from motionkit.space import EditProgram
 
@@ -99,6 +100,9 @@ class Start(FrozenConfig):
     seed: int = Field(default=0, ge=0, description="Noise seed of the session.")
     edits: EditProgram | None = Field(default=None, description="Edit program applied from the first frame.")
     jpeg_quality: int | None = Field(default=None, ge=10, le=95, description="JPEG quality (default: the server's).")
+    live: LiveConfig | None = Field(
+        default=None, description="Chunk, lookahead and solver settings of the session (default: LiveConfig())."
+    )
 
     @field_validator("emotion")
     @classmethod

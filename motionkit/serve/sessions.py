@@ -216,6 +216,7 @@ class LiveConnection:
                 functools.partial(
                     self.pipeline.live,
                     source,
+                    config=start.live,
                     seed=start.seed,
                     emotion="neutral" if neutral else start.emotion,
                     edits=start.edits,

@@ -237,3 +237,23 @@ def test_a_slow_client_gets_frames_dropped_and_counted(
     # at most the queue and the one frame being sent when the client stalled reached it; the rest were dropped
     assert socket.frames <= queue + 1
     assert done["frames_dropped"] == 2 * FPS - socket.frames
+
+
+def test_the_session_takes_its_live_settings_from_start(client: Callable[..., TestClient], speech: np.ndarray) -> None:
+    app = client(send_queue_frames=1000)
+    with app.websocket_connect("/v1/live") as socket:
+        live = {"chunk_frames": 5, "lookahead_frames": 0}
+        socket.send_text(start_message(16000, portrait="synthetic-face", live=live))
+        assert socket.receive_json()["type"] == "ready"
+        for chunk in pcm16_chunks(speech[:16000], 16000):
+            socket.send_bytes(chunk)
+        socket.send_text('{"type": "end"}')
+        received = collect(socket)
+    assert [index for index, _, _ in received.frames] == list(range(FPS))
+    with app.websocket_connect("/v1/live") as socket:
+        socket.send_text(start_message(16000, portrait="synthetic-face", live={"chunk_frames": 10_000}))
+        refused = collect(socket)
+    (error,) = refused.of_type("error")
+    assert error["fatal"]
+    assert error["message"].startswith("cannot start the session: ")
+    assert refused.close_code == 1008

@@ -35,6 +35,7 @@ from motionkit.serve.protocol import (
         ('{"type": "start", "emotion": "joy"}', "bad_message", "emotion: invalid emotion 'joy'"),
         ('{"type": "start", "audio": {"sample_rate": 100}}', "bad_message", "audio.sample_rate: Input should be"),
         ('{"type": "start", "audio": {"encoding": "mp3"}}', "bad_message", "audio.encoding: Input should be 's16'"),
+        ('{"type": "start", "live": {"chunk_frames": 0}}', "bad_message", "live.chunk_frames: Input should be greater"),
         (
             '{"type": "edits", "program": {"edits": [{"kind": "wiggle"}]}}',
             "bad_message",
