@@ -125,6 +125,9 @@ class JobQueue:
         self.worker = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop taking jobs; a running job stops at its next progress step (the server is shutting down)."""
+        for job in self.jobs.values():
+            self.cancel(job)
         if self.worker is not None:
             self.worker.cancel()
             await asyncio.gather(self.worker, return_exceptions=True)

@@ -166,12 +166,11 @@ async function onFrame(data) {
   live.received++;
   const bitmap = await createImageBitmap(new Blob([new Uint8Array(data, 16)], { type: "image/jpeg" }));
   const due = live.t0 + audioTime + live.delay;
-  if (due < audioNow() - 0.5 / live.fps) { // arrived after its time: shown now, counted as late
-    live.late++;
-  }
+  const late = due < audioNow(); // arrived after its time: shown at once, counted, not a scheduling error
+  if (late) live.late++;
   let at = live.queue.length;
   while (at > 0 && live.queue[at - 1].index > index) at--;
-  live.queue.splice(at, 0, { index, due, bitmap, late: due < audioNow() });
+  live.queue.splice(at, 0, { index, due, bitmap, late });
 }
 
 function audioNow() {
