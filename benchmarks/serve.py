@@ -114,7 +114,9 @@ class Server:
         self.process.wait(timeout=60)
 
 
-def run_session(url: str, speech: np.ndarray, seconds: float, model: str, result: SessionResult) -> None:
+def run_session(
+    url: str, speech: np.ndarray, seconds: float, model: str, result: SessionResult, live: dict[str, int] | None = None
+) -> None:
     """One client: speech (looped) sent at real time for ``seconds``, then ``end``; frames read concurrently."""
     chunk = round(RATE * CHUNK_SECONDS)
     total = round(seconds / CHUNK_SECONDS)
@@ -124,6 +126,8 @@ def run_session(url: str, speech: np.ndarray, seconds: float, model: str, result
             start: dict[str, Any] = {"type": "start", "audio": {"encoding": "s16", "sample_rate": RATE}}
             if model in PRESETS:
                 start["portrait"] = PRESETS[model]
+            if live:
+                start["live"] = live
             ws.send(json.dumps(start))
             ready = json.loads(ws.recv())
             if ready["type"] != "ready":
@@ -162,6 +166,12 @@ def run_session(url: str, speech: np.ndarray, seconds: float, model: str, result
         result.error = f"{type(error).__name__}: {error}"
 
 
+def live(args: argparse.Namespace) -> dict[str, int] | None:
+    """The sessions' ``start.live`` settings from ``--chunk-frames`` / ``--lookahead-frames`` (None: defaults)."""
+    settings = {"chunk_frames": args.chunk_frames, "lookahead_frames": args.lookahead_frames}
+    return {key: value for key, value in settings.items() if value is not None} or None
+
+
 def concurrency(args: argparse.Namespace, speech: np.ndarray) -> list[dict[str, Any]]:
     rows = []
     for n in args.sessions:
@@ -169,7 +179,7 @@ def concurrency(args: argparse.Namespace, speech: np.ndarray) -> list[dict[str, 
         try:
             results = [SessionResult() for _ in range(n)]
             threads = [
-                threading.Thread(target=run_session, args=(server.url, speech, args.seconds, args.model, r))
+                threading.Thread(target=run_session, args=(server.url, speech, args.seconds, args.model, r, live(args)))
                 for r in results
             ]
             for thread in threads:
@@ -195,6 +205,7 @@ def concurrency(args: argparse.Namespace, speech: np.ndarray) -> list[dict[str, 
             "errors": "; ".join(sorted({r.error for r in results if r.error})) or "",
             "load_average": load_average(),
             "threads": args.threads,
+            "live": json.dumps(live(args)) if live(args) else "defaults",
         }
         print(row, flush=True)
         rows.append(row)
@@ -205,7 +216,7 @@ def soak(args: argparse.Namespace, speech: np.ndarray) -> list[dict[str, Any]]:
     server = Server(args.model, 1, args.threads)
     result = SessionResult()
     try:
-        run_session(server.url, speech, args.soak_minutes * 60.0, args.model, result)
+        run_session(server.url, speech, args.soak_minutes * 60.0, args.model, result, live(args))
     finally:
         server.stop()
     if result.error:
@@ -261,6 +272,8 @@ def main() -> None:
     parser.add_argument("--soak-minutes", type=float, default=10.0)
     parser.add_argument("--bin", type=float, default=10.0, help="seconds per soak row")
     parser.add_argument("--threads", type=int, default=1, help="the server's torch threads (motionkit serve)")
+    parser.add_argument("--chunk-frames", type=int, help="LiveConfig.chunk_frames of every session (default: its)")
+    parser.add_argument("--lookahead-frames", type=int, help="LiveConfig.lookahead_frames (default: its)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
