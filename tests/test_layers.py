@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("protocols",),
     ("families",),
     ("model_folder",),
-    ("pipeline", "train", "eval", "data", "cli", "testing", "assets", "__main__"),
+    ("pipeline", "train", "eval", "data", "cli", "testing", "assets", "serve", "__main__"),
 )
 """Top-level names of ``motionkit`` sub-packages and modules, from the foundation up (docs/architecture.md)."""
 
