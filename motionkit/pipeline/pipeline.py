@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,8 @@ from motionkit.config.model import FamilyConfig
 from motionkit.errors import ConfigError, EditError, ShapeError
 from motionkit.face import Box
 from motionkit.flow import ExplicitNoise, FlowSampler, Solver
-from motionkit.io import load_audio
+from motionkit.io import is_silent, load_audio
+from motionkit.io.audio import SILENCE_DBFS
 from motionkit.model_folder import load_model
 from motionkit.pipeline.explore import AxisSweep, explore
 from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
@@ -300,6 +302,12 @@ class Pipeline:
         report = progress or no_progress
         source = image if isinstance(image, EncodedPortrait) else self.encode_portrait(image, crop=crop, box=box)
         waveform = self.load_audio(audio, sample_rate)
+        if is_silent(waveform):
+            warnings.warn(
+                f"the audio is silent (no sample above {SILENCE_DBFS:g} dBFS), so the face will not speak; check that "
+                "the file, or the video's audio track, holds the speech.",
+                stacklevel=2,
+            )
         report("conditioning", 0, 1)
         conditions = self.condition(waveform, emotion)
         report("conditioning", 1, 1)
