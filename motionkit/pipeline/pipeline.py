@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,8 @@ from motionkit.face import Box
 from motionkit.families.photo.renderer import PhotoPortrait, PhotoRenderer
 from motionkit.flow import ExplicitNoise, Solver
 from motionkit.flow.sampler import WindowedSampling
-from motionkit.io import VideoReader, load_audio
+from motionkit.io import VideoReader, is_silent, load_audio
+from motionkit.io.audio import SILENCE_DBFS
 from motionkit.model_folder import load_model
 from motionkit.pipeline.driving import (
     DEFAULT_MAX_MISSING,
@@ -366,6 +368,12 @@ class Pipeline:
         mixed = None if driving is None else self._mix_axes(driving_axes)  # checked before any work
         source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
         waveform = self.load_audio(audio, sample_rate)
+        if is_silent(waveform):
+            warnings.warn(
+                f"the audio is silent (no sample above {SILENCE_DBFS:g} dBFS), so the face will not speak; check that "
+                "the file, or the video's audio track, holds the speech.",
+                stacklevel=2,
+            )
         report("conditioning", 0, 1)
         conditions = self.condition(waveform, emotion)
         report("conditioning", 1, 1)
