@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +28,15 @@ import torch
 
 from motionkit.conditioner.emotion import EmotionInput
 from motionkit.config import GuidanceConfig
+from motionkit.config.live import LiveConfig
 from motionkit.config.model import FamilyConfig
 from motionkit.errors import ConfigError, EditError, FaceNotFoundError, Fix, ShapeError
 from motionkit.face import Box
 from motionkit.families.photo.renderer import PhotoPortrait, PhotoRenderer
-from motionkit.flow import ExplicitNoise, FlowSampler, Solver
-from motionkit.io import VideoReader, load_audio
+from motionkit.flow import ExplicitNoise, Solver
+from motionkit.flow.sampler import WindowedSampling
+from motionkit.io import VideoReader, is_silent, load_audio
+from motionkit.io.audio import SILENCE_DBFS
 from motionkit.model_folder import load_model
 from motionkit.pipeline.driving import (
     DEFAULT_MAX_MISSING,
@@ -49,12 +53,14 @@ from motionkit.pipeline.driving import (
 )
 from motionkit.pipeline.dubbing import EXTENSIONS, DubbedVideo, Extension, FrameWindow, mouth_axes, spoken_opening
 from motionkit.pipeline.explore import AxisSweep, explore
+from motionkit.pipeline.live import LiveSession, open_session
 from motionkit.pipeline.pasteback import PasteBack
 from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.protocols import EncodedPortrait, MotionGenerator, PortraitRenderer, SpeechConditioner
 from motionkit.renderer import Precision
 from motionkit.renderer.renderer import PortraitInput
+from motionkit.runtime import effective_dtype
 from motionkit.space import EditProgram, MotionSpace
 from motionkit.space.edits import Mix
 from motionkit.types import Conditions, MotionTrack
@@ -144,7 +150,7 @@ class Pipeline:
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     def __post_init__(self) -> None:
-        self.dtype = resolve_dtype(self.dtype)
+        self.dtype = effective_dtype(resolve_dtype(self.dtype), self.renderer.device)
         if self.space is None:
             self.space = self.renderer.space
         if self.sampler.latent_dim != self.renderer.latent_dim:
@@ -159,14 +165,14 @@ class Pipeline:
     ) -> Pipeline:
         """Load a model folder (see :mod:`motionkit.model_folder`) onto ``device``; weights stay float32, ``dtype``
         selects the compute precision. On CUDA the sampler replays CUDA graphs of its transformer
-        (:meth:`FlowSampler.use_cuda_graphs`: same motion, several times faster at FLOAT's size); call
+        (:meth:`WindowedSampling.use_cuda_graphs`: same motion, several times faster at FLOAT's size); call
         ``pipeline.sampler.use_cuda_graphs(False)`` to sample eagerly."""
         dtype = resolve_dtype(dtype)
         device = torch.device(device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device 'cuda' was requested but no CUDA GPU is available; use device='cpu'.")
         parts = load_model(folder, device=device)
-        if device.type == "cuda" and isinstance(parts.sampler, FlowSampler):
+        if device.type == "cuda" and isinstance(parts.sampler, WindowedSampling):  # FLOAT's and IMTalker's
             parts.sampler.use_cuda_graphs()
         return cls(
             renderer=parts.renderer,
@@ -283,7 +289,7 @@ class Pipeline:
         chunks = [conditions.slice(start, start + window) for start in range(0, conditions.frames, window)]
         parts = []
         report("sampling motion", 0, windows)
-        with self._autocast():
+        with self.autocast():
             for part in self.sampler.stream(
                 chunks,
                 source.motion,
@@ -362,6 +368,12 @@ class Pipeline:
         mixed = None if driving is None else self._mix_axes(driving_axes)  # checked before any work
         source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
         waveform = self.load_audio(audio, sample_rate)
+        if is_silent(waveform):
+            warnings.warn(
+                f"the audio is silent (no sample above {SILENCE_DBFS:g} dBFS), so the face will not speak; check that "
+                "the file, or the video's audio track, holds the speech.",
+                stacklevel=2,
+            )
         report("conditioning", 0, 1)
         conditions = self.condition(waveform, emotion)
         report("conditioning", 1, 1)
@@ -566,7 +578,7 @@ class Pipeline:
         """The driving motion of every frame of ``reader`` (a track whose ``source`` is the portrait's motion)."""
         counts = FaceCounts()
         follower = FaceFollower(reader.fps, crop=crop, box=box)
-        with self._autocast():
+        with self.autocast():
             track = read_driving_motion(
                 self.renderer,
                 source,
@@ -609,6 +621,31 @@ class Pipeline:
         mixed = mix.apply(sampled, self.motion_space, references={"driving": reference})
         return within_range(mixed, self.renderer)
 
+    def live(
+        self,
+        portrait: PortraitInput | EncodedPortrait,
+        *,
+        config: LiveConfig | None = None,
+        seed: int = 0,
+        emotion: EmotionInput = None,
+        edits: EditProgram | None = None,
+    ) -> LiveSession:
+        """Open a live session: push speech as it is spoken, get frames within a bounded delay
+        (:mod:`motionkit.pipeline.live`).
+
+        Args:
+            portrait: the portrait (as for :meth:`generate`), or one encoded with :meth:`encode_portrait`.
+            config: chunk, lookahead, context and solver settings (default ``LiveConfig()``).
+            seed: noise seed; frame ``t``'s initial noise depends only on ``(seed, t)``.
+            emotion: as for :meth:`generate`, except per-frame tensors (a constant label or weights, keyframes in
+                session time, or predicted from the trailing audio when the model has a classifier).
+            edits: an :class:`EditProgram` applied from the first frame (:meth:`LiveSession.apply_edits` changes it).
+
+        Returns:
+            A :class:`LiveSession` (a context manager that closes it).
+        """
+        return open_session(self, portrait, config=config, seed=seed, emotion=emotion, edits=edits)
+
     def explore(self, image: PortraitInput, **options: Any) -> AxisSweep:
         """A portrait swept along each motion axis, as a labelled grid (options: see
         :func:`motionkit.pipeline.explore.explore`)."""
@@ -636,7 +673,8 @@ class Pipeline:
             paste_back=paste_back,
         )
 
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """The context the models run in: autocast to :attr:`dtype`, or nothing at float32."""
         if self.dtype == torch.float32:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)

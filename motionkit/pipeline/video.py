@@ -22,7 +22,7 @@ import torch
 
 from motionkit.errors import ConfigError, ShapeError
 from motionkit.io import VideoWriter, tensor_to_image
-from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, X264Preset
+from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, VideoCodec, X264Preset
 from motionkit.pipeline.pasteback import PasteBack
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.protocols import EncodedPortrait, PortraitRenderer
@@ -139,16 +139,22 @@ class Video:
         *,
         crf: int = DEFAULT_CRF,
         preset: X264Preset = DEFAULT_PRESET,
+        codec: VideoCodec = "auto",
         overwrite: bool = False,
         progress: ProgressCallback | None = None,
     ) -> Path:
         """Render and write an MP4 (H.264, yuv420p, with the audio as AAC), streaming frames into the encoder.
+
+        The encoder works on a thread of its own (:class:`motionkit.io.VideoWriter`): chunk ``k + 1`` is rendered
+        while chunk ``k`` is encoded.
 
         Args:
             path: output file (``.mp4``). It appears only when complete: a failure leaves nothing.
             crf: x264 constant rate factor, 0 (lossless luma) .. 51.
             preset: x264 speed preset (``motionkit.io.video.X264_PRESETS``, fastest first); on a GPU the encoder
                 can bound the whole generation, and ``"veryfast"`` encodes about 2.7x faster than the default.
+            codec: H.264 encoder, ``"auto"`` (NVENC where a GPU and PyAV's FFmpeg have it, else libx264),
+                ``"libx264"`` or ``"h264_nvenc"`` (see :func:`motionkit.io.video.select_codec`).
             overwrite: replace an existing file (otherwise an existing ``path`` raises ``OutputError`` before any
                 frame is rendered).
             progress: ``progress("rendering", frames_done, frames_total)`` callback.
@@ -160,6 +166,7 @@ class Video:
             fps=self.fps,
             crf=crf,
             preset=preset,
+            codec=codec,
             audio=self.audio,
             sample_rate=self.sample_rate,
             overwrite=overwrite,

@@ -87,7 +87,14 @@ def run(args: argparse.Namespace) -> int:
     )
     progress = ProgressBars.for_terminal(args.quiet)
     try:
-        video.save(args.output, crf=args.crf, preset=args.x264_preset, overwrite=args.overwrite, progress=progress)
+        video.save(
+            args.output,
+            crf=args.crf,
+            preset=args.x264_preset,
+            codec=args.codec,
+            overwrite=args.overwrite,
+            progress=progress,
+        )
     finally:
         progress.close()
     print(f"wrote {args.output} ({len(video)} frames) in {time.perf_counter() - started:.1f} s")

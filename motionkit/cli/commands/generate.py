@@ -110,7 +110,14 @@ def run(args: argparse.Namespace) -> int:
             driving=args.pose_from,
             driving_axes=args.pose_axes,
         )
-        video.save(args.output, crf=args.crf, preset=args.x264_preset, overwrite=args.overwrite, progress=progress)
+        video.save(
+            args.output,
+            crf=args.crf,
+            preset=args.x264_preset,
+            codec=args.codec,
+            overwrite=args.overwrite,
+            progress=progress,
+        )
     finally:
         progress.close()
     if args.save_track is not None:
