@@ -41,6 +41,7 @@ from tests.cli.cli_helpers import one_error_line, run
 COMMANDS = (
     "generate",
     "drive",
+    "dub",
     "convert-float",
     "edit",
     "explore",
