@@ -55,12 +55,6 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         help="largest uploaded portrait or speech file, in MiB",
     )
     parser.add_argument(
-        "--threads",
-        type=positive_int,
-        help="CPU threads each model call uses (default: torch's, one per core); 1 often serves several sessions "
-        "better on a small CPU",
-    )
-    parser.add_argument(
         "--work-dir", type=Path, help="where job files are kept (default: a temporary folder removed on exit)"
     )
     parser.set_defaults(func=run)
@@ -92,10 +86,6 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"invalid serve settings: {exc}") from None
     if config.work_dir is not None and not config.work_dir.is_dir():
         raise ConfigError(f"--work-dir {config.work_dir} is not a folder; create it or choose another.")
-    if args.threads is not None:
-        import torch
-
-        torch.set_num_threads(args.threads)
     pipeline = load_pipeline(args)
     app = create_app(pipeline, config)
     shown = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
