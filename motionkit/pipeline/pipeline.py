@@ -368,15 +368,15 @@ class Pipeline:
         mixed = None if driving is None else self._mix_axes(driving_axes)  # checked before any work
         source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
         waveform = self.load_audio(audio, sample_rate)
-        if is_silent(waveform):
+        report("conditioning", 0, 1)
+        conditions = self.condition(waveform, emotion)
+        report("conditioning", 1, 1)
+        if is_silent(waveform):  # after conditioning, which refuses a clip too short for one frame
             warnings.warn(
                 f"the audio is silent (no sample above {SILENCE_DBFS:g} dBFS), so the face will not speak; check that "
                 "the file, or the video's audio track, holds the speech.",
                 stacklevel=2,
             )
-        report("conditioning", 0, 1)
-        conditions = self.condition(waveform, emotion)
-        report("conditioning", 1, 1)
         sampled = self.sample(
             conditions, source, seed=seed, nfe=nfe, solver=solver, guidance=guidance, noise=noise, progress=report
         )

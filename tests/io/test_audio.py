@@ -16,7 +16,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.signal import resample_poly
 
 from motionkit.errors import AudioError
-from motionkit.io.audio import load_audio, normalize_waveform, resample
+from motionkit.io.audio import SILENCE_DBFS, is_silent, load_audio, normalize_waveform, resample
 from motionkit.testing.tolerances import TRANSCENDENTAL_DEPTH, rounding_tolerance
 
 
@@ -297,3 +297,11 @@ def test_normalisation_rejects_bad_shapes() -> None:
         normalize_waveform(np.zeros((2, 2, 2), np.float32))
     with pytest.raises(AudioError, match="N >= 1"):
         normalize_waveform(np.zeros(0, np.float32))
+
+
+def test_silence_is_a_peak_below_the_silence_level() -> None:
+    quiet = 10.0 ** (SILENCE_DBFS / 20.0)
+    assert is_silent(np.zeros(16000, dtype=np.float32))
+    assert is_silent(np.array([], dtype=np.float32))
+    assert is_silent(np.full(100, 0.9 * quiet, dtype=np.float32))
+    assert not is_silent(np.r_[np.zeros(99), -1.1 * quiet].astype(np.float32))

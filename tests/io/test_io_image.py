@@ -151,3 +151,13 @@ def test_resize_image_uses_box_when_shrinking_and_bicubic_when_enlarging(rgb: np
     large = resize_image(rgb, width * 2, height * 2)
     expected_large = np.asarray(Image.fromarray(rgb).resize((width * 2, height * 2), Image.Resampling.BICUBIC))
     np.testing.assert_array_equal(large, expected_large)
+
+
+def test_images_over_pillows_decompression_limit_are_an_image_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Image.new("RGB", (64, 64)).save(tmp_path / "big.png")
+    # Pillow refuses images over twice MAX_IMAGE_PIXELS as possible decompression bombs (a real one is 180 Mpx)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 64 // 4)
+    with pytest.raises(ImageError, match=r"big\.png is not a readable image .*decompression bomb"):
+        load_image(tmp_path / "big.png")
