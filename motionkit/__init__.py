@@ -4,13 +4,17 @@ Components (each usable alone): MotionSpace (basis, axes, edits), Conditioner (a
 FlowSampler (flow-matching motion generator), Renderer (motion auto-encoder), glued by Pipeline.
 """
 
+from motionkit.runtime import set_passive_wait_policy
+
+set_passive_wait_policy()  # before anything imports torch: idle OpenMP threads sleep (see motionkit.runtime)
+
 from motionkit._version import __version__
 from motionkit.conditioner import Conditioner
-from motionkit.config import ModelConfig
+from motionkit.config import LiveConfig, ModelConfig
 from motionkit.errors import MotionkitError
 from motionkit.families import preset
 from motionkit.flow import FlowSampler
-from motionkit.pipeline import Pipeline, Video
+from motionkit.pipeline import LiveFrame, LiveSession, Pipeline, Video
 from motionkit.renderer import Renderer
 from motionkit.space import Axis, EditProgram, MotionSpace
 from motionkit.types import Conditions, MotionTrack, SourceFace
@@ -21,6 +25,9 @@ __all__ = [
     "Conditions",
     "EditProgram",
     "FlowSampler",
+    "LiveConfig",
+    "LiveFrame",
+    "LiveSession",
     "ModelConfig",
     "MotionSpace",
     "MotionTrack",

@@ -116,6 +116,10 @@ class DataError(MotionkitError, ValueError):
         self.reason = reason
 
 
+class SessionError(MotionkitError, RuntimeError):
+    """A live session is used after it was finished or closed."""
+
+
 def require(condition: bool, error: type[MotionkitError], message: str) -> None:
     """Raise ``error(message)`` unless ``condition`` holds.
 

@@ -23,7 +23,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from motionkit.conditioner.stream import ConditionStream, WaveformStats
 from motionkit.config.flow import GuidanceConfig
+from motionkit.flow.live import LiveMotion
 from motionkit.flow.noise import NoiseInput
 from motionkit.space import MotionSpace
 from motionkit.types import Conditions, MotionTrack, Precision
@@ -123,3 +125,39 @@ class MotionGenerator(Protocol):
     def to(self, *args: Any, **kwargs: Any) -> Any: ...
 
     def eval(self) -> Any: ...
+
+
+@runtime_checkable
+class LiveMotionGenerator(Protocol):
+    """A motion generator that also samples live (:mod:`motionkit.flow.live`): conditions pushed as they arrive,
+    motion out in chunks of ``chunk_frames`` after ``lookahead_frames`` more condition frames, in the renderer's
+    latent space. :class:`~motionkit.flow.FlowSampler` and the photo family's ``ParameterMotion`` implement it."""
+
+    @property
+    def window(self) -> int: ...
+
+    def live(
+        self,
+        source_motion: torch.Tensor,
+        *,
+        chunk_frames: int,
+        lookahead_frames: int,
+        nfe: int | None = None,
+        seed: int = 0,
+        window_frames: int | None = None,
+    ) -> LiveMotion: ...
+
+
+@runtime_checkable
+class LiveSpeechConditioner(Protocol):
+    """A speech conditioner with a push-driven, causal live path (:meth:`motionkit.Conditioner.live`)."""
+
+    def live(
+        self,
+        emotion: Any = None,
+        *,
+        context_frames: int | None = None,
+        lookahead_frames: int | None = None,
+        prior: WaveformStats | None = None,
+        prior_seconds: float = 0.0,
+    ) -> ConditionStream: ...

@@ -22,10 +22,11 @@ from motionkit.conditioner.emotion import (
     parse_emotion,
 )
 from motionkit.conditioner.mel import MelAudioEncoder
-from motionkit.conditioner.stream import WaveformStats
+from motionkit.conditioner.stream import ConditionStream, WaveformStats
 from motionkit.conditioner.wav2vec2 import build_wav2vec2, load_wav2vec2, save_wav2vec2
 
 __all__ = [
+    "ConditionStream",
     "Conditioner",
     "DefaultEmotionWarning",
     "EmotionClassifier",

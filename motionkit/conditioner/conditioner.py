@@ -37,7 +37,7 @@ from motionkit.conditioner.folder import (
 )
 from motionkit.conditioner.frames import FrameEncoder, encode_in_blocks, pad_to_frames
 from motionkit.conditioner.mel import MelAudioEncoder
-from motionkit.conditioner.stream import WaveformStats, stream_conditions
+from motionkit.conditioner.stream import ConditionStream, WaveformStats, stream_conditions
 from motionkit.conditioner.wav2vec2 import load_wav2vec2, save_wav2vec2
 from motionkit.config.conditioner import ConditionerConfig
 from motionkit.errors import AudioError, CheckpointError, ConfigError, ShapeError
@@ -317,6 +317,39 @@ class Conditioner(nn.Module):
             context_frames=settings.context_frames if context_frames is None else context_frames,
             lookahead_frames=settings.lookahead_frames if lookahead_frames is None else lookahead_frames,
             min_new_frames=settings.min_new_frames if min_new_frames is None else min_new_frames,
+        )
+
+    def live(
+        self,
+        emotion: EmotionInput = None,
+        *,
+        stats: WaveformStats | None = None,
+        context_frames: int | None = None,
+        lookahead_frames: int | None = None,
+        prior: WaveformStats | None = None,
+        prior_seconds: float = 0.0,
+    ) -> ConditionStream:
+        """Conditions pushed by the caller as audio arrives (one clip, batch 1): the push-driven form of
+        :meth:`stream`, emitting every frame as soon as it is complete.
+
+        ``stream.push(samples)`` returns the conditions of the frames the samples complete (frame ``t`` once the
+        samples up to the end of frame ``t + lookahead_frames`` are in) or None; ``stream.finish()`` the rest. It
+        is causal with that lookahead: the mel encoder needs none (its features equal the whole clip's once
+        ``context_frames > config.mel.receptive_field_frames``, given the same normalisation), wav2vec2's error
+        against ``context_frames`` and ``lookahead_frames`` is tabulated in ``docs/conditioner.md``. ``prior``
+        (with running statistics): the waveform moments assumed before any audio, weighted as ``prior_seconds`` of
+        audio (see :class:`~motionkit.conditioner.stream.ConditionStream`). Other arguments as in :meth:`stream`.
+        """
+        settings = self.config.stream
+        return ConditionStream(
+            self,
+            emotion,
+            stats=stats,
+            context_frames=settings.context_frames if context_frames is None else context_frames,
+            lookahead_frames=settings.lookahead_frames if lookahead_frames is None else lookahead_frames,
+            min_new_frames=1,
+            prior=prior,
+            prior_samples=round(prior_seconds * self.config.sample_rate),
         )
 
     # ----------------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -72,9 +72,16 @@ class _RunningStats:
         self.total += float(values.sum())
         self.squares += float(np.square(values).sum())
 
-    def current(self) -> WaveformStats:
-        mean = self.total / self.count
-        return WaveformStats(mean, max(self.squares / self.count - mean * mean, 0.0))
+    def current(self, prior: WaveformStats | None = None, prior_samples: int = 0) -> WaveformStats:
+        """The moments of the samples seen; with a ``prior``, those of the samples seen plus ``prior_samples``
+        samples with the prior's moments (so the estimate starts at the prior and tends to the signal's)."""
+        count = self.count + (prior_samples if prior is not None else 0)
+        total, squares = self.total, self.squares
+        if prior is not None:
+            total += prior_samples * prior.mean
+            squares += prior_samples * (prior.variance + prior.mean * prior.mean)
+        mean = total / count
+        return WaveformStats(mean, max(squares / count - mean * mean, 0.0))
 
 
 def stream_conditions(
@@ -88,39 +95,78 @@ def stream_conditions(
     min_new_frames: int,
 ) -> Iterator[Conditions]:
     """See :meth:`motionkit.Conditioner.stream`. Arguments are validated before the first chunk is read."""
-    for name, value, least in (
-        ("context_frames", context_frames, 0),
-        ("lookahead_frames", lookahead_frames, 0),
-        ("min_new_frames", min_new_frames, 1),
-    ):
-        if not isinstance(value, int) or value < least:
-            raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}.")
-    spec = conditioner.default_emotion(parse_emotion(emotion))
-    if isinstance(spec, torch.Tensor):
-        if spec.shape not in ((len(EMOTION_LABELS),), (1, len(EMOTION_LABELS))):
-            raise ShapeError(
-                f"streaming takes emotion weights of shape (7,) or (1, 7), got {tuple(spec.shape)}; "
-                "use a KeyframeEmotion for emotions that change over time."
-            )
-    elif isinstance(spec, (PredictedEmotion, SlidingEmotion)) or (
-        isinstance(spec, KeyframeEmotion) and any(isinstance(k.emotion, PredictedEmotion) for k in spec.keyframes)
-    ):
-        conditioner.require_classifier("predict the emotion while streaming")
-    session = _Session(conditioner, spec, stats, context_frames, lookahead_frames)
-    return session.run(chunks, min_new_frames)
+    stream = ConditionStream(
+        conditioner,
+        emotion,
+        stats=stats,
+        context_frames=context_frames,
+        lookahead_frames=lookahead_frames,
+        min_new_frames=min_new_frames,
+    )
+    return stream.run(chunks)
 
 
-class _Session:
+class ConditionStream:
+    """Push-driven streaming conditioning (see the module docstring): :meth:`push` samples as they arrive, then
+    :meth:`finish`. :meth:`motionkit.Conditioner.live` builds one; :meth:`motionkit.Conditioner.stream` drives one
+    from an iterable.
+
+    Args:
+        conditioner: the conditioner whose encoders and emotion model are used.
+        emotion: as in :meth:`motionkit.Conditioner.stream` (no per-frame tensors).
+        stats: fixed waveform statistics, or None for the running statistics of the samples received.
+        context_frames, lookahead_frames, min_new_frames: ``C``, ``A`` and the smallest emission.
+        prior: with running statistics, the moments assumed before any audio (e.g. a typical speech level), counted
+            as ``prior_samples`` samples: the estimate starts there instead of at the first few samples (a stream
+            that starts in near-silence would otherwise amplify its noise to the level of speech).
+        prior_samples: the weight of ``prior`` in samples.
+
+    Attributes:
+        received: samples received.
+        emitted: frames emitted.
+    """
+
     def __init__(
-        self, conditioner: Conditioner, spec: Any, stats: WaveformStats | None, context: int, lookahead: int
+        self,
+        conditioner: Conditioner,
+        emotion: EmotionInput,
+        *,
+        stats: WaveformStats | None,
+        context_frames: int,
+        lookahead_frames: int,
+        min_new_frames: int,
+        prior: WaveformStats | None = None,
+        prior_samples: int = 0,
     ) -> None:
+        for name, value, least in (
+            ("context_frames", context_frames, 0),
+            ("lookahead_frames", lookahead_frames, 0),
+            ("min_new_frames", min_new_frames, 1),
+            ("prior_samples", prior_samples, 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}.")
+        spec = conditioner.default_emotion(parse_emotion(emotion))
+        if isinstance(spec, torch.Tensor):
+            if spec.shape not in ((len(EMOTION_LABELS),), (1, len(EMOTION_LABELS))):
+                raise ShapeError(
+                    f"streaming takes emotion weights of shape (7,) or (1, 7), got {tuple(spec.shape)}; "
+                    "use a KeyframeEmotion for emotions that change over time."
+                )
+        elif isinstance(spec, (PredictedEmotion, SlidingEmotion)) or (
+            isinstance(spec, KeyframeEmotion) and any(isinstance(k.emotion, PredictedEmotion) for k in spec.keyframes)
+        ):
+            conditioner.require_classifier("predict the emotion while streaming")
         config = conditioner.config
         self.conditioner = conditioner
         self.spec = spec
         self.fixed_stats = stats
+        self.prior = prior
+        self.prior_samples = prior_samples
         self.running = _RunningStats()
-        self.context = context
-        self.lookahead = lookahead
+        self.context = context_frames
+        self.lookahead = lookahead_frames
+        self.min_new_frames = min_new_frames
         self.spf = config.samples_per_frame
         self.eps = config.norm_eps
         self.rate = config.sample_rate
@@ -135,29 +181,52 @@ class _Session:
         self.received = 0
         self.emitted = 0
 
-    def run(self, chunks: Iterable[np.ndarray | torch.Tensor], min_new_frames: int) -> Iterator[Conditions]:
+    def run(self, chunks: Iterable[np.ndarray | torch.Tensor]) -> Iterator[Conditions]:
+        """Conditions while iterating over ``chunks``, then the rest (:meth:`finish`)."""
         for chunk in chunks:
-            samples = _chunk_samples(chunk)
-            if samples.size == 0:
-                continue
-            self.buffer = np.concatenate([self.buffer, samples])
-            self.received += samples.size
-            self.running.update(samples)
-            if self.group_stats is not None:
-                self.group_stats.update(torch.from_numpy(samples))
-            ready = self.received // self.spf - self.lookahead
-            if ready - self.emitted >= min_new_frames:
-                yield self._emit(self.emitted, ready, self.received // self.spf)
+            conditions = self.push(chunk)
+            if conditions is not None:
+                yield conditions
+        last = self.finish()
+        if last is not None:
+            yield last
+
+    def push(self, chunk: np.ndarray | torch.Tensor) -> Conditions | None:
+        """Add 1-D samples at the model rate (any length); returns the conditions of the frames they complete
+        (frame ``t`` once the samples up to the end of frame ``t + A`` are in), or None while fewer than
+        ``min_new_frames`` frames are ready. The chunk is validated (dtype, shape, finite) before anything changes.
+        """
+        samples = chunk_samples(chunk)
+        if samples.size == 0:
+            return None
+        self.buffer = np.concatenate([self.buffer, samples])
+        self.received += samples.size
+        self.running.update(samples)
+        if self.group_stats is not None:
+            self.group_stats.update(torch.from_numpy(samples))
+        ready = self.received // self.spf - self.lookahead
+        if ready - self.emitted >= self.min_new_frames:
+            return self._emit(self.emitted, ready, self.received // self.spf)
+        return None
+
+    def finish(self) -> Conditions | None:
+        """End of the audio: the remaining frames up to ``ceil(received / spf)``, the tail replicate-padded as in
+        the whole-clip path (None when every frame was emitted).
+
+        Raises:
+            AudioError: fewer samples than one frame arrived in all.
+        """
         if self.received < self.spf:
             raise AudioError(
                 f"the stream ended after {self.received} samples; at least one frame ({self.spf} samples) is needed."
             )
         total_frames = -(-self.received // self.spf)
         if self.emitted < total_frames:
-            yield self._emit(self.emitted, total_frames, total_frames)
+            return self._emit(self.emitted, total_frames, total_frames)
+        return None
 
     def _stats(self) -> WaveformStats:
-        return self.fixed_stats or self.running.current()
+        return self.fixed_stats or self.running.current(self.prior, self.prior_samples)
 
     def _normalised(self, start: int, stop: int) -> torch.Tensor:
         """Normalised samples ``[start, stop)`` (absolute indices) as ``(1, n)`` on the conditioner's device."""
@@ -214,7 +283,8 @@ class _Session:
             self.buffer_start = keep_from
 
 
-def _chunk_samples(chunk: np.ndarray | torch.Tensor) -> np.ndarray:
+def chunk_samples(chunk: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A stream chunk as float32 samples (a new array), or a clear error for a wrong type, shape, dtype or value."""
     if isinstance(chunk, torch.Tensor):
         chunk = chunk.detach().cpu().numpy()
     if not isinstance(chunk, np.ndarray):

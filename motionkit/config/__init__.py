@@ -3,6 +3,7 @@
 from motionkit.config._base import FrozenConfig
 from motionkit.config.conditioner import ConditionerConfig, MelEncoderConfig, StreamConfig
 from motionkit.config.flow import FlowConfig, GuidanceConfig
+from motionkit.config.live import LiveConfig
 from motionkit.config.model import FamilyConfig, ModelConfig
 from motionkit.config.renderer import RendererConfig
 
@@ -12,6 +13,7 @@ __all__ = [
     "FlowConfig",
     "FrozenConfig",
     "GuidanceConfig",
+    "LiveConfig",
     "MelEncoderConfig",
     "ModelConfig",
     "RendererConfig",

@@ -167,24 +167,29 @@ class FlowTransformer(nn.Module):
             self.pos_embed.copy_(sinusoid_position_table(self.config.sequence_length, self.config.hidden_dim))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | float, inputs: VectorFieldInputs) -> torch.Tensor:
-        """Vector field on all ``N = L' + L`` positions.
+        """Vector field on all ``N = L' + n`` positions: a whole window (``n = L``) or a partial one (``n < L``,
+        live sampling), which takes the first ``N`` positions of the position table.
 
         Args:
-            x: ``(B, L, D)`` current state ``x_t`` of the ``L`` current frames.
+            x: ``(B, n, D)`` current state ``x_t`` of the ``n <= L`` current frames.
             t: flow time: a number, a 0-d or ``(1,)`` tensor (shared), or ``(B,)`` (one per sample).
             inputs: the conditions (audio ``wa``, source motion ``wr``, emotion ``we``, context ``prev_x`` and
-                ``prev_wa``; shapes in :class:`~motionkit.flow.inputs.VectorFieldInputs`).
+                ``prev_wa``; shapes in :class:`~motionkit.flow.inputs.VectorFieldInputs`, with ``n`` for ``L``).
         Returns:
             ``(B, N, D)``; the velocity of the current frames is ``out[:, L':]``.
         """
         wa, wr, we, prev_x, prev_wa = inputs.wa, inputs.wr, inputs.we, inputs.prev_x, inputs.prev_wa
         cfg = self.config
-        N = cfg.sequence_length
         check_tensor("x", x, ndim=3, last_dim=cfg.motion_dim, finite=False, hint="Expected (B, L, motion_dim).")
-        B = x.shape[0]
+        B, n = x.shape[0], x.shape[1]
+        if not 1 <= n <= cfg.window:
+            raise ShapeError(
+                f"x must have shape ({B}, n, {cfg.motion_dim}) with 1 <= n <= {cfg.window} (a whole window of "
+                f"{cfg.window} frames or a partial one), got {tuple(x.shape)}."
+            )
+        N = cfg.context + n
         expected = {
-            "x": (x, (B, cfg.window, cfg.motion_dim)),
-            "wa": (wa, (B, cfg.window, cfg.audio_dim)),
+            "wa": (wa, (B, n, cfg.audio_dim)),
             "wr": (wr, (B, cfg.motion_dim)),
             "prev_x": (prev_x, (B, cfg.context, cfg.motion_dim)),
             "prev_wa": (prev_wa, (B, cfg.context, cfg.audio_dim)),
@@ -203,7 +208,8 @@ class FlowTransformer(nn.Module):
         t_vec = _time_vector(t, B, x.device)
 
         t_emb = self.t_embedder(t_vec)
-        tokens = self.x_embedder(torch.cat([prev_x, x], dim=1)) + self.pos_embed
+        position = self.pos_embed if n == cfg.window else self.pos_embed[:, :N]
+        tokens = self.x_embedder(torch.cat([prev_x, x], dim=1)) + position
         audio = torch.cat([prev_wa, wa], dim=1)
         frame_condition = torch.cat(
             [wr[:, None, :].expand(B, N, cfg.motion_dim), audio, we.to(x.dtype).expand(B, N, cfg.emotion_dim)],

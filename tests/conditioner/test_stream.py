@@ -173,3 +173,64 @@ def test_stream_errors(make_conditioner: MakeConditioner, speech: Speech) -> Non
         without.stream([], "predicted")
     with pytest.raises(ConfigError, match="context_frames must be an integer >= 0"):
         conditioner.stream([], "happy", context_frames=-1)
+
+
+def test_live_pushes_emit_each_frame_once_it_is_complete_and_match_the_whole_clip(speech: Speech) -> None:
+    """Conditioner.live: every push returns the frames it completes (lookahead 2), finish the rest; with fixed
+    statistics and context over the receptive field the mel features are the whole clip's."""
+    torch.manual_seed(0)
+    conditioner = Conditioner(MEL)
+    clip = speech(20300)  # 31.7 frames -> 32
+    with torch.no_grad():
+        whole = conditioner(clip, emotion="happy")
+    context = MEL.mel.receptive_field_frames + 1
+    live = conditioner.live("happy", stats=WaveformStats.of(clip), context_frames=context, lookahead_frames=2)
+    parts, received = [], 0
+    for chunk in split(clip, [320, 77, 1500]):
+        out = live.push(chunk)
+        received += chunk.size
+        emitted = sum(p.frames for p in parts)
+        ready = max(0, received // 640 - 2)
+        assert (out.frames if out is not None else 0) == ready - emitted
+        if out is not None:
+            parts.append(out)
+    last = live.finish()
+    assert last is not None
+    assert live.finish() is None
+    streamed = Conditions.concat([*parts, last])
+    assert streamed.frames == whole.frames == 32
+    assert_rounding_close(streamed.audio, whole.audio, depth=layers_depth(conditioner) + 3 * clip.size)
+    assert torch.equal(streamed.emotion, whole.emotion)
+
+
+def test_live_refuses_bad_chunks_without_changing_state(speech: Speech) -> None:
+    conditioner = Conditioner(MEL)
+    live = conditioner.live("neutral")
+    for bad, error, match in (
+        (np.zeros(320, dtype=np.int16), AudioError, "float samples"),
+        (np.zeros((1, 320), dtype=np.float32), ShapeError, "1-D"),
+        (np.array([0.0, np.inf], dtype=np.float32), AudioError, "NaN or infinite"),
+    ):
+        with pytest.raises(error, match=match):
+            live.push(bad)
+    assert live.received == 0
+    with pytest.raises(ConfigError, match="context_frames"):
+        conditioner.live("neutral", context_frames=-1)
+
+
+def test_a_prior_counts_as_that_much_audio_with_its_moments(speech: Speech) -> None:
+    """Running statistics with a prior of the moments of ``y`` weighted ``len(y)`` samples are the statistics of
+    the samples received together with ``y``."""
+    conditioner = Conditioner(MEL)
+    received, assumed = speech(9000, seed=1), 3.0 * speech(4000, seed=2) + 0.01
+    prior = conditioner.live(
+        "neutral", prior=WaveformStats.of(assumed), prior_seconds=assumed.size / 16000, context_frames=20
+    )
+    fixed = conditioner.live("neutral", stats=WaveformStats.of(np.concatenate([received, assumed])), context_frames=20)
+    with torch.no_grad():
+        a, b = prior.push(received), fixed.push(received)
+    assert a is not None
+    assert b is not None
+    assert_rounding_close(a.audio, b.audio, depth=layers_depth(conditioner) + 3 * received.size)
+    with pytest.raises(ConfigError, match="prior_samples"):
+        conditioner.live("neutral", prior=WaveformStats(0.0, 0.01), prior_seconds=-1.0)

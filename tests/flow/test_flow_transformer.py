@@ -146,7 +146,8 @@ def test_shared_time_forms_agree(tiny_sampler, tiny_config, field_depth):
 @pytest.mark.parametrize(
     ("name", "shape", "match"),
     [
-        ("x", (1, 7, 32), r"x must have shape \(1, 10, 32\)"),
+        ("x", (1, 11, 32), r"x must have shape \(1, n, 32\) with 1 <= n <= 10"),
+        ("x", (1, 7, 32), r"wa must have shape \(1, 7, 32\)"),
         ("wa", (1, 10, 16), r"wa must have shape \(1, 10, 32\)"),
         ("wr", (1, 1, 32), r"wr must have shape \(1, 32\)"),
         ("prev_x", (1, 10, 32), r"prev_x must have shape \(1, 4, 32\)"),

@@ -10,7 +10,7 @@ import torch
 from scipy.interpolate import CubicSpline
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import savgol_filter
-from space_strategies import FPS, FRAMES, calibrated_space, coefficients, make_track, reading, references, times
+from space_strategies import DRIVER, FPS, FRAMES, calibrated_space, coefficients, make_track, reading, references, times
 
 from motionkit import EditProgram, MotionSpace, MotionTrack
 from motionkit.errors import EditError, ShapeError
@@ -392,3 +392,38 @@ def test_program_on_cuda_matches_cpu() -> None:
     out = program.apply(track, SPACE, references=refs)
     assert out.latents.device.type == "cuda"
     torch.testing.assert_close(out.latents.cpu(), program.apply(TRACK, SPACE, references=REFS).latents)
+
+
+# -- a track that is part of a longer stream (live sessions) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        Offset(axis="yaw", value=4.0, start=1.0, end=2.0, fade_in=0.4, fade_out=0.2),
+        Oscillate.nod(amplitude=5.0, start=0.3),
+        Keyframes.turn(10.0, start=0.5, duration=1.0),
+        Freeze.still_head(start=1.2),
+        Mix(reference=DRIVER, axes=("yaw",), start=0.6),
+    ],
+    ids=lambda edit: edit.kind,
+)
+def test_an_excerpt_is_edited_at_its_place_in_the_stream(edit: object) -> None:
+    """Edits that act frame by frame give an excerpt ``[f, f + n)`` applied with ``first_frame=f`` exactly the
+    frames of the whole track's edit (times, windows and references are the stream's)."""
+    program = EditProgram(edits=(edit,))
+    whole = program.apply(TRACK, SPACE, references=REFS).latents
+    for first, frames in ((0, 7), (13, 9), (FRAMES - 5, 5)):
+        excerpt = MotionTrack(TRACK.latents[:, first : first + frames], fps=FPS, source=TRACK.source)
+        edited = program.apply(excerpt, SPACE, references=REFS, first_frame=first, total_duration=FRAMES / FPS)
+        torch.testing.assert_close(edited.latents, whole[:, first : first + frames], rtol=0, atol=1e-12)
+
+
+def test_an_open_ended_edit_lasts_while_the_stream_runs() -> None:
+    """``total_duration=inf`` (a live session): an edit without end never fades out."""
+    program = EditProgram(edits=(Offset(axis="yaw", value=1.0, fade_out=1.0),))
+    live = program.apply(TRACK, SPACE, first_frame=100, total_duration=math.inf)
+    change = reading(live, SPACE, "yaw") - reading(TRACK, SPACE, "yaw")
+    torch.testing.assert_close(change, torch.ones_like(change), rtol=0, atol=1e-10)
+    with pytest.raises(EditError, match="first_frame must be a non-negative integer"):
+        program.apply(TRACK, SPACE, first_frame=-1)

@@ -24,6 +24,7 @@ from motionkit.config.flow import GuidanceConfig
 from motionkit.errors import ConfigError
 from motionkit.families.photo.config import PhotoMotionConfig
 from motionkit.flow import FlowSampler
+from motionkit.flow.live import LiveMotion
 from motionkit.flow.noise import NoiseInput
 from motionkit.space import Axis, MotionSpace
 from motionkit.types import Conditions, MotionTrack
@@ -123,6 +124,32 @@ class ParameterMotion(nn.Module):
             conditions, self.normalise(source), nfe=nfe, solver=solver, guidance=guidance, seed=seed, noise=noise
         ):
             yield MotionTrack(self.denormalise(part.latents), fps=part.fps, source=source)
+
+    def live(
+        self,
+        source_motion: torch.Tensor,
+        *,
+        chunk_frames: int,
+        lookahead_frames: int,
+        nfe: int | None = None,
+        seed: int = 0,
+        window_frames: int | None = None,
+    ) -> LiveMotion:
+        """A live session (see :meth:`FlowSampler.live`) whose chunks are parameters in real units, clamped.
+
+        Args:
+            source_motion: ``(B, P)`` the portrait's own parameters in real units.
+        """
+        source = self._source(source_motion)
+        return self.flow.live(
+            self.normalise(source),
+            chunk_frames=chunk_frames,
+            lookahead_frames=lookahead_frames,
+            nfe=nfe,
+            seed=seed,
+            window_frames=window_frames,
+            output=self.denormalise,
+        )
 
     def sample(self, conditions: Conditions, source_motion: torch.Tensor, **options: Any) -> MotionTrack:
         """The whole clip's track ``(B, T, P)`` in real units (options as in :meth:`stream`)."""

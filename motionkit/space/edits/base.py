@@ -64,15 +64,23 @@ class EditContext:
     latent_dtype: torch.dtype
     device: torch.device
     references: Mapping[str, MotionTrack]
+    first_frame: int = 0
+    """Index of the track's first frame in a longer stream (a live session's chunk): frame ``k`` is at
+    ``(first_frame + k) / fps``."""
+    total_duration: float | None = None
+    """Length in seconds of the whole stream (``math.inf`` while a live session runs); None: up to the last frame."""
 
     @property
     def duration(self) -> float:
-        """Track length in seconds (``T / fps``)."""
-        return self.frames / self.fps
+        """Length of the whole track or stream in seconds: ``total_duration``, else ``(first_frame + T) / fps``."""
+        if self.total_duration is not None:
+            return self.total_duration
+        return (self.first_frame + self.frames) / self.fps
 
     def times(self) -> torch.Tensor:
-        """Frame times ``k / fps`` in seconds, ``(T,)`` float64."""
-        return torch.arange(self.frames, dtype=torch.float64, device=self.device) / self.fps
+        """Frame times ``(first_frame + k) / fps`` in seconds, ``(T,)`` float64."""
+        frames = torch.arange(self.first_frame, self.first_frame + self.frames, dtype=torch.float64, device=self.device)
+        return frames / self.fps
 
     def axis(self, name: str) -> Axis:
         return self.space.axis(name)

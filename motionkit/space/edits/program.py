@@ -48,7 +48,13 @@ class EditProgram(SpaceModel):
         return EditProgram(edits=(*self.edits, *edits))
 
     def apply(
-        self, track: MotionTrack, space: MotionSpace, references: Mapping[str, MotionTrack] | None = None
+        self,
+        track: MotionTrack,
+        space: MotionSpace,
+        references: Mapping[str, MotionTrack] | None = None,
+        *,
+        first_frame: int = 0,
+        total_duration: float | None = None,
     ) -> MotionTrack:
         """Apply the edits in order.
 
@@ -56,6 +62,11 @@ class EditProgram(SpaceModel):
             track: the motion to edit, latents ``(B, T, D)`` with ``D == space.dim``.
             space: the motion space whose axes the edits name.
             references: tracks that :class:`Mix` and :class:`Retarget` refer to by name.
+            first_frame: where ``track`` starts in a longer stream (a live session edits each new chunk with its
+                recent past): edit times are the stream's, frame ``k`` at ``(first_frame + k) / fps``, and
+                references are read from that frame on.
+            total_duration: the stream's length in seconds, where edits without an ``end`` stop (``math.inf``
+                while it runs); default: the end of ``track``.
 
         Returns:
             A new track with the same fps; its source is the input's, except after a ``Retarget`` to a named
@@ -70,6 +81,8 @@ class EditProgram(SpaceModel):
                 f"the track has latent size {track.dim} but the space has dim {space.dim}; use the space of the "
                 "model that produced the track."
             )
+        if isinstance(first_frame, bool) or not isinstance(first_frame, int) or first_frame < 0:
+            raise EditError(f"first_frame must be a non-negative integer, got {first_frame!r}.")
         references = dict(references or {})
         for name, reference in references.items():
             if not isinstance(reference, MotionTrack):
@@ -84,6 +97,8 @@ class EditProgram(SpaceModel):
             latent_dtype=track.latents.dtype,
             device=track.latents.device,
             references=references,
+            first_frame=first_frame,
+            total_duration=total_duration,
         )
         original = context.coefficients(track.latents)
         state = EditState(original, track.source)

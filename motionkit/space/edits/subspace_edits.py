@@ -123,7 +123,7 @@ class Mix(_SubspaceEdit):
 
     The reference is resolved by name at apply time (``program.apply(track, space, references={name: track})``);
     it must have the same fps, batch 1 or the edited track's batch, and at least as many frames (the first ``T``
-    are used).
+    are used; with ``apply(..., first_frame=f)``, frames ``f .. f + T - 1``).
     """
 
     kind: Literal["mix"] = "mix"
@@ -132,12 +132,13 @@ class Mix(_SubspaceEdit):
 
     def transform(self, state: EditState, context: EditContext) -> EditState:
         other = context.reference(self.reference, "Mix")
-        if other.frames < context.frames:
+        needed = context.first_frame + context.frames
+        if other.frames < needed:
             raise EditError(
-                f"Mix: reference {self.reference!r} has {other.frames} frames but the edited track {context.frames}; "
+                f"Mix: reference {self.reference!r} has {other.frames} frames but the edited track {needed}; "
                 "give a reference at least as long (MotionTrack.concat, or slice the edited track)."
             )
-        target = context.coefficients(other.latents[:, : context.frames])
+        target = context.coefficients(other.latents[:, context.first_frame : context.first_frame + context.frames])
         return self._blend(state, context, target, context.projector(self.axes))
 
 
