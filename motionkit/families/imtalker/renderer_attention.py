@@ -228,6 +228,7 @@ class WindowAttention(nn.Module):
         super().__init__()
         self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * WINDOW - 1) ** 2, HEADS))
         self.register_buffer("relative_position_index", relative_position_index(WINDOW), persistent=False)
+        self._bias_cache: tuple[tuple[object, ...], torch.Tensor] | None = None
         self.q = nn.Linear(channels, channels)
         self.k = nn.Linear(channels, channels)
         self.v = nn.Linear(channels, channels)
@@ -238,6 +239,24 @@ class WindowAttention(nn.Module):
         count = WINDOW * WINDOW
         table = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         return table.view(count, count, HEADS).permute(2, 0, 1)
+
+    def scores_bias(self, mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor:
+        """``(1 or windows, HEADS, w*w, w*w)``: the relative-position bias plus the shifted windows' region ``mask``.
+
+        Without autograd it is cached until the table changes (at 256 px the sum is 1024 x 8 x 64 x 64 values, which
+        would otherwise be rebuilt at every frame).
+        """
+        table = self.relative_position_bias_table
+        grad = torch.is_grad_enabled() and table.requires_grad
+        key = (table._version, table.data_ptr(), table.device, dtype, None if mask is None else mask.data_ptr())
+        if not grad and self._bias_cache is not None and self._bias_cache[0] == key:
+            return self._bias_cache[1]
+        bias = self.bias().to(dtype)[None]
+        if mask is not None:
+            bias = bias + mask.to(dtype)[:, None]
+        if not grad:
+            self._bias_cache = (key, bias.detach())
+        return bias
 
 
 class SwinBlock(nn.Module):
@@ -269,14 +288,13 @@ class SwinBlock(nn.Module):
         if self.shift:
             q, k, v = (torch.roll(t, (-self.shift, -self.shift), dims=(1, 2)) for t in (q, k, v))
         q, k, v = (split_heads(partition_windows(t, WINDOW)) for t in (q, k, v))  # (B * windows, HEADS, w*w, d)
-        bias = attn.bias().to(q.dtype)[None]
-        if self.attn_mask is not None:
-            bias = bias + self.attn_mask.to(q.dtype)[:, None]
+        bias = attn.scores_bias(self.attn_mask, q.dtype)
         # One frame at a time: the fused CPU kernel takes the (windows, HEADS, w*w, w*w) bias as it is, where a batch
         # would need it copied per frame (or a 5-d layout that falls back to an explicit softmax map).
         windows = q.shape[0] // batch
         frames = [slice(i * windows, (i + 1) * windows) for i in range(batch)]
-        out = torch.cat([F.scaled_dot_product_attention(q[f], k[f], v[f], attn_mask=bias) for f in frames])
+        outs = [F.scaled_dot_product_attention(q[f], k[f], v[f], attn_mask=bias) for f in frames]
+        out = outs[0] if batch == 1 else torch.cat(outs)
         out = attn.proj(merge_heads(out))
         out = merge_windows(out, batch, height, width, WINDOW)
         if self.shift:
