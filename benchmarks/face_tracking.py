@@ -1,5 +1,6 @@
 """Face-stack speed: frames per second of tracking (landmarks from the previous frame's region, pose, smoothing),
-of detection + landmarks on every frame, and of each network alone, at several frame sizes.
+of detection + landmarks on every frame (one at a time, and ``FaceStack.faces_batch`` on ``--batch`` frames at once),
+and of each network alone, at several frame sizes; wall-clock rates and process-CPU milliseconds per frame.
 
 Run from the project root::
 
@@ -38,17 +39,21 @@ def _frames(size: int, count: int) -> list[np.ndarray]:
     return [np.roll(base, 2 * min(i, count - i), axis=1) for i in range(count)]  # there and back: no jump on repeat
 
 
-def _rate(step: Callable[[int], object], frames: int, repeats: int, sync: Callable[[], None]) -> float:
+def _rate(step: Callable[[int], object], frames: int, repeats: int, sync: Callable[[], None]) -> tuple[float, float]:
+    """Median frames per second of wall time and median process-CPU milliseconds per frame (on a loaded machine
+    the CPU time is the figure that does not depend on the other jobs: the frame rate of this process alone on
+    one free core per thread is about ``1000 / cpu_ms`` for one thread)."""
     step(0)
-    rates = []
+    rates, cpu = [], []
     for _ in range(repeats):
         sync()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         for i in range(frames):
             step(i)
         sync()
         rates.append(frames / (time.perf_counter() - start))
-    return statistics.median(rates)
+        cpu.append((time.process_time() - start_cpu) / frames * 1e3)
+    return statistics.median(rates), statistics.median(cpu)
 
 
 def main() -> None:
@@ -56,6 +61,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=8, help="frames per faces_batch call")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = parser.parse_args()
     if args.threads:
@@ -72,21 +78,29 @@ def main() -> None:
             ("landmarks", 192, stack.landmarker.net),
         ):
             x = torch.rand(1, 3, size, size, device=device)
-            rate = _rate(lambda _, net=net, x=x: net(x), args.frames, args.repeats, sync)
-            print(f"{name:24s} network alone        {rate:8.1f} /s")
+            rate, cpu = _rate(lambda _, net=net, x=x: net(x), args.frames, args.repeats, sync)
+            print(f"{name:24s} network alone        {rate:8.1f} /s   ({cpu:.1f} ms CPU each)")
         if device.type == "cuda":
             crops = torch.rand(64, 3, 192, 192, device=device)
-            rate = 64 * _rate(lambda _: stack.landmarker.net(crops), 10, args.repeats, sync)
+            rate = 64 * _rate(lambda _: stack.landmarker.net(crops), 10, args.repeats, sync)[0]
             print(f"{'landmarks':24s} batch of 64 crops    {rate:8.1f} faces/s")
         for size in SIZES:
             frames = _frames(size, args.frames)
             tracker = FaceTracker(stack, fps=30)
-            track = _rate(lambda i, t=tracker, f=frames: t.update(f[i]), args.frames, args.repeats, sync)
-            both = _rate(lambda i, f=frames: stack.faces(f[i]), args.frames, args.repeats, sync)
+            track, track_cpu = _rate(lambda i, t=tracker, f=frames: t.update(f[i]), args.frames, args.repeats, sync)
+            both, both_cpu = _rate(lambda i, f=frames: stack.faces(f[i]), args.frames, args.repeats, sync)
+            batches = [np.stack(frames[i : i + args.batch]) for i in range(0, args.frames, args.batch)]
+            batch_rate, batch_cpu = _rate(
+                lambda i, b=batches: stack.faces_batch(b[i]), len(batches), args.repeats, sync
+            )
             print(
-                f"{size:4d} px frames: tracking {track:7.1f} frames/s, detect + landmarks {both:7.1f} frames/s "
+                f"{size:4d} px frames: tracking {track:7.1f} frames/s ({track_cpu:.1f} ms CPU/frame), "
+                f"detect + landmarks {both:7.1f} frames/s ({both_cpu:.1f} ms CPU/frame), batches of {args.batch} "
+                f"{batch_rate * args.batch:7.1f} frames/s ({batch_cpu / args.batch:.1f} ms CPU/frame) "
                 f"(detections while tracking: {tracker.detections})"
             )
+            if hasattr(os, "getloadavg"):
+                print(f"      load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# isort: off
+import motionkit  # noqa: F401  (before torch: sets OpenMP's passive wait policy, see motionkit.runtime)
+
+# isort: on
 import torch
 
 from motionkit.io.files import atomic_path

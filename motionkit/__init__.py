@@ -4,6 +4,10 @@ Components (each usable alone): MotionSpace (basis, axes, edits), Conditioner (a
 FlowSampler (flow-matching motion generator), Renderer (motion auto-encoder), glued by Pipeline.
 """
 
+from motionkit.runtime import set_passive_wait_policy
+
+set_passive_wait_policy()  # before anything imports torch: idle OpenMP threads sleep (see motionkit.runtime)
+
 from motionkit._version import __version__
 from motionkit.conditioner import Conditioner
 from motionkit.config import LiveConfig, ModelConfig

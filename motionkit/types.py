@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
@@ -237,6 +237,10 @@ class SourceFace:
         )
 
 
+CONTROL_NAMES = ("pose", "cam", "gaze")
+"""The optional per-frame controls of :class:`Conditions`, in order (IMTalker's head pose, camera and gaze)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Conditions:
     """Per-frame driving signals for the flow sampler.
@@ -244,12 +248,18 @@ class Conditions:
     Attributes:
         audio: ``(B, T, Da)`` audio features at ``fps`` (FLOAT: ``Da = 512``).
         emotion: ``(B, T, E)`` emotion weights per frame (FLOAT: ``E = 7``, soft labels or one-hot).
-        fps: frame rate of both tensors.
+        fps: frame rate of all tensors.
+        pose, cam, gaze: optional ``(B, T, C)`` per-frame controls in the units of the model that reads them
+            (IMTalker: SMIRK head pose ``(B, T, 3)`` and camera ``(B, T, 3)``, L2CS gaze ``(B, T, 2)``); ``None``:
+            not given (a model without them ignores them; IMTalker then uses its "missing" value).
     """
 
     audio: torch.Tensor
     emotion: torch.Tensor
     fps: float = 25.0
+    pose: torch.Tensor | None = None
+    cam: torch.Tensor | None = None
+    gaze: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         check_tensor("Conditions.audio", self.audio, ndim=3, hint="Expected (batch, frames, features).")
@@ -259,6 +269,13 @@ class Conditions:
                 f"Conditions.audio has (batch, frames) {tuple(self.audio.shape[:2])} but emotion has "
                 f"{tuple(self.emotion.shape[:2])}; broadcast the emotion over frames first."
             )
+        for name, value in self.controls().items():
+            check_tensor(f"Conditions.{name}", value, ndim=3, hint="Expected (batch, frames, values).")
+            if value.shape[:2] != self.audio.shape[:2]:
+                raise ShapeError(
+                    f"Conditions.{name} has (batch, frames) {tuple(value.shape[:2])} but audio has "
+                    f"{tuple(self.audio.shape[:2])}; give one value per frame (crop or pad the track first)."
+                )
 
     @property
     def batch(self) -> int:
@@ -268,13 +285,28 @@ class Conditions:
     def frames(self) -> int:
         return int(self.audio.shape[1])
 
+    def controls(self) -> dict[str, torch.Tensor]:
+        """The per-frame controls that are given, by name (in :data:`CONTROL_NAMES` order)."""
+        values = {name: getattr(self, name) for name in CONTROL_NAMES}
+        return {name: value for name, value in values.items() if value is not None}
+
+    def with_controls(self, **controls: torch.Tensor | None) -> Conditions:
+        """A copy with the named controls (``pose``, ``cam``, ``gaze``) replaced (``None`` removes one)."""
+        unknown = sorted(set(controls) - set(CONTROL_NAMES))
+        if unknown:
+            raise ShapeError(f"unknown control(s) {', '.join(unknown)}; the controls are {', '.join(CONTROL_NAMES)}.")
+        given = {name: controls.get(name, getattr(self, name)) for name in CONTROL_NAMES}
+        return Conditions(self.audio, self.emotion, self.fps, **given)
+
+    def _map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Conditions:
+        moved = {name: fn(value) for name, value in self.controls().items()}
+        return Conditions(fn(self.audio), fn(self.emotion), self.fps, **moved)
+
     def slice(self, start: int = 0, stop: int | None = None) -> Conditions:
-        return Conditions(self.audio[:, start:stop], self.emotion[:, start:stop], self.fps)
+        return self._map(lambda x: x[:, start:stop])
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Conditions:
-        return Conditions(
-            self.audio.to(device=device, dtype=dtype), self.emotion.to(device=device, dtype=dtype), self.fps
-        )
+        return self._map(lambda x: x.to(device=device, dtype=dtype))
 
     @classmethod
     def concat(cls, parts: Sequence[Conditions]) -> Conditions:
@@ -283,4 +315,12 @@ class Conditions:
         for i, part in enumerate(parts[1:], start=1):
             if part.fps != parts[0].fps:
                 raise ShapeError(f"conditions part {i} has fps {part.fps}, part 0 has {parts[0].fps}; resample first.")
-        return cls(torch.cat([p.audio for p in parts], 1), torch.cat([p.emotion for p in parts], 1), parts[0].fps)
+            if set(part.controls()) != set(parts[0].controls()):
+                raise ShapeError(
+                    f"conditions part {i} has the controls {sorted(part.controls())}, part 0 has "
+                    f"{sorted(parts[0].controls())}; give every part the same controls."
+                )
+        controls = {name: torch.cat([p.controls()[name] for p in parts], 1) for name in parts[0].controls()}
+        return cls(
+            torch.cat([p.audio for p in parts], 1), torch.cat([p.emotion for p in parts], 1), parts[0].fps, **controls
+        )

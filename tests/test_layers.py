@@ -13,17 +13,17 @@ import motionkit
 ROOT = Path(motionkit.__file__).parent
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "validation", "types", "config", "io", "progress", "_version"),
+    ("errors", "validation", "types", "config", "io", "progress", "runtime", "_version"),
     ("face",),
     ("space", "conditioner", "flow", "renderer", "geometric"),
     ("protocols",),
     ("families",),
     ("model_folder",),
-    ("pipeline", "train", "eval", "data", "cli", "testing", "assets", "__main__"),
+    ("pipeline", "train", "eval", "data", "cli", "testing", "assets", "serve", "__main__"),
 )
 """Top-level names of ``motionkit`` sub-packages and modules, from the foundation up (docs/architecture.md)."""
 
-CONVERTERS = ("families.float.convert",)
+CONVERTERS = ("families.float.convert", "families.imtalker.convert", "families.conversion")
 """Modules of a family that write model folders: they sit above the model-folder layer."""
 
 EXCEPTIONS = {("config", "families")}

@@ -6,8 +6,15 @@
 #   GPU_SESSION_STEPS="gpu-tests kernel-targets-graphs pipeline" bash tools/gpu_session.sh   # a subset
 #
 # Steps: graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline demo kernel-sweep
-# kernel-sweep-graphs kernel-tests auto-device-tests (default: all but kernel-sweep-graphs). Each step gets the smaller of its own limit
-# and the time left; a failing step does not stop the next one.
+# kernel-sweep-graphs kernel-tests auto-device-tests (default: all but kernel-sweep-graphs), and encoders
+# faces writer-tests. Each step gets the smaller of its own limit and the time left; a failing step does not stop
+# the next one.
+# GPU_SESSION_PROFILE=issue23 runs what issue 23 (speed, second round) measures, within the 480 s default budget:
+# end to end at 10 s (first-call costs included) and 60 s of speech with the encoder thread and NVENC, each
+# encoder's speed and PSNR, host and device time of the kernels (eager and graph timing) at (8, 8192, 1024) and at
+# FLOAT's (3 x 60, 1024), seconds of sampling per second of motion, the batched face stack, and the writer's tests
+# with NVENC present:
+#   GPU_SESSION_PROFILE=issue23 MOTIONKIT_PARITY_DIR=.parity OUT=$OUT bash tools/gpu_session.sh
 # Everything printed goes to $OUT/log.txt as well; CSV and PNG files land in $OUT. Run from the project root.
 # Dependencies the machine's image lacks travel as wheels in .whl/, installed here into a folder on PYTHONPATH; the
 # parity tests and the pipeline benchmark read MOTIONKIT_PARITY_DIR (tools/gpu_carry.sh prepares both):
@@ -25,11 +32,20 @@ if compgen -G ".whl/*.whl" > /dev/null; then
     export PYTHONPATH="$PYTHONPATH:$site"
 fi
 
-STEPS=${GPU_SESSION_STEPS:-graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline \
-demo kernel-sweep kernel-tests auto-device-tests}
+declare -A LIMITS=()  # a profile's own step limits (seconds), replacing the defaults below
+case ${GPU_SESSION_PROFILE:-all} in
+issue23)
+    default_steps="writer-tests encoders faces pipeline sampler kernel-targets-graphs kernel-targets"
+    LIMITS=([writer-tests]=40 [encoders]=50 [faces]=30 [pipeline]=130 [sampler]=60 [kernel-targets-graphs]=90
+        [kernel-targets]=70)  # 470 s: the whole profile fits the 480 s budget
+    ;;
+*) default_steps="graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline demo \
+kernel-sweep kernel-tests auto-device-tests" ;;
+esac
+STEPS=${GPU_SESSION_STEPS:-$default_steps}
 
 step() {  # step NAME LIMIT_SECONDS COMMAND...
-    local name=$1 limit=$2
+    local name=$1 limit=${LIMITS[$1]:-$2}
     shift 2
     case " $STEPS " in *" $name "*) ;; *) return 2 ;; esac
     local left=$((BUDGET - ($(date +%s) - started)))
@@ -55,10 +71,11 @@ step graph-tests 90 python3 -m pytest -p no:cacheprovider -q -rfE -m gpu tests/f
     tests/pipeline/test_pipeline_cuda.py
 graphs_ok=$?
 step gpu-tests 150 python3 -m pytest -p no:cacheprovider -q -rfE -m gpu tests/kernels tests/renderer
+# AdaLN rows: (8, 8192, 1024) and FLOAT's 3 guidance branches x 60 frames; the eager run is the host-time check
 step kernel-targets 150 python3 benchmarks/kernel_ops.py --frames 4096 --windows 2 --batches 1 8 \
-    --rows 65536x1024 8192x1024 --out "$OUT/targets"
+    --rows 65536x1024 8192x1024 180x1024 --out "$OUT/targets"
 step kernel-targets-graphs 150 python3 benchmarks/kernel_ops.py --cuda-graphs --frames 4096 --windows 2 \
-    --batches 1 8 --rows 65536x1024 8192x1024 --out "$OUT/targets"
+    --batches 1 8 --rows 65536x1024 8192x1024 180x1024 --out "$OUT/targets"
 step renderer 90 python3 benchmarks/render.py --device cuda --batches 1 16 64 --render-frames 16 --repeats 3 \
     --csv "$OUT/render_gpu.csv"
 step sampler 120 python3 benchmarks/sampler.py --device cuda --models float-512 --quick --repeats 5 \
@@ -67,6 +84,11 @@ graphs_flag=()
 [ "$graphs_ok" -eq 0 ] && graphs_flag=(--cuda-graphs)
 step pipeline 150 python3 benchmarks/pipeline.py --device cuda --dtype bfloat16 --seconds 10 60 \
     --reduced-from 100000 "${graphs_flag[@]}" --csv "$OUT/pipeline_gpu.csv"
+step encoders 60 python3 benchmarks/encoding.py --device cuda --dtype bfloat16 --models synthetic-demo \
+    --repeats 2 --out "$OUT/encoding_gpu.csv"
+step faces 45 python3 benchmarks/face_tracking.py --device cuda --frames 16 --repeats 2 --batch 16
+step writer-tests 45 python3 -m pytest -p no:cacheprovider -q -rfE tests/io/test_io_video.py \
+    tests/face/test_face_batch.py tests/test_runtime.py
 step demo 60 bash -c 'for run in first second; do python3 -m motionkit demo --device cuda --out "$0/demo" \
     --overwrite | tail -1; done' "$OUT"
 step kernel-sweep 150 python3 benchmarks/kernel_ops.py --frames 256 1024 4096 16384 --windows 2 8 --batches 8 \

@@ -11,7 +11,21 @@ from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from motionkit._version import __version__
-from motionkit.cli.commands import calibrate, convert, demo, edit, evaluate, explore, faces, generate, info, train
+from motionkit.cli.commands import (
+    calibrate,
+    convert,
+    demo,
+    drive,
+    dub,
+    edit,
+    evaluate,
+    explore,
+    faces,
+    generate,
+    info,
+    serve,
+    train,
+)
 from motionkit.cli.common import HelpFormatter
 from motionkit.errors import CheckpointError, MotionkitError, OutputError
 
@@ -25,7 +39,7 @@ EXIT_INTERRUPTED = 130
 
 ISSUES_URL = "https://github.com/motionkit/motionkit/issues"
 
-COMMANDS = (generate, convert, edit, explore, calibrate, info, evaluate, faces, train, demo)
+COMMANDS = (generate, drive, dub, convert, edit, explore, calibrate, info, evaluate, faces, train, demo, serve)
 
 EPILOG = f"""\
 Run `motionkit COMMAND --help` for a command's options and their defaults.
@@ -46,7 +60,9 @@ motionkit: audio-driven talking portraits (after FLOAT), from the command line.
 
   motionkit demo                                      try it: bundled model, speech and portrait
   motionkit convert-float --checkpoint float.pth ...  make a model folder from the official FLOAT weights
+  motionkit convert-imtalker --renderer renderer.ckpt ...  the same from IMTalker's official checkpoints
   motionkit generate portrait.jpg speech.wav -o out.mp4 --model DIR
+  motionkit serve                                     live talking heads and a web page at http://127.0.0.1:8000/
 """
 
 

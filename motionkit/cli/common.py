@@ -14,9 +14,11 @@ from motionkit.config.train import DeviceName
 from motionkit.errors import ConfigError, MotionkitError, OutputError
 from motionkit.face import Box
 from motionkit.io.files import output_parent
-from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, X264_PRESETS
+from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, VIDEO_CODECS, X264_PRESETS
 from motionkit.model_folder import is_non_commercial, read_manifest
 from motionkit.pipeline import Pipeline
+from motionkit.pipeline.driving import DEFAULT_MAX_MISSING
+from motionkit.runtime import configure_threads
 from motionkit.types import Precision
 
 DEVICES: tuple[str, ...] = get_args(DeviceName)
@@ -66,7 +68,15 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
         "--dtype",
         choices=DTYPES,
         default="float32",
-        help="compute precision: float32 is FLOAT's; bfloat16/float16 autocast the renderer and sampler (GPU)",
+        help="compute precision: float32 is FLOAT's; bfloat16/float16 autocast the renderer and sampler (GPU, or a "
+        "CPU with native bfloat16; elsewhere motionkit warns and computes in float32)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="CPU threads for the models (default: the cores this process may use minus those other processes keep "
+        "busy, from the load average; 1 is the safest on a busy machine)",
     )
 
 
@@ -85,6 +95,39 @@ def add_crop_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_paste_back_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--paste-back",
+        action="store_true",
+        help="put the rendered face back into the photo: the video has the photo's own size (odd sizes padded by one "
+        "pixel) and the photo outside the face is unchanged (default: the model's square face crop; the photo "
+        "family always draws the whole photo)",
+    )
+
+
+def add_driving_crop_options(parser: argparse.ArgumentParser) -> None:
+    """How a video's frames are cropped: tracked (default), whole, or around a fixed box."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--driving-no-crop",
+        action="store_true",
+        help="use the driving frames whole (videos that are already face crops) instead of tracking the face",
+    )
+    group.add_argument(
+        "--driving-box",
+        type=parse_box,
+        metavar="X1,Y1,X2,Y2",
+        help="crop every driving frame around this face box instead of tracking the face (default: track)",
+    )
+    parser.add_argument(
+        "--max-missing",
+        type=float,
+        default=DEFAULT_MAX_MISSING,
+        metavar="SHARE",
+        help="largest share of frames without a face that is accepted (their motion is held from the nearest face)",
+    )
+
+
 def add_encoder_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--crf", type=crf_value, default=DEFAULT_CRF, help=f"x264 quality: 0 (lossless) .. {MAX_CRF} (worst)"
@@ -95,6 +138,12 @@ def add_encoder_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_PRESET,
         help="x264 speed preset, fastest first: faster ones encode several times faster into larger files (on a GPU "
         "the encoder can bound the whole run)",
+    )
+    parser.add_argument(
+        "--codec",
+        choices=VIDEO_CODECS,
+        default="auto",
+        help="H.264 encoder: auto = NVIDIA's NVENC when a GPU and PyAV have it, else libx264 (CPU)",
     )
 
 
@@ -137,7 +186,8 @@ def crf_value(text: str) -> int:
 
 
 def load_pipeline(args: argparse.Namespace) -> Pipeline:
-    """The Pipeline of ``--model`` on ``--device`` in ``--dtype``."""
+    """The Pipeline of ``--model`` on ``--device`` in ``--dtype``, with ``--threads`` CPU threads."""
+    configure_threads(args.threads)
     return Pipeline.from_pretrained(resolve_model(args.model), device=resolve_device(args.device), dtype=args.dtype)
 
 

@@ -1,5 +1,7 @@
 """FLOAT's audio encoder: frozen wav2vec2, CNN features resampled to the video rate, 12 layers stacked, projected.
 
+(IMTalker's encoder is the same with ``ConditionerConfig.wav2vec2_features = "last"``: ``s = h_12`` alone, 768 wide.)
+
 For a normalised waveform ``a`` of ``N`` samples and ``T = ceil(N * fps / sample_rate)`` frames::
 
     a'  = a right-padded to T * spf samples by repeating its last sample      # spf = 640 at 16 kHz, 25 fps
@@ -66,6 +68,7 @@ class Wav2Vec2AudioEncoder(nn.Module):
         self.audio_projection = projection_head(config.stacked_dim, config.audio_dim, config.projection_eps)
         self.samples_per_frame = config.samples_per_frame
         self.num_layers = config.wav2vec2_layers
+        self.last_only = config.wav2vec2_features == "last"
         self.chunk_samples = config.cnn_chunk_samples
 
     def train(self, mode: bool = True) -> Wav2Vec2AudioEncoder:
@@ -92,6 +95,10 @@ class Wav2Vec2AudioEncoder(nn.Module):
         with torch.no_grad():
             features = resample_frames(conv_features(self.wav2vec2, padded, self.chunk_samples, group_stats), frames)
         states = iter_transformer_states(self.wav2vec2, features, self.num_layers)
+        if self.last_only:
+            with torch.no_grad():
+                *_, last = states
+            states = iter([last])
         # Grad mode is global: the frozen backbone runs without autograd inside next(), and the consumer (the
         # projection) keeps its own mode between states.
         while True:

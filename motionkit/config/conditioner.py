@@ -65,6 +65,11 @@ class ConditionerConfig(FrozenConfig):
     audio_dim: int = Field(512, gt=0, description="Projected audio feature dimension Da.")
     wav2vec2_layers: int = Field(12, ge=1, description="Transformer layers whose outputs are stacked (1..layers).")
     wav2vec2_hidden: int = Field(768, ge=1, description="wav2vec2 hidden size (stacked width = layers x hidden).")
+    wav2vec2_features: Literal["stacked", "last"] = Field(
+        "stacked",
+        description="What the projection reads: 'stacked' = the outputs of the first wav2vec2_layers layers side by "
+        "side (FLOAT), 'last' = the output of layer wav2vec2_layers alone (IMTalker's last hidden state).",
+    )
     projection_eps: float = Field(1e-5, gt=0.0, description="LayerNorm epsilon of the audio projection.")
     emotion_dim: int = Field(7, description="Number of emotion classes (FLOAT order).")
     norm_eps: float = Field(1e-7, description="Epsilon of the waveform zero-mean/unit-variance normalisation.")
@@ -110,8 +115,9 @@ class ConditionerConfig(FrozenConfig):
 
     @property
     def stacked_dim(self) -> int:
-        """Width of the stacked wav2vec2 hidden states (FLOAT: 12 x 768 = 9216)."""
-        return self.wav2vec2_layers * self.wav2vec2_hidden
+        """Width of the wav2vec2 features the projection reads (FLOAT: 12 x 768 = 9216 stacked; 'last': 768)."""
+        layers = self.wav2vec2_layers if self.wav2vec2_features == "stacked" else 1
+        return layers * self.wav2vec2_hidden
 
     @property
     def cnn_chunk_samples(self) -> int | None:

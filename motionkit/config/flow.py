@@ -13,6 +13,9 @@ SolverName = Literal["euler", "midpoint", "heun", "rk4"]
 
 SOLVER_NAMES: tuple[str, ...] = get_args(SolverName)
 
+FirstContext = Literal["first_frame", "zeros"]
+"""What the per-frame condition ``we`` of the first window's ``L'`` context frames is (see ``FlowConfig``)."""
+
 
 class GuidanceConfig(FrozenConfig):
     """Classifier-free guidance scales (FLOAT: ``v = v_u + s_a (v_a - v_u) + s_e (v_ae - v_a)``)."""
@@ -34,7 +37,14 @@ class FlowConfig(FrozenConfig):
     time_embed_dim: int = Field(256, description="Sinusoidal time-embedding size before its MLP.")
     window: int = Field(50, description="Frames L generated per window.")
     context: int = Field(10, description="Previous frames L' fed as context to each window.")
-    attention_window: int = Field(2, description="Band half-width: frame i attends to j iff |i-j| <= this.")
+    attention_window: int = Field(
+        2, description="Band half-width: frame i attends to j iff |i-j| <= this (>= context + window - 1: no mask)."
+    )
+    first_context: FirstContext = Field(
+        "first_frame",
+        description="The per-frame condition we of the first window's context frames: 'first_frame' repeats the "
+        "clip's first frame (FLOAT: its emotion), 'zeros' (IMTalker: zero pose/cam/gaze before the clip).",
+    )
     norm_eps: float = Field(1e-6, description="LayerNorm epsilon inside the blocks.")
     nfe: int = Field(10, description="Default length of the ODE time grid (FLOAT's Euler: nfe - 1 steps).")
     solver: SolverName = Field("euler", description="Default ODE solver.")

@@ -4,6 +4,7 @@ See ``docs/evaluation.md``. ``evaluate_video(path_or_frames, audio)`` returns an
 ``str()`` is a readable table and ``to_json()`` a machine-readable record.
 """
 
+from motionkit.eval.blend import BlendSeam, blend_seam
 from motionkit.eval.face import FaceAnalyzer, FaceMeasurements, LandmarkFaceAnalyzer, SyntheticFaceAnalyzer
 from motionkit.eval.metrics import (
     EditAccuracy,
@@ -26,6 +27,7 @@ from motionkit.eval.seams import WindowPhaseSeams, window_phase_seams
 __all__ = [
     "EDIT_TARGET",
     "TARGETS",
+    "BlendSeam",
     "EditAccuracy",
     "EvalReport",
     "FaceAnalyzer",
@@ -37,6 +39,7 @@ __all__ = [
     "WindowPhaseSeams",
     "audio_envelope",
     "av_offset",
+    "blend_seam",
     "closed_mouth_rate",
     "edit_accuracy",
     "evaluate_edit",

@@ -14,6 +14,7 @@ it by more than ``nms_threshold`` IoU, and its coordinates become the score-weig
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,20 +180,43 @@ class FaceDetector(nn.Module):
         scores = torch.sigmoid(logits[..., 0].clamp(-clip, clip))
         return boxes, keypoints, scores
 
-    @torch.no_grad()
     def detect(self, image: torch.Tensor) -> list[FaceDetection]:
         """Faces in ``image`` (1, 3, H, W) RGB in ``[0, 1]``, any device, largest box first.
 
         The image is downscaled (antialiased) to the network's input: its size does not change the memory used
         beyond the image itself.
         """
-        param = self.anchors
-        x, (scale, left, top) = letterbox(image.to(param.device, torch.float32), self.config.input_size)
-        boxes, keypoints, scores = (t[0] for t in self(x))
+        return self.detect_batch([image])[0]
+
+    @torch.no_grad()
+    def detect_batch(self, images: Sequence[torch.Tensor]) -> list[list[FaceDetection]]:
+        """:meth:`detect` on several images (each (1, 3, H, W), sizes may differ) with one network call.
+
+        Every image is letterboxed into the same ``S x S`` input, so the batch is ``(len(images), 3, S, S)``
+        whatever the sizes; non-maximum suppression then runs per image.
+        """
+        if not images:
+            return []
+        device = self.anchors.device
+        boxed = [letterbox(image.to(device, torch.float32), self.config.input_size) for image in images]
+        outputs = self(torch.cat([x for x, _ in boxed]))
+        boxes, keypoints, scores = outputs
+        return [self._decode(boxes[i], keypoints[i], scores[i], placement) for i, (_, placement) in enumerate(boxed)]
+
+    def _decode(
+        self,
+        boxes: torch.Tensor,
+        keypoints: torch.Tensor,
+        scores: torch.Tensor,
+        placement: tuple[float, float, float],
+    ) -> list[FaceDetection]:
+        """One image's network outputs (see :meth:`forward`, batch index removed) and its letterbox placement
+        ``(scale, left, top)`` -> faces in its pixels."""
+        scale, left, top = placement
         keep = scores >= self.config.min_score
         faces = []
         size = self.config.input_size
-        offset = torch.tensor([left, top], device=param.device)
+        offset = torch.tensor([left, top], device=boxes.device)
         for box, points, score in weighted_nms(boxes[keep], keypoints[keep], scores[keep], self.config.nms_threshold):
             corners = ((box.reshape(2, 2) * size - offset) / scale).reshape(4)
             pixels = (points * size - offset) / scale

@@ -12,6 +12,7 @@ converted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,12 +65,21 @@ class FaceLandmarker(nn.Module):
         points, flag = self.net(crops)
         return points.reshape(-1, NUM_LANDMARKS, 3), torch.sigmoid(flag.reshape(-1))
 
-    @torch.no_grad()
-    def locate(self, image: np.ndarray, regions: list[FaceRegion]) -> list[FaceLandmarks]:
+    def locate(self, image: np.ndarray, regions: Sequence[FaceRegion]) -> list[FaceLandmarks]:
         """The mesh of each region of ``image`` (H, W, 3) uint8, in image pixels (one batched network call)."""
-        if not regions:
+        return self.locate_batch([(image, region) for region in regions])
+
+    @torch.no_grad()
+    def locate_batch(self, pairs: Sequence[tuple[np.ndarray, FaceRegion]]) -> list[FaceLandmarks]:
+        """The mesh of each ``(image, region)`` pair, regions of any number of images (video frames, several
+        streams), with one network call: the crops are resampled on the network's device into one
+        ``(len(pairs), 3, 192, 192)`` batch."""
+        if not pairs:
             return []
-        crops = torch.cat([sample_region(image, region, INPUT_SIZE, self.device) for region in regions])
+        crops = torch.cat([sample_region(image, region, INPUT_SIZE, self.device) for image, region in pairs])
         points, presence = self(crops)
         unit = (points / INPUT_SIZE).double().cpu().numpy()
-        return [FaceLandmarks(region.to_image(unit[i]), float(presence[i]), region) for i, region in enumerate(regions)]
+        scores = presence.double().cpu().numpy()
+        return [
+            FaceLandmarks(region.to_image(unit[i]), float(scores[i]), region) for i, (_, region) in enumerate(pairs)
+        ]

@@ -13,13 +13,13 @@ from typing import TypeVar, overload
 from motionkit.config.model import FamilyConfig
 from motionkit.errors import CheckpointError, ConfigError
 from motionkit.families import float as float_family
-from motionkit.families import photo, synthetic_demo
+from motionkit.families import imtalker, photo, synthetic_demo
 from motionkit.families.base import ModelComponents, ModelFamily
 
 C = TypeVar("C", bound=FamilyConfig)
 
 FAMILIES: Mapping[str, ModelFamily] = {
-    family.name: family for family in (float_family.FAMILY, synthetic_demo.FAMILY, photo.FAMILY)
+    family.name: family for family in (float_family.FAMILY, synthetic_demo.FAMILY, photo.FAMILY, imtalker.FAMILY)
 }
 """Every model family, by the name its model folders record."""
 

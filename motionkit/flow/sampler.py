@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import torch
 
@@ -67,26 +68,25 @@ class SamplingStats:
     first_window_seconds: float
 
 
-class FlowSampler(FlowTransformer):
-    """FLOAT's flow-matching motion generator.
+SamplingT = TypeVar("SamplingT", bound="WindowedSampling")
 
-    The module *is* the flow transformer (FLOAT's ``fmt``: same sub-module names, so ``state_dict()`` keys are the
-    official ones without the ``fmt.`` prefix) and adds sampling: Euler (FLOAT-exact) or higher-order solvers on
-    any time grid, classifier-free guidance with audio/emotion scales, windowed sampling of any length, seeded
-    per-frame noise, and streaming. After each call, :attr:`last_stats` holds a :class:`SamplingStats`.
 
-    Args:
-        config: sizes and defaults (default: the official ``float-512`` model).
+class WindowedSampling:
+    """Guided, windowed, streamable ODE sampling of a vector-field network that the subclass also is.
 
-    Attributes:
-        cuda_graphs: replay the transformer's forward from CUDA graphs when sampling on a CUDA device (see
-            :meth:`use_cuda_graphs`); off by default.
+    The sampling half of :class:`FlowSampler`, shared with other families' motion generators whose network differs
+    (:mod:`motionkit.families.imtalker`): a subclass is an ``nn.Module`` whose ``forward(x, t, inputs)`` is a
+    :class:`~motionkit.flow.guidance.VectorField`, with a :class:`~motionkit.config.FlowConfig` as ``config``. It may
+    override :meth:`guided_field` (how guidance combines the network's outputs) and :meth:`prepare_conditions` (what
+    the window schedule is fed for each chunk of user conditions).
     """
 
+    config: FlowConfig
     last_stats: SamplingStats | None
+    cuda_graphs: bool
+    graph_cache: CUDAGraphCache
 
-    def __init__(self, config: FlowConfig = FlowConfig()) -> None:  # noqa: B008 (frozen, immutable default)
-        super().__init__(config)
+    def _init_sampling(self) -> None:
         self.last_stats = None
         self.cuda_graphs = False
         self.graph_cache = CUDAGraphCache()
@@ -106,7 +106,19 @@ class FlowSampler(FlowTransformer):
         """The guidance scales used when :meth:`sample` is given none (``config.guidance``)."""
         return self.config.guidance
 
-    def use_cuda_graphs(self, enabled: bool = True) -> FlowSampler:
+    def guided_field(self, model: VectorField, guidance: GuidanceConfig) -> ClassifierFreeGuidance:
+        """The guided field the solver integrates (FLOAT's audio/emotion classifier-free guidance)."""
+        return ClassifierFreeGuidance(model, guidance)
+
+    def prepare_conditions(self, conditions: Conditions) -> Conditions:
+        """The conditions the window schedule receives for one chunk (FLOAT: the chunk itself)."""
+        return conditions
+
+    def parameter_like(self) -> torch.Tensor:
+        """A tensor with the network's device and dtype (the source motion and noise follow it)."""
+        raise NotImplementedError
+
+    def use_cuda_graphs(self: SamplingT, enabled: bool = True) -> SamplingT:
         """Sample on CUDA by replaying captured graphs of the transformer's forward (:mod:`motionkit.flow.cuda_graphs`);
         returns ``self``.
 
@@ -159,7 +171,7 @@ class FlowSampler(FlowTransformer):
         windows = math.ceil(conditions.frames / self.config.window)
         schedule, used_seed, branches = self._schedule(source, nfe, solver, guidance, seed, noise, time_grid, windows)
         with torch.no_grad():
-            parts = schedule.push(conditions)
+            parts = schedule.push(self.prepare_conditions(conditions))
             last = schedule.finish()
         latents = torch.cat([*parts, last] if last is not None else parts, dim=1)
         self.last_stats = _stats(schedule, latents.shape[1], used_seed, branches, started)
@@ -192,7 +204,7 @@ class FlowSampler(FlowTransformer):
         for chunk in condition_chunks:
             # Grad mode is thread-local: keep no_grad around the computation only, never across a yield.
             with torch.no_grad():
-                parts = schedule.push(chunk)
+                parts = schedule.push(self.prepare_conditions(chunk))
             fps = chunk.fps
             for part in parts:
                 frames += part.shape[1]
@@ -206,7 +218,7 @@ class FlowSampler(FlowTransformer):
 
     def _source(self, source_motion: torch.Tensor) -> torch.Tensor:
         check_tensor("source_motion", source_motion, ndim=2, last_dim=self.config.motion_dim, hint="Expected (B, D).")
-        weight = self.pos_embed
+        weight = self.parameter_like()
         return source_motion.to(device=weight.device, dtype=weight.dtype)
 
     def live(
@@ -288,10 +300,36 @@ class FlowSampler(FlowTransformer):
         else:
             seed = int(torch.randint(0, SEED_RANGE, (1,)).item()) if seed is None else seed
             source_of_noise = SeededNoise(seed)
-        model: VectorField = self.graph_cache.field(self) if self.cuda_graphs and device.type == "cuda" else self
-        guided = ClassifierFreeGuidance(model, guidance or cfg.guidance)
+        network = cast(torch.nn.Module, self)  # a subclass is the network (see the class docstring)
+        model: VectorField = self.graph_cache.field(network) if self.cuda_graphs and device.type == "cuda" else network
+        guided = self.guided_field(model, guidance or cfg.guidance)
         sampler = WindowSampler(guided, source, cfg, get_solver(solver or cfg.solver), grid, source_of_noise)
         return sampler, seed, len(guided.branches)
+
+
+class FlowSampler(WindowedSampling, FlowTransformer):
+    """FLOAT's flow-matching motion generator.
+
+    The module *is* the flow transformer (FLOAT's ``fmt``: same sub-module names, so ``state_dict()`` keys are the
+    official ones without the ``fmt.`` prefix) and adds sampling (:class:`WindowedSampling`): Euler (FLOAT-exact) or
+    higher-order solvers on any time grid, classifier-free guidance with audio/emotion scales, windowed sampling of
+    any length, seeded per-frame noise, and streaming. After each call, :attr:`last_stats` holds a
+    :class:`SamplingStats`.
+
+    Args:
+        config: sizes and defaults (default: the official ``float-512`` model).
+
+    Attributes:
+        cuda_graphs: replay the transformer's forward from CUDA graphs when sampling on a CUDA device (see
+            :meth:`use_cuda_graphs`); off by default.
+    """
+
+    def __init__(self, config: FlowConfig = FlowConfig()) -> None:  # noqa: B008 (frozen, immutable default)
+        super().__init__(config)
+        self._init_sampling()
+
+    def parameter_like(self) -> torch.Tensor:
+        return self.pos_embed
 
 
 def _stats(schedule: WindowSchedule, frames: int, seed: int | None, branches: int, started: float) -> SamplingStats:

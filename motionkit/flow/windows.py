@@ -10,8 +10,9 @@ frames (FLOAT: 10). For window ``k`` (frames ``kL .. kL + L - 1``)::
     x_k        = ODE solve of dx/dt = v(x, t)[:, L':] over the time grid (v is the guided field)
 
 and the windows are concatenated and truncated to ``T``. Emotion is per frame: the ``L'`` context frames get the
-previous window's last ``L'`` emotion frames (for ``k = 0``, the first frame's emotion), so a constant emotion gives
-exactly FLOAT's clip-level conditioning. Because a window only needs its own ``L`` condition frames and the
+previous window's last ``L'`` emotion frames (for ``k = 0``, the first frame's emotion, or zeros when
+``FlowConfig.first_context`` is ``"zeros"`` as in IMTalker), so a constant emotion gives exactly FLOAT's clip-level
+conditioning. Because a window only needs its own ``L`` condition frames and the
 previous window's result, conditions can arrive in chunks of any size: :class:`WindowSchedule` runs each window
 as soon as its ``L`` frames are in, and the result does not depend on the chunking.
 """
@@ -43,7 +44,8 @@ class WindowContext:
     """The clean context a window is conditioned on: the last ``L'`` frames of motion, audio and emotion before it.
 
     Before the first frame the motion and audio are zeros and the emotion is unset (the first window then repeats
-    its own first emotion frame, as FLOAT's clip-level emotion does). :meth:`advance` appends the frames that
+    its own first emotion frame, as FLOAT's clip-level emotion does, or sees zeros where ``config.first_context``
+    is ``"zeros"``, as IMTalker's does). :meth:`advance` appends the frames that
     were kept and keeps the last ``L'``; appending a whole window of ``L >= L'`` frames gives FLOAT's
     ``prev_x = x_k[:, L - L':]`` exactly.
 
@@ -58,12 +60,18 @@ class WindowContext:
         self.emotion_dim = config.emotion_dim
         self.prev_x = source_motion.new_zeros(B, config.context, config.motion_dim)
         self.prev_wa = source_motion.new_zeros(B, config.context, config.audio_dim)
+        self.first_context = config.first_context
         self.prev_we: torch.Tensor | None = None
 
+    def _initial_emotion(self, we: torch.Tensor) -> torch.Tensor:
+        """``(B, L', E)``: the emotion context before the first frame (``first_context``: the first frame's
+        emotion repeated, or zeros)."""
+        first = we[:, :1].expand(we.shape[0], self.frames, self.emotion_dim)
+        return first if self.first_context == "first_frame" else torch.zeros_like(first)
+
     def emotion_frames(self, we: torch.Tensor) -> torch.Tensor:
-        """``(B, L' + L, E)``: the context's emotion (or ``we``'s first frame repeated before any) then ``we``."""
-        B = we.shape[0]
-        prev_we = we[:, :1].expand(B, self.frames, self.emotion_dim) if self.prev_we is None else self.prev_we
+        """``(B, L' + L, E)``: the context's emotion (or :meth:`_initial_emotion` before any frame) then ``we``."""
+        prev_we = self._initial_emotion(we) if self.prev_we is None else self.prev_we
         return torch.cat([prev_we, we], dim=1)
 
     def advance(self, x: torch.Tensor, wa: torch.Tensor, we: torch.Tensor) -> None:
@@ -72,7 +80,7 @@ class WindowContext:
         self.prev_x = torch.cat([self.prev_x, x], dim=1)[:, x.shape[1] + self.prev_x.shape[1] - Lc :]
         self.prev_wa = torch.cat([self.prev_wa, wa], dim=1)[:, wa.shape[1] + self.prev_wa.shape[1] - Lc :]
         if self.prev_we is None:
-            self.prev_we = we[:, :1].expand(we.shape[0], Lc, self.emotion_dim)
+            self.prev_we = self._initial_emotion(we)
         self.prev_we = torch.cat([self.prev_we, we], dim=1)[:, we.shape[1] + self.prev_we.shape[1] - Lc :]
 
 

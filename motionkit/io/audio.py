@@ -32,6 +32,9 @@ MAX_CHANNELS = 32
 NORM_EPS = 1e-7
 """Epsilon of the wav2vec2 feature extractor's zero-mean/unit-variance normalisation."""
 
+SILENCE_DBFS = -60.0
+"""A clip whose loudest sample stays below this level (dB re full scale, 1.0) is silent: no speech to follow."""
+
 AudioSource = str | Path | np.ndarray | torch.Tensor
 
 
@@ -78,6 +81,12 @@ def load_audio(source: AudioSource, sample_rate: int | None = None, target_rate:
     if not np.isfinite(samples).all():
         raise AudioError(f"{name} contains NaN or infinite samples; clean the signal before using it.")
     return resample(samples, rate, target_rate)
+
+
+def is_silent(waveform: np.ndarray) -> bool:
+    """Whether ``waveform`` ``(N,)`` (float, full scale 1) peaks below :data:`SILENCE_DBFS`."""
+    peak = float(np.abs(waveform).max()) if waveform.size else 0.0
+    return peak < 10.0 ** (SILENCE_DBFS / 20.0)
 
 
 def resample(waveform: np.ndarray, rate: int, target_rate: int) -> np.ndarray:

@@ -54,7 +54,7 @@ def _open(path: Path) -> Image.Image:
         with Image.open(path) as handle:
             handle.load()
             return ImageOps.exif_transpose(handle)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
         raise ImageError(f"{path} is not a readable image ({exc}); use a PNG, JPEG, WebP or similar file.") from exc
 
 

@@ -1,14 +1,20 @@
 """Video files: an H.264 + AAC writer that encodes frames as they arrive, and a reader for tests and evaluation.
 
-The writer encodes with PyAV (libx264, yuv420p, constant rate factor ``crf``) and muxes the audio track (AAC)
-into the same MP4, interleaved with the video. It writes to a temporary file beside the target and renames it
-when the ``with`` block ends without error, so a failed render never leaves a partial video behind.
+The writer encodes with PyAV (H.264 in yuv420p: libx264 at constant rate factor ``crf``, or NVIDIA's NVENC where a
+GPU and PyAV's FFmpeg have it, see :func:`select_codec`) and muxes the audio track (AAC) into the same MP4,
+interleaved with the video. Encoding runs on a background thread fed by a bounded queue, so the caller renders the
+next chunk while the previous one is encoded (libx264 and NVENC release the GIL while they work). It writes to a
+temporary file beside the target and renames it when the ``with`` block ends without error, so a failed render
+never leaves a partial video behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import queue
+import threading
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +29,19 @@ from motionkit.io.files import atomic_path
 from motionkit.io.image import tensor_to_image
 
 VIDEO_CODEC = "libx264"
+"""The CPU H.264 encoder, present in every PyAV build: the fallback."""
+NVENC_CODEC = "h264_nvenc"
+"""NVIDIA's hardware H.264 encoder: used when a CUDA GPU is present and PyAV's FFmpeg can open it."""
+VideoCodec = Literal["auto", "libx264", "h264_nvenc"]
+"""Encoder choice: ``"auto"`` picks NVENC where it works (:func:`select_codec`), libx264 otherwise."""
+VIDEO_CODECS: tuple[str, ...] = get_args(VideoCodec)
+NVENC_PRESET = "p4"
+"""NVENC's speed/quality preset (p1 fastest .. p7 best; p4 is FFmpeg's default "medium")."""
+DEFAULT_QUEUE_CHUNKS = 2
+"""Chunks a writer holds while its encoder thread is busy: one being encoded, one waiting; the caller renders the
+next meanwhile. Bounds the memory of the overlap to two chunks of uint8 frames."""
+PROBE_SIZE = 64
+"""Side in pixels of the tiny encoder opened to check that NVENC works (driver, device, session limits)."""
 PIXEL_FORMAT = "yuv420p"
 AUDIO_CODEC = "aac"
 AUDIO_FRAME_SAMPLES = 1024
@@ -60,6 +79,39 @@ def _frames_to_uint8(frames: np.ndarray | torch.Tensor) -> np.ndarray:
     return array
 
 
+@functools.cache
+def nvenc_available() -> bool:
+    """Whether NVENC can encode here: a CUDA GPU is present, PyAV's FFmpeg has ``h264_nvenc``, and a small encoder
+    of it opens (which needs the NVIDIA driver's encoding library and a free encoder session). Checked once per
+    process."""
+    if not torch.cuda.is_available():
+        return False
+    try:
+        context: Any = av.CodecContext.create(NVENC_CODEC, "w")  # a video context; its type is not narrowed
+        context.width = context.height = PROBE_SIZE
+        context.pix_fmt = PIXEL_FORMAT
+        context.time_base = Fraction(1, 25)
+        context.open()
+    except (av.FFmpegError, ValueError, OSError):
+        return False
+    return True
+
+
+def select_codec(codec: VideoCodec = "auto") -> str:
+    """The H.264 encoder to use: ``"auto"`` is NVENC where :func:`nvenc_available`, else libx264; a named encoder
+    is checked against :data:`VIDEO_CODECS` (asking for NVENC where it does not work is an error)."""
+    if codec not in VIDEO_CODECS:
+        raise ConfigError(f"codec must be one of {', '.join(VIDEO_CODECS)}, got {codec!r}.")
+    if codec == "auto":
+        return NVENC_CODEC if nvenc_available() else VIDEO_CODEC
+    if codec == NVENC_CODEC and not nvenc_available():
+        raise ConfigError(
+            f"{NVENC_CODEC} needs an NVIDIA GPU, its driver and a PyAV whose FFmpeg has NVENC; none works here. "
+            f"Use codec='auto' or '{VIDEO_CODEC}'."
+        )
+    return codec
+
+
 def _check_audio(audio: np.ndarray | torch.Tensor | None, sample_rate: int) -> np.ndarray | None:
     if audio is None:
         return None
@@ -91,14 +143,19 @@ class VideoWriter:
         fps: frame rate.
         crf: x264 constant rate factor, 0 (lossless luma) .. 51; FLOAT uses x264's default 23.
         preset: x264 speed preset (``X264_PRESETS``): faster ones trade file size for encoding speed, which bounds
-            end-to-end generation on a GPU.
+            end-to-end generation on a GPU. NVENC uses :data:`NVENC_PRESET` and ``crf`` as its constant quality.
         audio: mono float waveform at ``sample_rate`` muxed as AAC (kept whole, even if longer than the video).
         sample_rate: audio sample rate in Hz.
         overwrite: replace an existing file (otherwise an existing ``path`` is an error).
+        codec: H.264 encoder (:func:`select_codec`; ``"auto"``: NVENC where a GPU has it, else libx264).
+        queue_chunks: chunks waiting for the encoder thread before :meth:`write` blocks; ``0`` encodes in the
+            calling thread.
 
-    Frames are ``(n, 3, H, W)`` float tensors in ``[-1, 1]`` (clamped, ``(x + 1) / 2 * 255`` truncated to uint8,
-    as FLOAT saves them) or ``(n, H, W, 3)`` uint8 arrays. H.264 in yuv420p needs even sizes: an odd width or
-    height is padded by repeating the last column / row.
+    Frames are ``(n, 3, H, W)`` float tensors in ``[-1, 1]`` (clamped, ``(x + 1) / 2 * 255`` truncated to uint8
+    on the tensor's device, as FLOAT saves them) or ``(n, H, W, 3)`` uint8 arrays. H.264 in yuv420p needs even
+    sizes: an odd width or height is padded by repeating the last column / row. :meth:`write` checks and converts
+    the frames, then hands them to the encoder thread; an encoder failure is raised by the next :meth:`write` or
+    when the block ends.
     """
 
     def __init__(
@@ -110,6 +167,8 @@ class VideoWriter:
         sample_rate: int = 16000,
         overwrite: bool = False,
         preset: X264Preset = DEFAULT_PRESET,
+        codec: VideoCodec = "auto",
+        queue_chunks: int = DEFAULT_QUEUE_CHUNKS,
     ) -> None:
         if not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
             raise ConfigError(f"fps must be a positive number, got {fps!r}.")
@@ -117,6 +176,10 @@ class VideoWriter:
             raise ConfigError(f"crf must be an integer in [0, {MAX_CRF}] (lower is better quality), got {crf!r}.")
         if preset not in X264_PRESETS:
             raise ConfigError(f"preset must be one of {', '.join(X264_PRESETS)} (fastest first), got {preset!r}.")
+        if not isinstance(queue_chunks, int) or queue_chunks < 0:
+            raise ConfigError(f"queue_chunks must be a whole number >= 0 (0: no encoder thread), got {queue_chunks!r}.")
+        self.codec = select_codec(codec)
+        self.queue_chunks = queue_chunks
         self.path = Path(path)
         self.fps = float(fps)
         self.crf = crf
@@ -131,10 +194,15 @@ class VideoWriter:
         self._audio_stream: Any = None
         self._size: tuple[int, int] | None = None
         self._frames_written = 0
+        self._frames_encoded = 0
         self._samples_written = 0
+        self._queue: queue.Queue[np.ndarray | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     @property
     def frames_written(self) -> int:
+        """Frames accepted by :meth:`write` (encoded, or queued for the encoder thread)."""
         return self._frames_written
 
     def __enter__(self) -> VideoWriter:
@@ -164,26 +232,75 @@ class VideoWriter:
             )
         if height % 2 or width % 2:
             pixels = np.pad(pixels, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        self._raise_encoder_error()
+        self._frames_written += len(pixels)
+        if self._queue is None:
+            self._encode(pixels)
+            return
+        while True:  # a bounded wait, so that an encoder thread that died cannot leave the caller blocked
+            try:
+                self._queue.put(pixels, timeout=0.1)
+                return
+            except queue.Full:
+                self._raise_encoder_error()
+
+    def _encode(self, pixels: np.ndarray) -> None:
+        """Encode and mux ``(n, H, W, 3)`` uint8 frames and the audio up to their end."""
         for frame in pixels:
             video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            video_frame.pts = self._frames_written
+            video_frame.pts = self._frames_encoded
             self._container.mux(self._video.encode(video_frame))
-            self._frames_written += 1
-        self._write_audio(until=round(self._frames_written / self._rate * self.sample_rate))
+            self._frames_encoded += 1
+        self._write_audio(until=round(self._frames_encoded / self._rate * self.sample_rate))
+
+    def _encoder_loop(self) -> None:
+        """The encoder thread: encode queued chunks until the ``None`` sentinel; keep the first error for the
+        caller (and drain the queue so that the caller never blocks on it)."""
+        assert self._queue is not None
+        while (pixels := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._encode(pixels)
+                except BaseException as error:
+                    self._error = error
+
+    def _raise_encoder_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _stop_encoder(self) -> None:
+        """Let the encoder thread finish the queued chunks and end."""
+        if self._thread is None or self._queue is None:
+            return
+        while self._thread.is_alive():
+            try:
+                self._queue.put(None, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+        self._thread = None
 
     def _open_video(self, width: int, height: int) -> None:
-        stream = self._container.add_stream(VIDEO_CODEC, rate=self._rate)
+        stream = self._container.add_stream(self.codec, rate=self._rate)
         stream.width = width + width % 2
         stream.height = height + height % 2
         stream.pix_fmt = PIXEL_FORMAT
         stream.time_base = 1 / self._rate
-        stream.options = {"crf": str(self.crf), "preset": self.preset}
+        if self.codec == NVENC_CODEC:
+            stream.options = {"preset": NVENC_PRESET, "rc": "vbr", "cq": str(self.crf)}
+        else:
+            stream.options = {"crf": str(self.crf), "preset": self.preset}
         self._video = stream
         self._size = (width, height)
         if self._audio is not None:  # added after the video so that the video is stream 0
             audio = self._container.add_stream(AUDIO_CODEC, rate=self.sample_rate)
             audio.layout = "mono"
             self._audio_stream = audio
+        if self.queue_chunks > 0:
+            self._queue = queue.Queue(maxsize=self.queue_chunks)
+            self._thread = threading.Thread(target=self._encoder_loop, name="motionkit-video-encoder", daemon=True)
+            self._thread.start()
 
     def _write_audio(self, until: int | None = None) -> None:
         """Encode audio samples up to ``until`` (all of them when ``None``), in whole AAC frames except the last."""
@@ -209,8 +326,12 @@ class VideoWriter:
         traceback: TracebackType | None,
     ) -> None:
         container = self._container
+        if exc is not None and self._error is None:
+            self._error = exc  # the video is abandoned: the encoder thread skips what is still queued
         try:
+            self._stop_encoder()
             if exc_type is None:
+                self._raise_encoder_error()
                 if self._video is None:
                     raise OutputError(f"no frames were written to {self.path}; nothing was saved.")
                 self._write_audio()  # the audio beyond the last frame (muxed through self._container)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,19 +30,39 @@ from motionkit.conditioner.emotion import EmotionInput
 from motionkit.config import GuidanceConfig
 from motionkit.config.live import LiveConfig
 from motionkit.config.model import FamilyConfig
-from motionkit.errors import ConfigError, EditError, ShapeError
+from motionkit.errors import ConfigError, EditError, FaceNotFoundError, Fix, ShapeError
 from motionkit.face import Box
-from motionkit.flow import ExplicitNoise, FlowSampler, Solver
-from motionkit.io import load_audio
+from motionkit.families.photo.renderer import PhotoPortrait, PhotoRenderer
+from motionkit.flow import ExplicitNoise, Solver
+from motionkit.flow.sampler import WindowedSampling
+from motionkit.io import VideoReader, is_silent, load_audio
+from motionkit.io.audio import SILENCE_DBFS
 from motionkit.model_folder import load_model
+from motionkit.pipeline.driving import (
+    DEFAULT_MAX_MISSING,
+    FaceCounts,
+    FaceFollower,
+    FramePlacement,
+    TransferMode,
+    extend_track,
+    extended_indices,
+    read_driving_motion,
+    resolve_axes,
+    transfer_program,
+    within_range,
+)
+from motionkit.pipeline.dubbing import EXTENSIONS, DubbedVideo, Extension, FrameWindow, mouth_axes, spoken_opening
 from motionkit.pipeline.explore import AxisSweep, explore
 from motionkit.pipeline.live import LiveSession, open_session
+from motionkit.pipeline.pasteback import PasteBack
 from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.protocols import EncodedPortrait, MotionGenerator, PortraitRenderer, SpeechConditioner
 from motionkit.renderer import Precision
 from motionkit.renderer.renderer import PortraitInput
+from motionkit.runtime import effective_dtype
 from motionkit.space import EditProgram, MotionSpace
+from motionkit.space.edits import Mix
 from motionkit.types import Conditions, MotionTrack
 
 PRECISION_OF: dict[torch.dtype, Precision] = {
@@ -50,6 +71,9 @@ PRECISION_OF: dict[torch.dtype, Precision] = {
     torch.float16: "float16",
 }
 """Supported compute dtypes and the renderer precision each one selects."""
+
+IDENTITY_FRAME_FIX = Fix(python="with identity_frame=N.", cli="with --identity-frame N.")
+"""How to choose another identity frame for dubbing, in Python and on the command line."""
 
 EditsInput = EditProgram | str | Path | None
 """An :class:`EditProgram`, its JSON text, or the path of a JSON file."""
@@ -126,7 +150,7 @@ class Pipeline:
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     def __post_init__(self) -> None:
-        self.dtype = resolve_dtype(self.dtype)
+        self.dtype = effective_dtype(resolve_dtype(self.dtype), self.renderer.device)
         if self.space is None:
             self.space = self.renderer.space
         if self.sampler.latent_dim != self.renderer.latent_dim:
@@ -141,14 +165,14 @@ class Pipeline:
     ) -> Pipeline:
         """Load a model folder (see :mod:`motionkit.model_folder`) onto ``device``; weights stay float32, ``dtype``
         selects the compute precision. On CUDA the sampler replays CUDA graphs of its transformer
-        (:meth:`FlowSampler.use_cuda_graphs`: same motion, several times faster at FLOAT's size); call
+        (:meth:`WindowedSampling.use_cuda_graphs`: same motion, several times faster at FLOAT's size); call
         ``pipeline.sampler.use_cuda_graphs(False)`` to sample eagerly."""
         dtype = resolve_dtype(dtype)
         device = torch.device(device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device 'cuda' was requested but no CUDA GPU is available; use device='cpu'.")
         parts = load_model(folder, device=device)
-        if device.type == "cuda" and isinstance(parts.sampler, FlowSampler):
+        if device.type == "cuda" and isinstance(parts.sampler, WindowedSampling):  # FLOAT's and IMTalker's
             parts.sampler.use_cuda_graphs()
         return cls(
             renderer=parts.renderer,
@@ -194,6 +218,38 @@ class Pipeline:
         """Prepare and encode a portrait with the renderer (for the learned renderer: FLOAT's face crop, or
         ``crop=False`` to resize the whole image, or ``box`` to crop around a given face box)."""
         return self.renderer.encode_portrait(image, crop=crop, box=box)
+
+    def prepare_portrait(
+        self,
+        image: PortraitInput | EncodedPortrait,
+        *,
+        crop: bool = True,
+        box: Box | Sequence[float] | None = None,
+        paste_back: bool = False,
+    ) -> tuple[EncodedPortrait, PasteBack | None]:
+        """The encoded portrait and, with ``paste_back``, how its rendered crops go back into the photo.
+
+        The paste-back is ``None`` when the renderer already draws the whole photo at its own size (the photo
+        family): pasting back is then the identity. An already encoded portrait cannot be pasted back (its photo is
+        not known); give the image instead.
+        """
+        if isinstance(image, EncodedPortrait):
+            if paste_back:
+                raise ConfigError(
+                    "paste_back needs the photo itself to paste the rendered face back into; pass the image, not an "
+                    "encoded portrait."
+                )
+            return image, None
+        if not paste_back or isinstance(self.renderer, PhotoRenderer):
+            # the photo family draws the whole photo at its own size: pasting back is the identity
+            return self.encode_portrait(image, crop=crop, box=box), None
+        if isinstance(image, torch.Tensor):
+            raise ConfigError("paste_back needs the photo as a path, array or Pillow image, not a tensor.")
+        pasting, face = PasteBack.for_photo(image, box=box, crop=crop)
+        source = self.encode_portrait(pasting.photo, crop=crop, box=face)
+        if self.renderer.frame_shape(source) == pasting.shape:
+            return source, None  # the renderer drew the whole photo: nothing to paste back
+        return source, pasting
 
     def load_audio(self, audio: str | Path | np.ndarray | torch.Tensor, sample_rate: int | None = None) -> np.ndarray:
         """Mono float32 waveform at the model rate; arrays are taken to be at that rate unless ``sample_rate``."""
@@ -276,6 +332,10 @@ class Pipeline:
         sample_rate: int | None = None,
         references: Mapping[str, MotionTrack] | None = None,
         progress: ProgressCallback | None = None,
+        paste_back: bool = False,
+        driving: str | Path | None = None,
+        driving_axes: str | Sequence[str] = "pose",
+        driving_crop: bool = True,
     ) -> Video:
         """Make a talking-head video of ``image`` speaking ``audio``.
 
@@ -295,21 +355,35 @@ class Pipeline:
             crop, box: portrait preparation (see :meth:`encode_portrait`).
             references: tracks that ``Mix`` / ``Retarget`` edits name.
             progress: ``progress(stage, done, total)`` callback for conditioning and sampling.
+            paste_back: put the rendered face back into the photo, so the video has the photo's own size (see
+                :mod:`motionkit.pipeline.pasteback`); off by default, the renderer's square crop as FLOAT writes it.
+            driving, driving_axes: mixed driving: the named axes (default the head pose) follow the face of the
+                video ``driving`` (relative transfer, :mod:`motionkit.pipeline.driving`; played back and forth when
+                shorter than the speech), the others the speech; ``driving_crop=False`` uses its frames whole.
 
         Returns:
             A :class:`Video`; nothing is rendered until it is saved or iterated.
         """
         report = progress or no_progress
-        source = image if isinstance(image, EncodedPortrait) else self.encode_portrait(image, crop=crop, box=box)
+        mixed = None if driving is None else self._mix_axes(driving_axes)  # checked before any work
+        source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
         waveform = self.load_audio(audio, sample_rate)
+        if is_silent(waveform):
+            warnings.warn(
+                f"the audio is silent (no sample above {SILENCE_DBFS:g} dBFS), so the face will not speak; check that "
+                "the file, or the video's audio track, holds the speech.",
+                stacklevel=2,
+            )
         report("conditioning", 0, 1)
         conditions = self.condition(waveform, emotion)
         report("conditioning", 1, 1)
         sampled = self.sample(
             conditions, source, seed=seed, nfe=nfe, solver=solver, guidance=guidance, noise=noise, progress=report
         )
+        if driving is not None and mixed is not None:
+            sampled = self._mix_driving(source, sampled, driving, mixed, driving_crop, report)
         track = self.apply_edits(sampled, edits, references)
-        return self._video(source, track, waveform, sampled)
+        return self._video(source, track, waveform, sampled, pasting)
 
     def render(
         self,
@@ -322,10 +396,12 @@ class Pipeline:
         box: Box | Sequence[float] | None = None,
         sample_rate: int | None = None,
         references: Mapping[str, MotionTrack] | None = None,
+        paste_back: bool = False,
     ) -> Video:
         """A :class:`Video` of a portrait driven by a given (e.g. saved and edited) motion track.
 
-        ``track`` must have batch 1 and the model's latent size; ``audio`` (optional) is muxed as is.
+        ``track`` must have batch 1 and the model's latent size; ``audio`` (optional) is muxed as is;
+        ``paste_back`` as in :meth:`generate`.
         """
         if not isinstance(track, MotionTrack):
             raise ShapeError(f"track must be a MotionTrack (MotionTrack.load(path)), got {type(track).__name__}.")
@@ -334,11 +410,216 @@ class Pipeline:
                 f"the track has batch {track.batch} and latent size {track.dim}; this model renders one track of "
                 f"{self.renderer.latent_dim}-d latents. Use a track sampled by this model."
             )
-        source = image if isinstance(image, EncodedPortrait) else self.encode_portrait(image, crop=crop, box=box)
+        source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
         waveform = None if audio is None else self.load_audio(audio, sample_rate)
         sampled = track.to(self.device, torch.float32)
         edited = self.apply_edits(sampled, edits, references)
-        return self._video(source, edited, waveform, sampled)
+        return self._video(source, edited, waveform, sampled, pasting)
+
+    def drive(
+        self,
+        image: PortraitInput,
+        driving: str | Path,
+        *,
+        mode: TransferMode = "relative",
+        axes: str | Sequence[str] | None = None,
+        crop: bool = True,
+        box: Box | Sequence[float] | None = None,
+        driving_crop: bool = True,
+        driving_box: Box | Sequence[float] | None = None,
+        paste_back: bool = False,
+        max_missing: float = DEFAULT_MAX_MISSING,
+        progress: ProgressCallback | None = None,
+    ) -> Video:
+        """A portrait moved by the face of a driving video (video-driven reenactment).
+
+        Every driving frame's motion is read (a learned renderer's encoder, or the face stack's measurements for the
+        photo family) after the face is tracked and cropped by the portrait's crop rule, then transferred
+        (:mod:`motionkit.pipeline.driving`): ``mode="relative"`` adds the driving face's change since its first
+        frame to the portrait's own motion (LIA), ``"absolute"`` copies it; ``axes`` (names, ``"pose"``,
+        ``"expression"``) limits the transfer, the other axes keep the portrait's own values. The video runs at the
+        driving video's frame rate, with its audio (none when it has none).
+
+        Args:
+            image: the portrait.
+            driving: the driving video file (streamed: any length).
+            crop, box: portrait preparation (see :meth:`encode_portrait`).
+            driving_crop, driving_box: ``False`` uses driving frames whole (videos that are already face crops);
+                a box crops every driving frame around it instead of tracking the face.
+            paste_back: as in :meth:`generate`.
+            max_missing: the largest share of driving frames without a face that is accepted.
+
+        Raises:
+            FaceNotFoundError: too many driving frames without a face (nothing is rendered).
+            ConfigError: a driving video of a single frame (no motion to transfer).
+            ImageError: a missing, unreadable, corrupt or truncated driving video.
+        """
+        reader = VideoReader(driving)
+        source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
+        track, _ = self._read_driving(source, reader, driving_crop, driving_box, max_missing, progress)
+        if track.frames < 2:
+            raise ConfigError(
+                f"the driving video {reader.path} has a single frame: there is no motion to transfer; give a video, "
+                "or animate the portrait with speech (generate)."
+            )
+        program = transfer_program(self.motion_space, mode, axes)
+        moved = within_range(program.apply(track, self.motion_space), self.renderer)
+        audio = reader.audio(self.sample_rate)
+        return self._video(source, moved, audio, track, pasting)
+
+    def dub(
+        self,
+        video: str | Path,
+        audio: str | Path | np.ndarray | torch.Tensor,
+        emotion: EmotionInput = None,
+        *,
+        seed: int | None = 0,
+        nfe: int | None = None,
+        solver: str | Solver | None = None,
+        guidance: GuidanceInput = None,
+        extension: Extension = "ping-pong",
+        identity_frame: int = 0,
+        crop: bool = True,
+        box: Box | Sequence[float] | None = None,
+        max_missing: float = DEFAULT_MAX_MISSING,
+        sample_rate: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> DubbedVideo:
+        """Re-voice a video: its mouth follows ``audio``, its head pose, blinks and the rest stay its own
+        (:mod:`motionkit.pipeline.dubbing`); the result has the video's size, the model's frame rate and the new
+        speech as its only audio.
+
+        Args:
+            video: the video to dub (streamed: any length).
+            audio, emotion, seed, nfe, solver, guidance, sample_rate: the speech and its sampling, as in
+                :meth:`generate`.
+            extension: how the video is extended when the speech is longer: ``ping-pong`` (forwards and
+                backwards), ``loop`` or ``freeze`` (hold the last frame); a shorter speech cuts it.
+            identity_frame: the frame whose appearance a learned renderer draws (its face must be found).
+            crop, box: ``crop=False`` uses frames whole (already face crops); ``box`` crops every frame around it
+                instead of tracking the face.
+            max_missing: the largest share of frames without a face that is accepted (those frames are kept as
+                they are).
+
+        Raises:
+            FaceNotFoundError: no face in the identity frame, or too many frames without one (nothing is written).
+            ImageError: a missing, unreadable, corrupt or truncated video.
+        """
+        report = progress or no_progress
+        if extension not in EXTENSIONS:
+            raise ConfigError(f"extension must be one of {', '.join(EXTENSIONS)}, got {extension!r}.")
+        reader = VideoReader(video, fps=self.conditioner.fps)
+        source = self._identity_frame(reader, identity_frame, crop, box)
+        placements: list[FramePlacement | None] = []
+        original, counts = self._read_driving(source, reader, crop, box, max_missing, report, placements)
+        waveform = self.load_audio(audio, sample_rate)
+        report("conditioning", 0, 1)
+        conditions = self.condition(waveform, emotion)
+        report("conditioning", 1, 1)
+        speech = self.sample(conditions, source, seed=seed, nfe=nfe, solver=solver, guidance=guidance, progress=report)
+        indices = extended_indices(original.frames, speech.frames, extension)
+        mouth_change = None
+        if isinstance(source, PhotoPortrait):  # the frames are drawn again with the speech's mouth
+            track, mouth_change = speech, spoken_opening(speech, source.neutral)
+        else:
+            kept = MotionTrack(original.latents[:, indices], fps=speech.fps, source=original.source)
+            mix = EditProgram(edits=[Mix(reference="speech", axes=mouth_axes(self.motion_space))])
+            track = mix.apply(kept, self.motion_space, references={"speech": speech})
+        return DubbedVideo(
+            renderer=self.renderer,
+            source=source,
+            track=track,
+            indices=indices,
+            placements=placements,
+            reader=reader,
+            audio=waveform,
+            sample_rate=self.sample_rate,
+            counts=counts,
+            precision=self.precision,
+            chunk_size=self.chunk_size,
+            mouth_change=mouth_change,
+        )
+
+    def _identity_frame(
+        self, reader: VideoReader, index: int, crop: bool, box: Box | Sequence[float] | None
+    ) -> EncodedPortrait:
+        """Frame ``index`` of ``reader``, encoded as the portrait whose appearance is drawn."""
+        if not isinstance(index, int) or index < 0:
+            raise ConfigError(f"identity_frame must be a frame index >= 0, got {index!r}.")
+        try:
+            frame = FrameWindow(reader, capacity=1)[index]
+        except IndexError:
+            raise ConfigError(
+                f"the identity frame {index} is beyond the end of {reader.path}; give an earlier frame",
+                fix=IDENTITY_FRAME_FIX,
+            ) from None
+        follower = FaceFollower(reader.fps, crop=crop, box=box)
+        placement = follower.placement(frame, follower.face(frame) if follower.tracks else None)
+        if placement is None:
+            raise FaceNotFoundError(
+                f"no face was found in frame {index} of {reader.path}, the identity frame; choose a frame with a clear "
+                "face",
+                fix=IDENTITY_FRAME_FIX,
+            )
+        if isinstance(self.renderer, PhotoRenderer):
+            return self.renderer.encode_portrait(frame)
+        return self.encode_portrait(frame, crop=crop, box=placement.box if crop else None)
+
+    def _read_driving(
+        self,
+        source: EncodedPortrait,
+        reader: VideoReader,
+        crop: bool,
+        box: Box | Sequence[float] | None,
+        max_missing: float,
+        progress: ProgressCallback | None,
+        placements: list[FramePlacement | None] | None = None,
+    ) -> tuple[MotionTrack, FaceCounts]:
+        """The driving motion of every frame of ``reader`` (a track whose ``source`` is the portrait's motion)."""
+        counts = FaceCounts()
+        follower = FaceFollower(reader.fps, crop=crop, box=box)
+        with self.autocast():
+            track = read_driving_motion(
+                self.renderer,
+                source,
+                reader.frames(),
+                reader.fps,
+                follower=follower,
+                counts=counts,
+                placements=placements,
+                progress=progress,
+                total=reader.frame_count_hint,
+            )
+        counts.check(max_missing, f"the video {reader.path}")
+        return track, counts
+
+    def _mix_axes(self, axes: str | Sequence[str]) -> tuple[str, ...]:
+        """The named axes mixed driving takes from a video (``pose`` or names; not ``expression``)."""
+        chosen, expression = resolve_axes(self.motion_space, axes)
+        if expression or not chosen:
+            raise EditError(
+                "mixed driving takes named axes or 'pose' from the video (e.g. driving_axes='pose' or "
+                "'yaw,pitch'); the rest of the motion follows the speech."
+            )
+        return chosen
+
+    def _mix_driving(
+        self,
+        source: EncodedPortrait,
+        sampled: MotionTrack,
+        driving: str | Path,
+        axes: tuple[str, ...],
+        crop: bool,
+        progress: ProgressCallback,
+    ) -> MotionTrack:
+        """The speech-driven track with ``axes`` taken from the driving video (relative transfer)."""
+        reader = VideoReader(driving, fps=sampled.fps)
+        track, _ = self._read_driving(source, reader, crop, None, DEFAULT_MAX_MISSING, progress)
+        relative = transfer_program(self.motion_space, "relative").apply(track, self.motion_space)
+        reference = extend_track(relative, sampled.frames, "ping-pong")
+        mix = EditProgram(edits=[Mix(reference="driving", axes=axes)])
+        mixed = mix.apply(sampled, self.motion_space, references={"driving": reference})
+        return within_range(mixed, self.renderer)
 
     def live(
         self,
@@ -373,7 +654,12 @@ class Pipeline:
     # ------------------------------------------------------------------------------------------------ helpers
 
     def _video(
-        self, source: EncodedPortrait, track: MotionTrack, waveform: np.ndarray | None, sampled: MotionTrack
+        self,
+        source: EncodedPortrait,
+        track: MotionTrack,
+        waveform: np.ndarray | None,
+        sampled: MotionTrack,
+        paste_back: PasteBack | None = None,
     ) -> Video:
         return Video(
             renderer=self.renderer,
@@ -384,6 +670,7 @@ class Pipeline:
             unedited=None if track is sampled else sampled,
             precision=self.precision,
             chunk_size=self.chunk_size,
+            paste_back=paste_back,
         )
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:

@@ -5,6 +5,9 @@ the motion track, the renderer — and the audio to mux. Nothing is decoded unti
 :meth:`Video.frames` is called, and then frames are rendered in chunks of ``chunk_size`` and written (or yielded)
 as they come: peak memory is set by the chunk, not by the length of the clip. A 10-minute track is 15,000 x 512
 floats (30 MB); its frames at 512 px would be 47 GB.
+
+With a :class:`~motionkit.pipeline.pasteback.PasteBack`, every rendered crop is put back into the photo it was cut
+from, so saved frames have the photo's own size (see :mod:`motionkit.pipeline.pasteback`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import torch
 
 from motionkit.errors import ConfigError, ShapeError
 from motionkit.io import VideoWriter, tensor_to_image
-from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, X264Preset
+from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, VideoCodec, X264Preset
+from motionkit.pipeline.pasteback import PasteBack
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.protocols import EncodedPortrait, PortraitRenderer
 from motionkit.renderer import Precision
@@ -44,6 +48,7 @@ class Video:
         unedited: the motion before edits, when ``track`` is an edited version of it (see :attr:`sampled_track`).
         precision: decoder precision (``"float32"``, or autocast ``"bfloat16"`` / ``"float16"`` on GPUs).
         chunk_size: frames decoded before they are written; sets the peak memory of rendering.
+        paste_back: puts each rendered crop back into the photo (``None``: frames are the renderer's own).
 
     ``len(video)`` is the number of frames; frame ``t`` is ``G(identity + track.latents[0, t], features)``.
     """
@@ -56,6 +61,7 @@ class Video:
     unedited: MotionTrack | None = None
     precision: Precision = "float32"
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    paste_back: PasteBack | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.track, MotionTrack) or not isinstance(self.source, EncodedPortrait):
@@ -84,7 +90,9 @@ class Video:
 
     @property
     def frame_shape(self) -> tuple[int, int]:
-        """``(height, width)`` of the frames in pixels."""
+        """``(height, width)`` of the frames in pixels (the photo's with paste-back)."""
+        if self.paste_back is not None:
+            return self.paste_back.shape
         return self.renderer.frame_shape(self.source)
 
     def __len__(self) -> int:
@@ -96,9 +104,15 @@ class Video:
         return replace(self, track=track, unedited=self.sampled_track)
 
     def chunks(self) -> Iterator[torch.Tensor]:
-        """Rendered chunks ``(n, 3, S, S)`` float32 on the renderer's device, not clamped, in time order."""
+        """Rendered chunks ``(n, 3, S, S)`` float32 on the renderer's device, not clamped, in time order (the
+        renderer's own frames, before any paste-back)."""
         for chunk in self.renderer.render(self.source, self.track, self.chunk_size, precision=self.precision):
             yield chunk[0]
+
+    def pixel_chunks(self) -> Iterator[np.ndarray]:
+        """What a saved file holds, chunk by chunk: ``(n, H, W, 3)`` uint8 RGB (pasted back when requested)."""
+        for chunk in self.chunks():
+            yield tensor_to_image(chunk) if self.paste_back is None else self.paste_back(chunk)
 
     @overload
     def frames(self, raw: Literal[False] = False) -> Iterator[np.ndarray]: ...
@@ -110,13 +124,14 @@ class Video:
         """Iterate over the frames, rendering them chunk by chunk.
 
         Args:
-            raw: ``False`` yields what a saved file holds, ``(S, S, 3)`` uint8 RGB (clamped to ``[-1, 1]`` and
-                mapped with ``(x + 1) / 2 * 255``, truncated, as FLOAT saves); ``True`` yields the decoder output
-                ``(3, S, S)`` float32 on the CPU before clamping (what FLOAT's parity values are).
+            raw: ``False`` yields what a saved file holds, ``(H, W, 3)`` uint8 RGB (clamped to ``[-1, 1]`` and
+                mapped with ``(x + 1) / 2 * 255``, truncated, as FLOAT saves; pasted back into the photo when the
+                video has a paste-back); ``True`` yields the decoder output ``(3, S, S)`` float32 on the CPU before
+                clamping (what FLOAT's parity values are).
         """
         if raw:
             return (frame for chunk in self.chunks() for frame in chunk.cpu())
-        return (frame for chunk in self.chunks() for frame in tensor_to_image(chunk))
+        return (frame for chunk in self.pixel_chunks() for frame in chunk)
 
     def save(
         self,
@@ -124,16 +139,22 @@ class Video:
         *,
         crf: int = DEFAULT_CRF,
         preset: X264Preset = DEFAULT_PRESET,
+        codec: VideoCodec = "auto",
         overwrite: bool = False,
         progress: ProgressCallback | None = None,
     ) -> Path:
         """Render and write an MP4 (H.264, yuv420p, with the audio as AAC), streaming frames into the encoder.
+
+        The encoder works on a thread of its own (:class:`motionkit.io.VideoWriter`): chunk ``k + 1`` is rendered
+        while chunk ``k`` is encoded.
 
         Args:
             path: output file (``.mp4``). It appears only when complete: a failure leaves nothing.
             crf: x264 constant rate factor, 0 (lossless luma) .. 51.
             preset: x264 speed preset (``motionkit.io.video.X264_PRESETS``, fastest first); on a GPU the encoder
                 can bound the whole generation, and ``"veryfast"`` encodes about 2.7x faster than the default.
+            codec: H.264 encoder, ``"auto"`` (NVENC where a GPU and PyAV's FFmpeg have it, else libx264),
+                ``"libx264"`` or ``"h264_nvenc"`` (see :func:`motionkit.io.video.select_codec`).
             overwrite: replace an existing file (otherwise an existing ``path`` raises ``OutputError`` before any
                 frame is rendered).
             progress: ``progress("rendering", frames_done, frames_total)`` callback.
@@ -145,12 +166,13 @@ class Video:
             fps=self.fps,
             crf=crf,
             preset=preset,
+            codec=codec,
             audio=self.audio,
             sample_rate=self.sample_rate,
             overwrite=overwrite,
         ) as writer:
             report(RENDER_STAGE, 0, total)
-            for chunk in self.chunks():
+            for chunk in self.pixel_chunks():
                 writer.write(chunk)
                 report(RENDER_STAGE, writer.frames_written, total)
         return Path(path)

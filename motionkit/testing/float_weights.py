@@ -47,7 +47,7 @@ def _sinusoid_table(shape: Sequence[int]) -> np.ndarray:
 def synthetic_weight_rule(key: str, shape: Sequence[int]) -> WeightRule:
     """The generation rule of the parity recipe for ``key`` (first matching pattern wins)."""
     if "wav2vec2" in key:
-        return _wav2vec2_rule(key, shape)
+        return wav2vec2_weight_rule(key, shape)
     if key.startswith("motion_autoencoder."):
         if key.endswith(".noise.weight"):
             return WeightRule("zero", 0.0)
@@ -73,7 +73,8 @@ def synthetic_weight_rule(key: str, shape: Sequence[int]) -> WeightRule:
     raise KeyError(f"no synthetic-weight rule for key {key!r}")
 
 
-def _wav2vec2_rule(key: str, shape: Sequence[int]) -> WeightRule:
+def wav2vec2_weight_rule(key: str, shape: Sequence[int]) -> WeightRule:
+    """The rule of a wav2vec2 tensor, by its Hugging Face name (any prefix): the same table for every fixture."""
     if key.endswith("masked_spec_embed"):
         return WeightRule("unused", 1.0)
     if key.endswith("pos_conv_embed.conv.weight_g"):
@@ -94,7 +95,12 @@ def _wav2vec2_rule(key: str, shape: Sequence[int]) -> WeightRule:
 def synthetic_tensor(key: str, shape: Sequence[int]) -> torch.Tensor:
     """The float32 tensor the parity recipe assigns to ``key`` with ``shape``."""
     shape = tuple(int(s) for s in shape)
-    rule = synthetic_weight_rule(key, shape)
+    return generate_tensor(key, shape, synthetic_weight_rule(key, shape))
+
+
+def generate_tensor(key: str, shape: Sequence[int], rule: WeightRule) -> torch.Tensor:
+    """The recipe's formula (module docstring) for ``key`` under ``rule``; every fixture's rule table feeds it."""
+    shape = tuple(int(s) for s in shape)
     if rule.kind == "zero":
         return torch.zeros(shape, dtype=torch.float32)
     if rule.kind == "sinusoid":

@@ -9,16 +9,19 @@ import pytest
 import soundfile as sf
 import torch
 
+from motionkit import runtime
 from motionkit.testing.models import random_model_folder
 from motionkit.testing.signals import speech_like
 
 
 @pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Tiny models run one small op after another; a second OpenMP thread on a busy 2-core machine makes every op
-    wait at the barrier, so these tests use one thread (and restore the setting)."""
+    wait at the barrier, so these tests use one thread (and restore the setting), also where a command picks its
+    thread count (``--threads`` not given)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    monkeypatch.setattr(runtime, "default_threads", lambda: 1)
     yield
     torch.set_num_threads(threads)
 

@@ -38,7 +38,20 @@ from motionkit.io import VideoWriter, read_video
 from motionkit.testing.models import random_model_folder
 from tests.cli.cli_helpers import one_error_line, run
 
-COMMANDS = ("generate", "convert-float", "edit", "explore", "calibrate", "info", "eval", "faces", "train", "demo")
+COMMANDS = (
+    "generate",
+    "drive",
+    "dub",
+    "convert-float",
+    "edit",
+    "explore",
+    "calibrate",
+    "info",
+    "eval",
+    "faces",
+    "train",
+    "demo",
+)
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +217,7 @@ def test_generate_errors_are_one_line_that_says_what_to_do(
         (["--emotion", "furious"], "unknown emotion 'furious'"),
         (["--emotion", "{oops"], "the emotion JSON is invalid"),
         (["--nfe", "0"], "is not a positive integer"),
+        (["--threads", "0"], "is not a positive integer"),
         (["--no-crop", "--box", "0,0,10,10"], "not allowed with argument"),
         (["--solver", "dopri5"], "invalid choice"),
     ],
@@ -217,6 +231,16 @@ def test_usage_errors_exit_2(
     code, _, err = run(capsys, "generate", portrait, speech, "--model", tiny_model)
     assert code == EXIT_USAGE
     assert "-o/--output" in err
+
+
+def test_threads_option_sets_the_cpu_threads(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, portrait: Path, speech: Path
+) -> None:
+    """`--threads` is applied before the model loads (here a missing folder: the command fails after it)."""
+    argv = ["generate", portrait, speech, "-o", tmp_path / "x.mp4", "--model", tmp_path / "none", "--threads", 2]
+    code, _, _ = run(capsys, *argv)
+    assert code == EXIT_CHECKPOINT
+    assert sys.modules["torch"].get_num_threads() == 2
 
 
 @pytest.mark.skipif(sys.modules["torch"].cuda.is_available(), reason="a GPU is present")

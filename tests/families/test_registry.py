@@ -32,10 +32,13 @@ def test_every_preset_belongs_to_the_family_that_lists_it() -> None:
 
 def test_unknown_names_are_refused_with_the_known_ones() -> None:
     with pytest.raises(
-        ConfigError, match=r"unknown preset 'float-1024'; known presets: float-512, photo-motion, synthetic-demo"
+        ConfigError,
+        match=r"unknown preset 'float-1024'; known presets: float-512, imtalker-512, photo-motion, synthetic-demo",
     ):
         preset("float-1024")
-    with pytest.raises(CheckpointError, match=r"unknown model family 'other' \(known: float, photo, synthetic-demo\)"):
+    with pytest.raises(
+        CheckpointError, match=r"unknown model family 'other' \(known: float, imtalker, photo, synthetic-demo\)"
+    ):
         family("other")
 
 

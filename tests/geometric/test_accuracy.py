@@ -59,6 +59,10 @@ def test_roll_blink_and_jitter_meet_the_targets(astronaut_accuracy: GeometricAcc
     # about 0.8 of the open ratio on the astronaut (MediaPipe's refined mesh read < 0.3); docs/geometric.md
     assert astronaut_accuracy.closed_ear.max() < CLOSED_SHARE * astronaut_accuracy.open_ear.min()
     assert astronaut_accuracy.jitter < 0.5
+    # a still request draws the photo bit for bit: read frame by frame nothing moves, and tracked as a video the
+    # landmarks move exactly as they do when the tracker follows the photo itself (its own region feedback)
+    assert astronaut_accuracy.frame_jitter < 1e-9  # 0 up to the rounding of the mean over the frames
+    assert astronaut_accuracy.jitter == astronaut_accuracy.photo_jitter
 
 
 @pytest.mark.slow

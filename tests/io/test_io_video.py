@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -11,6 +12,7 @@ import torch
 
 from motionkit.errors import AudioError, ConfigError, OutputError, ShapeError
 from motionkit.io import VideoWriter, read_video
+from motionkit.io import video as video_module
 
 SAMPLE_RATE = 16000
 
@@ -186,3 +188,73 @@ def test_read_video_errors(tmp_path: Path) -> None:
     (tmp_path / "text.mp4").write_text("not a video")
     with pytest.raises(ImageError, match="not a readable video"):
         read_video(tmp_path / "text.mp4")
+
+
+def test_the_encoder_thread_writes_what_the_caller_would(tmp_path: Path) -> None:
+    """Chunks queued for the encoder thread give the same decoded video and audio as encoding in the caller."""
+    chunks = [smooth_frames(5, 48, 64) * s for s in (1.0, 0.9, 0.7, 0.5)]
+    decoded = {}
+    for queued in (0, 1, video_module.DEFAULT_QUEUE_CHUNKS):
+        path = tmp_path / f"queue{queued}.mp4"
+        with VideoWriter(path, audio=tone(0.9), sample_rate=SAMPLE_RATE, queue_chunks=queued) as video:
+            for chunk in chunks:
+                video.write(chunk)
+            assert video.frames_written == 5 * len(chunks)
+        decoded[queued] = read_video(path, SAMPLE_RATE)
+    frames, fps, audio = decoded[0]
+    assert frames.shape == (20, 48, 64, 3)
+    for other_frames, other_fps, other_audio in decoded.values():
+        assert np.array_equal(other_frames, frames)
+        assert other_fps == fps
+        assert other_audio is not None
+        assert audio is not None
+        assert np.array_equal(other_audio, audio)
+    with pytest.raises(ConfigError, match="queue_chunks"):
+        VideoWriter(tmp_path / "x.mp4", queue_chunks=-1)
+
+
+def test_an_encoder_failure_reaches_the_caller_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(self: VideoWriter, pixels: np.ndarray) -> None:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(VideoWriter, "_encode", failing)
+    with pytest.raises(OSError, match="no space left"), VideoWriter(tmp_path / "x.mp4") as video:  # noqa: PT012
+        for _ in range(6):  # fills the bounded queue: the error surfaces in write() or when the block ends
+            video.write(smooth_frames(2))
+    assert leftovers(tmp_path) == []
+
+
+class _Context:
+    """A stand-in codec context whose ``open`` succeeds or fails as an NVENC without a usable GPU does."""
+
+    def __init__(self, works: bool) -> None:
+        self.works = works
+
+    def open(self) -> None:
+        if not self.works:
+            raise av.FFmpegError(1, "Operation not permitted")
+
+
+@pytest.fixture
+def no_cached_probe() -> Iterator[None]:
+    video_module.nvenc_available.cache_clear()
+    yield
+    video_module.nvenc_available.cache_clear()
+
+
+@pytest.mark.usefixtures("no_cached_probe")
+def test_the_encoder_is_nvenc_only_where_it_opens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert video_module.select_codec() == "libx264"
+    with pytest.raises(ConfigError, match=r"needs an NVIDIA GPU.*codec=.auto."):
+        video_module.select_codec("h264_nvenc")
+    with pytest.raises(ConfigError, match="codec must be one of"):
+        video_module.select_codec("vp9")  # type: ignore[arg-type]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for works, expected in ((False, "libx264"), (True, "h264_nvenc")):
+        video_module.nvenc_available.cache_clear()
+        monkeypatch.setattr(av.CodecContext, "create", lambda name, mode, works=works: _Context(works))
+        assert video_module.select_codec() == expected
+    assert video_module.select_codec("libx264") == "libx264"

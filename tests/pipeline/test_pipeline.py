@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from motionkit import EditProgram, MotionTrack, Pipeline, Video
+from motionkit import EditProgram, MotionTrack, Pipeline, Video, runtime
 from motionkit.config import GuidanceConfig
 from motionkit.errors import (
     AudioError,
@@ -287,7 +287,10 @@ def test_explore_grid(pipeline: Pipeline, portrait: Path, speech: Path, tmp_path
         pipeline.explore(portrait, axes=["jaw"], crop=False, audio=speech)
 
 
-def test_reduced_precision_runs_close_to_float32(tiny_model: Path, portrait: Path, speech: Path, video: Video) -> None:
+def test_reduced_precision_runs_close_to_float32(
+    tiny_model: Path, portrait: Path, speech: Path, video: Video, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime, "cpu_runs_natively", lambda dtype: True)  # bf16 runs even where it is emulated
     half = Pipeline.from_pretrained(tiny_model, dtype="bfloat16")
     assert half.precision == "bfloat16"
     result = half.generate(portrait, speech, "neutral", seed=3, crop=False)
@@ -296,6 +299,15 @@ def test_reduced_precision_runs_close_to_float32(tiny_model: Path, portrait: Pat
     frame = next(result.frames(raw=True))
     assert frame.dtype == torch.float32
     assert bool(torch.isfinite(frame).all())
+
+
+def test_emulated_bfloat16_falls_back_to_float32(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a CPU without native bfloat16 the Pipeline computes in float32 and says why, rather than run slowly."""
+    monkeypatch.setattr(runtime, "cpu_runs_natively", lambda dtype: dtype == torch.float32)
+    with pytest.warns(runtime.EmulatedPrecisionWarning, match=r"no native bfloat16.*--dtype float32"):
+        pipeline = Pipeline.from_pretrained(tiny_model, dtype="bfloat16")
+    assert pipeline.dtype == torch.float32
+    assert pipeline.precision == "float32"
 
 
 def test_explicit_noise_is_built_once(

@@ -1,4 +1,5 @@
-"""``motionkit convert-float``: the official FLOAT checkpoint -> a motionkit model folder (safetensors only)."""
+"""``motionkit convert-float`` and ``motionkit convert-imtalker``: official checkpoints -> a motionkit model folder
+(safetensors only)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from motionkit.cli.common import HelpFormatter, add_overwrite_option, print_lice
 from motionkit.cli.progress import ProgressBars
 from motionkit.families.float.convert import convert_float
 from motionkit.families.float.licenses import EMOTION_REPO, WAV2VEC2_REPO
+from motionkit.families.imtalker.convert import convert_imtalker
+from motionkit.families.imtalker.licenses import CODE_REPO, WEIGHTS_REPO
 
 DESCRIPTION = f"""\
 Convert FLOAT's official checkpoint into a motionkit model folder.
@@ -33,7 +36,34 @@ example:
 """
 
 
+IMTALKER_DESCRIPTION = f"""\
+Convert IMTalker's official checkpoints into a motionkit model folder.
+
+Reads renderer.ckpt and generator.ckpt (PyTorch-Lightning files, with torch.load(weights_only=True) and only the
+few harmless globals Lightning stores besides tensors: argparse.Namespace, AttributeDict, paths) and the wav2vec2
+folder, checks every tensor name and shape of both files against IMTalker's layout (all problems are listed in one
+error), and writes OUT/ with config.json, one safetensors file per component and manifest.json (sha256 of every
+source file, motionkit version, licences). After conversion nothing reads pickle again. Nothing is downloaded:
+fetch the sources on a machine with network first:
+
+  renderer.ckpt, generator.ckpt  huggingface-cli download {WEIGHTS_REPO} --local-dir DIR
+  --wav2vec2 DIR                 huggingface-cli download {WAV2VEC2_REPO} --local-dir DIR
+
+IMTalker's code ({CODE_REPO}) is Apache-2.0; the licence of its weights is not stated in the code repository:
+check the model card of {WEIGHTS_REPO} before using the converted folder.
+
+example:
+  motionkit convert-imtalker --renderer checkpoints/renderer.ckpt --generator checkpoints/generator.ckpt \\
+      --wav2vec2 checkpoints/wav2vec2-base-960h --out models/imtalker-512
+"""
+
+
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    register_float(subparsers, parents)
+    register_imtalker(subparsers, parents)
+
+
+def register_float(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "convert-float",
         parents=parents,
@@ -55,6 +85,42 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="model folder to create")
     add_overwrite_option(parser)
     parser.set_defaults(func=run)
+
+
+def register_imtalker(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "convert-imtalker",
+        parents=parents,
+        help="convert IMTalker's official checkpoints into a model folder",
+        description=IMTALKER_DESCRIPTION,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument(
+        "--renderer", type=Path, required=True, metavar="RENDERER.ckpt", help="IMTalker's renderer.ckpt"
+    )
+    parser.add_argument(
+        "--generator", type=Path, required=True, metavar="GENERATOR.ckpt", help="IMTalker's generator.ckpt"
+    )
+    parser.add_argument(
+        "--wav2vec2", type=Path, required=True, metavar="DIR", help=f"Hugging Face folder of {WAV2VEC2_REPO}"
+    )
+    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="model folder to create")
+    add_overwrite_option(parser)
+    parser.set_defaults(func=run_imtalker)
+
+
+def run_imtalker(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    progress = ProgressBars.for_terminal(args.quiet)
+    try:
+        out = convert_imtalker(
+            args.renderer, args.generator, args.wav2vec2, args.out, overwrite=args.overwrite, progress=progress
+        )
+    finally:
+        progress.close()
+    print(f"wrote the model folder {out} in {time.perf_counter() - started:.0f} s (details: motionkit info {out})")
+    print_license(out)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:

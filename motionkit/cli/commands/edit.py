@@ -13,6 +13,7 @@ from motionkit.cli.common import (
     add_encoder_options,
     add_model_option,
     add_overwrite_option,
+    add_paste_back_option,
     check_input_file,
     check_output,
     check_suffix,
@@ -62,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         "--save-track", type=Path, metavar="TRACK.safetensors", help="also write the edited track (default: none)"
     )
     add_crop_options(parser)
+    add_paste_back_option(parser)
     add_device_options(parser)
     add_encoder_options(parser)
     add_overwrite_option(parser)
@@ -80,10 +82,19 @@ def run(args: argparse.Namespace) -> int:
     track = MotionTrack.load(args.track)
     started = time.perf_counter()
     pipeline = load_pipeline(args)
-    video = pipeline.render(args.image, track, args.audio, edits=args.edits, crop=not args.no_crop, box=args.box)
+    video = pipeline.render(
+        args.image, track, args.audio, edits=args.edits, crop=not args.no_crop, box=args.box, paste_back=args.paste_back
+    )
     progress = ProgressBars.for_terminal(args.quiet)
     try:
-        video.save(args.output, crf=args.crf, preset=args.x264_preset, overwrite=args.overwrite, progress=progress)
+        video.save(
+            args.output,
+            crf=args.crf,
+            preset=args.x264_preset,
+            codec=args.codec,
+            overwrite=args.overwrite,
+            progress=progress,
+        )
     finally:
         progress.close()
     print(f"wrote {args.output} ({len(video)} frames) in {time.perf_counter() - started:.1f} s")

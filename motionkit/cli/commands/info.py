@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from motionkit.cli.common import HelpFormatter, license_lines
-from motionkit.config import ModelConfig
 from motionkit.errors import CheckpointError
 from motionkit.families import family
 from motionkit.io.tensors import tensor_shapes
@@ -98,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(description, indent=2))
         return 0
-    config = ModelConfig.model_validate(description["config"])
+    config = family(description["family"]).config_type.model_validate(description["config"])
     manifest = description["manifest"]
     created = manifest.get("created", "unknown date")
     print(
@@ -116,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         axes = ", ".join(f"{a['name']} ({a['unit']})" for a in description["axes"])
         print(f"{'axes':<12} {axes}")
     else:
-        rank = config.renderer.motion_dim
+        rank = config.motion_rank
         print(f"{'axes':<12} none named: basis directions d0..d{rank - 1} (name them with MotionSpace.fit_axes)")
     for line in _sources(manifest):
         print(line)

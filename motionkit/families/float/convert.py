@@ -20,7 +20,9 @@ from typing import Any
 
 import torch
 
-from motionkit.errors import CheckpointError, OutputError
+from motionkit.errors import CheckpointError
+from motionkit.families.conversion import check_output
+from motionkit.families.conversion import hash_sources as hash_files
 from motionkit.families.float.layout import (
     conditioner_from_official,
     official_key_report,
@@ -29,9 +31,9 @@ from motionkit.families.float.layout import (
 )
 from motionkit.families.float.licenses import EMOTION_REPO, WAV2VEC2_REPO, float_license
 from motionkit.families.float.presets import float_512
-from motionkit.io.files import OVERWRITE_FIX, atomic_folder, output_parent
+from motionkit.io.files import atomic_folder
 from motionkit.io.tensors import read_pickled
-from motionkit.model_folder import CONFIG_FILE, FORMAT, file_sha256, save_model
+from motionkit.model_folder import save_model
 from motionkit.progress import ProgressCallback, no_progress
 from motionkit.validation import raise_for_keys
 
@@ -74,7 +76,7 @@ def convert_float(
     """
     report = progress or no_progress
     checkpoint, out = Path(checkpoint), Path(out)
-    _check_output(out, overwrite)
+    check_output(out, overwrite)
     _check_sources(checkpoint, Path(wav2vec2_dir), None if emotion_dir is None else Path(emotion_dir))
     sources = hash_sources(checkpoint, Path(wav2vec2_dir), None if emotion_dir is None else Path(emotion_dir), report)
     steps = len(CONVERSION_STEPS)
@@ -129,64 +131,15 @@ def read_float_checkpoint(path: Path) -> dict[str, torch.Tensor]:
 def hash_sources(
     checkpoint: Path, wav2vec2_dir: Path, emotion_dir: Path | None, progress: ProgressCallback
 ) -> dict[str, Any]:
-    """sha256 of the checkpoint and of every file of the Hugging Face folders, for the manifest.
-
-    Hidden entries (``.git``, ``.cache``) are skipped: a ``git clone`` keeps second copies of the weights there.
-    """
+    """sha256 of the checkpoint and of every file of the Hugging Face folders, for the manifest (see
+    :func:`motionkit.families.conversion.hash_sources`); ``emotion`` is ``None`` when converted without it."""
     folders = {"wav2vec2": (wav2vec2_dir, WAV2VEC2_REPO)}
     if emotion_dir is not None:
         folders["emotion"] = (emotion_dir, EMOTION_REPO)
-    listed = {name: _visible_files(folder) for name, (folder, _) in folders.items()}
-    total = checkpoint.stat().st_size + sum(f.stat().st_size for files in listed.values() for f in files)
-    done = 0
-    progress("hashing sources", 0, total)
-
-    def advance(size: int) -> None:
-        nonlocal done
-        done += size
-        progress("hashing sources", done, total)
-
-    sources: dict[str, Any] = {
-        "checkpoint": {
-            "file": checkpoint.name,
-            "bytes": checkpoint.stat().st_size,
-            "sha256": file_sha256(checkpoint, on_chunk=advance),
-        }
-    }
-    for name, (folder, repo) in folders.items():
-        sources[name] = {
-            "repo": repo,
-            "folder": folder.name,
-            "files": {str(f.relative_to(folder)): file_sha256(f, on_chunk=advance) for f in listed[name]},
-        }
+    sources = hash_files({"checkpoint": checkpoint}, folders, progress)
     if emotion_dir is None:
         sources["emotion"] = None
     return sources
-
-
-def _visible_files(folder: Path) -> list[Path]:
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    )
-
-
-def _check_output(out: Path, overwrite: bool) -> None:
-    """Refuse an existing ``out`` (or, with ``overwrite``, anything but a model folder or an empty folder)."""
-    if not out.exists():
-        output_parent(out)
-        return
-    if not overwrite:
-        raise OutputError(f"{out} already exists;", fix=OVERWRITE_FIX)
-    if not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder; choose another output folder.")
-    is_model = (out / CONFIG_FILE).is_file() and f'"{FORMAT}"' in (out / CONFIG_FILE).read_text(errors="replace")
-    if not is_model and any(out.iterdir()):
-        raise OutputError(
-            f"{out} is a non-empty folder that is not a motionkit model folder, and only model folders are "
-            f"replaced; choose another output folder."
-        )
 
 
 def _check_sources(checkpoint: Path, wav2vec2_dir: Path, emotion_dir: Path | None) -> None:

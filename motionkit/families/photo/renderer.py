@@ -18,6 +18,7 @@ stays neutral reproduces the photo exactly.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from motionkit.errors import ConfigError, FaceNotFoundError, ShapeError, require
+from motionkit.errors import ConfigError, FaceNotFoundError, ImageError, ShapeError, require
 from motionkit.face import Box, Face, FaceStack
 from motionkit.families.photo.config import PhotoMotionConfig
 from motionkit.families.photo.motion import parameter_space
@@ -44,6 +45,18 @@ MOUTH_GAP_PER_OPENING = 0.24 / (2 * 0.29)
 BROW_RAISE_PER_UNIT = 0.075 / 2.0
 """Brow raise, in face widths, of ``brows`` 1 in the synthetic world: 0.075 head radii of travel (``_BROW``) over a
 face two head radii wide."""
+
+MAX_PHOTO_SIDE = 4096
+"""Longest photo side drawn (a 4K frame): every frame has the photo's own size, and the per-frame cost grows with
+the face region's pixels (docs/geometric.md, Speed), so a larger photo is refused with the advice to resize it."""
+MIN_FACE_WIDTH = 64
+"""Narrowest face drawn, in pixels (the landmarks' box): at 64 px the mouth is about 25 px wide and an eye about 12,
+so the lips and lids still span several pixels; below it they move by fractions of a pixel."""
+MAX_PHOTO_YAW = 30.0
+MAX_PHOTO_PITCH = 25.0
+"""Largest head turn and nod of the photo itself (degrees, the face stack's pose): beyond them the far cheek is
+hidden, its landmarks are guesses and a turn drawn from them folds (the renderer's own fold-free range is +/-20
+degrees of yaw relative to the photo, docs/geometric.md)."""
 
 
 def to_geometric(values: torch.Tensor, neutral: torch.Tensor) -> torch.Tensor:
@@ -145,8 +158,13 @@ class PhotoRenderer(nn.Module):
         The whole photo is drawn at its own size: ``crop=False`` (a learned renderer's whole-image resize) has no
         meaning here and is refused.
 
+        Several faces: the largest is animated, with a warning naming how many were found and the box taken.
+
         Raises:
-            FaceNotFoundError: no face, or none overlapping ``box`` (the message says what to try).
+            ImageError: a photo larger than :data:`MAX_PHOTO_SIDE`.
+            FaceNotFoundError: no face, or none overlapping ``box``, a face narrower than :data:`MIN_FACE_WIDTH` or
+                turned further than :data:`MAX_PHOTO_YAW` / :data:`MAX_PHOTO_PITCH` from frontal (each message says
+                what to try).
         """
         require(
             crop,
@@ -155,11 +173,27 @@ class PhotoRenderer(nn.Module):
             "whole image; leave crop at its default (on the command line: drop --no-crop).",
         )
         pixels = load_image(image)
+        _check_size(pixels)
         stack = self.face_stack()
-        face = stack.face(pixels) if box is None else self._face_in(stack, pixels, Box.coerce(box))
+        face = self._largest(stack, pixels) if box is None else self._face_in(stack, pixels, Box.coerce(box))
+        _check_face(face)
         geometry = PortraitGeometry(face.points, mask=stack.segment(pixels))
         drawing = self.geometric.encode_portrait(pixels, geometry=geometry)
         return PhotoPortrait(drawing=drawing, face=face, neutral=self._neutral[None].clone())
+
+    @staticmethod
+    def _largest(stack: FaceStack, pixels: np.ndarray) -> Face:
+        faces = stack.faces(pixels)
+        if not faces:
+            return stack.face(pixels)  # raises, with the face stack's own explanation of what it needs
+        if len(faces) > 1:
+            x0, y0, x1, y1 = (round(v) for v in faces[0].box)
+            warnings.warn(
+                f"found {len(faces)} faces in the photo; animating the largest (box {x0},{y0},{x1},{y1}). Give a box "
+                "around another face to animate it instead (--box X1,Y1,X2,Y2; box= in Python).",
+                stacklevel=3,
+            )
+        return faces[0]
 
     @staticmethod
     def _face_in(stack: FaceStack, pixels: np.ndarray, box: Box) -> Face:
@@ -194,4 +228,41 @@ class PhotoRenderer(nn.Module):
         return self.geometric.render(source.drawing, drawn, chunk_size, precision=precision)
 
 
-__all__ = ["MODEL_AXES", "PhotoPortrait", "PhotoRenderer", "to_geometric"]
+def _check_size(pixels: np.ndarray) -> None:
+    height, width = pixels.shape[:2]
+    require(
+        max(height, width) <= MAX_PHOTO_SIDE,
+        ImageError,
+        f"the photo is {width}x{height} px; the photo renderer draws every frame at the photo's own size, up to "
+        f"{MAX_PHOTO_SIDE} px on the longer side. Resize the photo (for example to 1024 px on its longer side).",
+    )
+
+
+def _check_face(face: Face) -> None:
+    x0, _, x1, _ = face.box
+    require(
+        x1 - x0 >= MIN_FACE_WIDTH,
+        FaceNotFoundError,
+        f"the face is {x1 - x0:.0f} px wide; the photo renderer needs at least {MIN_FACE_WIDTH} px, or lips and "
+        "eyelids move by fractions of a pixel. Use a larger photo, or one taken closer to the face.",
+    )
+    yaw, pitch = face.pose.yaw, face.pose.pitch
+    require(
+        abs(yaw) <= MAX_PHOTO_YAW and abs(pitch) <= MAX_PHOTO_PITCH,
+        FaceNotFoundError,
+        f"the face in the photo is turned {yaw:+.0f} degrees (yaw) and {pitch:+.0f} (pitch) from frontal; the "
+        f"geometric renderer animates faces within {MAX_PHOTO_YAW:g} degrees of yaw and {MAX_PHOTO_PITCH:g} of "
+        "pitch (it cannot draw the hidden side of a profile). Use a more frontal photo.",
+    )
+
+
+__all__ = [
+    "MAX_PHOTO_PITCH",
+    "MAX_PHOTO_SIDE",
+    "MAX_PHOTO_YAW",
+    "MIN_FACE_WIDTH",
+    "MODEL_AXES",
+    "PhotoPortrait",
+    "PhotoRenderer",
+    "to_geometric",
+]

@@ -9,7 +9,11 @@ Per held-out clip (a face and voice never seen in training, seeds ``9000 + EVALU
 * mouth r: Pearson r of the generated and the true ``mouth_open`` (mean over the samples);
 * audio-video offset: :func:`motionkit.eval.metrics.av_offset` of the generated ``mouth_open`` against the audio
   envelope (the worst over the samples; ``> 0``: the mouth is late);
-* seams: :func:`motionkit.eval.window_phase_seams` of the flow model's (normalised) output;
+* seams: :func:`motionkit.eval.window_phase_seams` of the flow model's (normalised) output: the seam ratio (the
+  change at the window boundaries over the median change inside windows) and its excess over the same frames
+  sampled mid-window, which is the target's figure. The raw ratio also counts the clip's own motion at those frames:
+  the world's true parameters, which have no windows, read 0.5-2.6 on it (``world_seam_ratio``, reported beside it),
+  because a syllable that starts on a boundary opens the mouth by more than the median frame's change;
 * blinks: onsets (``blink`` rising through :data:`BLINK_THRESHOLD`) per second, of the samples and of the truth;
 * head motion: per angle, the standard deviation over the clip and the mean speed ``fps * mean |x_t - x_{t-1}|``
   (degrees per second), of the samples and of the truth.
@@ -37,7 +41,14 @@ from motionkit.conditioner import Conditioner
 from motionkit.data.synthetic import PARAM_NAMES, SyntheticWorld, SyntheticWorldConfig
 from motionkit.errors import ConfigError
 from motionkit.eval import window_phase_seams
-from motionkit.eval.metrics import audio_envelope, av_offset, closed_mouth_rate, pearson, silence_mask
+from motionkit.eval.metrics import (
+    audio_envelope,
+    av_offset,
+    closed_mouth_rate,
+    pearson,
+    seam_discontinuity,
+    silence_mask,
+)
 from motionkit.eval.seams import DEFAULT_SEEDS
 from motionkit.families.photo import ParameterMotion
 from motionkit.io import load_audio
@@ -56,15 +67,16 @@ BLINK = "blink"
 TARGETS: dict[str, tuple[str, float]] = {
     "mouth_gt_correlation": (">=", 0.85),
     "av_offset_frames": ("|x|<=", 1.0),
-    "seam_ratio": ("<=", 1.5),
+    "seam_excess": ("<=", 1.5),
     "blink_rate_hz": ("in", float("nan")),
     "head_statistics_error": ("<=", 0.25),
     "arctic_mouth_loudness_correlation": (">=", 0.6),
     "arctic_closed_mouth_rate": (">=", 0.9),
 }
-"""Target of each figure of :attr:`PhotoEvaluation.figures` (issue 19): name -> (comparison, bound). The head
-statistics are a relative error against the world's own on the same clips; the blink rate (``"in"``) must lie in
-:attr:`PhotoEvaluation.blink_range`."""
+"""Target of each figure of :attr:`PhotoEvaluation.figures` (issue 19): name -> (comparison, bound). The seam
+statistic's bound applies to its excess (what the boundaries add: the raw ratio of the world's own windowless truth
+exceeds 1.5 on most clips); the head statistics are a relative error against the world's own on the same clips; the
+blink rate (``"in"``) must lie in :attr:`PhotoEvaluation.blink_range`."""
 
 
 def _meets(comparison: str, bound: float, value: float, within: tuple[float, float]) -> bool:
@@ -100,13 +112,16 @@ def head_statistics(params: np.ndarray, fps: float) -> dict[str, float]:
 @dataclass(frozen=True)
 class ClipFigures:
     """One held-out clip: ``seed``; mouth r (mean over samples) and each sample's; the worst offset; the seam
-    ratio; blink onsets of all samples together and of the truth; seconds of speech."""
+    ratio, its excess over the same frames mid-window and the truth's own seam ratio (normalised like the model's
+    output); blink onsets of all samples together and of the truth; seconds of speech."""
 
     seed: int
     mouth_gt_correlation: float
     mouth_gt_correlations: tuple[float, ...]
     av_offset_frames: int
     seam_ratio: float
+    seam_excess: float
+    world_seam_ratio: float
     model_blinks: int
     world_blinks: int
     seconds: float
@@ -143,12 +158,12 @@ class PhotoEvaluation:
 
     @property
     def figures(self) -> dict[str, float]:
-        """The worst value of each target's figure (min of mouth r, largest |offset|, largest seam ratio)."""
+        """The worst value of each target's figure (min of mouth r, largest |offset|, largest seam excess)."""
         clips = self.clips
         return {
             "mouth_gt_correlation": min(c.mouth_gt_correlation for c in clips),
             "av_offset_frames": float(max((c.av_offset_frames for c in clips), key=abs)),
-            "seam_ratio": max(c.seam_ratio for c in clips),
+            "seam_excess": max(c.seam_excess for c in clips),
             "blink_rate_hz": self.model_blink_rate,
             "head_statistics_error": max(self.head_errors.values()),
             "arctic_mouth_loudness_correlation": self.arctic_mouth_loudness_correlation,
@@ -181,7 +196,11 @@ class PhotoEvaluation:
         rows = [
             ("mouth vs ground truth r (worst clip)", f"{figures['mouth_gt_correlation']:.3f}"),
             ("audio-video offset (worst, frames)", f"{figures['av_offset_frames']:+.0f}"),
-            ("seam ratio (worst clip)", f"{figures['seam_ratio']:.2f}"),
+            (
+                "seam excess (worst clip)",
+                f"{figures['seam_excess']:.2f} (ratio {max(c.seam_ratio for c in self.clips):.2f}, "
+                f"truth {max(c.world_seam_ratio for c in self.clips):.2f})",
+            ),
             ("blink rate (Hz)", f"{self.model_blink_rate:.2f} (these clips' truth {self.world_blink_rate:.2f})"),
             ("head std / speed error (worst)", f"{figures['head_statistics_error']:.1%}"),
             ("ARCTIC mouth vs loudness r", f"{figures['arctic_mouth_loudness_correlation']:.3f}"),
@@ -233,6 +252,7 @@ def evaluate_photo_motion(
     synthetic = SyntheticWorld(world or SyntheticWorldConfig())
     fps, rate = synthetic.fps, synthetic.sample_rate
     mouth, blink = PARAM_NAMES.index(MOUTH), PARAM_NAMES.index(BLINK)
+    window = motion.window
     results, model_heads, world_heads = [], [], []
     for seed in held_out_seeds(clips, EVALUATION_OFFSET):
         clip = synthetic.clip(seed, seconds, render=False)
@@ -251,6 +271,8 @@ def evaluate_photo_motion(
                 mouth_gt_correlations=correlations,
                 av_offset_frames=max(offsets, key=abs),
                 seam_ratio=seams.ratio,
+                seam_excess=seams.excess,
+                world_seam_ratio=seam_discontinuity(_numpy(motion.normalise(torch.from_numpy(truth))), window).ratio,
                 model_blinks=sum(blink_onsets(track[:, blink]) for track in tracks),
                 world_blinks=blink_onsets(truth[:, blink]),
                 seconds=clip.seconds,
@@ -276,6 +298,10 @@ def evaluate_photo_motion(
         ),
         arctic_silent_frames=int(silent.sum()),
     )
+
+
+def _numpy(values: torch.Tensor) -> np.ndarray:
+    return values.detach().cpu().numpy()
 
 
 def _mean(rows: Sequence[dict[str, float]]) -> dict[str, float]:
