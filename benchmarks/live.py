@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 from harness import machine, write_csv
+from PIL import Image
 
 from motionkit import LiveConfig, Pipeline
 from motionkit.assets import bundled_model_path, demo_photo_path, demo_portrait_path, demo_speech_path
@@ -85,13 +87,22 @@ class Setting:
 # ---------------------------------------------------------------------------------------------------- latency
 
 
-def latency(pipeline: Pipeline, portrait: Path, config: LiveConfig, seconds: float) -> dict[str, Any]:
+def portrait_image(path: Path, max_side: int | None) -> np.ndarray:
+    """The portrait as ``(H, W, 3)`` uint8, shrunk (Lanczos) so that its longer side is at most ``max_side``."""
+    image = Image.open(path).convert("RGB")
+    if max_side is not None and max(image.size) > max_side:
+        scale = max_side / max(image.size)
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    return np.asarray(image)
+
+
+def latency(pipeline: Pipeline, portrait: Any, config: LiveConfig, seconds: float) -> dict[str, Any]:
     """Feed speech (the bundled clip, repeated) in real time; per-frame latency and the steady real-time factor."""
     rate = pipeline.sample_rate
     speech = load_audio(demo_speech_path(), target_rate=rate)
     audio = np.tile(speech, math.ceil(seconds * rate / speech.size))[: round(seconds * rate)]
     push = round(PUSH_SECONDS * rate)
-    frames, busy, steady_busy = [], 0.0, 0.0
+    frames, busy, steady_busy, steady_cpu = [], 0.0, 0.0, 0.0
     with pipeline.live(portrait, config=config, emotion="neutral") as session:
         session.push_audio(np.zeros(push, dtype=np.float32))  # first call's one-off costs (allocations) out
         session.close()
@@ -103,12 +114,13 @@ def latency(pipeline: Pipeline, portrait: Path, config: LiveConfig, seconds: flo
             wait = arrival - time.perf_counter()
             if wait > 0:
                 time.sleep(wait)
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             frames += session.push_audio(audio[offset : offset + push])
             spent = time.perf_counter() - began
             busy += spent
             if offset / rate >= WARM_UP_SECONDS:
                 steady_busy += spent
+                steady_cpu += time.process_time() - began_cpu
         frames += session.finish()
     own = np.array([f.latency for f in frames])
     scheduled = np.array([f.ready_at - (start + min((f.index + 1) / fps, audio.size / rate)) for f in frames])
@@ -123,6 +135,8 @@ def latency(pipeline: Pipeline, portrait: Path, config: LiveConfig, seconds: flo
         "first_frame_ms": 1000 * float(scheduled[0]),
         "rtf": busy / (audio.size / rate),
         "steady_rtf": steady_busy / (audio.size / rate - WARM_UP_SECONDS),
+        "steady_cpu_rtf": steady_cpu / (audio.size / rate - WARM_UP_SECONDS),
+        "load_average_1min": os.getloadavg()[0],
     }
 
 
@@ -147,8 +161,8 @@ class MotionModel:
         """``(T,)`` mouth opening of a ``(T, D)`` track."""
         if self.photo:
             return track[:, MOUTH_PARAMETER].numpy()
-        reader = self.pipeline.motion_space.reader("mouth")
-        return (track @ reader.to(track.dtype)).numpy()
+        space = self.pipeline.motion_space
+        return (space.project(track) @ space.reader("mouth").to(track.dtype)).numpy()
 
     def flow_space(self, track: torch.Tensor) -> np.ndarray:
         """The track as the flow model samples it (photo: normalised parameters)."""
@@ -290,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--latency-config", default=None, help="chunk/lookahead[/margin|w] (default: LiveConfig's)")
     parser.add_argument("--nfe", type=int, default=None)
+    parser.add_argument("--max-side", type=int, default=None, help="shrink the latency portrait to this many px")
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--clip-seconds", type=float, default=8.0)
     parser.add_argument("--seeds", type=int, default=4)
@@ -305,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         pipeline = Pipeline.from_pretrained(bundled_model_path(name))
         default = LiveConfig() if args.latency_config is None else Setting.parse(args.latency_config).config(args.nfe)
         if "latency" in sections:
-            figures = latency(pipeline, PORTRAITS[name](), default, args.seconds)
+            figures = latency(pipeline, portrait_image(PORTRAITS[name](), args.max_side), default, args.seconds)
             rows.append({"model": name, "section": "latency", "setting": _setting(default), **figures})
             print(_row(pipeline, figures), flush=True)
         model = MotionModel(pipeline)
