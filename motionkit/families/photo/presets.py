@@ -44,6 +44,10 @@ def photo_motion() -> PhotoMotionConfig:
             time_embed_dim=64,
             window=50,
             context=10,
+            # Full attention over the window and its context: the world's head drift is correlated over about 40
+            # frames, and a band of +/-2 frames per block (FLOAT's 2) left the head angles coherent over only about
+            # 12 frames, i.e. a visible frame-to-frame wobble (docs/photo-motion.md).
+            attention_window=60,
             # The source (the portrait's own parameters) carries no information about the speech; the model always
             # sees its context, and the step into each window is weighted as in the synthetic-demo preset (seams).
             reference_dropout=0.0,
