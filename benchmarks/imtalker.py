@@ -204,7 +204,8 @@ def main() -> None:
         wav = Path(tmp) / "speech.wav"
         sf.write(wav, speech_like(args.seconds), SAMPLE_RATE, subtype="PCM_16")
         for mode in args.modes:
-            command = [sys.executable, __file__, "--worker", mode, str(wav), str(demo_portrait_path()), f"{tmp}/o.mp4"]
+            out = f"{tmp}/{mode.replace(' ', '_')}.mp4"  # one file per mode: a writer refuses an existing file
+            command = [sys.executable, __file__, "--worker", mode, str(wav), str(demo_portrait_path()), out]
             env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'kernels'}"}
             run = subprocess.run(command, capture_output=True, text=True, env=env)
             if run.returncode != 0:
