@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from motionkit.conditioner import Conditioner
+from motionkit.errors import CheckpointError
 from motionkit.io.tensors import read_tensors
 from motionkit.validation import check_keys, raise_for_keys
 
 if TYPE_CHECKING:
+    from motionkit.config.conditioner import ConditionerConfig
     from motionkit.config.model import FamilyConfig
     from motionkit.protocols import MotionGenerator, PortraitRenderer, SpeechConditioner
 
@@ -89,3 +92,17 @@ def check_and_load(module: torch.nn.Module, path: Path) -> None:
         "The folder mixes files of different models; convert or export it again.",
     )
     module.load_state_dict(dict(tensors), strict=True)
+
+
+def load_conditioner(folder: Path, expected: ConditionerConfig) -> Conditioner:
+    """The conditioner saved in ``folder`` (``Conditioner.save_pretrained``), refused when it is missing or configured
+    differently from ``expected``, the model folder's ``config.json``."""
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder} is missing: the model folder is incomplete.")
+    conditioner = Conditioner.from_pretrained(folder)
+    if conditioner.config != expected:
+        raise CheckpointError(
+            f"{folder} holds a conditioner configured differently from the folder's config.json; the folder mixes "
+            "files of different models. Convert or export it again."
+        )
+    return conditioner

@@ -19,7 +19,7 @@ from pathlib import Path
 from motionkit.conditioner import Conditioner
 from motionkit.config.model import ModelConfig
 from motionkit.errors import CheckpointError, ConfigError
-from motionkit.families.base import ModelComponents, WeightFile, check_and_load
+from motionkit.families.base import ModelComponents, WeightFile, check_and_load, load_conditioner
 from motionkit.flow import FlowSampler
 from motionkit.io.tensors import write_tensors
 from motionkit.renderer import Renderer
@@ -63,15 +63,7 @@ def load_components(folder: Path, config: ModelConfig) -> ModelComponents:
     check_and_load(renderer, folder / RENDERER_FILE)
     sampler = FlowSampler(config.flow)
     check_and_load(sampler, folder / FLOW_FILE)
-    conditioner_folder = folder / CONDITIONER_FOLDER
-    if not conditioner_folder.is_dir():
-        raise CheckpointError(f"{conditioner_folder} is missing: the model folder is incomplete.")
-    conditioner = Conditioner.from_pretrained(conditioner_folder)
-    if conditioner.config != config.conditioner:
-        raise CheckpointError(
-            f"{conditioner_folder} holds a conditioner configured differently from the folder's config.json; the "
-            f"folder mixes files of different models. Convert or export it again."
-        )
+    conditioner = load_conditioner(folder / CONDITIONER_FOLDER, config.conditioner)
     return ModelComponents(renderer=renderer, conditioner=conditioner, sampler=sampler)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from motionkit.conditioner import Conditioner
 from motionkit.errors import CheckpointError
-from motionkit.families.base import ModelComponents, WeightFile, check_and_load
+from motionkit.families.base import ModelComponents, WeightFile, check_and_load, load_conditioner
 from motionkit.families.imtalker.config import IMTalkerConfig
 from motionkit.families.imtalker.generator import IMTalkerMotion
 from motionkit.families.imtalker.renderer import IMTalkerRenderer
@@ -68,13 +68,5 @@ def load_components(folder: Path, config: IMTalkerConfig) -> ModelComponents:
     check_and_load(renderer, folder / RENDERER_FILE)
     motion = IMTalkerMotion(config.motion)
     check_and_load(motion, folder / MOTION_FILE)
-    conditioner_folder = folder / CONDITIONER_FOLDER
-    if not conditioner_folder.is_dir():
-        raise CheckpointError(f"{conditioner_folder} is missing: the model folder is incomplete.")
-    conditioner = Conditioner.from_pretrained(conditioner_folder)
-    if conditioner.config != config.conditioner:
-        raise CheckpointError(
-            f"{conditioner_folder} holds a conditioner configured differently from the folder's config.json; the "
-            f"folder mixes files of different models. Convert it again."
-        )
+    conditioner = load_conditioner(folder / CONDITIONER_FOLDER, config.conditioner)
     return ModelComponents(renderer=renderer, conditioner=conditioner, sampler=motion)

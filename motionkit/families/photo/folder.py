@@ -16,7 +16,7 @@ from pathlib import Path
 
 from motionkit.conditioner import Conditioner
 from motionkit.errors import CheckpointError
-from motionkit.families.base import ModelComponents, WeightFile, check_and_load
+from motionkit.families.base import ModelComponents, WeightFile, check_and_load, load_conditioner
 from motionkit.families.photo.config import PhotoMotionConfig
 from motionkit.families.photo.motion import ParameterMotion
 from motionkit.families.photo.renderer import PhotoRenderer
@@ -63,13 +63,5 @@ def load_components(folder: Path, config: PhotoMotionConfig) -> ModelComponents:
     (its space is the parameter vector's, :func:`parameter_space`)."""
     motion = ParameterMotion(config)
     check_and_load(motion, folder / MOTION_FILE)
-    conditioner_folder = folder / CONDITIONER_FOLDER
-    if not conditioner_folder.is_dir():
-        raise CheckpointError(f"{conditioner_folder} is missing: the model folder is incomplete.")
-    conditioner = Conditioner.from_pretrained(conditioner_folder)
-    if conditioner.config != config.conditioner:
-        raise CheckpointError(
-            f"{conditioner_folder} holds a conditioner configured differently from the folder's config.json; the "
-            "folder mixes files of different models. Export it again."
-        )
+    conditioner = load_conditioner(folder / CONDITIONER_FOLDER, config.conditioner)
     return ModelComponents(renderer=PhotoRenderer(config), conditioner=conditioner, sampler=motion)
