@@ -1,8 +1,9 @@
 """Accuracy of the geometric renderer on real photos, read back by motionkit's face stack.
 
-The landmarks of the photos and of every rendered frame come from :class:`motionkit.face.FaceStack` (the 468-point
-FaceMesh network, through :class:`motionkit.eval.face.LandmarkFaceAnalyzer`; no extra package). Run from the project
-root::
+The portraits' geometry (the renderer's input) comes from :class:`motionkit.face.FaceStack`'s 468-point mesh, as
+everywhere in motionkit; the photos and every rendered frame are read back by the refined stack (MediaPipe's attention
+mesh, 478 points with refined lips and eyelids: ``LandmarkFaceAnalyzer(refined=True)``), or with ``--mesh 468`` by
+the 468-point one. Run from the project root::
 
     PYTHONPATH=. python benchmarks/geometric_accuracy.py
     PYTHONPATH=. python benchmarks/geometric_accuracy.py --photos "astronaut 512" "hopper 600x512"
@@ -86,31 +87,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--montage", type=Path, default=None, help="also write the docs' montage PNG here")
     parser.add_argument(
+        "--mesh", choices=("478", "468"), default="478", help="the landmarker reading the frames (default: refined)"
+    )
+    parser.add_argument(
         "--photos", nargs="+", choices=list(PHOTOS), default=list(PHOTOS), help="portraits to measure (default: all)"
     )
     args = parser.parse_args()
     analyzer = LandmarkFaceAnalyzer()
+    reader = LandmarkFaceAnalyzer(refined=args.mesh == "478")
     renderer = GeometricRenderer()
     header = None
     for name in args.photos:
         photo = PHOTOS[name]()
         geometry = PortraitGeometry(analyzer.landmarks(photo[None])[0])
         portrait = renderer.encode_portrait(photo, geometry=geometry)
-        accuracy = measure_accuracy(renderer, portrait, photo, analyzer.landmarks)
+        accuracy = measure_accuracy(renderer, portrait, photo, reader.landmarks)
         row = accuracy.summary()
         if header is None:
             header = list(row)
             print(
-                f"closed eye: EAR < {CLOSED_EAR}; pose: measured / requested (worst of the sweep), share within target"
+                f"frames read by the {args.mesh}-point mesh; closed eye: EAR < {CLOSED_EAR}; pose: measured / "
+                "requested (worst of the sweep), share within target; projected (2-D fit of the photo's mesh) and 3d"
             )
             print("| photo | " + " | ".join(header) + " |")
             print("|---" * (len(header) + 1) + "|")
         print(f"| {name} | " + " | ".join(f"{row[k]:.3g}" for k in header) + " |")
-        for pose in accuracy.poses:
+        for pose, pose_3d in zip(accuracy.poses, accuracy.poses_3d):
             print(
-                f"    {pose.axis}: requested {pose.requested.tolist()} measured {np.round(pose.measured, 2).tolist()}"
+                f"    {pose.axis}: requested {pose.requested.tolist()} projected {np.round(pose.measured, 2).tolist()}"
+                f" 3d {np.round(pose_3d.measured, 2).tolist()}"
             )
         print(f"    mouth: measured {np.round(accuracy.mouth_measured, 3).tolist()}")
+        print(
+            f"    eyes: open {np.round(accuracy.open_ear, 3).tolist()} "
+            f"closed {np.round(accuracy.closed_ear, 3).tolist()}"
+        )
     if args.montage is not None:
         montage(renderer, analyzer, args.montage)
 

@@ -13,6 +13,7 @@ from motionkit.eval.geometric import (
     eye_aspect_ratios,
     measure_accuracy,
     mouth_opening,
+    projected_pose,
     relative_pose,
 )
 from motionkit.geometric import GeometricRenderer, PortraitGeometry
@@ -28,6 +29,20 @@ def test_relative_pose_recovers_a_known_rotation_scale_and_shift(astronaut_geome
         moved.append(1.3 * (reference - centre) @ rotation(yaw, pitch, roll).T + centre + np.array([5.0, -3.0, 2.0]))
     measured = relative_pose(reference, np.stack(moved))
     np.testing.assert_allclose(measured, np.array(turns), atol=1e-9)
+
+
+def test_projected_pose_recovers_a_known_rotation_from_2d_points_alone(astronaut_geometry: PortraitGeometry) -> None:
+    reference = astronaut_geometry.landmarks
+    turns = [(20.0, 0.0, 0.0), (0.0, -15.0, 0.0), (0.0, 0.0, 15.0), (-12.0, 9.0, -7.0), (0.0, 0.0, 0.0)]
+    moved = []
+    for yaw, pitch, roll in turns:
+        centre = reference.mean(axis=0)
+        frame = 0.8 * (reference - centre) @ rotation(yaw, pitch, roll).T + centre + np.array([-7.0, 4.0, 0.0])
+        frame[:, 2] = np.nan  # no depth: the fit reads the 2-D positions only
+        moved.append(frame)
+    np.testing.assert_allclose(projected_pose(reference, np.stack(moved)), np.array(turns), atol=1e-6)
+    missing = np.full((1, *reference.shape), np.nan)
+    assert np.isnan(projected_pose(reference, missing)).all()
 
 
 def test_mouth_and_eye_ratios_follow_their_formulas(astronaut_geometry: PortraitGeometry) -> None:
