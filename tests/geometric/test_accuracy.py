@@ -9,7 +9,9 @@ import pytest
 from motionkit.eval.face import LandmarkFaceAnalyzer
 from motionkit.eval.geometric import (
     CLOSED_SHARE,
+    POSE_SWEEP,
     GeometricAccuracy,
+    PoseAccuracy,
     eye_aspect_ratios,
     measure_accuracy,
     mouth_opening,
@@ -17,7 +19,9 @@ from motionkit.eval.geometric import (
     relative_pose,
 )
 from motionkit.geometric import GeometricRenderer, PortraitGeometry
-from motionkit.geometric.motion import rotation
+from motionkit.geometric.axes import PARAMETERS
+from motionkit.geometric.motion import guarded_positions, rotation
+from motionkit.geometric.topology import MESH_POINTS
 
 
 def test_relative_pose_recovers_a_known_rotation_scale_and_shift(astronaut_geometry: PortraitGeometry) -> None:
@@ -58,6 +62,23 @@ def test_mouth_and_eye_ratios_follow_their_formulas(astronaut_geometry: Portrait
     assert ears.max() < 0.5
 
 
+@pytest.mark.parametrize("photo", ["astronaut", "hopper"])
+def test_the_renderers_vertices_turn_by_the_request(renderer: GeometricRenderer, photo: str, request) -> None:  # type: ignore[no-untyped-def]
+    """The warp's geometry, read as a perfect 2-D landmarker would read it: the deformed vertices fitted with the
+    photo's own 3-D mesh (projected_pose) turn within the issue's tolerance on every axis, although the renderer
+    turns a flattened depth by a steepened angle (docs/geometric.md, Accuracy)."""
+    image, geometry = request.getfixturevalue(photo), request.getfixturevalue(f"{photo}_geometry")
+    portrait = renderer.encode_portrait(image, geometry=geometry)
+    for axis, sweep in POSE_SWEEP.items():
+        drawn = np.repeat(geometry.landmarks[None], len(sweep), axis=0)
+        for k, angle in enumerate(sweep):
+            values = np.zeros(PARAMETERS)
+            values[axis] = angle
+            drawn[k, :MESH_POINTS, :2] = guarded_positions(portrait.mesh, values, renderer.config)[0][:MESH_POINTS]
+        pose = PoseAccuracy("turn", np.asarray(sweep), projected_pose(geometry.landmarks, drawn)[:, axis])
+        assert pose.within.all(), (axis, pose.measured)
+
+
 @pytest.fixture(scope="module")
 def astronaut_accuracy(renderer: GeometricRenderer, astronaut: np.ndarray, astronaut_geometry: PortraitGeometry) -> (
     GeometricAccuracy
@@ -68,8 +89,8 @@ def astronaut_accuracy(renderer: GeometricRenderer, astronaut: np.ndarray, astro
 
 @pytest.mark.slow
 def test_roll_blink_and_jitter_meet_the_targets(astronaut_accuracy: GeometricAccuracy) -> None:
-    roll = next(p for p in astronaut_accuracy.poses if p.axis == "roll")
-    assert roll.within.all()
+    for roll in (p for p in (*astronaut_accuracy.poses, *astronaut_accuracy.poses_3d) if p.axis == "roll"):
+        assert roll.within.all()
     # the face stack's 468-point mesh (no attention model's refined eyes) reads closed lids as a narrowed eye:
     # about 0.8 of the open ratio on the astronaut (MediaPipe's refined mesh read < 0.3); docs/geometric.md
     assert astronaut_accuracy.closed_ear.max() < CLOSED_SHARE * astronaut_accuracy.open_ear.min()
@@ -81,13 +102,18 @@ def test_roll_blink_and_jitter_meet_the_targets(astronaut_accuracy: GeometricAcc
 
 
 @pytest.mark.slow
-def test_turns_read_back_in_the_requested_direction(astronaut_accuracy: GeometricAccuracy) -> None:
-    # yaw reads 80-100 % of the request here, Grace Hopper's 65-80 % (docs/geometric.md)
+def test_turns_read_back_from_the_frames(astronaut_accuracy: GeometricAccuracy) -> None:
+    # projected (the frame's 2-D landmarks fitted with the photo's mesh), yaw meets the target here (92-107 %);
+    # the 3-D reading, whose frame depths the network infers from appearance, reads 77-88 % (docs/geometric.md)
     yaw = next(p for p in astronaut_accuracy.poses if p.axis == "yaw")
-    assert (yaw.ratio > 0.7).all()
-    assert (yaw.ratio < 1.15).all()
-    pitch = next(p for p in astronaut_accuracy.poses if p.axis == "pitch")
-    assert (pitch.measured[pitch.requested < 0] < 0).all()
+    assert yaw.within.all()
+    yaw_3d = next(p for p in astronaut_accuracy.poses_3d if p.axis == "yaw")
+    assert (yaw_3d.ratio > 0.7).all()
+    assert (yaw_3d.ratio < 1.15).all()
+    # pitch reads short projected (the landmarks follow 72-79 % of the warp's vertical relief here) and long in
+    # 3-D on chin-down (the network deepens the relief); both keep the direction
+    for pitch in (p for p in (*astronaut_accuracy.poses, *astronaut_accuracy.poses_3d) if p.axis == "pitch"):
+        assert (np.sign(pitch.measured) == np.sign(pitch.requested)).all()
 
 
 @pytest.mark.slow
