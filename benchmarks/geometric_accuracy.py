@@ -1,11 +1,13 @@
 """Accuracy of the geometric renderer on real photos, read back by motionkit's face stack.
 
 The portraits' geometry (the renderer's input) comes from :class:`motionkit.face.FaceStack`'s 468-point mesh, as
-everywhere in motionkit; the photos and every rendered frame are read back by the refined stack (MediaPipe's attention
-mesh, 478 points with refined lips and eyelids: ``LandmarkFaceAnalyzer(refined=True)``), or with ``--mesh 468`` by
-the 468-point one. Run from the project root::
+in the photo family (``--geometry 478``: from the refined mesh, whose lids sit on the lid margins). The photos and
+every rendered frame are read back by the same 468-point stack (through
+:class:`motionkit.eval.face.LandmarkFaceAnalyzer`), or with ``--mesh 478`` by the refined one (MediaPipe's attention
+mesh: refined lips and eyelids, irises; ``LandmarkFaceAnalyzer(refined=True)``). Run from the project root::
 
     PYTHONPATH=. python benchmarks/geometric_accuracy.py
+    PYTHONPATH=. python benchmarks/geometric_accuracy.py --mesh 478
     PYTHONPATH=. python benchmarks/geometric_accuracy.py --photos "astronaut 512" "hopper 600x512"
     PYTHONPATH=. python benchmarks/geometric_accuracy.py --montage docs/images/geometric-montage.png
 
@@ -87,13 +89,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--montage", type=Path, default=None, help="also write the docs' montage PNG here")
     parser.add_argument(
-        "--mesh", choices=("478", "468"), default="478", help="the landmarker reading the frames (default: refined)"
+        "--mesh", choices=("468", "478"), default="468", help="the mesh reading the frames (default: 468)"
+    )
+    parser.add_argument(
+        "--geometry", choices=("468", "478"), default="468", help="the mesh the renderer moves (default: 468)"
     )
     parser.add_argument(
         "--photos", nargs="+", choices=list(PHOTOS), default=list(PHOTOS), help="portraits to measure (default: all)"
     )
     args = parser.parse_args()
-    analyzer = LandmarkFaceAnalyzer()
+    analyzer = LandmarkFaceAnalyzer(refined=args.geometry == "478")
     reader = LandmarkFaceAnalyzer(refined=args.mesh == "478")
     renderer = GeometricRenderer()
     header = None
@@ -106,8 +111,9 @@ def main() -> None:
         if header is None:
             header = list(row)
             print(
-                f"frames read by the {args.mesh}-point mesh; closed eye: EAR < {CLOSED_EAR}; pose: measured / "
-                "requested (worst of the sweep), share within target; projected (2-D fit of the photo's mesh) and 3d"
+                f"geometry from the {args.geometry}-point mesh, frames read by the {args.mesh}-point one; closed eye: "
+                f"EAR < {CLOSED_EAR}; pose: measured / requested (worst of the sweep), share within target; projected "
+                "(2-D fit of the photo's mesh) and 3d"
             )
             print("| photo | " + " | ".join(header) + " |")
             print("|---" * (len(header) + 1) + "|")
