@@ -78,7 +78,7 @@ class FaceStackConfig(BaseModel):
     refined: bool = Field(
         False,
         description="478 points from MediaPipe's attention mesh (refined lips and eyes that close, irises) instead "
-        "of the 468-point mesh; about twice the landmark network's cost.",
+        "of the 468-point mesh; the landmark network costs about 2.7 times as much.",
     )
 
 
