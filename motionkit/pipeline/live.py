@@ -198,6 +198,23 @@ class LiveSession:
             program.apply(probe, self._pipeline.motion_space, total_duration=math.inf)
         self._edits = program
 
+    def set_emotion(self, emotion: EmotionInput) -> None:
+        """Change the emotion from the next chunk on: every frame not yet sampled (those whose audio is waiting for
+        its chunk or lookahead, and all later ones) gets ``emotion`` (a label, ``"predicted"``, weights or a
+        specification, as at :meth:`motionkit.Pipeline.live`; keyframe times are session audio times). Frames
+        already emitted keep theirs and stay the context of the next window, so the change is as smooth as the
+        model makes it.
+
+        Raises:
+            ConfigError / ShapeError: an invalid emotion (nothing changes; the session stays usable).
+            SessionError: the session was finished or closed.
+        """
+        self._check_open("set the emotion")
+        conditions, motion = self._streams()
+        conditions.set_emotion(emotion)
+        if motion.pending_frames:
+            motion.replace_pending_emotion(conditions.emotion_weights(motion.frames_out, motion.frames_in))
+
     def close(self) -> None:
         """Free the session's state (models stay with the pipeline). Idempotent."""
         self._closed = True
