@@ -16,10 +16,16 @@ class LiveConfig(FrozenConfig):
     """
 
     chunk_frames: int = Field(
-        2, ge=1, description="Frames sampled together by one window and emitted together (FlowSampler.live)."
+        3,
+        ge=1,
+        description="Frames sampled together by one window and emitted together (FlowSampler.live); the work per "
+        "frame falls as 1 / chunk_frames, the first frame of a chunk waits chunk_frames - 1 frames for the others.",
     )
     lookahead_frames: int = Field(
-        2, ge=0, description="Frames of conditions after a chunk that its window waits for and sees (flow lookahead)."
+        1,
+        ge=0,
+        description="Frames of conditions after a chunk that its window waits for and sees (flow lookahead; "
+        "3 / 1 has the delay of 2 / 2 and measured as well or better on both shipped models, docs/live.md).",
     )
     encoder_lookahead_frames: int = Field(
         0,
@@ -53,7 +59,10 @@ class LiveConfig(FrozenConfig):
         "(docs/live.md); None: always the model's whole window.",
     )
     nfe: int | None = Field(
-        None, ge=2, description="Points of the ODE time grid per window; None: the model's (FlowConfig.nfe)."
+        6,
+        ge=2,
+        description="Points of the ODE time grid per window (5 Euler steps: the shipped models' live mouth and seams "
+        "stay within their targets, docs/live.md); None: the model's (FlowConfig.nfe, 10 for FLOAT's).",
     )
     edit_history_frames: int = Field(
         50,

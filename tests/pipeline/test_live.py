@@ -55,7 +55,12 @@ def test_whole_windows_without_lookahead_reproduce_offline_generation(
     with context)."""
     window = pipeline.sampler.window
     config = LiveConfig(
-        chunk_frames=window, lookahead_frames=0, audio_context_frames=40, prior_rms=None, window_margin_frames=None
+        chunk_frames=window,
+        lookahead_frames=0,
+        audio_context_frames=40,
+        prior_rms=None,
+        window_margin_frames=None,
+        nfe=None,  # the model's time grid, as offline
     )
     with pipeline.live(source, config=config, seed=4, emotion="neutral") as session:
         frames, _ = _feed(session, waveform, push=waveform.size)
