@@ -64,6 +64,14 @@ class LiveConfig(FrozenConfig):
         description="Points of the ODE time grid per window (5 Euler steps: the shipped models' live mouth and seams "
         "stay within their targets, docs/live.md); None: the model's (FlowConfig.nfe, 10 for FLOAT's).",
     )
+    max_side: int | None = Field(
+        None,
+        ge=16,
+        description="Longest side, in pixels, of a portrait given as an image: a larger one is shrunk (area filter) "
+        "before it is encoded. For families that draw at the photo's own size (photo), whose renderer's cost "
+        "follows the pixel count, this is the live frame size (docs/live.md measures it); a learned renderer draws "
+        "at its own resolution whatever the input. None: the portrait's own size.",
+    )
     edit_history_frames: int = Field(
         50,
         ge=0,

@@ -209,7 +209,8 @@ class LiveConnection:
             self.edits.program = start.edits
         neutral = start.emotion is None and self.pipeline.default_emotion == "neutral"  # said, so nothing warns
         try:
-            source = await self._run(functools.partial(self.portraits.encode, start.portrait, self.pipeline))
+            max_side = None if start.live is None else start.live.max_side
+            source = await self._run(functools.partial(self.portraits.encode, start.portrait, self.pipeline, max_side))
         except MotionkitError as error:
             raise ProtocolError("bad_portrait", str(error), fatal=True) from None
         try:
