@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from motionkit.errors import ConfigError, FaceNotFoundError
+from motionkit.errors import ConfigError, FaceNotFoundError, Fix
 from motionkit.face import FaceStack
 from motionkit.face.stack import Face
 from motionkit.io.files import atomic_path
@@ -143,8 +143,16 @@ def calibrate(
     if not (spread > 0 and np.isfinite(spread)):
         raise ConfigError(f"spread must be a positive number of standard deviations, got {spread!r}.")
     report = progress or no_progress
-    stack = stack or FaceStack(device=pipeline.device)
     space = pipeline.motion_space
+    needed = space.rank + 2
+    if samples * len(portraits) < needed:
+        raise ConfigError(
+            f"fitting the model's {space.rank} motion coefficients needs at least {needed} measured frames, but "
+            f"{len(portraits)} portrait(s) x {samples} samples render only {samples * len(portraits)}; give more "
+            "samples per portrait",
+            fix=Fix(python=f"(samples={-(-needed // len(portraits))} or more).", cli="(--samples) or portraits."),
+        )
+    stack = stack or FaceStack(device=pipeline.device)
     if audio is None:
         from motionkit.assets import demo_speech_path
 
@@ -168,7 +176,6 @@ def calibrate(
                 for name, value in measure_face(faces[0]).items():
                     values[name].append(value)
             report("measuring", index * samples + k + 1, total)
-    needed = space.rank + 2
     if len(coefficients) < needed:
         raise FaceNotFoundError(
             f"the face stack found a face in only {len(coefficients)} of the {total} rendered frames; fitting "

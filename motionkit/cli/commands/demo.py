@@ -95,9 +95,15 @@ def demo_program(duration: float) -> EditProgram:
 def _require_axes(space: MotionSpace, model: Path) -> None:
     missing = [name for name in (NOD_AXIS, TURN_AXIS) if name not in space.axes]
     if missing:
+        axes = (
+            f"its axes: {', '.join(space.axes)}"
+            if space.is_calibrated
+            else f"it has only its {space.rank} basis directions d0 .. d{space.rank - 1}"
+        )
         raise ConfigError(
-            f"the model {model} has no calibrated {' and '.join(repr(m) for m in missing)} axis (its axes: "
-            f"{', '.join(space.axes)}), so the scripted nod and turn cannot be applied; run with --no-edits."
+            f"the model {model} has no calibrated {' and '.join(repr(m) for m in missing)} axis ({axes}), so the "
+            f"scripted nod and turn cannot be applied; measure them with `motionkit calibrate --model {model}`, or "
+            "run with --no-edits."
         )
 
 
