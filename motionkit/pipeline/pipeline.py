@@ -389,7 +389,7 @@ class Pipeline:
         report("conditioning", 0, 1)
         conditions = self.condition(waveform, emotion)
         report("conditioning", 1, 1)
-        if controls or (driving is not None and controlled):
+        if controlled and (controls or driving is not None):
             conditions = self._with_controls(conditions, controls, driving, report)
         if is_silent(waveform):  # after conditioning, which refuses a clip too short for one frame
             warnings.warn(
@@ -615,7 +615,7 @@ class Pipeline:
 
     def _check_controls(self, controls: ControlsInput, controlled: bool, driving_axes: str | Sequence[str]) -> None:
         """Refuse controls for a model without them, and axes for a model whose driving video gives controls."""
-        if controls and not controlled:
+        if controls and any(values is not None for values in controls.values()) and not controlled:
             family = self.config.family if self.config is not None else type(self.sampler).__name__
             raise ConfigError(
                 f"this model (family {family}) takes no per-frame {', '.join(CONTROL_NAMES)} controls; only IMTalker "

@@ -34,6 +34,11 @@ from tests.cli.cli_helpers import one_error_line, run
 FPS = 25.0
 FRAMES = 50
 DIM = 32
+SAMPLES = 3 * (DIM + 2)
+"""Renders of the calibration test: three per fitted value (32 slopes, an intercept and the residual's spread), so
+that the fitted directions hold on renders they were not fitted on (with ``DIM + 2`` the fit is exact on any data)."""
+SPREAD = 0.5
+"""Standard deviations of the model's speech motion: small enough for the image statistics to be nearly linear."""
 
 
 @pytest.fixture(scope="module")
@@ -123,21 +128,18 @@ def test_calibration_renders_measures_and_fits_the_32_d_space(
     with pytest.raises(ConfigError, match=r"give more samples per portrait \(samples=17 or more\)"):
         calibrate(tiny_pipeline, [demo_portrait_path()] * 2, samples=10, stack=cast(FaceStack, stack))
     result = calibrate(
-        tiny_pipeline,
-        [demo_portrait_path()],
-        samples=DIM + 4,
-        spread=0.5,
-        stack=cast(FaceStack, stack),
+        tiny_pipeline, [demo_portrait_path()], samples=SAMPLES, spread=SPREAD, stack=cast(FaceStack, stack)
     )
-    assert (result.rendered, result.measured) == (DIM + 4, DIM + 4)
+    assert (result.rendered, result.measured) == (SAMPLES, SAMPLES)
     assert set(result.report) == set(MEASURED_AXES)
     assert result.kept, result.report
     axes, quality = result.save(tmp_path)
     space = tiny_pipeline.motion_space.load_axes(axes)
     assert set(space.axes) == set(result.kept)
     assert quality.is_file()
-    # a fitted axis moves its measurement by what an Offset asks (up to the statistics' curvature)
-    name = max(result.kept, key=lambda kept: result.report[kept].r2)
+    # a fitted axis moves its measurement by what an Offset asks, on a render it was not fitted on
+    name = "yaw"  # the frame's mean red
+    assert name in result.kept
     source = tiny_pipeline.encode_portrait(demo_portrait_path())
     still = MotionTrack(source.motion[:, None].repeat(1, 2, 1), fps=FPS)
     step = float(np.diff(space.axis(name).calibrated_range)[0]) / 4  # type: ignore[arg-type]
