@@ -13,7 +13,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from motionkit import Pipeline
-from motionkit.assets import demo_photo_path, demo_portrait_path
+from motionkit.assets import demo_portrait_path
 from motionkit.errors import ConfigError, NonFiniteError, ShapeError
 from motionkit.eval import pearson
 from motionkit.face import FaceStack
@@ -24,11 +24,12 @@ from motionkit.families.imtalker.controls import check_control, read_control_tra
 from motionkit.families.imtalker.face_controls import FLAME_EYE_CORNERS, measure_controls
 from motionkit.families.imtalker.generator import IMTalkerMotion
 from motionkit.families.imtalker.presets import tiny_motion
-from motionkit.geometric import AXIS_NAMES, GeometricRenderer, PortraitGeometry
-from motionkit.io import VideoReader, VideoWriter, load_image, tensor_to_image
+from motionkit.geometric import AXIS_NAMES
+from motionkit.io import VideoReader
 from motionkit.pipeline.driving import FaceCounts, FaceFollower, extended_indices, read_driving_controls
 from motionkit.testing.models import random_model_folder
 from motionkit.testing.signals import speech_like
+from motionkit.testing.videos import write_photo_video
 from motionkit.types import MotionTrack
 from tests.cli.cli_helpers import one_error_line, run
 
@@ -117,19 +118,10 @@ def test_pose_and_camera_are_smirks_rotation_vector_and_weak_perspective_camera(
 @pytest.fixture(scope="module")
 def driving(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
     """Grace Hopper drawn by the geometric renderer turning her head (known yaw in degrees per frame)."""
-    stack = FaceStack()
-    photo = load_image(demo_photo_path())
-    face = stack.face(photo)
-    renderer = GeometricRenderer()
-    drawing = renderer.encode_portrait(photo, geometry=PortraitGeometry(face.points, mask=stack.segment(photo)))
     values = np.zeros((DRIVING_FRAMES, len(AXIS_NAMES)), np.float32)
     yaw = YAW_DEGREES * np.sin(2 * np.pi * np.arange(DRIVING_FRAMES) / DRIVING_FRAMES)
     values[:, AXIS_NAMES.index("yaw")] = yaw
-    path = tmp_path_factory.mktemp("driving") / "turn.mp4"
-    with VideoWriter(path, fps=FPS, crf=12) as writer:
-        for chunk in renderer.render(drawing, MotionTrack(torch.from_numpy(values)[None], fps=FPS), 8):
-            writer.write(tensor_to_image(chunk[0]))
-    return path, yaw
+    return write_photo_video(tmp_path_factory.mktemp("driving") / "turn.mp4", values, FPS), yaw
 
 
 def measured_controls(path: Path) -> dict[str, np.ndarray]:
