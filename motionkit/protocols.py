@@ -31,7 +31,7 @@ from motionkit.space import MotionSpace
 from motionkit.types import Conditions, MotionTrack, Precision
 
 if TYPE_CHECKING:
-    from motionkit.face import Face
+    from motionkit.face import Face, FaceStackConfig
 
 
 @runtime_checkable
@@ -134,7 +134,10 @@ class MotionGenerator(Protocol):
 class ControlledMotionGenerator(Protocol):
     """A motion generator that also takes per-frame controls (``Conditions.pose``, ``cam``, ``gaze``; IMTalker's):
     it checks and fits given controls to a clip, and converts a face the face stack found in a frame into the
-    controls it can measure (the others are left out)."""
+    controls it can measure (the others are left out), with a face stack configured as ``measuring_stack`` says."""
+
+    @property
+    def measuring_stack(self) -> FaceStackConfig: ...
 
     def fit_controls(self, conditions: Conditions, controls: Mapping[str, Any]) -> Conditions: ...
 

@@ -31,7 +31,7 @@ from motionkit.config import GuidanceConfig
 from motionkit.config.live import LiveConfig
 from motionkit.config.model import FamilyConfig
 from motionkit.errors import ConfigError, EditError, FaceNotFoundError, Fix, ShapeError
-from motionkit.face import Box
+from motionkit.face import Box, FaceStack
 from motionkit.families.photo.renderer import PhotoPortrait, PhotoRenderer
 from motionkit.flow import ExplicitNoise, Solver
 from motionkit.flow.sampler import WindowedSampling
@@ -643,7 +643,8 @@ class Pipeline:
         if driving is not None:
             reader = VideoReader(driving, fps=conditions.fps)
             counts = FaceCounts()
-            follower = FaceFollower(reader.fps)  # tracks the face; each frame is measured whole
+            stack = FaceStack(config=self.sampler.measuring_stack)
+            follower = FaceFollower(reader.fps, stack=stack)  # tracks the face; each frame is measured whole
             measured = read_driving_controls(
                 self.sampler,
                 reader.frames(),

@@ -21,9 +21,18 @@ with ``(x0, y0)`` the image pixel of the canonical origin. Three things are matc
 upright) where SMIRK's is FLAME's template, the metre is :data:`FLAME_EYE_CORNERS` outer eye-corner distances, and
 FLAME's origin is put at the mesh centroid. Each is a constant offset or factor, the same for every frame.
 
-**Gaze is not measured.** IMTalker's gaze is L2CS-Net's ``(pitch, yaw)`` of the eyes; the face stack's 468-point mesh
-has no iris points (MediaPipe's iris variant is not converted, :mod:`motionkit.face.landmarks`) and its eye contours
-do not show where the pupils point, so a video gives no gaze: give it as a constant or a track.
+**Gaze** needs the irises: a refined face stack (``FaceStackConfig(refined=True)``, 478 points, irises last) gives
+them, the 468-point mesh does not (then no gaze is measured). IMTalker's gaze is L2CS-Net's per frame: two angles in
+radians of the gaze direction in the camera frame, L2CS-Net's ``(pitch, yaw)`` output, whose first angle is the
+horizontal one and the second the vertical (L2CS's ``gazeto3d``: ``g = (-cos v sin h, -sin v, -cos v cos h)`` in
+OpenCV's camera frame, ``x`` right, ``y`` down, ``z`` into the scene; looking into the camera is ``(0, 0)``). Each eye
+is a sphere of radius ``r`` = :data:`EYEBALL_RADIUS` whose pupil rests at the midpoint of the eye corners; the iris
+centre's offset ``(dx, dy)`` from there, in the head frame (the inverse of the pose fit), is the pupil's position on
+the sphere, so the eye looks along ``(dx, dy, sqrt(r^2 - dx^2 - dy^2)) / r``; the two eyes' directions are averaged,
+rotated into the camera frame by ``R`` (``g_cam``, ``x`` right, ``y`` up, ``z`` towards the viewer) and read as
+``h = atan2(-g_x, g_z)``, ``v = asin(g_y)``. The eyeball radius and the rest position are anatomical means, not
+measured per face; L2CS-Net itself is a learned regressor, so the two agree in sign and order of magnitude, not
+value for value.
 """
 
 from __future__ import annotations
@@ -38,8 +47,14 @@ FLAME_EYE_CORNERS = 0.09
 """Outer eye-corner distance of FLAME's mean head, metres: the adult mean biocular width (exocanthion to exocanthion,
 88-91 mm in anthropometric surveys), which a mean-shape head model reproduces."""
 
-MEASURED_CONTROLS = ("pose", "cam")
-"""The controls a face measures (gaze cannot be: see the module docstring)."""
+EYEBALL_RADIUS = 0.012 / FLAME_EYE_CORNERS
+"""The adult mean eyeball radius (12 mm) in canonical units (outer eye-corner distances)."""
+
+EYES = {"right": ((33, 133), 468), "left": ((263, 362), 473)}
+"""Each eye (the subject's): its corner landmarks and its iris centre in the refined mesh (MediaPipe's indices)."""
+
+REFINED_POINTS = 478
+"""Points of a face from a refined stack (the 468 and five per iris): only those have irises."""
 
 
 def smirk_pose(pose: HeadPose) -> np.ndarray:
@@ -56,6 +71,28 @@ def smirk_cam(pose: HeadPose, shape: tuple[int, int]) -> np.ndarray:
     return np.array([s, u0 / s, -v0 / s], dtype=np.float64)
 
 
+def l2cs_gaze(face: Face) -> np.ndarray | None:
+    """``(2,)`` L2CS-Net's gaze (horizontal, vertical angle in radians) of a face with irises (``None`` without)."""
+    points = face.points
+    if points.shape[0] < REFINED_POINTS:
+        return None
+    pose = face.pose
+    head = ((points * CAMERA_FROM_IMAGE - pose.translation) @ pose.rotation) / pose.scale  # camera -> head frame
+    directions = []
+    for corners, iris in EYES.values():
+        planar = (head[iris, :2] - head[list(corners), :2].mean(axis=0)) / EYEBALL_RADIUS
+        planar /= max(1.0, float(np.linalg.norm(planar)))  # a pupil beyond the sphere's rim looks sideways
+        directions.append(np.array([planar[0], planar[1], np.sqrt(max(0.0, 1.0 - float(planar @ planar)))]))
+    gaze = pose.rotation @ np.mean(directions, axis=0)
+    gaze /= np.linalg.norm(gaze)
+    return np.array([np.arctan2(-gaze[0], gaze[2]), np.arcsin(np.clip(gaze[1], -1.0, 1.0))])
+
+
 def measure_controls(face: Face, shape: tuple[int, int]) -> dict[str, np.ndarray]:
-    """The :data:`MEASURED_CONTROLS` of ``face`` in a frame of ``shape = (H, W)``: ``{"pose": (3,), "cam": (3,)}``."""
-    return {"pose": smirk_pose(face.pose), "cam": smirk_cam(face.pose, shape)}
+    """The controls of ``face`` in a frame of ``shape = (H, W)``: ``{"pose": (3,), "cam": (3,)}``, and ``"gaze": (2,)``
+    when the face has irises (a refined stack)."""
+    controls = {"pose": smirk_pose(face.pose), "cam": smirk_cam(face.pose, shape)}
+    gaze = l2cs_gaze(face)
+    if gaze is not None:
+        controls["gaze"] = gaze
+    return controls

@@ -30,7 +30,7 @@ from motionkit.conditioner.audio_encoder import projection_head
 from motionkit.config._base import FrozenConfig
 from motionkit.config.flow import FlowConfig, GuidanceConfig
 from motionkit.errors import ConfigError, ShapeError
-from motionkit.face import Face
+from motionkit.face import Face, FaceStackConfig
 from motionkit.families.imtalker import face_controls
 from motionkit.families.imtalker.controls import ControlInput, fit_controls
 from motionkit.families.imtalker.guidance import AudioGuidance
@@ -117,9 +117,14 @@ class IMTalkerMotion(WindowedSampling, nn.Module):
         the clip's frames) set (:func:`~motionkit.families.imtalker.controls.fit_controls`)."""
         return fit_controls(conditions, controls, self.motion_config.control_dims())
 
+    @property
+    def measuring_stack(self) -> FaceStackConfig:
+        """The face stack that measures the controls: the refined one (its irises give the gaze)."""
+        return FaceStackConfig(refined=True)
+
     def measure_controls(self, face: Face, shape: tuple[int, int]) -> dict[str, np.ndarray]:
-        """The pose and camera of a face found by the face stack in a frame of ``shape = (H, W)``, in SMIRK's units
-        (:mod:`~motionkit.families.imtalker.face_controls`; gaze is not measured)."""
+        """The pose and camera (SMIRK's units) and, for a face with irises, the gaze (L2CS-Net's) of a face found by
+        the face stack in a frame of ``shape = (H, W)`` (:mod:`~motionkit.families.imtalker.face_controls`)."""
         return face_controls.measure_controls(face, shape)
 
     def project_controls(self, conditions: Conditions) -> torch.Tensor:

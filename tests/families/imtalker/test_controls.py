@@ -16,12 +16,12 @@ from motionkit import Pipeline
 from motionkit.assets import demo_portrait_path
 from motionkit.errors import ConfigError, NonFiniteError, ShapeError
 from motionkit.eval import pearson
-from motionkit.face import FaceStack
+from motionkit.face import FaceStack, FaceStackConfig
 from motionkit.face.canonical import canonical_face
 from motionkit.face.landmarks import FaceLandmarks
 from motionkit.face.pose import CAMERA_FROM_IMAGE
 from motionkit.families.imtalker.controls import check_control, read_control_track, with_controls
-from motionkit.families.imtalker.face_controls import FLAME_EYE_CORNERS, measure_controls
+from motionkit.families.imtalker.face_controls import EYEBALL_RADIUS, EYES, FLAME_EYE_CORNERS, measure_controls
 from motionkit.families.imtalker.generator import IMTalkerMotion
 from motionkit.families.imtalker.presets import tiny_motion
 from motionkit.geometric import AXIS_NAMES
@@ -115,6 +115,26 @@ def test_pose_and_camera_are_smirks_rotation_vector_and_weak_perspective_camera(
     np.testing.assert_allclose(-s * (head[:, 1] + ty), 2 * points[:, 1] / width - 1, atol=1e-9)
 
 
+def test_gaze_is_l2cs_angles_of_the_eyes_direction_from_the_irises() -> None:
+    """Irises placed where eyes turned along a known head-frame direction put them: the measured gaze is that
+    direction, rotated by the head, in L2CS-Net's angles; a face without irises has no gaze."""
+    canonical = canonical_face().points
+    looking = np.array([0.3, -0.2, np.sqrt(1 - 0.3**2 - 0.2**2)])  # to the head's right and down
+    irises = []
+    for corners, _ in EYES.values():
+        rest = canonical[list(corners)].mean(axis=0)
+        irises.append(rest + EYEBALL_RADIUS * np.array([looking[0], looking[1], 0.0]))
+    head = np.concatenate([canonical, np.repeat(irises[:1], 5, axis=0), np.repeat(irises[1:], 5, axis=0)])
+    rotation = Rotation.from_rotvec([0.1, 0.25, -0.05]).as_matrix()
+    points = (80.0 * head @ rotation.T + np.array([256.0, -256.0, 0.0])) * CAMERA_FROM_IMAGE
+    face = FaceStack.describe(FaceLandmarks(points, 1.0, None))  # type: ignore[arg-type]
+    gaze = measure_controls(face, (512, 512))["gaze"]
+    g = rotation @ looking  # camera frame: x right, y up, z towards the viewer
+    np.testing.assert_allclose(gaze, [np.arctan2(-g[0], g[2]), np.arcsin(g[1])], atol=1e-6)
+    assert gaze[0] < 0 < g[0]  # L2CS: a positive first angle looks towards the image's left
+    assert "gaze" not in measure_controls(FaceStack.describe(FaceLandmarks(points[:468], 1.0, None)), (512, 512))  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="module")
 def driving(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
     """Grace Hopper drawn by the geometric renderer turning her head (known yaw in degrees per frame)."""
@@ -124,11 +144,12 @@ def driving(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]
     return write_photo_video(tmp_path_factory.mktemp("driving") / "turn.mp4", values, FPS), yaw
 
 
-def measured_controls(path: Path) -> dict[str, np.ndarray]:
+def measured_controls(path: Path, refined: bool = True) -> dict[str, np.ndarray]:
     reader = VideoReader(path, fps=FPS)
     counts = FaceCounts()
+    stack = FaceStack(config=FaceStackConfig(refined=refined))
     controls = read_driving_controls(
-        IMTalkerMotion(tiny_motion()), reader.frames(), follower=FaceFollower(reader.fps), counts=counts
+        IMTalkerMotion(tiny_motion()), reader.frames(), follower=FaceFollower(reader.fps, stack=stack), counts=counts
     )
     assert (counts.frames, counts.missing) == (DRIVING_FRAMES, 0)
     return controls
@@ -136,9 +157,16 @@ def measured_controls(path: Path) -> dict[str, np.ndarray]:
 
 def test_head_pose_and_camera_measured_on_a_video(driving: tuple[Path, np.ndarray]) -> None:
     path, yaw = driving
+    assert set(measured_controls(path, refined=False)) == {"pose", "cam"}  # the 468-point mesh has no irises
     controls = measured_controls(path)
-    assert set(controls) == {"pose", "cam"}  # gaze is not measured: the mesh has no iris points
+    assert set(controls) == {"pose", "cam", "gaze"}
     assert controls["pose"].shape == controls["cam"].shape == (DRIVING_FRAMES, 3)
+    assert controls["gaze"].shape == (DRIVING_FRAMES, 2)
+    # the drawn eyes turn with the head, so the gaze (in the camera frame) follows the turn: L2CS's first angle is
+    # positive towards the image's left; measured correlation -0.976, slope -0.75, mean (0.02, 0.04) rad
+    assert pearson(controls["gaze"][:, 0], yaw) <= -0.95
+    assert -1.3 < np.polyfit(np.radians(yaw), controls["gaze"][:, 0], 1)[0] < -0.5
+    assert np.abs(controls["gaze"].mean(axis=0)).max() < 0.15
     # a turn to the image's right is a positive rotation about y; measured: correlation 0.976, slope 0.65 (the face
     # stack reads the turn the geometric renderer draws as about two thirds of its angle)
     turn = controls["pose"][:, 1]
@@ -181,11 +209,12 @@ def test_generate_takes_controls_and_measures_them_on_a_driving_video(
     # a driving video gives pose and camera, played back and forth over the speech; a given control replaces one
     measured = measured_controls(driving[0])
     indices = extended_indices(DRIVING_FRAMES, frames, "ping-pong")
+    extended = {name: track[indices] for name, track in measured.items()}
+    assert set(extended) == {"pose", "cam", "gaze"}
     from_video = sampled(tiny_pipeline, speech, driving=driving[0])
-    expected = sampled(tiny_pipeline, speech, controls={name: track[indices] for name, track in measured.items()})
-    torch.testing.assert_close(from_video, expected, atol=0, rtol=0)
+    torch.testing.assert_close(from_video, sampled(tiny_pipeline, speech, controls=extended), atol=0, rtol=0)
     replaced = sampled(tiny_pipeline, speech, driving=driving[0], controls={"pose": pose})
-    expected = sampled(tiny_pipeline, speech, controls={"pose": pose, "cam": measured["cam"][indices]})
+    expected = sampled(tiny_pipeline, speech, controls={**extended, "pose": pose})
     torch.testing.assert_close(replaced, expected, atol=0, rtol=0)
     with pytest.raises(ShapeError, match="the cam track has 3 frames but the clip has 20"):
         sampled(tiny_pipeline, speech, controls={"cam": np.ones((3, 3))})
