@@ -28,7 +28,7 @@ def add_control_options(parser: argparse.ArgumentParser) -> None:
         "per-frame controls (IMTalker models only)",
         "each a constant for the whole clip or a track file with one row per frame (.csv, optional header, or .npy "
         "(frames, values)), at least as long as the speech (a longer one is cut); with --pose-from the video's "
-        "measured pose and camera are used unless given here. Write a constant that starts with a minus as "
+        "measured pose, camera and gaze are used unless given here. Write a constant that starts with a minus as "
         "--pose=-0.1,0,0.",
     )
     for name in CONTROL_NAMES:

@@ -624,8 +624,8 @@ class Pipeline:
             )
         if controlled and driving_axes != "pose":
             raise ConfigError(
-                "this model takes the head pose and camera of the driving video as its per-frame controls, not as "
-                f"axes; drop driving_axes={driving_axes!r}",
+                "this model takes the head pose, camera and gaze of the driving video as its per-frame controls, not "
+                f"as axes; drop driving_axes={driving_axes!r}",
                 fix=Fix(python="(leave driving_axes at 'pose').", cli="(drop --pose-axes)."),
             )
 

@@ -32,7 +32,7 @@ motion is sampled from the speech (seeded: the same seed gives the same video), 
 EditProgram JSON (see docs/motion-space.md), and rendered frame chunk by frame chunk into the file.
 
 An IMTalker model also takes per-frame head pose, camera and gaze (--pose, --cam, --gaze, as constants or
-tracks); --pose-from VIDEO measures its pose and camera on the video's face.
+tracks); --pose-from VIDEO measures its pose, camera and gaze on the video's face.
 
 examples:
   motionkit generate portrait.jpg speech.wav -o talking.mp4 --model models/float-512 --emotion happy
@@ -65,8 +65,8 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         type=Path,
         metavar="VIDEO",
         help="mixed driving: the head pose follows the face of this video (relative, played back and forth when "
-        "shorter than the speech) and the lips the speech; for an IMTalker model, the pose and camera controls are "
-        "measured on its face (default: all motion from the speech)",
+        "shorter than the speech) and the lips the speech; for an IMTalker model, the pose, camera and gaze controls "
+        "are measured on its face (default: all motion from the speech)",
     )
     parser.add_argument(
         "--pose-axes",

@@ -1,4 +1,5 @@
-"""IMTalker's head-pose and camera controls measured by motionkit's face stack, in the units IMTalker was trained on.
+"""IMTalker's head-pose, camera and gaze controls measured by motionkit's face stack, in the units IMTalker was
+trained on.
 
 IMTalker reads SMIRK's per-frame ``pose_params`` and ``cam`` (spec section 3.3). SMIRK regresses FLAME: ``pose_params``
 is FLAME's global head rotation as an axis-angle vector (radians: the direction is the axis, the norm the angle) in
