@@ -103,7 +103,8 @@ def report(results: list[dict[str, object]]) -> None:
     for threads in sorted({int(str(r["threads"])) for r in results}):
         mine = [r for r in results if r["threads"] == threads]
         print(f"\n== {threads} thread(s), ATen ISA {mine[0]['isa']}, {mine[0]['rows']} rows")
-        print(f"{'layer':<20} {'in x out':>11} {'packed ms (GFLOP/s)':>22} {'F.linear ms (GFLOP/s)':>22}")
+        header = "wall ms (GFLOP/s), CPU ms"
+        print(f"{'layer':<20} {'in x out':>11}   packed: {header:<28} F.linear: {header}")
         totals = {path: [0.0, 0.0] for path in PATHS}
         for packed, plain in zip(mine[::2], mine[1::2]):
             calls = float(str(packed["calls_per_forward"]))
@@ -112,8 +113,8 @@ def report(results: list[dict[str, object]]) -> None:
                 wall, cpu = float(str(row["wall_ms"])), float(str(row["cpu_ms"]))
                 totals[str(row["path"])][0] += calls * wall
                 totals[str(row["path"])][1] += calls * cpu
-                cells.append(f"{wall:8.2f} ({float(str(row['gflops_wall'])):5.0f})")
-            print(f"{packed['layer']!s:<20} {packed['in']!s:>5} x {packed['out']!s:<5} {cells[0]:>22} {cells[1]:>22}")
+                cells.append(f"{wall:8.2f} ({float(str(row['gflops_wall'])):5.0f}), {cpu:8.2f}")
+            print(f"{packed['layer']!s:<20} {packed['in']!s:>5} x {packed['out']!s:<5}   {cells[0]:<36} {cells[1]}")
         (pw, pc), (fw, fc) = totals["packed"], totals["F.linear"]
         print(
             f"one forward's linears: packed {pw:.1f} ms wall / {pc:.1f} ms CPU, F.linear {fw:.1f} / {fc:.1f}: "
