@@ -13,12 +13,18 @@
 # About 6-8 minutes on an idle 2-core machine; on a shared one the wall times mean little (each script prints process
 # CPU time too). CSV files go to $OUT (default benchmarks/results), the log to $OUT/cpu_vs_official.log.
 #   bash benchmarks/cpu_vs_official.sh
+# CPU_VS_OFFICIAL_SMOKE=1 checks the script itself in a few minutes on any machine: the tiny flow model for the
+# window, the 64 px renderer for the end-to-end run, few repeats (figures meaningless).
 set -u
 OUT=${OUT:-benchmarks/results}
 mkdir -p "$OUT"
 exec > >(tee "$OUT/cpu_vs_official.log") 2>&1
 export PYTHONPATH=".:kernels${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
 THREADS=2
+MODEL=float-512 REPEATS=10 PIPELINE_SIZE=(--reduced-from 1000 --reduced-reference 1000)
+if [ "${CPU_VS_OFFICIAL_SMOKE:-0}" = 1 ]; then
+    MODEL=tiny REPEATS=2 PIPELINE_SIZE=(--reduced-from 0 --reduced-reference 1000)
+fi
 date -u
 lscpu | grep -E "Model name|^CPU\(s\)|Thread\(s\) per core"
 echo "instruction sets: $(grep -o -E 'avx512f|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
@@ -29,16 +35,16 @@ for isa in native avx2; do
         isa_env=()
     fi
     echo "#### $isa, $THREADS threads"
-    env ${isa_env[@]+"${isa_env[@]}"} python benchmarks/linear.py --threads "$THREADS" --repeats 10 \
+    env ${isa_env[@]+"${isa_env[@]}"} python benchmarks/linear.py --threads "$THREADS" --repeats "$REPEATS" \
         --csv "$OUT/linear_cpu_${THREADS}t_$isa.csv"
     for policy in motionkit libgomp-default; do
         policy_env=()
         [ "$policy" = libgomp-default ] && policy_env=(GOMP_SPINCOUNT=300000)
         echo "## one window, wait policy: $policy"
-        env ${isa_env[@]+"${isa_env[@]}"} ${policy_env[@]+"${policy_env[@]}"} python benchmarks/sampler.py --sections eager --models float-512 \
+        env ${isa_env[@]+"${isa_env[@]}"} ${policy_env[@]+"${policy_env[@]}"} python benchmarks/sampler.py --sections eager --models "$MODEL" \
             --threads "$THREADS" --repeats 2 | grep -E "fp32|max-abs"
     done
-    env ${isa_env[@]+"${isa_env[@]}"} python benchmarks/pipeline.py --seconds 3 --threads "$THREADS" --reduced-from 1000 \
-        --reduced-reference 1000 --csv "$OUT/pipeline_cpu_official_${THREADS}t_$isa.csv"
+    env ${isa_env[@]+"${isa_env[@]}"} python benchmarks/pipeline.py --seconds 3 --threads "$THREADS" \
+        "${PIPELINE_SIZE[@]}" --csv "$OUT/pipeline_cpu_official_${THREADS}t_$isa.csv"
 done
 date -u
