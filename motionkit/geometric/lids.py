@@ -20,7 +20,8 @@ corners (``u`` along the eye from the outer corner, 0 .. 1, ``v`` across it, dow
   the lid's edge: the lid curves away from the light as it covers the eyeball) and the upper edge carries a lash
   line, a darkening ``lash_darkness * b * exp(-(d / (lash_width * w))^2)`` at distance ``d`` from ``E``;
 - closed lids meet ``lid_sag`` eye widths (scaled by the margin's profile) below the landmarks' meeting line at the
-  eye's middle (``sag``): a closed lid's edge curves down over the eyeball (a straight meeting line read as a narrowed eye, 0.13-0.23 on Grace Hopper, against 0.10-0.16).
+  eye's middle (``sag``): a closed lid's edge curves down over the eyeball (a straight meeting line read as a
+  narrowed eye in the refined mesh, 0.13-0.23 on Grace Hopper against 0.10-0.16).
 
 Only the two eye boxes are read and written, and only pixels whose value changes are written (the identity map is
 skipped), so a frame without a blink is untouched.
