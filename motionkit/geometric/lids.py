@@ -116,8 +116,8 @@ def _eye_box(
     open_up, open_low = upper_v - margin, lower_v + margin
     slid_up = in_up & (v > open_up)
     slid_low = in_low & (v < open_low)
-    covered[slid_up] = ((v - open_up) / (edge_up - open_up))[slid_up]
-    covered[slid_low] = ((open_low - v) / (open_low - edge_low))[slid_low]
+    covered[slid_up] = (v - open_up)[slid_up] / (edge_up - open_up)[slid_up]
+    covered[slid_low] = (open_low - v)[slid_low] / (open_low - edge_low)[slid_low]
     lash = config.lash_width * width
     # the lash line lies along the upper lid's edge, only where the lid covers the eye (not beyond its corners)
     darkening = config.lash_darkness * np.exp(-(((v - edge_up) / lash) ** 2)) * (margin > 0.0)
