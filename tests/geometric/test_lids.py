@@ -80,7 +80,6 @@ def _ears(renderer: GeometricRenderer, portrait: GeometricPortrait, reader: Land
     return eye_aspect_ratios(np.stack([reader.landmarks(frame[None])[0] for frame in frames]))
 
 
-@pytest.mark.slow
 def test_blink_one_closes_the_astronauts_eyes(
     renderer: GeometricRenderer, astronaut_portrait: GeometricPortrait, refined: LandmarkFaceAnalyzer
 ) -> None:
@@ -90,7 +89,6 @@ def test_blink_one_closes_the_astronauts_eyes(
     assert (half < open_).all()
 
 
-@pytest.mark.slow
 def test_blink_one_closes_grace_hoppers_eyes_behind_her_glasses(
     renderer: GeometricRenderer, hopper: np.ndarray, hopper_geometry: PortraitGeometry, refined: LandmarkFaceAnalyzer
 ) -> None:
