@@ -9,7 +9,8 @@ Per portrait (once): the control mesh (:mod:`~motionkit.geometric.mesh`), its de
 (:mod:`~motionkit.geometric.depth`), the pixel-to-triangle map of the region of influence and the mouth data. Per
 frame: the vertices move (:mod:`~motionkit.geometric.motion`), each region pixel finds its deformed triangle and
 samples the source with ``grid_sample`` (:mod:`~motionkit.geometric.warp`), the open mouth is drawn
-(:mod:`~motionkit.geometric.mouth`). Pixels of triangles whose vertices did not move are the input, bit for bit;
+(:mod:`~motionkit.geometric.mouth`), and a blinking eye's lids are drawn over the warped frame
+(:mod:`~motionkit.geometric.lids`). Pixels of triangles whose vertices did not move are the input, bit for bit;
 identical parameters give identical frames.
 """
 
