@@ -241,6 +241,15 @@ class PendingConditions:
         self.audio = torch.cat([self.audio, audio], dim=1)
         self.emotion = torch.cat([self.emotion, emotion], dim=1)
 
+    def replace_emotion(self, emotion: torch.Tensor) -> None:
+        """Replace the pending frames' emotion with ``(B, n, E)`` weights, ``n`` = :attr:`frames` (moved to the
+        device and dtype of ``like``)."""
+        if emotion.shape != self.emotion.shape:
+            raise ShapeError(
+                f"the pending frames' emotion has shape {tuple(self.emotion.shape)}, got {tuple(emotion.shape)}."
+            )
+        self.emotion = emotion.to(device=self.like.device, dtype=self.like.dtype)
+
     def peek(self, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The first ``frames`` frames (fewer if fewer are pending), left pending."""
         return self.audio[:, :frames], self.emotion[:, :frames]

@@ -1,4 +1,5 @@
-"""Synthetic talking-head videos with known parameters, for the video-driven tests (drive, dub, pose from video).
+"""Synthetic talking-head videos with known parameters, for the video-driven tests (drive, dub, pose from video):
+faces of the synthetic world, and the bundled photo drawn by the geometric renderer.
 
 Each axis moves at its own rate, so a correlation against the truth tells the axes apart: yaw at
 ``YAW_HZ``, pitch at ``PITCH_HZ`` (phase-shifted) and the mouth at ``MOUTH_HZ``; roll, blink and brows rest.
@@ -9,9 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from motionkit.data.synthetic import FaceParams, SyntheticWorld
-from motionkit.io import VideoWriter
+from motionkit.face import FaceStack
+from motionkit.geometric import GeometricRenderer, PortraitGeometry
+from motionkit.io import VideoWriter, load_image, tensor_to_image
+from motionkit.types import MotionTrack
 
 YAW_HZ = 0.5
 PITCH_HZ = 0.8
@@ -56,4 +61,27 @@ def write_world_video(
     frames = world.render(world.identity(identity_seed), params)
     with VideoWriter(path, fps=fps, crf=crf, audio=audio, sample_rate=sample_rate) as writer:
         writer.write(frames)
+    return path
+
+
+def write_photo_video(path: Path, values: np.ndarray, fps: float, *, crf: int = 12, chunk: int = 10) -> Path:
+    """The bundled photo (Grace Hopper) drawn by the geometric renderer following ``values`` ``(T, 7)`` (the
+    renderer's axes, :data:`motionkit.geometric.AXIS_NAMES`, per frame) into an MP4 at ``path``; returns ``path``.
+    Runs with one torch thread (small operations on a shared CPU)."""
+    from motionkit.assets import demo_photo_path
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        stack = FaceStack()
+        photo = load_image(demo_photo_path())
+        face = stack.face(photo)
+        renderer = GeometricRenderer()
+        drawing = renderer.encode_portrait(photo, geometry=PortraitGeometry(face.points, mask=stack.segment(photo)))
+        track = MotionTrack(torch.from_numpy(np.asarray(values, np.float32))[None], fps=fps)
+        with VideoWriter(path, fps=fps, crf=crf) as writer:
+            for frames in renderer.render(drawing, track, chunk):
+                writer.write(tensor_to_image(frames[0]))
+    finally:
+        torch.set_num_threads(threads)
     return path

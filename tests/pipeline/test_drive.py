@@ -18,11 +18,11 @@ from motionkit.eval import pearson
 from motionkit.eval.face import SyntheticFaceAnalyzer
 from motionkit.eval.geometric import mouth_opening, relative_pose
 from motionkit.face import FaceStack
-from motionkit.geometric import AXIS_NAMES, GeometricRenderer, PortraitGeometry
-from motionkit.io import VideoWriter, load_image, tensor_to_image
+from motionkit.geometric import AXIS_NAMES
+from motionkit.io import VideoWriter, load_image
 from motionkit.pipeline import Pipeline
 from motionkit.pipeline.driving import extended_indices, resolve_axes, transfer_program
-from motionkit.testing.videos import talking_params, write_world_video
+from motionkit.testing.videos import talking_params, write_photo_video, write_world_video
 from motionkit.types import MotionTrack
 
 FPS = 25.0
@@ -165,26 +165,15 @@ def stack() -> FaceStack:
 
 
 @pytest.fixture(scope="module")
-def photo_driving(stack: FaceStack, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+def photo_driving(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
     """Grace Hopper drawn by the geometric renderer turning, nodding and talking (known parameters)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # see the one_thread fixture: small ops on a shared CPU
-    photo = load_image(demo_photo_path())
-    face = stack.face(photo)
-    renderer = GeometricRenderer()
-    drawing = renderer.encode_portrait(photo, geometry=PortraitGeometry(face.points, mask=stack.segment(photo)))
     t = np.arange(PHOTO_FRAMES) / FPS
     values = np.zeros((PHOTO_FRAMES, len(AXIS_NAMES)), np.float32)
     column = {name: i for i, name in enumerate(AXIS_NAMES)}
     values[:, column["yaw"]] = 15 * np.sin(2 * np.pi * 0.6 * t)
     values[:, column["pitch"]] = 10 * np.sin(2 * np.pi * 0.9 * t + 1)
     values[:, column["mouth"]] = 0.15 * (1 - np.cos(2 * np.pi * 1.2 * t))
-    track = MotionTrack(torch.from_numpy(values)[None], fps=FPS)
-    path = tmp_path_factory.mktemp("photo") / "hopper.mp4"
-    with VideoWriter(path, fps=FPS, crf=12) as writer:
-        for chunk in renderer.render(drawing, track, 10):
-            writer.write(tensor_to_image(chunk[0]))
-    torch.set_num_threads(threads)
+    path = write_photo_video(tmp_path_factory.mktemp("photo") / "hopper.mp4", values, FPS)
     return path, values
 
 
