@@ -97,3 +97,9 @@ def test_blink_one_closes_grace_hoppers_eyes_behind_her_glasses(
     assert (closed < CLOSED_SHARE_DRAWN * open_).all()
     assert (closed < half).all()
     assert (half < open_).all()
+
+
+@pytest.mark.parametrize("values", [{"lid_sag": 0.2}, {"lid_margin": 0.0, "lid_sag": 0.0}, {"lid_band": -0.1}])
+def test_lid_settings_out_of_range_are_refused(values: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="drawn lids need"):
+        GeometricConfig(**values)
