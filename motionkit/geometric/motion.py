@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from motionkit.errors import EditError
-from motionkit.geometric.axes import AXIS_NAMES, BROWS, MOUTH, PITCH, ROLL, YAW
+from motionkit.geometric.axes import AXIS_NAMES, BLINK_LEFT, BLINK_RIGHT, BROWS, MOUTH, PITCH, ROLL, YAW
 from motionkit.geometric.config import GeometricConfig
 from motionkit.geometric.mesh import ControlMesh, signed_areas
 from motionkit.geometric.topology import MESH_POINTS
@@ -125,22 +125,26 @@ def guarded_positions(mesh: ControlMesh, values: np.ndarray, config: GeometricCo
     vertices near the folds (``guard_rings`` rings of neighbours around them, doubled up to ``GUARD_GROWTHS - 1``
     times until the blend unfolds them, tapered by one smoothing pass) blend towards a target that cannot fold
     there, ``dst = target + a_v (full - target)`` with ``a_v = 1 - w_v (1 - s)``, and ``s`` is the largest share
-    (bisection) with no fold. The first target is the flat turn of :func:`deform`. Folds it cannot undo come from the
-    expressions (lids meeting at a blink's end, say): the second target is the same turn without expressions
-    (itself guarded), so only the expressions near the folds are held back and the head keeps its turn. If neither
-    unfolds them, the whole deformation is scaled back towards the photo the same way (``P_xy + s (dst - P_xy)``).
+    (bisection) with no fold. The first target is the flat turn of :func:`deform`. Folds it cannot undo may come
+    from the lids meeting at a blink's end: where a folded triangle has a vertex the blinks move, the second target
+    is the same turn and expression with the eyes open (itself guarded), so only the lids near the folds are held
+    back and the head keeps its turn. The mouth is not
+    held back this way (removed near a fold, the lips would not move at all): if neither target unfolds them, the
+    whole deformation is scaled back towards the photo the same way (``P_xy + s (dst - P_xy)``).
     The share is 1 when nothing folded.
     """
     full = deform(mesh, values)
     if not folds(mesh, full, config).any():
         return full, 1.0
     targets = [deform(mesh, values, flat=True)]
-    if np.any(values[MOUTH : BROWS + 1]):
-        bare = np.array(values, dtype=np.float64)
-        bare[MOUTH : BROWS + 1] = 0.0
-        targets.append(guarded_positions(mesh, bare, config)[0])
     seeds = np.zeros(len(full))
     seeds[mesh.triangles[folds(mesh, full, config)].ravel()] = 1.0
+    lids = [BLINK_LEFT, BLINK_RIGHT]
+    lid_vertices = np.abs(mesh.basis[[axis - MOUTH for axis in lids]]).sum(axis=(0, 2)) > 0
+    if np.any(values[lids]) and np.any(seeds.astype(bool) & lid_vertices):
+        bare = np.array(values, dtype=np.float64)
+        bare[lids] = 0.0
+        targets.append(guarded_positions(mesh, bare, config)[0])
     degree = np.asarray(mesh.adjacency.sum(axis=1)).ravel()
     for target in targets:
         for growth in range(GUARD_GROWTHS):
