@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import torch
 from harness import machine, write_csv
-from PIL import Image
 
 from motionkit import LiveConfig, Pipeline
 from motionkit.assets import bundled_model_path, demo_photo_path, demo_portrait_path, demo_speech_path
@@ -89,15 +88,6 @@ class Setting:
 
 
 # ---------------------------------------------------------------------------------------------------- latency
-
-
-def portrait_image(path: Path, max_side: int | None) -> np.ndarray:
-    """The portrait as ``(H, W, 3)`` uint8, shrunk (Lanczos) so that its longer side is at most ``max_side``."""
-    image = Image.open(path).convert("RGB")
-    if max_side is not None and max(image.size) > max_side:
-        scale = max_side / max(image.size)
-        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
-    return np.asarray(image)
 
 
 def latency(pipeline: Pipeline, portrait: Any, config: LiveConfig, seconds: float) -> dict[str, Any]:
@@ -311,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--nfe", default=None, help=f"time-grid points (default LiveConfig's; {MODEL_NFE!r}: the model's)"
     )
-    parser.add_argument("--max-side", type=int, default=None, help="shrink the latency portrait to this many px")
+    parser.add_argument("--max-side", type=int, default=None, help="LiveConfig.max_side of the latency session")
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--clip-seconds", type=float, default=8.0)
     parser.add_argument("--seeds", type=int, default=4)
@@ -326,8 +316,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in args.models.split(","):
         pipeline = Pipeline.from_pretrained(bundled_model_path(name))
         default = Setting.parse(args.latency_config or _setting(LiveConfig())).config(args.nfe)
+        default = default.model_copy(update={"max_side": args.max_side})
         if "latency" in sections:
-            figures = latency(pipeline, portrait_image(PORTRAITS[name](), args.max_side), default, args.seconds)
+            figures = latency(pipeline, PORTRAITS[name](), default, args.seconds)
             rows.append(
                 {"model": name, "section": "latency", "setting": _setting(default), "nfe": default.nfe, **figures}
             )

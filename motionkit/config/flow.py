@@ -105,5 +105,11 @@ class FlowConfig(FrozenConfig):
         return self.context + self.window
 
     @property
+    def attention_reach(self) -> int:
+        """Frames on either side a token's output can depend on in one forward: ``depth x attention_window`` with
+        a banded attention, at most ``L' + L - 1`` (the whole sequence)."""
+        return min(self.depth * self.attention_window, self.sequence_length - 1)
+
+    @property
     def head_dim(self) -> int:
         return self.hidden_dim // self.num_heads

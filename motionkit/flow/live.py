@@ -73,7 +73,7 @@ class LiveMotion:
         chunk_frames: ``c``, frames emitted per window.
         lookahead_frames: ``A``, condition frames after a chunk that its window waits for.
         window_frames: ``W``, frames of each window (default the model's ``L``; fewer is cheaper, a partial window
-            at the first ``L' + W`` positions).
+            at the first ``L' + W`` positions, and then at most ``c + A + FlowConfig.attention_reach`` frames).
         output: applied to every emitted ``(B, n, D)`` chunk (a family's map from the flow model's space to its
             motion, e.g. the photo family's de-normalisation); the context keeps the flow model's values.
 
@@ -91,7 +91,13 @@ class LiveMotion:
         window_frames: int | None = None,
         output: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
-        self.window_frames = check_live_sizes(chunk_frames, lookahead_frames, window_frames, config.window)
+        size = check_live_sizes(chunk_frames, lookahead_frames, window_frames, config.window)
+        if window_frames is not None:
+            # a partial window's frames past the attention's reach from the visible ones cannot reach the chunk in
+            # an evaluation (only through the states between solver steps): the banded synthetic-demo gave the
+            # same figures without them (docs/live.md), at less work
+            size = min(size, chunk_frames + lookahead_frames + config.attention_reach)
+        self.window_frames = size
         self.output = output
         self.sampler = sampler
         self.config = config

@@ -148,6 +148,13 @@ def test_partial_windows_sample_the_first_positions_of_a_window(tiny_sampler, ti
         )
     assert first.shape == (1, W, tiny_config.motion_dim)
     torch.testing.assert_close(partial[:, :c], first[:, :c], rtol=0, atol=0)
+    # a partial window holds no frames past the attention's reach (tiny: 2 blocks of +/-2 frames) from the visible
+    # ones; a whole window keeps all
+    reach = tiny_config.depth * tiny_config.attention_window
+    assert tiny_config.attention_reach == reach == 4
+    capped = tiny_sampler.live(source, window_frames=9, chunk_frames=2, lookahead_frames=1)
+    assert capped.window_frames == 2 + 1 + reach
+    assert tiny_sampler.live(source, chunk_frames=2, lookahead_frames=1).window_frames == tiny_config.window
     with pytest.raises(ConfigError, match="window_frames"):
         tiny_sampler.live(source, window_frames=tiny_config.window + 1, chunk_frames=1, lookahead_frames=0)
     with pytest.raises(ConfigError, match="exceeds the window of 2"):
