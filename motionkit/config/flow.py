@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal, get_args
 
 from pydantic import Field, model_validator
@@ -67,6 +68,13 @@ class FlowConfig(FrozenConfig):
     boundary_velocity_weight: float = Field(
         1.0, ge=0.0, description="Training: weight of that boundary step relative to one step inside the window."
     )
+    axis_loss_weights: tuple[float, ...] | None = Field(
+        None,
+        description=(
+            "Training: relative weight of each motion dimension in both losses (motion_dim positive numbers, "
+            "rescaled to mean 1); None: every dimension weighs 1 (FLOAT)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _check(self) -> FlowConfig:
@@ -83,6 +91,12 @@ class FlowConfig(FrozenConfig):
         probabilities = (self.audio_dropout, self.reference_dropout, self.emotion_dropout, self.context_dropout)
         if not all(0.0 <= p <= 1.0 for p in probabilities):
             raise ValueError("dropout probabilities must lie in [0, 1]")
+        weights = self.axis_loss_weights
+        if weights is not None and (len(weights) != self.motion_dim or not all(0 < w < math.inf for w in weights)):
+            raise ValueError(
+                f"axis_loss_weights must be {self.motion_dim} positive numbers (one per motion dimension), "
+                f"got {weights}"
+            )
         return self
 
     @property

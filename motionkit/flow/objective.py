@@ -11,9 +11,13 @@ windows with clean motion ``x1`` (``B, L, D``) and conditions:
    ``x_t = (1 - t) x0 + t x1``, target velocity ``u = x1 - x0``; prediction ``v = model(x_t, t, ...)[:, L':]``.
 3. **Losses** (means over every element)::
 
-       L_OT  = mean_{b,i,d} (v[b,i,d] - u[b,i,d])^2                                   i = 0 .. L-1
-       L_vel = mean_{b,i,d} ((v[b,i+1,d] - v[b,i,d]) - (u[b,i+1,d] - u[b,i,d]))^2     i = 0 .. L-2
+       L_OT  = mean_{b,i,d} w_d (v[b,i,d] - u[b,i,d])^2                                   i = 0 .. L-1
+       L_vel = mean_{b,i,d} w_d ((v[b,i+1,d] - v[b,i,d]) - (u[b,i+1,d] - u[b,i,d]))^2     i = 0 .. L-2
        L     = lambda_OT L_OT + lambda_vel L_vel       (config.ot_loss_weight, velocity_loss_weight; FLOAT: 1, 1)
+
+   ``w_d`` is 1 for every dimension (FLOAT) unless ``config.axis_loss_weights`` gives one weight per dimension
+   (rescaled to mean 1, :func:`axis_weights`): a model over named axes of very different smoothness can ask for the
+   precision of some of them.
 
    ``L_vel`` matches the first-order temporal differences (frame-to-frame change, the motion's "velocity") of the
    predicted and target fields over the ``L`` current frames only (context outputs are discarded, as in
@@ -24,9 +28,9 @@ windows with clean motion ``x1`` (``B, L, D``) and conditions:
    last context frame into the window, for the samples whose ``prev_x`` is kept and real (``context_valid``: not
    the zero padding before a clip's start). The context frame is clean
    (``x1_hat = x1 = prev_x[-1]`` there), so that step's error is ``x1_hat[0] - x1[0] = (1 - t) (v[0] - u[0])`` and
-   its term is ``(v[b,0,d] - u[b,0,d])^2``, averaged with the others::
+   its term is ``w_d (v[b,0,d] - u[b,0,d])^2``, averaged with the others::
 
-       L_vel = (sum_{b,i,d} (Delta v - Delta u)^2 + w sum_{b kept, d} (v[b,0,d] - u[b,0,d])^2)
+       L_vel = (sum_{b,i,d} w_d (Delta v - Delta u)^2 + w sum_{b kept, d} w_d (v[b,0,d] - u[b,0,d])^2)
                / (B (L - 1) D + w n_kept D)            w = config.boundary_velocity_weight
 
    Without it a window's first frame is held to its context only through the OT loss, and sampled windows can
@@ -163,18 +167,30 @@ def flow_matching_loss(
     x_t = (1 - t_b) * x0 + t_b * x1
     target = x1 - x0
     prediction = model(x_t, t, dropped)[:, -L:]
-    ot = (prediction - target).pow(2).mean()
-    step_errors = (prediction.diff(dim=1) - target.diff(dim=1)).pow(2)
+    weights = axis_weights(cfg, D, prediction)
+    ot = ((prediction - target).pow(2) * weights).mean()
+    step_errors = (prediction.diff(dim=1) - target.diff(dim=1)).pow(2) * weights
     if cfg.boundary_velocity and inputs.prev_x.shape[1] > 0:
         kept_mask = ~dropout.prev_x if context_valid is None else ~dropout.prev_x & context_valid[:, -1].to(x1.device)
         kept = kept_mask.to(prediction.dtype)
-        boundary = (prediction[:, 0] - target[:, 0]).pow(2) * kept[:, None]
+        boundary = (prediction[:, 0] - target[:, 0]).pow(2) * weights * kept[:, None]
         w = cfg.boundary_velocity_weight
         vel = (step_errors.sum() + w * boundary.sum()) / (step_errors.numel() + w * kept.sum() * D)
     else:
         vel = step_errors.mean()
     total = cfg.ot_loss_weight * ot + cfg.velocity_loss_weight * vel
     return LossOutput(total, ot, vel)
+
+
+def axis_weights(config: FlowConfig, dim: int, like: torch.Tensor) -> torch.Tensor:
+    """``(D,)`` the loss weight ``w_d`` of each motion dimension: ``config.axis_loss_weights`` over their mean (so the
+    losses keep their scale), or ones."""
+    if config.axis_loss_weights is None:
+        return torch.ones(dim, dtype=like.dtype, device=like.device)
+    if len(config.axis_loss_weights) != dim:
+        raise ShapeError(f"axis_loss_weights has {len(config.axis_loss_weights)} entries for {dim} motion dimensions.")
+    weights = torch.tensor(config.axis_loss_weights, dtype=like.dtype, device=like.device)
+    return weights / weights.mean()
 
 
 def _model_config(model: object) -> FlowConfig:

@@ -108,6 +108,48 @@ def test_boundary_velocity_scores_the_step_into_the_window(tiny_config):
     torch.testing.assert_close(weighted.vel, expected)
 
 
+def test_axis_loss_weights_weigh_each_dimension_in_both_losses(tiny_config):
+    """With v = 0 and weights w (rescaled to mean 1): L_OT = mean(w_d u^2), L_vel and its boundary term weighted
+    alike; equal weights are the unweighted loss."""
+    batch = _batch(tiny_config)
+    D = tiny_config.motion_dim
+    raw = tuple(float(d + 1) for d in range(D))
+    config = tiny_config.model_copy(update={"boundary_velocity": True, "axis_loss_weights": raw})
+    out = flow_matching_loss(ZeroField(tiny_config), **batch, config=config, generator=torch.Generator().manual_seed(7))
+    replay = torch.Generator().manual_seed(7)
+    torch.rand(4, generator=replay)
+    x0 = torch.randn(batch["x1"].shape, generator=replay)
+    kept = ~ConditionDropout.draw(4, config, replay).prev_x
+    u = batch["x1"] - x0
+    w = torch.tensor(raw) / (sum(raw) / D)
+    steps = (u[:, 1:] - u[:, :-1]).pow(2) * w
+    boundary = u[kept, 0].pow(2) * w
+    weight = config.boundary_velocity_weight
+    torch.testing.assert_close(out.ot, (u.pow(2) * w).mean())
+    torch.testing.assert_close(
+        out.vel, (steps.sum() + weight * boundary.sum()) / (steps.numel() + weight * boundary.numel())
+    )
+    equal = flow_matching_loss(
+        ZeroField(tiny_config),
+        **batch,
+        config=config.model_copy(update={"axis_loss_weights": (3.0,) * D}),
+        generator=torch.Generator().manual_seed(7),
+    )
+    plain = flow_matching_loss(
+        ZeroField(tiny_config),
+        **batch,
+        config=config.model_copy(update={"axis_loss_weights": None}),
+        generator=torch.Generator().manual_seed(7),
+    )
+    torch.testing.assert_close(equal.total, plain.total)
+
+
+@pytest.mark.parametrize("weights", [(1.0,), (1.0, 0.0), (1.0, -1.0), (1.0, float("nan")), (1.0, float("inf"))])
+def test_axis_loss_weights_are_checked(weights):
+    with pytest.raises(ValueError, match="axis_loss_weights must be 2 positive numbers"):
+        FlowConfig(motion_dim=2, axis_loss_weights=weights)
+
+
 def test_loss_weights_and_time_sampler(tiny_config):
     batch = _batch(tiny_config)
     model = ZeroField(tiny_config)
