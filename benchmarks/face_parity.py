@@ -1,6 +1,7 @@
 """Print the converted face models' differences from MediaPipe's .tflite files (max and mean, per model and photo).
 
-Needs ai-edge-litert and a mediapipe 0.10.21 wheel or installation (see motionkit.testing.face_parity)::
+Needs ai-edge-litert and a mediapipe 0.10.21 wheel or installation (see motionkit.testing.face_parity); the attention
+mesh, whose custom operators only MediaPipe runs, is compared with MediaPipe's graph by tests/face/test_face_parity.py::
 
     python benchmarks/face_parity.py
 """
@@ -9,8 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from motionkit.face.weights import MODEL_FILES
-from motionkit.testing.face_parity import interpreter_runner, mediapipe_source, model_input, photos, torch_outputs
+from motionkit.testing.face_parity import (
+    INTERPRETER_MODELS,
+    interpreter_runner,
+    mediapipe_source,
+    model_input,
+    photos,
+    torch_outputs,
+)
 
 
 def main() -> None:
@@ -20,7 +27,7 @@ def main() -> None:
     run = interpreter_runner(source)
     images = photos()
     print(f"{'model':28s} {'photo':14s} {'output':8s} {'max |diff|':>11s} {'mean |diff|':>11s} {'max |ref|':>10s}")
-    for model in MODEL_FILES:
+    for model in INTERPRETER_MODELS:
         for photo, image in images.items():
             x = model_input(model, image)
             for index, (ours, ref) in enumerate(zip(torch_outputs(model, x), run(model, x))):

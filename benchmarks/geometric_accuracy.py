@@ -1,10 +1,13 @@
 """Accuracy of the geometric renderer on real photos, read back by motionkit's face stack.
 
-The landmarks of the photos and of every rendered frame come from :class:`motionkit.face.FaceStack` (the 468-point
-FaceMesh network, through :class:`motionkit.eval.face.LandmarkFaceAnalyzer`; no extra package). Run from the project
-root::
+The portraits' geometry (the renderer's input) comes from :class:`motionkit.face.FaceStack`'s 468-point mesh, as
+in the photo family (``--geometry 478``: from the refined mesh, whose lids sit on the lid margins). The photos and
+every rendered frame are read back by the same 468-point stack (through
+:class:`motionkit.eval.face.LandmarkFaceAnalyzer`), or with ``--mesh 478`` by the refined one (MediaPipe's attention
+mesh: refined lips and eyelids, irises; ``LandmarkFaceAnalyzer(refined=True)``). Run from the project root::
 
     PYTHONPATH=. python benchmarks/geometric_accuracy.py
+    PYTHONPATH=. python benchmarks/geometric_accuracy.py --mesh 478
     PYTHONPATH=. python benchmarks/geometric_accuracy.py --photos "astronaut 512" "hopper 600x512"
     PYTHONPATH=. python benchmarks/geometric_accuracy.py --montage docs/images/geometric-montage.png
 
@@ -86,31 +89,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--montage", type=Path, default=None, help="also write the docs' montage PNG here")
     parser.add_argument(
+        "--mesh", choices=("468", "478"), default="468", help="the mesh reading the frames (default: 468)"
+    )
+    parser.add_argument(
+        "--geometry", choices=("468", "478"), default="468", help="the mesh the renderer moves (default: 468)"
+    )
+    parser.add_argument(
         "--photos", nargs="+", choices=list(PHOTOS), default=list(PHOTOS), help="portraits to measure (default: all)"
     )
     args = parser.parse_args()
-    analyzer = LandmarkFaceAnalyzer()
+    analyzer = LandmarkFaceAnalyzer(refined=args.geometry == "478")
+    reader = LandmarkFaceAnalyzer(refined=args.mesh == "478")
     renderer = GeometricRenderer()
     header = None
     for name in args.photos:
         photo = PHOTOS[name]()
         geometry = PortraitGeometry(analyzer.landmarks(photo[None])[0])
         portrait = renderer.encode_portrait(photo, geometry=geometry)
-        accuracy = measure_accuracy(renderer, portrait, photo, analyzer.landmarks)
+        accuracy = measure_accuracy(renderer, portrait, photo, reader.landmarks)
         row = accuracy.summary()
         if header is None:
             header = list(row)
             print(
-                f"closed eye: EAR < {CLOSED_EAR}; pose: measured / requested (worst of the sweep), share within target"
+                f"geometry from the {args.geometry}-point mesh, frames read by the {args.mesh}-point one; closed eye: "
+                f"EAR < {CLOSED_EAR}; pose: measured / requested (worst of the sweep), share within target; projected "
+                "(2-D fit of the photo's mesh) and 3d"
             )
             print("| photo | " + " | ".join(header) + " |")
             print("|---" * (len(header) + 1) + "|")
         print(f"| {name} | " + " | ".join(f"{row[k]:.3g}" for k in header) + " |")
-        for pose in accuracy.poses:
+        for pose, pose_3d in zip(accuracy.poses, accuracy.poses_3d):
             print(
-                f"    {pose.axis}: requested {pose.requested.tolist()} measured {np.round(pose.measured, 2).tolist()}"
+                f"    {pose.axis}: requested {pose.requested.tolist()} projected {np.round(pose.measured, 2).tolist()}"
+                f" 3d {np.round(pose_3d.measured, 2).tolist()}"
             )
         print(f"    mouth: measured {np.round(accuracy.mouth_measured, 3).tolist()}")
+        print(
+            f"    eyes: open {np.round(accuracy.open_ear, 3).tolist()} "
+            f"closed {np.round(accuracy.closed_ear, 3).tolist()}"
+        )
     if args.montage is not None:
         montage(renderer, analyzer, args.montage)
 

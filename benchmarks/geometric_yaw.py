@@ -1,12 +1,16 @@
-"""Where the geometric renderer's yaw shortfall comes from: the warp's 2-D geometry or the landmarker's depth.
+"""Where the geometric renderer's turns read short or long: the warp's 2-D geometry, or the landmarker.
 
-For yaw +/-20 degrees on the astronaut (scikit-image) and Grace Hopper (the bundled photo), renders the frame, reads
-it with motionkit's face stack and prints:
+For yaw +/-20 and pitch +/-15 degrees on the astronaut (scikit-image) and Grace Hopper (the bundled photo), renders
+the frame, reads it with motionkit's face stack (the 468-point mesh, which also gives the renderer its geometry) and
+prints, with ``c`` the centred positions over the rigid upper face (``motionkit.eval.geometric.rigid_points``):
 
-- how far the face stack's 2-D landmarks lie from the renderer's deformed vertices (RMS px, and in face widths);
-- the yaw fitted (``motionkit.eval.geometric.relative_pose``) to the face stack's own landmarks (its 2-D positions
-  and its depths), to its 2-D positions with the renderer's turned depth, and to the renderer's vertices with that
-  depth (the turn the mesh makes: ``asin(sin(yaw) / parallax)``);
+- the turn the renderer's own deformed vertices make, read by ``projected_pose`` with the photo's mesh (what a
+  perfect 2-D landmarker would read), and the turn the mesh is given (``asin(sin(angle) / parallax)``);
+- the turn read from the face stack's landmarks on the frame: projected (their 2-D positions) and 3-D (Kabsch with
+  the network's depths);
+- how much of the vertices' centred displacement the landmarks follow (``<c(landmarks - photo), c(vertices -
+  photo)> / |c(vertices - photo)|^2``: 1 when the landmarks move exactly as the mesh does), and the RMS distance of
+  the centred landmarks from the centred vertices;
 - the spread (std) of the face stack's depths over the mesh, in the frame and in the photo.
 
 Usage: PYTHONPATH=. python benchmarks/geometric_yaw.py (docs/geometric.md, Accuracy, has its figures).
@@ -19,21 +23,19 @@ from skimage import data
 
 from motionkit.assets import demo_photo_path
 from motionkit.eval.face.landmarks import LandmarkFaceAnalyzer
-from motionkit.eval.geometric import relative_pose
+from motionkit.eval.geometric import projected_pose, relative_pose, rigid_points
 from motionkit.geometric import GeometricRenderer, PortraitGeometry
-from motionkit.geometric.axes import PARAMETERS, YAW
-from motionkit.geometric.motion import guarded_positions, rotation, steepened
+from motionkit.geometric.axes import PARAMETERS, PITCH, YAW
+from motionkit.geometric.motion import guarded_positions, steepened
 from motionkit.geometric.topology import MESH_POINTS
 from motionkit.io import load_image
 
-YAWS = (-20.0, 20.0)
+TURNS = ((YAW, -20.0), (YAW, 20.0), (PITCH, -15.0), (PITCH, 15.0))
 
 
-def yaw_of(reference: np.ndarray, xy: np.ndarray, depth: np.ndarray) -> float:
-    """Yaw turning ``reference`` ``(468+, 3)`` into the mesh points at 2-D positions ``xy`` with depths ``depth``."""
-    points = reference.copy()
-    points[:MESH_POINTS, :2], points[:MESH_POINTS, 2] = xy, depth
-    return float(relative_pose(reference, points[None])[0, YAW])
+def centred(points: np.ndarray, rigid: np.ndarray) -> np.ndarray:
+    """``points`` ``(468, 2)`` less their mean over the ``rigid`` points."""
+    return points - points[rigid].mean(axis=0)
 
 
 def main() -> None:
@@ -42,24 +44,26 @@ def main() -> None:
         reference = analyzer.landmarks(photo[None])[0]
         portrait = renderer.encode_portrait(photo, geometry=PortraitGeometry(reference))
         mesh = portrait.mesh
-        width = float(np.ptp(reference[:MESH_POINTS, 0]))
-
-        for yaw in YAWS:
+        rigid = rigid_points(reference)
+        for axis, angle in TURNS:
             values = np.zeros(PARAMETERS)
-            values[YAW] = yaw
+            values[axis] = angle
             vertices = guarded_positions(mesh, values, renderer.config)[0][:MESH_POINTS]
             read = analyzer.landmarks(renderer.render_frames(portrait, values[None]))[0]
-            turn = steepened(yaw, mesh.parallax)
-            depth = ((mesh.points[:MESH_POINTS] - mesh.pivot) @ rotation(turn, 0.0, 0.0).T + mesh.pivot)[:, 2]
-            measured = yaw_of(reference, read[:MESH_POINTS, :2], depth)
-            meshed = yaw_of(reference, vertices, depth)
-            gap = float(np.sqrt(((read[:MESH_POINTS, :2] - vertices) ** 2).sum(axis=-1).mean()))
+            drawn = reference.copy()
+            drawn[:MESH_POINTS, :2] = vertices
+            moved = centred(vertices - reference[:MESH_POINTS, :2], rigid)[rigid]
+            followed = centred(read[:MESH_POINTS, :2] - reference[:MESH_POINTS, :2], rigid)[rigid]
+            share = float((moved * followed).sum() / (moved**2).sum())
+            gap = float(np.sqrt(((followed - moved) ** 2).sum(axis=-1).mean()))
+            label = "yaw" if axis == YAW else "pitch"
             print(
-                f"{name}, yaw {yaw:+.0f}: landmarks vs vertices {gap:.2f} px RMS ({gap / width:.1%} of the face "
-                f"width); yaw read {relative_pose(reference, read[None])[0, YAW]:+.1f}, with the renderer's depth "
-                f"{measured:+.1f}, the vertices {meshed:+.1f} (the "
-                f"mesh turns {turn:+.1f}); depth std frame {read[:MESH_POINTS, 2].std():.1f} px, photo "
-                f"{reference[:MESH_POINTS, 2].std():.1f} px"
+                f"{name}, {label} {angle:+.0f}: vertices read {projected_pose(reference, drawn[None])[0, axis]:+.1f} "
+                f"(the mesh turns {steepened(angle, mesh.parallax):+.1f} of its flattened depth); landmarks read "
+                f"{projected_pose(reference, read[None])[0, axis]:+.1f} projected, "
+                f"{relative_pose(reference, read[None])[0, axis]:+.1f} 3-D; they follow {share:.0%} of the vertices' "
+                f"centred displacement (mean {np.linalg.norm(moved, axis=1).mean():.1f} px), {gap:.2f} px RMS off; "
+                f"depth std frame {read[:MESH_POINTS, 2].std():.1f} px, photo {reference[:MESH_POINTS, 2].std():.1f}"
             )
 
 

@@ -56,6 +56,8 @@ EVALUATION_OFFSET = 100
 MOUTH_PARAMETER = PARAM_NAMES.index("mouth_open")
 WHOLE_WINDOW = "w"
 """The margin of ``--configs`` entries that sample the model's whole window."""
+MODEL_NFE = "model"
+"""``--nfe`` for the model's own time grid (FlowConfig.nfe) instead of LiveConfig's."""
 PORTRAITS = {"photo-motion": demo_photo_path, "synthetic-demo": demo_portrait_path}
 """Each model's portrait: the real demo photo (512 x 600) for the photo family, the 128 px demo face otherwise."""
 
@@ -75,9 +77,11 @@ class Setting:
         margin = default if len(parts) < 3 else None if parts[2] == WHOLE_WINDOW else int(parts[2])
         return cls(int(parts[0]), int(parts[1]), margin)
 
-    def config(self, nfe: int | None) -> LiveConfig:
+    def config(self, nfe: str | None) -> LiveConfig:
+        """The settings with ``nfe`` (``--nfe``: None for LiveConfig's default, ``model`` for the model's own)."""
+        steps = {} if nfe is None else {"nfe": None if nfe == MODEL_NFE else int(nfe)}
         return LiveConfig(
-            chunk_frames=self.chunk, lookahead_frames=self.lookahead, window_margin_frames=self.margin, nfe=nfe
+            chunk_frames=self.chunk, lookahead_frames=self.lookahead, window_margin_frames=self.margin, **steps
         )
 
     def __str__(self) -> str:
@@ -221,7 +225,7 @@ def _figures(model: MotionModel, track: torch.Tensor, clip: Any, rate: int, fps:
 
 
 def quality(
-    model: MotionModel, settings: Sequence[Setting], nfe: int | None, clip_list: list[Any], seeds: Sequence[int]
+    model: MotionModel, settings: Sequence[Setting], nfe: str | None, clip_list: list[Any], seeds: Sequence[int]
 ) -> list[dict[str, Any]]:
     rate, fps = model.conditioner.sample_rate, float(model.conditioner.fps)
     offline = [[_figures(model, model.offline(c.audio, s), c, rate, fps) for s in seeds] for c in clip_list]
@@ -249,6 +253,7 @@ def quality(
         rows.append(
             {
                 "setting": str(setting),
+                "nfe": config.nfe,
                 "latency_frames": setting.chunk - 1 + setting.lookahead,
                 "mouth_r_worst": worst["mouth_r"],
                 "mouth_r_mean": float(np.mean([c["mouth_r"] for c in per_clip])),
@@ -303,7 +308,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--configs", default="1/0,1/2,2/2,2/2/w,4/2,2/4,5/5,10/0,50/0/w", help="chunk/lookahead[/margin|w]"
     )
     parser.add_argument("--latency-config", default=None, help="chunk/lookahead[/margin|w] (default: LiveConfig's)")
-    parser.add_argument("--nfe", type=int, default=None)
+    parser.add_argument(
+        "--nfe", default=None, help=f"time-grid points (default LiveConfig's; {MODEL_NFE!r}: the model's)"
+    )
     parser.add_argument("--max-side", type=int, default=None, help="shrink the latency portrait to this many px")
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--clip-seconds", type=float, default=8.0)
@@ -318,10 +325,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     clip_list = clips(args.clips, args.clip_seconds) if "quality" in sections else []
     for name in args.models.split(","):
         pipeline = Pipeline.from_pretrained(bundled_model_path(name))
-        default = LiveConfig() if args.latency_config is None else Setting.parse(args.latency_config).config(args.nfe)
+        default = Setting.parse(args.latency_config or _setting(LiveConfig())).config(args.nfe)
         if "latency" in sections:
             figures = latency(pipeline, portrait_image(PORTRAITS[name](), args.max_side), default, args.seconds)
-            rows.append({"model": name, "section": "latency", "setting": _setting(default), **figures})
+            rows.append(
+                {"model": name, "section": "latency", "setting": _setting(default), "nfe": default.nfe, **figures}
+            )
             print(_row(pipeline, figures), flush=True)
         model = MotionModel(pipeline)
         if "quality" in sections:

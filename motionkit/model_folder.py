@@ -166,6 +166,13 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def update_manifest(folder: str | Path, entries: Mapping[str, Any]) -> None:
+    """Add or replace ``entries`` in the provenance record of a model folder (written atomically)."""
+    record = {**read_manifest(folder), **entries}
+    with atomic_path(Path(folder) / MANIFEST_FILE) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
 def is_non_commercial(license_entry: object) -> bool:
     """Whether a manifest's ``license`` entry (a dict as written by the converter, or a plain string) forbids
     commercial use."""

@@ -16,9 +16,9 @@ auto-encoder of FLOAT and synthetic-demo), :class:`~motionkit.flow.FlowSampler` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -29,6 +29,9 @@ from motionkit.flow.live import LiveMotion
 from motionkit.flow.noise import NoiseInput
 from motionkit.space import MotionSpace
 from motionkit.types import Conditions, MotionTrack, Precision
+
+if TYPE_CHECKING:
+    from motionkit.face import Face, FaceStackConfig
 
 
 @runtime_checkable
@@ -125,6 +128,20 @@ class MotionGenerator(Protocol):
     def to(self, *args: Any, **kwargs: Any) -> Any: ...
 
     def eval(self) -> Any: ...
+
+
+@runtime_checkable
+class ControlledMotionGenerator(Protocol):
+    """A motion generator that also takes per-frame controls (``Conditions.pose``, ``cam``, ``gaze``; IMTalker's):
+    it checks and fits given controls to a clip, and converts a face the face stack found in a frame into the
+    controls it can measure (the others are left out), with a face stack configured as ``measuring_stack`` says."""
+
+    @property
+    def measuring_stack(self) -> FaceStackConfig: ...
+
+    def fit_controls(self, conditions: Conditions, controls: Mapping[str, Any]) -> Conditions: ...
+
+    def measure_controls(self, face: Face, shape: tuple[int, int]) -> dict[str, np.ndarray]: ...
 
 
 @runtime_checkable

@@ -7,13 +7,14 @@
 #
 # Steps: graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline demo kernel-sweep
 # kernel-sweep-graphs kernel-tests auto-device-tests (default: all but kernel-sweep-graphs), and encoders
-# faces writer-tests. Each step gets the smaller of its own limit and the time left; a failing step does not stop
+# faces writer-tests streams. Each step gets the smaller of its own limit and the time left; a failing step does not stop
 # the next one.
 # GPU_SESSION_PROFILE=issue23 runs what issue 23 (speed, second round) measures, within the 480 s default budget:
 # end to end at 10 s (first-call costs included) and 60 s of speech with the encoder thread and NVENC, each
 # encoder's speed and PSNR, host and device time of the kernels (eager and graph timing) at (8, 8192, 1024) and at
-# FLOAT's (3 x 60, 1024), seconds of sampling per second of motion, the batched face stack, and the writer's tests
-# with NVENC present:
+# FLOAT's (3 x 60, 1024), seconds of sampling per second of motion, the number of concurrent real-time motion
+# streams (sessions' windows batched, benchmarks/streams.py), the batched face stack, and the writer's tests with
+# NVENC present:
 #   GPU_SESSION_PROFILE=issue23 MOTIONKIT_PARITY_DIR=.parity OUT=$OUT bash tools/gpu_session.sh
 # Everything printed goes to $OUT/log.txt as well; CSV and PNG files land in $OUT. Run from the project root.
 # Dependencies the machine's image lacks travel as wheels in .whl/, installed here into a folder on PYTHONPATH; the
@@ -35,9 +36,9 @@ fi
 declare -A LIMITS=()  # a profile's own step limits (seconds), replacing the defaults below
 case ${GPU_SESSION_PROFILE:-all} in
 issue23)
-    default_steps="writer-tests encoders faces pipeline sampler kernel-targets-graphs kernel-targets"
-    LIMITS=([writer-tests]=40 [encoders]=50 [faces]=30 [pipeline]=130 [sampler]=60 [kernel-targets-graphs]=90
-        [kernel-targets]=70)  # 470 s: the whole profile fits the 480 s budget
+    default_steps="writer-tests encoders faces pipeline sampler streams kernel-targets-graphs kernel-targets"
+    LIMITS=([writer-tests]=40 [encoders]=50 [faces]=30 [pipeline]=120 [sampler]=50 [streams]=40
+        [kernel-targets-graphs]=90 [kernel-targets]=50)  # 470 s: the whole profile fits the 480 s budget
     ;;
 *) default_steps="graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline demo \
 kernel-sweep kernel-tests auto-device-tests" ;;
@@ -81,7 +82,12 @@ step renderer 90 python3 benchmarks/render.py --device cuda --batches 1 16 64 --
 step sampler 120 python3 benchmarks/sampler.py --device cuda --models float-512 --quick --repeats 5 \
     --csv "$OUT/sampler_gpu.csv"
 graphs_flag=()
-[ "$graphs_ok" -eq 0 ] && graphs_flag=(--cuda-graphs)
+case " $STEPS " in  # graphs when their tests passed, or were not part of this run (the issue23 profile)
+*" graph-tests "*) [ "$graphs_ok" -eq 0 ] && graphs_flag=(--cuda-graphs) ;;
+*) graphs_flag=(--cuda-graphs) ;;
+esac
+step streams 60 python3 benchmarks/streams.py --device cuda --dtype bfloat16 "${graphs_flag[@]}" --budget 25 \
+    --csv "$OUT/streams_gpu.csv"
 step pipeline 150 python3 benchmarks/pipeline.py --device cuda --dtype bfloat16 --seconds 10 60 \
     --reduced-from 100000 "${graphs_flag[@]}" --csv "$OUT/pipeline_gpu.csv"
 step encoders 60 python3 benchmarks/encoding.py --device cuda --dtype bfloat16 --models synthetic-demo \

@@ -23,6 +23,7 @@ from motionkit.conditioner.audio_encoder import Wav2Vec2AudioEncoder
 from motionkit.conditioner.backbone import RunningGroupStats, first_group_norm
 from motionkit.conditioner.emotion import (
     EmotionInput,
+    EmotionSpec,
     KeyframeEmotion,
     PredictedEmotion,
     SlidingEmotion,
@@ -146,20 +147,9 @@ class ConditionStream:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}.")
-        spec = conditioner.default_emotion(parse_emotion(emotion))
-        if isinstance(spec, torch.Tensor):
-            if spec.shape not in ((len(EMOTION_LABELS),), (1, len(EMOTION_LABELS))):
-                raise ShapeError(
-                    f"streaming takes emotion weights of shape (7,) or (1, 7), got {tuple(spec.shape)}; "
-                    "use a KeyframeEmotion for emotions that change over time."
-                )
-        elif isinstance(spec, (PredictedEmotion, SlidingEmotion)) or (
-            isinstance(spec, KeyframeEmotion) and any(isinstance(k.emotion, PredictedEmotion) for k in spec.keyframes)
-        ):
-            conditioner.require_classifier("predict the emotion while streaming")
         config = conditioner.config
         self.conditioner = conditioner
-        self.spec = spec
+        self.spec = stream_emotion(conditioner, emotion)
         self.fixed_stats = stats
         self.prior = prior
         self.prior_samples = prior_samples
@@ -170,9 +160,7 @@ class ConditionStream:
         self.spf = config.samples_per_frame
         self.eps = config.norm_eps
         self.rate = config.sample_rate
-        self.emotion_window = round(config.stream.emotion_window_seconds * config.sample_rate)
-        if isinstance(spec, SlidingEmotion):
-            self.emotion_window = round(spec.window_seconds * config.sample_rate)
+        self.emotion_window = self._emotion_window(self.spec)
         encoder = conditioner.audio_encoder
         group = first_group_norm(encoder.wav2vec2) if isinstance(encoder, Wav2Vec2AudioEncoder) else None
         self.group_stats = None if group is None else RunningGroupStats(*group)
@@ -180,6 +168,28 @@ class ConditionStream:
         self.buffer_start = 0  # absolute index of buffer[0]
         self.received = 0
         self.emitted = 0
+
+    def set_emotion(self, emotion: EmotionInput) -> None:
+        """Condition the frames emitted from now on with ``emotion`` (validated as in the constructor; on an error
+        nothing changes). Keyframe times stay absolute: second ``s`` is frame ``s * fps`` of the stream.
+
+        Raises:
+            ConfigError / ShapeError: an invalid emotion, or one that needs the classifier this model lacks.
+        """
+        spec = stream_emotion(self.conditioner, emotion)
+        # a longer emotion window than before reads what audio is left and fills up as more arrives
+        self.spec = spec
+        self.emotion_window = self._emotion_window(spec)
+
+    def emotion_weights(self, start: int, stop: int) -> torch.Tensor:
+        """``(1, stop - start, 7)``: the current emotion of frames ``[start, stop)`` (absolute frame numbers)."""
+        return self._emotion(start, stop)
+
+    def _emotion_window(self, spec: EmotionSpec | torch.Tensor) -> int:
+        """Samples of trailing audio an emotion prediction reads (a sliding emotion's own window)."""
+        config = self.conditioner.config
+        seconds = spec.window_seconds if isinstance(spec, SlidingEmotion) else config.stream.emotion_window_seconds
+        return round(seconds * config.sample_rate)
 
     def run(self, chunks: Iterable[np.ndarray | torch.Tensor]) -> Iterator[Conditions]:
         """Conditions while iterating over ``chunks``, then the rest (:meth:`finish`)."""
@@ -281,6 +291,23 @@ class ConditionStream:
         if keep_from > self.buffer_start:
             self.buffer = self.buffer[keep_from - self.buffer_start :].copy()
             self.buffer_start = keep_from
+
+
+def stream_emotion(conditioner: Conditioner, emotion: EmotionInput) -> EmotionSpec | torch.Tensor:
+    """The emotion specification a stream runs (the model's default filled in), or a clear error: weights must be
+    one ``(7,)`` / ``(1, 7)`` vector (keyframes change over time), and a predicted emotion needs the classifier."""
+    spec: EmotionSpec | torch.Tensor = conditioner.default_emotion(parse_emotion(emotion))
+    if isinstance(spec, torch.Tensor):
+        if spec.shape not in ((len(EMOTION_LABELS),), (1, len(EMOTION_LABELS))):
+            raise ShapeError(
+                f"streaming takes emotion weights of shape (7,) or (1, 7), got {tuple(spec.shape)}; "
+                "use a KeyframeEmotion for emotions that change over time."
+            )
+    elif isinstance(spec, (PredictedEmotion, SlidingEmotion)) or (
+        isinstance(spec, KeyframeEmotion) and any(isinstance(k.emotion, PredictedEmotion) for k in spec.keyframes)
+    ):
+        conditioner.require_classifier("predict the emotion while streaming")
+    return spec
 
 
 def chunk_samples(chunk: np.ndarray | torch.Tensor) -> np.ndarray:

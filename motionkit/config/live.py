@@ -16,10 +16,16 @@ class LiveConfig(FrozenConfig):
     """
 
     chunk_frames: int = Field(
-        2, ge=1, description="Frames sampled together by one window and emitted together (FlowSampler.live)."
+        3,
+        ge=1,
+        description="Frames sampled together by one window and emitted together (FlowSampler.live); the work per "
+        "frame falls as 1 / chunk_frames, the first frame of a chunk waits chunk_frames - 1 frames for the others.",
     )
     lookahead_frames: int = Field(
-        2, ge=0, description="Frames of conditions after a chunk that its window waits for and sees (flow lookahead)."
+        1,
+        ge=0,
+        description="Frames of conditions after a chunk that its window waits for and sees (flow lookahead; "
+        "3 / 1 has the delay of 2 / 2 and measured as well or better on both shipped models, docs/live.md).",
     )
     encoder_lookahead_frames: int = Field(
         0,
@@ -53,7 +59,18 @@ class LiveConfig(FrozenConfig):
         "(docs/live.md); None: always the model's whole window.",
     )
     nfe: int | None = Field(
-        None, ge=2, description="Points of the ODE time grid per window; None: the model's (FlowConfig.nfe)."
+        6,
+        ge=2,
+        description="Points of the ODE time grid per window (5 Euler steps: the shipped models' live mouth and seams "
+        "stay within their targets, docs/live.md); None: the model's (FlowConfig.nfe, 10 for FLOAT's).",
+    )
+    max_side: int | None = Field(
+        None,
+        ge=16,
+        description="Longest side, in pixels, of a portrait given as an image: a larger one is shrunk (area filter) "
+        "before it is encoded. For families that draw at the photo's own size (photo), whose renderer's cost "
+        "follows the pixel count, this is the live frame size (docs/live.md measures it); a learned renderer draws "
+        "at its own resolution whatever the input. None: the portrait's own size.",
     )
     edit_history_frames: int = Field(
         50,

@@ -4,10 +4,20 @@ For a portrait and requested parameter vectors, the frames are rendered and a la
 :class:`motionkit.face.FaceStack`, through :class:`~motionkit.eval.face.LandmarkFaceAnalyzer`; any callable from
 ``(T, H, W, 3)`` uint8 frames to ``(T, 468+, 3)`` landmarks in pixels works) reads them back:
 
-- **head pose**: the rotation between the photo's landmarks and a frame's, fitted by least squares (Kabsch, with
-  scale) over the rigid upper face (landmarks above the mouth, outside the eyes and brows), decomposed as
-  ``R = R_roll R_yaw R_pitch`` in the renderer's conventions (:mod:`motionkit.geometric.motion`):
-  ``yaw = asin(R_20)``, ``pitch = atan2(-R_21, R_22)``, ``roll = atan2(R_10, R_00)``.
+- **head pose**, read two ways over the rigid upper face (landmarks above the mouth, outside the eyes and brows),
+  each rotation decomposed as ``R = R_roll R_yaw R_pitch`` in the renderer's conventions
+  (:mod:`motionkit.geometric.motion`): ``yaw = asin(R_20)``, ``pitch = atan2(-R_21, R_22)``,
+  ``roll = atan2(R_10, R_00)``.
+
+  - *projected* (:func:`projected_pose`, the headline figure): the rigid rotation of the photo's own 3-D mesh (the
+    landmarker's ``x, y, z`` on the unmoved photo, measured once) whose scaled orthographic projection best fits the
+    frame's 2-D landmarks (least squares over rotation, scale and shift: perspective-n-point with the weak-perspective
+    camera the landmark network assumes). It reads the frame's geometry, where the landmarks are, and none of the
+    landmarker's depth guess for the frame.
+  - *3-D* (:func:`relative_pose`): the rotation between the photo's and the frame's 3-D landmarks (Kabsch, with
+    scale). The frame's depths are the network's inference from appearance, which a warp does not change as a real
+    turn does (no occlusion, no new shading), so this reading also measures how far the appearance convinces the
+    network.
 - **mouth**: the inner-lip gap over the mouth width, ``|p13 - p14| / |p61 - p291|``, minus the photo's own.
 - **eyes**: the eye aspect ratio per eye, ``|p159 - p145| / |p33 - p133|`` (image-left) and
   ``|p386 - p374| / |p362 - p263|`` (image-right).
@@ -94,10 +104,45 @@ def relative_pose(reference: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         b = frame[points] - frame[points].mean(axis=0)
         u, _, vt = np.linalg.svd(a.T @ b)
         d = np.sign(np.linalg.det(vt.T @ u.T))
-        r = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
-        out[t] = np.degrees(
-            [np.arcsin(np.clip(r[2, 0], -1.0, 1.0)), np.arctan2(-r[2, 1], r[2, 2]), np.arctan2(r[1, 0], r[0, 0])]
-        )
+        out[t] = _euler(vt.T @ np.diag([1.0, 1.0, d]) @ u.T)
+    return out
+
+
+def _euler(r: np.ndarray) -> np.ndarray:
+    """(yaw, pitch, roll) degrees of ``r = R_roll R_yaw R_pitch`` (the module docstring)."""
+    return np.degrees(
+        [np.arcsin(np.clip(r[2, 0], -1.0, 1.0)), np.arctan2(-r[2, 1], r[2, 2]), np.arctan2(r[1, 0], r[0, 0])]
+    )
+
+
+def projected_pose(reference: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """``(T, 3)`` yaw, pitch, roll (degrees) of the rigid turn of ``reference`` ``(468+, 3)`` whose projection best
+    fits each frame's 2-D ``landmarks`` ``(T, 468+, 2+)`` (NaN where a frame has no face).
+
+    With ``X_i`` the reference's rigid points (:func:`rigid_points`) and ``x_i`` the frame's, both centred, it
+    minimises ``sum_i |s P R X_i - x_i|^2`` over the rotation ``R`` and the scale ``s`` (``P`` keeps ``x, y``; the
+    shift is the centroids' difference). For a given ``R`` the best scale is ``s = <x, P R X> / |P R X|^2``; ``R``
+    (a rotation vector) is found by nonlinear least squares from no turn. Only the frame's 2-D landmarks enter: its
+    depth output is not read.
+    """
+    from scipy.optimize import least_squares
+    from scipy.spatial.transform import Rotation
+
+    points = rigid_points(reference)
+    a = reference[points] - reference[points].mean(axis=0)
+    out = np.full((len(landmarks), 3), np.nan)
+    for t, frame in enumerate(landmarks):
+        if not np.isfinite(frame[points, :2]).all():
+            continue
+        b = frame[points, :2] - frame[points, :2].mean(axis=0)
+
+        def residual(vector: np.ndarray, b: np.ndarray = b) -> np.ndarray:
+            projected = (a @ Rotation.from_rotvec(vector).as_matrix().T)[:, :2]
+            scale = float((projected * b).sum() / (projected**2).sum())
+            return np.asarray((scale * projected - b).ravel())
+
+        fit = least_squares(residual, np.zeros(3), xtol=1e-12, ftol=1e-12, gtol=1e-12)
+        out[t] = _euler(Rotation.from_rotvec(fit.x).as_matrix())
     return out
 
 
@@ -138,9 +183,11 @@ class PoseAccuracy:
 
 @dataclass(frozen=True)
 class GeometricAccuracy:
-    """What the landmarker reads back from one portrait's frames (see the module docstring)."""
+    """What the landmarker reads back from one portrait's frames (see the module docstring): ``poses`` projected,
+    ``poses_3d`` by the 3-D fit."""
 
     poses: tuple[PoseAccuracy, ...]
+    poses_3d: tuple[PoseAccuracy, ...]
     mouth_requested: np.ndarray
     mouth_measured: np.ndarray
     open_ear: np.ndarray
@@ -161,9 +208,10 @@ class GeometricAccuracy:
     def summary(self) -> dict[str, float]:
         """One row of the accuracy table."""
         row: dict[str, float] = {}
-        for pose in self.poses:
-            row[f"{pose.axis} worst ratio"] = float(pose.ratio[np.argmax(np.abs(pose.ratio - 1.0))])
-            row[f"{pose.axis} within"] = float(pose.within.mean())
+        for suffix, poses in (("", self.poses), (" 3d", self.poses_3d)):
+            for pose in poses:
+                row[f"{pose.axis}{suffix} worst ratio"] = float(pose.ratio[np.argmax(np.abs(pose.ratio - 1.0))])
+                row[f"{pose.axis}{suffix} within"] = float(pose.within.mean())
         row.update(
             mouth_r=self.mouth_r,
             mouth_slope=self.mouth_slope,
@@ -200,12 +248,14 @@ def measure_accuracy(
         frames = renderer.render_frames(portrait, values)
         return np.stack([landmarker(frame[None])[0] for frame in frames])
 
-    poses = []
+    poses, poses_3d = [], []
     for axis, sweep in POSE_SWEEP.items():
         values = np.zeros((len(sweep), PARAMETERS))
         values[:, axis] = sweep
-        measured = relative_pose(reference, read(values))[:, axis]
-        poses.append(PoseAccuracy(("yaw", "pitch", "roll")[axis], np.asarray(sweep), measured))
+        landmarks = read(values)
+        name = ("yaw", "pitch", "roll")[axis]
+        poses.append(PoseAccuracy(name, np.asarray(sweep), projected_pose(reference, landmarks)[:, axis]))
+        poses_3d.append(PoseAccuracy(name, np.asarray(sweep), relative_pose(reference, landmarks)[:, axis]))
     mouth = np.zeros((len(MOUTH_SWEEP), PARAMETERS))
     mouth[:, MOUTH] = MOUTH_SWEEP
     opening = mouth_opening(read(mouth)) - mouth_opening(reference[None])[0]
@@ -215,6 +265,7 @@ def measure_accuracy(
     still = renderer.render_frames(portrait, np.zeros((STILL_FRAMES, PARAMETERS)))
     return GeometricAccuracy(
         poses=tuple(poses),
+        poses_3d=tuple(poses_3d),
         mouth_requested=np.asarray(MOUTH_SWEEP),
         mouth_measured=opening,
         open_ear=ears[0],

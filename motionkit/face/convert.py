@@ -9,7 +9,8 @@ The source is a MediaPipe wheel (any platform's: the models are the same bytes) 
 package folder. The ``.tflite`` flatbuffers are parsed with the ``tflite`` package (no TensorFlow): each operator
 becomes an :class:`~motionkit.face.graph.Op`, each constant tensor is moved to PyTorch's layout. ``DEQUANTIZE`` ops
 (float16 weights -> float32) are folded: the float16 tensor is stored and widened when loaded, exactly as the TFLite
-interpreter does. The wheel's Apache-2.0 licence is copied beside the weights with a NOTICE and
+interpreter does. The attention face mesh's three MediaPipe operators (:mod:`motionkit.face.attention`) are read with
+their FlexBuffer options. The wheel's Apache-2.0 licence is copied beside the weights with a NOTICE and
 ``provenance.json`` (wheel version, name and sha256, and each ``.tflite``'s sha256).
 """
 
@@ -35,7 +36,8 @@ from motionkit.io.tensors import write_tensors
 LICENSE_MEMBER = f"mediapipe-{MEDIAPIPE_VERSION}.dist-info/LICENSE"
 """The Apache-2.0 licence file inside the wheel."""
 
-NOTICE = """motionkit/face/assets: face detection, face landmark and selfie segmentation models
+NOTICE = """motionkit/face/assets: face detection, face landmark (with and without attention) and selfie segmentation
+models
 
 These files are converted from the TensorFlow Lite models bundled in MediaPipe {version}
 (https://github.com/google-ai-edge/mediapipe), Copyright The MediaPipe Authors, licensed under the Apache License,
@@ -60,6 +62,14 @@ class ConvertedModel:
     input: int
     outputs: list[int]
     sha256: str
+
+
+ATTENTION_OPS = {
+    "Landmarks2TransformMatrix": "landmarks_to_transform",
+    "TransformTensorBilinear": "transform_tensor_bilinear",
+    "TransformLandmarks": "transform_landmarks",
+}
+"""MediaPipe's custom operators (version 2, the attention face mesh's) -> :class:`~motionkit.face.graph.Op` kinds."""
 
 
 def _builtin_names() -> dict[int, str]:
@@ -120,6 +130,32 @@ def _densify(graph: Any, index: int, values: np.ndarray) -> np.ndarray:
     rows = np.repeat(np.arange(dense.shape[0]), np.diff(segments))
     dense[rows, indices] = values.reshape(-1)
     return dense.reshape(shape)
+
+
+def _attention_op(kind: str, code: Any, op: Any, inputs: list[int], output: int) -> Op:
+    """The :class:`Op` of one of MediaPipe's :data:`ATTENTION_OPS` (its options are a FlexBuffer map)."""
+    from flatbuffers import flexbuffers
+
+    if code.Version() != 2:
+        raise CheckpointError(f"the converter reads version 2 of the MediaPipe operator {kind}, not {code.Version()}")
+    raw = op.CustomOptionsAsNumpy()
+    options = {} if isinstance(raw, int) else flexbuffers.Loads(bytes(raw.tobytes()))
+    size = (int(options.get("output_height", 0)), int(options.get("output_width", 0)))
+    if kind == "transform_landmarks":
+        return Op(kind=kind, inputs=tuple(inputs), output=output)
+    if kind == "transform_tensor_bilinear":
+        return Op(kind=kind, inputs=tuple(inputs), output=output, size=size)
+    if float(options.get("target_rotation_radians", 0.0)) != 0.0:
+        raise CheckpointError("Landmarks2TransformMatrix with a target rotation other than 0 is not supported")
+    return Op(
+        kind=kind,
+        inputs=tuple(inputs),
+        output=output,
+        size=size,
+        indices=tuple(int(i) for i in options["subset_idxs"]),
+        pair=(int(options["left_rotation_idx"]), int(options["right_rotation_idx"])),
+        scale=(float(options["scale_x"]), float(options["scale_y"])),
+    )
 
 
 def convert_tflite(data: bytes) -> ConvertedModel:
@@ -242,6 +278,15 @@ def convert_tflite(data: bytes) -> ConvertedModel:
         elif builtin == "DEPTH_TO_SPACE":
             block = _options(op, tflite.DepthToSpaceOptions).BlockSize()
             ops.append(Op(kind="depth_to_space", inputs=(inputs[0],), output=output, block=block))
+        elif builtin == "STRIDED_SLICE":
+            # The attention mesh copies its mesh output through a slice of everything; only that is supported.
+            begin, end, strides = (constants[k] for k in inputs[1:4])
+            in_shape = tuple(int(s) for s in graph.Tensors(inputs[0]).ShapeAsNumpy())
+            if in_shape != out_shape or begin.any() or tuple(end) != in_shape or (strides != 1).any():
+                raise CheckpointError("the converter reads only STRIDED_SLICE ops that copy their whole input")
+            ops.append(Op(kind="reshape", inputs=(inputs[0],), output=output, shape=out_shape))
+        elif builtin == "CUSTOM" and code.CustomCode().decode() in ATTENTION_OPS:
+            ops.append(_attention_op(ATTENTION_OPS[code.CustomCode().decode()], code, op, inputs, output))
         elif builtin == "CUSTOM" and code.CustomCode() == b"Convolution2DTransposeBias":
             # MediaPipe's custom op: options are a raw TfLiteTransposeConvParams {padding, stride_w, stride_h}.
             padding, stride_w, stride_h = np.frombuffer(op.CustomOptionsAsNumpy().tobytes(), dtype=np.int32)[:3]

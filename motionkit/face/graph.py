@@ -1,9 +1,10 @@
 """A converted TFLite network as a PyTorch module: a list of typed operations over numbered tensors.
 
 MediaPipe's face models are plain feed-forward convolution graphs (BlazeFace, the face-mesh network, the selfie
-segmenter). :mod:`motionkit.face.convert` reads each ``.tflite`` file once and stores its operations (:class:`Op`,
-as JSON in the safetensors header) and its constant tensors (already in PyTorch's layouts). :class:`OpNet` runs
-them in NCHW on any device and dtype, batched.
+segmenter); the attention face mesh adds three MediaPipe operators that crop its own feature map around the mouth and
+each eye (:mod:`motionkit.face.attention`). :mod:`motionkit.face.convert` reads each ``.tflite`` file once and stores
+its operations (:class:`Op`, as JSON in the safetensors header) and its constant tensors (already in PyTorch's
+layouts). :class:`OpNet` runs them in NCHW on any device and dtype, batched.
 
 TFLite works in NHWC; here every 4-D activation is NCHW (stored channels-last in memory, which oneDNN's CPU
 convolutions prefer), so an axis argument (concatenation) is mapped through
@@ -22,6 +23,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from motionkit.face.attention import landmarks_to_transform, transform_landmarks, transform_tensor_bilinear
 
 NHWC_TO_NCHW = {0: 0, 1: 2, 2: 3, 3: 1}
 """TFLite's axis of a 4-D NHWC tensor -> the same axis of the NCHW tensor."""
@@ -46,6 +49,9 @@ OP_KINDS = (
     "sigmoid",
     "resize_bilinear",
     "depth_to_space",
+    "landmarks_to_transform",
+    "transform_tensor_bilinear",
+    "transform_landmarks",
 )
 """The operations :class:`OpNet` runs (the converter rejects any other)."""
 
@@ -59,7 +65,9 @@ class Op:
     ``"SAME"`` or ``"VALID"`` for convolutions and pools, ``pads`` the explicit (top, bottom, left, right, channel
     before, channel after) of a PAD op, ``shape`` the target shape of a reshape (TFLite's, batch included), ``axis``
     the NHWC axis of a concatenation, ``align_corners``/``half_pixel`` the resize mode, ``block`` the
-    depth-to-space block size.
+    depth-to-space block size. ``indices`` (the landmarks that frame a region), ``pair`` (the two landmarks whose line
+    sets its angle) and ``scale`` (its size over the landmarks' extent, x and y) belong to ``landmarks_to_transform``,
+    whose output grid is ``size``; ``transform_tensor_bilinear`` samples a ``size`` grid.
     """
 
     kind: str
@@ -77,6 +85,9 @@ class Op:
     align_corners: bool = False
     half_pixel: bool = False
     block: int = 1
+    indices: tuple[int, ...] = ()
+    pair: tuple[int, int] = (0, 0)
+    scale: tuple[float, float] = (1.0, 1.0)
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Op:
@@ -232,7 +243,14 @@ class OpNet(nn.Module):
                 raise ValueError("average pooling with non-zero SAME padding is not supported")
             return _activate(F.avg_pool2d(x, op.size, op.stride), op.activation)
         if kind == "reshape":
-            return _to_nhwc(x).reshape(x.shape[0], *op.shape[1:])
+            y = _to_nhwc(x).reshape(x.shape[0], *op.shape[1:])
+            return y.permute(0, 3, 1, 2) if y.ndim == 4 else y  # a 4-D result is NHWC data: back to NCHW
+        if kind == "landmarks_to_transform":
+            return landmarks_to_transform(x, op.indices, op.pair, op.size, op.scale)
+        if kind == "transform_tensor_bilinear":
+            return transform_tensor_bilinear(x, args[1], op.size)
+        if kind == "transform_landmarks":
+            return transform_landmarks(x, args[1])
         if kind == "concat":
             axis = NHWC_TO_NCHW[op.axis] if args[0].ndim == 4 else op.axis
             return _activate(torch.cat(args, dim=axis), op.activation)

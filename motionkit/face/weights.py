@@ -26,6 +26,7 @@ MODEL_FILES: dict[str, str] = {
     "face_detection_short_range": "mediapipe/modules/face_detection/face_detection_short_range.tflite",
     "face_detection_full_range": "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
     "face_landmark": "mediapipe/modules/face_landmark/face_landmark.tflite",
+    "face_landmark_with_attention": "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite",
     "selfie_segmentation": "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
 }
 """Converted model name -> the ``.tflite`` file inside MediaPipe's wheel (and its installed package)."""

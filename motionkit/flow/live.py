@@ -125,6 +125,21 @@ class LiveMotion:
                 out.append(self._step(visible, self.chunk_frames))
         return out
 
+    @property
+    def pending_frames(self) -> int:
+        """Condition frames received and not yet sampled: frames ``[frames_out, frames_in)``."""
+        return self.pending.frames
+
+    def replace_pending_emotion(self, emotion: torch.Tensor) -> None:
+        """Give the :attr:`pending_frames` frames (received, not yet sampled) the ``(B, n, E)`` emotion ``emotion``:
+        an emotion changed mid-session then shapes every chunk sampled from now on, not only the frames whose
+        conditions arrive later. The context keeps the emitted frames' emotion.
+
+        Raises:
+            ShapeError: ``emotion`` is not ``(B, pending_frames, E)``.
+        """
+        self.pending.replace_emotion(emotion)
+
     def finish(self) -> list[torch.Tensor]:
         """End of the conditions: the motion of the remaining frames, in chunks of at most ``c`` frames (the
         windows see what remains of the lookahead, padded)."""

@@ -151,6 +151,7 @@ class WindowSchedule:
         noise: initial noise per window.
 
     Attributes:
+        sampler: the :class:`WindowSampler` that holds the model, source motion, solver, time grid and noise.
         windows: windows sampled so far.
         evaluations: velocity-model calls so far.
         frames_in: condition frames received so far.
@@ -168,15 +169,15 @@ class WindowSchedule:
     ) -> None:
         self.sampler = WindowSampler(model, source_motion, config, solver, time_grid, noise)
         self.context = WindowContext(source_motion, config)
-        self.source_motion = source_motion
-        self.config = config
-        self.solver = solver
-        self.time_grid = time_grid
         self.pending = PendingConditions(source_motion, config)
         self.fps: float | None = None
         self.frames_in = 0
         self.started = time.perf_counter()
         self.first_window_seconds: float | None = None
+
+    @property
+    def config(self) -> FlowConfig:
+        return self.sampler.config
 
     @property
     def windows(self) -> int:
@@ -188,7 +189,7 @@ class WindowSchedule:
 
     def push(self, conditions: Conditions) -> list[torch.Tensor]:
         """Add condition frames; returns the ``(B, L, D)`` motion of every window they complete (maybe none)."""
-        self.fps = check_conditions(conditions, self.source_motion.shape[0], self.config, self.fps)
+        self.fps = check_conditions(conditions, self.sampler.source_motion.shape[0], self.config, self.fps)
         self.pending.append(conditions)
         self.frames_in += conditions.frames
         L = self.config.window
@@ -239,6 +240,15 @@ class PendingConditions:
         emotion = conditions.emotion.to(device=like.device, dtype=like.dtype)
         self.audio = torch.cat([self.audio, audio], dim=1)
         self.emotion = torch.cat([self.emotion, emotion], dim=1)
+
+    def replace_emotion(self, emotion: torch.Tensor) -> None:
+        """Replace the pending frames' emotion with ``(B, n, E)`` weights, ``n`` = :attr:`frames` (moved to the
+        device and dtype of ``like``)."""
+        if emotion.shape != self.emotion.shape:
+            raise ShapeError(
+                f"the pending frames' emotion has shape {tuple(self.emotion.shape)}, got {tuple(emotion.shape)}."
+            )
+        self.emotion = emotion.to(device=self.like.device, dtype=self.like.dtype)
 
     def peek(self, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The first ``frames`` frames (fewer if fewer are pending), left pending."""

@@ -119,34 +119,42 @@ def _bisect(folding: Callable[[float], bool]) -> float:
 
 
 def guarded_positions(mesh: ControlMesh, values: np.ndarray, config: GeometricConfig) -> tuple[np.ndarray, float]:
-    """Vertex positions ``(V, 2)`` with no fold, and the share of the depth's parallax kept where it folded.
+    """Vertex positions ``(V, 2)`` with no fold, and the share of the motion kept where it folded.
 
     The fold guard: where the turned depth folds triangles (surfaces the turn hides, which a photo cannot show),
     vertices near the folds (``guard_rings`` rings of neighbours around them, doubled up to ``GUARD_GROWTHS - 1``
-    times until the flat blend unfolds them, tapered by one smoothing pass) blend
-    towards the flat turn of :func:`deform`, ``dst = flat + a_v (full - flat)`` with ``a_v = 1 - w_v (1 - s)``, and
-    ``s`` is the largest share (bisection) with no fold. If the flat blend cannot unfold them, the whole deformation
-    is scaled back towards the photo the same way (``P_xy + s (dst - P_xy)``). The share is 1 when nothing folded.
+    times until the blend unfolds them, tapered by one smoothing pass) blend towards a target that cannot fold
+    there, ``dst = target + a_v (full - target)`` with ``a_v = 1 - w_v (1 - s)``, and ``s`` is the largest share
+    (bisection) with no fold. The first target is the flat turn of :func:`deform`. Folds it cannot undo come from the
+    expressions (lids meeting at a blink's end, say): the second target is the same turn without expressions
+    (itself guarded), so only the expressions near the folds are held back and the head keeps its turn. If neither
+    unfolds them, the whole deformation is scaled back towards the photo the same way (``P_xy + s (dst - P_xy)``).
+    The share is 1 when nothing folded.
     """
     full = deform(mesh, values)
     if not folds(mesh, full, config).any():
         return full, 1.0
-    flat = deform(mesh, values, flat=True)
+    targets = [deform(mesh, values, flat=True)]
+    if np.any(values[MOUTH : BROWS + 1]):
+        bare = np.array(values, dtype=np.float64)
+        bare[MOUTH : BROWS + 1] = 0.0
+        targets.append(guarded_positions(mesh, bare, config)[0])
     seeds = np.zeros(len(full))
     seeds[mesh.triangles[folds(mesh, full, config)].ravel()] = 1.0
     degree = np.asarray(mesh.adjacency.sum(axis=1)).ravel()
-    for growth in range(GUARD_GROWTHS):
-        near = seeds
-        for _ in range(config.guard_rings << growth):
-            near = np.minimum(mesh.adjacency @ near, 1.0)
-        taper = (mesh.adjacency @ near) / degree
+    for target in targets:
+        for growth in range(GUARD_GROWTHS):
+            near = seeds
+            for _ in range(config.guard_rings << growth):
+                near = np.minimum(mesh.adjacency @ near, 1.0)
+            taper = (mesh.adjacency @ near) / degree
 
-        def blended(share: float, taper: np.ndarray = taper) -> np.ndarray:
-            return np.asarray(flat + (1.0 - taper * (1.0 - share))[:, None] * (full - flat))
+            def blended(share: float, taper: np.ndarray = taper, target: np.ndarray = target) -> np.ndarray:
+                return np.asarray(target + (1.0 - taper * (1.0 - share))[:, None] * (full - target))
 
-        if not folds(mesh, blended(0.0), config).any():
-            share = _bisect(lambda s: bool(folds(mesh, blended(s), config).any()))
-            return blended(share), share
+            if not folds(mesh, blended(0.0), config).any():
+                share = _bisect(lambda s: bool(folds(mesh, blended(s), config).any()))
+                return blended(share), share
     source = mesh.points[:, :2]
     share = _bisect(lambda s: bool(folds(mesh, source + s * (full - source), config).any()))
     return source + share * (full - source), share

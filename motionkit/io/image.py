@@ -113,6 +113,16 @@ def resize_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.array(Image.fromarray(np.ascontiguousarray(image)).resize((width, height), method))
 
 
+def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 image shrunk (:func:`resize_image`, aspect ratio kept, sides rounded) so that its
+    longer side is at most ``max_side`` pixels; the input itself when it already fits."""
+    height, width = image.shape[:2]
+    if max(height, width) <= max_side:
+        return image
+    scale = max_side / max(height, width)
+    return resize_image(image, max(1, round(width * scale)), max(1, round(height * scale)))
+
+
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:
     """``(H, W, 3)`` uint8 RGB -> ``(1, 3, H, W)`` float32 in ``[-1, 1]``: ``(u - 127.5) / 127.5`` (FLOAT's input)."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:

@@ -55,8 +55,10 @@ X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "me
 X264_PRESETS: tuple[str, ...] = get_args(X264Preset)
 """x264's speed presets, fastest first: a faster one encodes several times faster into a larger file at the same
 crf (512 px frames of a random-weight model on a 2-core CPU: veryfast 271 frames/s, medium 100)."""
-DEFAULT_PRESET: X264Preset = "medium"
-"""x264's own default (FLOAT's)."""
+DEFAULT_PRESET: X264Preset = "veryfast"
+"""At the default crf 18, ``veryfast`` encodes talking-head frames with less than half the CPU time of what FLOAT
+writes (x264's defaults: crf 23, preset ``medium``) at a higher PSNR, in a file ~1.7x as large; ``medium`` at crf
+18 costs 1.2x FLOAT's time (``benchmarks/encoding.py``, figures in docs/pipeline.md)."""
 FPS_DENOMINATOR_LIMIT = 1001
 """Frame rates are stored as fractions with denominators up to 1001 (NTSC rates such as 30000/1001)."""
 

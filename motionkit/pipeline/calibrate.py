@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from motionkit.errors import ConfigError, FaceNotFoundError
+from motionkit.errors import ConfigError, FaceNotFoundError, Fix
 from motionkit.face import FaceStack
 from motionkit.face.stack import Face
 from motionkit.io.files import atomic_path
@@ -42,7 +42,11 @@ if TYPE_CHECKING:
 MEASURED_AXES = {"yaw": "deg", "pitch": "deg", "roll": "deg", "mouth": "ratio", "eyes": "ratio"}
 """Axis name -> unit of what the face stack measures for it (one source for the names)."""
 DEFAULT_SAMPLES = 48
-"""Motion samples rendered per portrait."""
+"""Fewest motion samples rendered per portrait by default (:func:`default_samples`)."""
+SAMPLES_PER_FITTED_VALUE = 3
+"""Default samples per value each fit determines (M slopes, the intercept, the residual's spread): a least-squares
+fit of pure noise on M coefficients has an expected R^2 of M / (N - 1), 0.68 for IMTalker's 32 with 48 samples
+(above ``min_r2``), 0.32 with three per fitted value."""
 DEFAULT_SPREAD = 2.0
 """Sample spread, in standard deviations of the model's own speech motion per basis direction."""
 DEFAULT_MIN_R2 = 0.5
@@ -107,6 +111,12 @@ class Calibration:
         return axes, quality
 
 
+def default_samples(rank: int) -> int:
+    """Samples per portrait when none are given: :data:`DEFAULT_SAMPLES`, or :data:`SAMPLES_PER_FITTED_VALUE` per
+    fitted value of a ``rank``-coefficient fit when that is more (FLOAT's 20: 66; IMTalker's 32: 102)."""
+    return max(DEFAULT_SAMPLES, SAMPLES_PER_FITTED_VALUE * (rank + 2))
+
+
 def motion_spread(
     pipeline: Pipeline, source: EncodedPortrait, audio: str | Path | np.ndarray, seed: int
 ) -> tuple[torch.Tensor, float]:
@@ -122,7 +132,7 @@ def calibrate(
     pipeline: Pipeline,
     portraits: Sequence[PortraitInput],
     *,
-    samples: int = DEFAULT_SAMPLES,
+    samples: int | None = None,
     spread: float = DEFAULT_SPREAD,
     min_r2: float = DEFAULT_MIN_R2,
     audio: str | Path | np.ndarray | None = None,
@@ -130,7 +140,8 @@ def calibrate(
     stack: FaceStack | None = None,
     progress: ProgressCallback | None = None,
 ) -> Calibration:
-    """Fit the :data:`MEASURED_AXES` of ``pipeline``'s model (see the module docstring).
+    """Fit the :data:`MEASURED_AXES` of ``pipeline``'s model (see the module docstring); ``samples`` per portrait
+    (default :func:`default_samples` of the model's rank).
 
     Raises:
         ConfigError: bad settings or no portrait.
@@ -138,13 +149,22 @@ def calibrate(
     """
     if not portraits:
         raise ConfigError("calibration needs at least one portrait.")
+    space = pipeline.motion_space
+    samples = default_samples(space.rank) if samples is None else samples
     if not (isinstance(samples, int) and samples >= 1):
         raise ConfigError(f"samples must be a positive integer (frames rendered per portrait), got {samples!r}.")
     if not (spread > 0 and np.isfinite(spread)):
         raise ConfigError(f"spread must be a positive number of standard deviations, got {spread!r}.")
     report = progress or no_progress
+    needed = space.rank + 2
+    if samples * len(portraits) < needed:
+        raise ConfigError(
+            f"fitting the model's {space.rank} motion coefficients needs at least {needed} measured frames, but "
+            f"{len(portraits)} portrait(s) x {samples} samples render only {samples * len(portraits)}; give more "
+            "samples per portrait",
+            fix=Fix(python=f"(samples={-(-needed // len(portraits))} or more).", cli="(--samples) or portraits."),
+        )
     stack = stack or FaceStack(device=pipeline.device)
-    space = pipeline.motion_space
     if audio is None:
         from motionkit.assets import demo_speech_path
 
@@ -168,7 +188,6 @@ def calibrate(
                 for name, value in measure_face(faces[0]).items():
                     values[name].append(value)
             report("measuring", index * samples + k + 1, total)
-    needed = space.rank + 2
     if len(coefficients) < needed:
         raise FaceNotFoundError(
             f"the face stack found a face in only {len(coefficients)} of the {total} rendered frames; fitting "

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ from motionkit.face.measures import LEFT_EYE_EAR, RIGHT_EYE_EAR, eye_aspect_rati
 from motionkit.families.photo.renderer import MODEL_AXES, MOUTH_GAP_PER_OPENING, PhotoPortrait, PhotoRenderer
 from motionkit.pipeline.pasteback import CropWindow, convex_hull, hull_points
 from motionkit.progress import ProgressCallback, no_progress
-from motionkit.protocols import EncodedPortrait, PortraitRenderer
+from motionkit.protocols import ControlledMotionGenerator, EncodedPortrait, PortraitRenderer
 from motionkit.space import EditProgram, MotionSpace
 from motionkit.space.axes import ALL_AXES
 from motionkit.space.edits import Freeze, Retarget
@@ -63,6 +63,8 @@ CLOSED_EYE_SHARE = 0.75
 (docs/geometric.md, ``motionkit.eval.geometric.CLOSED_SHARE``); blink 1 is read at this share of the open eye."""
 
 READ_STAGE = "reading the driving video"
+
+Reading = TypeVar("Reading")
 
 
 @dataclass
@@ -232,7 +234,7 @@ def read_driving_motion(
         report(READ_STAGE, counts.frames, max(total, counts.frames))
     if not readings:
         raise ConfigError("the driving video has no frames.")
-    filled = _fill_missing(readings)
+    filled: list[torch.Tensor | np.ndarray] = _fill_missing(readings)
     if measuring:
         assert isinstance(source, PhotoPortrait)
         latents = photo_motion(np.stack(filled), measured_parameters(source.face), source.neutral[0].cpu())
@@ -240,6 +242,33 @@ def read_driving_motion(
         latents = torch.stack([torch.as_tensor(r) for r in filled])
     latents = latents.to(source.motion.device, torch.float32)
     return MotionTrack(latents[None], fps=fps, source=source.motion.detach().to(latents))
+
+
+def read_driving_controls(
+    generator: ControlledMotionGenerator,
+    frames: Iterable[np.ndarray],
+    *,
+    follower: FaceFollower,
+    counts: FaceCounts,
+    progress: ProgressCallback | None = None,
+    total: int = 0,
+) -> dict[str, np.ndarray]:
+    """The controls ``generator`` measures on the face of every frame (name -> ``(T, C)``), each frame measured
+    whole (the controls' camera is relative to the frame). Frames without a face take the values of the nearest frame
+    with one and are counted in ``counts``."""
+    report = progress or no_progress
+    readings: list[dict[str, np.ndarray] | None] = []
+    for frame in frames:
+        face = follower.face(frame)
+        if face is None:
+            counts.missing_frames.append(counts.frames)
+        readings.append(None if face is None else generator.measure_controls(face, (frame.shape[0], frame.shape[1])))
+        counts.frames += 1
+        report(READ_STAGE, counts.frames, max(total, counts.frames))
+    if not readings:
+        raise ConfigError("the driving video has no frames.")
+    filled: list[dict[str, np.ndarray]] = _fill_missing(readings)
+    return {name: np.stack([reading[name] for reading in filled]) for name in filled[0]}
 
 
 def within_range(track: MotionTrack, renderer: PortraitRenderer) -> MotionTrack:
@@ -253,7 +282,7 @@ def within_range(track: MotionTrack, renderer: PortraitRenderer) -> MotionTrack:
     return MotionTrack(torch.maximum(torch.minimum(track.latents, high), low), fps=track.fps, source=track.source)
 
 
-def _fill_missing(readings: list[torch.Tensor | np.ndarray | None]) -> list[torch.Tensor | np.ndarray]:
+def _fill_missing(readings: Sequence[Reading | None]) -> list[Reading]:
     """Each missing reading replaced by the nearest present one (earlier on ties)."""
     present = [i for i, r in enumerate(readings) if r is not None]
     if not present:

@@ -40,7 +40,7 @@ from motionkit.conditioner.stream import ConditionStream, WaveformStats, chunk_s
 from motionkit.config.live import LiveConfig
 from motionkit.errors import ConfigError, EditError, SessionError
 from motionkit.flow.live import LiveMotion, check_live_sizes
-from motionkit.io.image import tensor_to_image
+from motionkit.io.image import fit_within, load_image, tensor_to_image
 from motionkit.protocols import EncodedPortrait, LiveMotionGenerator, LiveSpeechConditioner
 from motionkit.space import EditProgram
 from motionkit.types import Conditions, MotionTrack
@@ -198,6 +198,23 @@ class LiveSession:
             program.apply(probe, self._pipeline.motion_space, total_duration=math.inf)
         self._edits = program
 
+    def set_emotion(self, emotion: EmotionInput) -> None:
+        """Change the emotion from the next chunk on: every frame not yet sampled (those whose audio is waiting for
+        its chunk or lookahead, and all later ones) gets ``emotion`` (a label, ``"predicted"``, weights or a
+        specification, as at :meth:`motionkit.Pipeline.live`; keyframe times are session audio times). Frames
+        already emitted keep theirs and stay the context of the next window, so the change is as smooth as the
+        model makes it.
+
+        Raises:
+            ConfigError / ShapeError: an invalid emotion (nothing changes; the session stays usable).
+            SessionError: the session was finished or closed.
+        """
+        self._check_open("set the emotion")
+        conditions, motion = self._streams()
+        conditions.set_emotion(emotion)
+        if motion.pending_frames:
+            motion.replace_pending_emotion(conditions.emotion_weights(motion.frames_out, motion.frames_in))
+
     def close(self) -> None:
         """Free the session's state (models stay with the pipeline). Idempotent."""
         self._closed = True
@@ -302,5 +319,20 @@ def open_session(
         raise ConfigError(f"config must be a motionkit.config.LiveConfig, got {type(config).__name__}.")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}.")
-    source = portrait if isinstance(portrait, EncodedPortrait) else pipeline.encode_portrait(portrait)
-    return LiveSession(pipeline, source, config or LiveConfig(), seed, emotion, edits)
+    config = config or LiveConfig()
+    source = portrait if isinstance(portrait, EncodedPortrait) else encode_for_live(pipeline, portrait, config.max_side)
+    if config.max_side is not None and max(pipeline.renderer.frame_shape(source)) > config.max_side:
+        height, width = pipeline.renderer.frame_shape(source)
+        raise ConfigError(
+            f"the encoded portrait draws {height} x {width} frames, over LiveConfig.max_side = {config.max_side}; "
+            "pass the portrait image (it is shrunk before encoding) or encode a smaller one."
+        )
+    return LiveSession(pipeline, source, config, seed, emotion, edits)
+
+
+def encode_for_live(pipeline: Pipeline, portrait: Any, max_side: int | None) -> EncodedPortrait:
+    """A portrait image encoded for a session: shrunk first when its longer side exceeds ``max_side``
+    (:attr:`LiveConfig.max_side`; None: as it is)."""
+    if max_side is None:
+        return pipeline.encode_portrait(portrait)
+    return pipeline.encode_portrait(fit_within(load_image(portrait), max_side))

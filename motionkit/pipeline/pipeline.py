@@ -31,7 +31,7 @@ from motionkit.config import GuidanceConfig
 from motionkit.config.live import LiveConfig
 from motionkit.config.model import FamilyConfig
 from motionkit.errors import ConfigError, EditError, FaceNotFoundError, Fix, ShapeError
-from motionkit.face import Box
+from motionkit.face import Box, FaceStack
 from motionkit.families.photo.renderer import PhotoPortrait, PhotoRenderer
 from motionkit.flow import ExplicitNoise, Solver
 from motionkit.flow.sampler import WindowedSampling
@@ -46,6 +46,7 @@ from motionkit.pipeline.driving import (
     TransferMode,
     extend_track,
     extended_indices,
+    read_driving_controls,
     read_driving_motion,
     resolve_axes,
     transfer_program,
@@ -57,13 +58,19 @@ from motionkit.pipeline.live import LiveSession, open_session
 from motionkit.pipeline.pasteback import PasteBack
 from motionkit.pipeline.video import DEFAULT_CHUNK_SIZE, Video
 from motionkit.progress import ProgressCallback, no_progress
-from motionkit.protocols import EncodedPortrait, MotionGenerator, PortraitRenderer, SpeechConditioner
+from motionkit.protocols import (
+    ControlledMotionGenerator,
+    EncodedPortrait,
+    MotionGenerator,
+    PortraitRenderer,
+    SpeechConditioner,
+)
 from motionkit.renderer import Precision
 from motionkit.renderer.renderer import PortraitInput
 from motionkit.runtime import effective_dtype
 from motionkit.space import EditProgram, MotionSpace
 from motionkit.space.edits import Mix
-from motionkit.types import Conditions, MotionTrack
+from motionkit.types import CONTROL_NAMES, Conditions, MotionTrack
 
 PRECISION_OF: dict[torch.dtype, Precision] = {
     torch.float32: "float32",
@@ -80,6 +87,9 @@ EditsInput = EditProgram | str | Path | None
 
 GuidanceInput = GuidanceConfig | tuple[float, float] | None
 """Guidance scales: a :class:`GuidanceConfig` or ``(audio_scale, emotion_scale)``."""
+
+ControlsInput = Mapping[str, Any] | None
+"""Per-frame controls by name (``pose``, ``cam``, ``gaze``): a constant ``(C,)`` or a track ``(L, C)`` each."""
 
 
 def resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
@@ -336,6 +346,7 @@ class Pipeline:
         driving: str | Path | None = None,
         driving_axes: str | Sequence[str] = "pose",
         driving_crop: bool = True,
+        controls: ControlsInput = None,
     ) -> Video:
         """Make a talking-head video of ``image`` speaking ``audio``.
 
@@ -359,18 +370,27 @@ class Pipeline:
                 :mod:`motionkit.pipeline.pasteback`); off by default, the renderer's square crop as FLOAT writes it.
             driving, driving_axes: mixed driving: the named axes (default the head pose) follow the face of the
                 video ``driving`` (relative transfer, :mod:`motionkit.pipeline.driving`; played back and forth when
-                shorter than the speech), the others the speech; ``driving_crop=False`` uses its frames whole.
+                shorter than the speech), the others the speech; ``driving_crop=False`` uses its frames whole. For a
+                model that takes per-frame controls (IMTalker) the video's face gives them instead: its head pose and
+                camera measured by the face stack, frame by frame (``driving_axes`` does not apply).
+            controls: per-frame controls of a model that takes them (IMTalker: ``pose``, ``cam``, ``gaze``), each a
+                constant ``(C,)`` or a track ``(L, C)`` of at least the clip's frames (cut to it); they replace what
+                ``driving`` measures. A model without controls refuses them.
 
         Returns:
             A :class:`Video`; nothing is rendered until it is saved or iterated.
         """
         report = progress or no_progress
-        mixed = None if driving is None else self._mix_axes(driving_axes)  # checked before any work
+        controlled = isinstance(self.sampler, ControlledMotionGenerator)
+        self._check_controls(controls, controlled, driving_axes if driving is not None else "pose")
+        mixed = None if driving is None or controlled else self._mix_axes(driving_axes)  # checked before any work
         source, pasting = self.prepare_portrait(image, crop=crop, box=box, paste_back=paste_back)
         waveform = self.load_audio(audio, sample_rate)
         report("conditioning", 0, 1)
         conditions = self.condition(waveform, emotion)
         report("conditioning", 1, 1)
+        if controlled and (controls or driving is not None):
+            conditions = self._with_controls(conditions, controls, driving, report)
         if is_silent(waveform):  # after conditioning, which refuses a clip too short for one frame
             warnings.warn(
                 f"the audio is silent (no sample above {SILENCE_DBFS:g} dBFS), so the face will not speak; check that "
@@ -592,6 +612,52 @@ class Pipeline:
             )
         counts.check(max_missing, f"the video {reader.path}")
         return track, counts
+
+    def _check_controls(self, controls: ControlsInput, controlled: bool, driving_axes: str | Sequence[str]) -> None:
+        """Refuse controls for a model without them, and axes for a model whose driving video gives controls."""
+        if controls and any(values is not None for values in controls.values()) and not controlled:
+            family = self.config.family if self.config is not None else type(self.sampler).__name__
+            raise ConfigError(
+                f"this model (family {family}) takes no per-frame {', '.join(CONTROL_NAMES)} controls; only IMTalker "
+                "models do. Drop them; this model's head pose is edited through its named axes",
+                fix=Fix(python="with edits= (an EditProgram).", cli="with --edits PROGRAM.json."),
+            )
+        if controlled and driving_axes != "pose":
+            raise ConfigError(
+                "this model takes the head pose, camera and gaze of the driving video as its per-frame controls, not "
+                f"as axes; drop driving_axes={driving_axes!r}",
+                fix=Fix(python="(leave driving_axes at 'pose').", cli="(drop --pose-axes)."),
+            )
+
+    def _with_controls(
+        self,
+        conditions: Conditions,
+        controls: ControlsInput,
+        driving: str | Path | None,
+        progress: ProgressCallback,
+    ) -> Conditions:
+        """``conditions`` with the controls measured on ``driving`` (played back and forth when shorter than the
+        clip) and the given ``controls`` (which replace measured ones of the same name)."""
+        assert isinstance(self.sampler, ControlledMotionGenerator)
+        given: dict[str, Any] = {}
+        if driving is not None:
+            reader = VideoReader(driving, fps=conditions.fps)
+            counts = FaceCounts()
+            stack = FaceStack(config=self.sampler.measuring_stack)
+            follower = FaceFollower(reader.fps, stack=stack)  # tracks the face; each frame is measured whole
+            measured = read_driving_controls(
+                self.sampler,
+                reader.frames(),
+                follower=follower,
+                counts=counts,
+                progress=progress,
+                total=reader.frame_count_hint,
+            )
+            counts.check(DEFAULT_MAX_MISSING, f"the video {reader.path}")
+            indices = extended_indices(counts.frames, conditions.frames, "ping-pong")
+            given = {name: track[indices] for name, track in measured.items()}
+        given.update({name: values for name, values in (controls or {}).items() if values is not None})
+        return self.sampler.fit_controls(conditions, given)
 
     def _mix_axes(self, axes: str | Sequence[str]) -> tuple[str, ...]:
         """The named axes mixed driving takes from a video (``pose`` or names; not ``expression``)."""

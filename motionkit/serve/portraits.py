@@ -16,6 +16,7 @@ from motionkit.assets import demo_photo_path, demo_portrait_path
 from motionkit.errors import ImageError
 from motionkit.io.image import load_image
 from motionkit.pipeline import Pipeline
+from motionkit.pipeline.live import encode_for_live
 from motionkit.protocols import EncodedPortrait
 
 PRESETS: dict[str, Callable[[], Path]] = {"grace-hopper": demo_photo_path, "synthetic-face": demo_portrait_path}
@@ -85,10 +86,14 @@ class PortraitStore:
             f"(the newest {self.capacity} uploads are kept)."
         )
 
-    def encode(self, name: str, pipeline: Pipeline) -> EncodedPortrait:
+    def encode(self, name: str, pipeline: Pipeline, max_side: int | None = None) -> EncodedPortrait:
         """The portrait ``name`` encoded by ``pipeline``'s renderer, once per portrait (face detection and the
-        renderer's encoder run when a session first names it; later sessions start at once)."""
+        renderer's encoder run when a session first names it; later sessions start at once). With ``max_side``
+        (:attr:`motionkit.LiveConfig.max_side`) it is shrunk first and encoded for this session only: clients
+        choose the size, so caching every size would let them fill the memory."""
         key = name or self.default
+        if max_side is not None:
+            return encode_for_live(pipeline, self.resolve(key), max_side)
         cached = self.encodings.get(key)
         if cached is None:
             cached = self.encodings[key] = pipeline.encode_portrait(self.resolve(key))

@@ -146,19 +146,32 @@ class SetEdits(FrozenConfig):
     program: EditProgram
 
 
+class SetEmotion(FrozenConfig):
+    """Change the emotion from the next chunk (:meth:`motionkit.LiveSession.set_emotion`):
+    ``{"type": "emotion", "emotion": "happy"}`` (a label, ``"predicted"`` or a specification object)."""
+
+    type: Literal["emotion"] = "emotion"
+    emotion: str | dict[str, Any] = Field(description="Emotion label or specification.")
+
+    @field_validator("emotion")
+    @classmethod
+    def _check_emotion(cls, value: object) -> object:
+        return _emotion(value)
+
+
 class End(FrozenConfig):
     """No more audio: the remaining frames are sent, then ``done``, then the socket closes."""
 
     type: Literal["end"] = "end"
 
 
-ControlMessage = Annotated[Nod | Turn | Toggle | SetEdits | End | Start, Field(discriminator="type")]
+ControlMessage = Annotated[Nod | Turn | Toggle | SetEdits | SetEmotion | End | Start, Field(discriminator="type")]
 """Every text message a client may send."""
-MESSAGE_TYPES = ("start", "nod", "turn", "still_head", "lip_only", "edits", "end")
+MESSAGE_TYPES = ("start", "nod", "turn", "still_head", "lip_only", "edits", "emotion", "end")
 _ADAPTER: TypeAdapter[ControlMessage] = TypeAdapter(ControlMessage)
 
 
-def parse_message(text: str) -> Nod | Turn | Toggle | SetEdits | End | Start:
+def parse_message(text: str) -> Nod | Turn | Toggle | SetEdits | SetEmotion | End | Start:
     """A client's text message, validated.
 
     Raises:

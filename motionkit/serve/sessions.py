@@ -40,6 +40,7 @@ from motionkit.serve.protocol import (
     Nod,
     ProtocolError,
     SetEdits,
+    SetEmotion,
     Start,
     Toggle,
     Turn,
@@ -208,7 +209,8 @@ class LiveConnection:
             self.edits.program = start.edits
         neutral = start.emotion is None and self.pipeline.default_emotion == "neutral"  # said, so nothing warns
         try:
-            source = await self._run(functools.partial(self.portraits.encode, start.portrait, self.pipeline))
+            max_side = None if start.live is None else start.live.max_side
+            source = await self._run(functools.partial(self.portraits.encode, start.portrait, self.pipeline, max_side))
         except MotionkitError as error:
             raise ProtocolError("bad_portrait", str(error), fatal=True) from None
         try:
@@ -372,12 +374,18 @@ class LiveConnection:
             out.append(Encoded(frame.index, pack_frame(frame.index, frame.audio_time, jpeg), self.received[at]))
         return out
 
-    def _apply(self, message: Nod | Turn | Toggle | SetEdits) -> dict[str, Any]:
+    def _apply(self, message: Nod | Turn | Toggle | SetEdits | SetEmotion) -> dict[str, Any]:
         """Apply a control from the next frame; returns the ``applied`` message, or a (non-fatal) ``error`` when the
-        model cannot apply it (an axis it lacks), leaving the previous program in force."""
+        model cannot apply it (an axis it lacks, an emotion it cannot predict), leaving the session as it was."""
         assert self.session is not None
         frame = self.session.frames_emitted
         now = frame / self.session.fps
+        if isinstance(message, SetEmotion):
+            try:
+                self.session.set_emotion(message.emotion)
+            except MotionkitError as error:
+                return ProtocolError("bad_message", f"cannot apply 'emotion': {error}").to_message()
+            return {"type": "applied", "control": message.type, "from_frame": frame, "time": round(now, 4)}
         edits = copy.deepcopy(self.edits)
         if isinstance(message, Nod):
             edits.nod(message, now)

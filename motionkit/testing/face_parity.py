@@ -14,6 +14,7 @@ import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +30,13 @@ from motionkit.io.image import load_image
 
 SOURCE_ENV = "MOTIONKIT_MEDIAPIPE_SOURCE"
 """Environment variable naming a mediapipe 0.10.21 wheel or site-packages folder to read the ``.tflite`` files from."""
+
+CUSTOM_OP_MODELS = ("face_landmark_with_attention",)
+"""Converted models with MediaPipe's custom operators, which ai-edge-litert's interpreter cannot run: they are
+checked against MediaPipe's own graph (:func:`mediapipe_landmarks`) instead."""
+
+INTERPRETER_MODELS = tuple(name for name in MODEL_FILES if name not in CUSTOM_OP_MODELS)
+"""The models checked against the ``.tflite`` files in ai-edge-litert's interpreter."""
 
 SYNTHETIC_SEED = 3
 """The synthetic face drawn for the parity inputs."""
@@ -105,3 +113,58 @@ def torch_outputs(model: str, x: torch.Tensor) -> list[np.ndarray]:
     """The converted network's outputs for ``x``, in the interpreter's layout."""
     with torch.no_grad():
         return [out.numpy() for out in load_net(model)(x)]
+
+
+LANDMARK_GRAPH = """
+input_stream: "image"
+input_stream: "roi"
+output_stream: "landmarks"
+node {
+  calculator: "FaceLandmarkCpu"
+  input_stream: "IMAGE:image"
+  input_stream: "ROI:roi"
+  input_side_packet: "WITH_ATTENTION:with_attention"
+  output_stream: "LANDMARKS:landmarks"
+}
+"""
+"""MediaPipe's own landmark subgraph (network, custom operators and the attention mesh's refinement) on one crop."""
+
+
+def mediapipe_runtime_available() -> bool:
+    """Whether an installed ``mediapipe`` (with OpenCV, which it imports) can run its graphs here."""
+    return all(importlib.util.find_spec(name) is not None for name in ("mediapipe", "cv2"))
+
+
+def mediapipe_landmarks(crop: np.ndarray, refined: bool) -> np.ndarray | None:
+    """MediaPipe's landmarks of a 192 x 192 uint8 RGB ``crop`` read as the whole region: (468 or 478, 3) in crop
+    pixels (``z`` on the same scale), ``None`` when its presence test finds no face.
+
+    The region is the whole crop, so MediaPipe's resampling to the network's 192 x 192 input is the identity and both
+    sides see the same ``crop / 255``; what remains is the networks' arithmetic and the refinement. Needs an installed
+    mediapipe 0.10.21 (``FaceLandmarkCpu`` runs the attention mesh with MediaPipe's custom TFLite operators, which no
+    stock interpreter has).
+    """
+    import mediapipe as mp
+    from mediapipe.framework.formats import rect_pb2
+    from mediapipe.python._framework_bindings import resource_util
+
+    resource_util.set_resource_dir(str(Path(mp.__file__).parent.parent))
+    graph = mp.CalculatorGraph(graph_config=LANDMARK_GRAPH)
+    found: list[Any] = []
+    graph.observe_output_stream("landmarks", lambda _, packet: found.append(mp.packet_getter.get_proto(packet)))
+    graph.start_run(input_side_packets={"with_attention": mp.packet_creator.create_bool(refined)})
+    whole = rect_pb2.NormalizedRect(x_center=0.5, y_center=0.5, width=1.0, height=1.0, rotation=0.0)
+    image = mp.packet_creator.create_image_frame(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(crop))
+    graph.add_packet_to_input_stream("image", image.at(0))
+    graph.add_packet_to_input_stream("roi", mp.packet_creator.create_proto(whole).at(0))
+    graph.close()
+    if not found:
+        return None
+    height, width = crop.shape[:2]
+    return np.array([[p.x * width, p.y * height, p.z * width] for p in found[0].landmark])
+
+
+def landmark_crop(image: np.ndarray) -> np.ndarray:
+    """The pipeline's 192 x 192 landmark crop of ``image``'s largest face, as uint8 (what MediaPipe is given)."""
+    crop = sample_region(image, _face_region(image), LANDMARK_SIZE)[0].permute(1, 2, 0)
+    return np.asarray((crop * 255).round().to(torch.uint8).numpy())

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
 from pydantic import BaseModel, ValidationError
 
 from motionkit.config.model import ModelConfig
@@ -85,6 +86,8 @@ def preset_settings(
 
 RECIPE_FILE = "recipe.json"
 """The recipe configuration a run folder belongs to."""
+TIMINGS_FILE = "timings.json"
+"""Wall and CPU seconds per stage of a recipe's run folder (:class:`StageTimer`)."""
 
 
 def log_to_stderr(message: str) -> None:
@@ -114,3 +117,28 @@ def claim_run_folder(out_dir: Path, config: BaseModel, what: str) -> None:
     make_folder(out_dir)
     with atomic_path(recipe) as tmp:
         tmp.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def recipe_run(
+    out_dir: str | Path, config: BaseModel, what: str, *, threads: int | None, log: Log | None
+) -> Iterator[tuple[Path, StageTimer]]:
+    """The frame of a built-in recipe: ``out_dir`` claimed for ``config`` (:func:`claim_run_folder`; ``what`` names
+    the recipe in messages and log lines), a :class:`StageTimer` logging to ``log`` (None: silent) and kept in
+    ``out_dir / TIMINGS_FILE``, and torch's thread count set to ``threads`` (None: left as it is) for the run and
+    restored afterwards.
+
+    Yields ``(out_dir as a Path, timer)``.
+    """
+    if not isinstance(out_dir, (str, Path)):
+        raise ConfigError(f"out_dir must be a folder path, got {type(out_dir).__name__}.")
+    out_dir = Path(out_dir)
+    claim_run_folder(out_dir, config, what)
+    timer = StageTimer(log or (lambda _: None), out_dir / TIMINGS_FILE, label=what)
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield out_dir, timer
+    finally:
+        torch.set_num_threads(previous)

@@ -68,12 +68,17 @@ def test_renders_that_are_no_faces_are_a_clear_error(
 ) -> None:
     folder = tmp_path / "tiny"
     shutil.copytree(tiny_model, folder)
-    code = main(["calibrate", "--model", str(folder), "--samples", "4", "--quiet"])
+    code = main(["calibrate", "--model", str(folder), "--samples", "10", "--quiet"])
     err = capsys.readouterr().err
     assert code == EXIT_INPUT
-    assert "found a face in only 0 of the 4 rendered frames" in err
+    assert "found a face in only 0 of the 10 rendered frames" in err
     assert "needs at least" in err
     assert not (folder / CALIBRATION_FILE).exists()
+    # fewer samples than the fit needs: refused before anything is rendered
+    code = main(["calibrate", "--model", str(folder), "--samples", "4", "--quiet"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "8 motion coefficients needs at least 10 measured frames, but 1 portrait(s) x 4 samples" in err
 
 
 @pytest.mark.parametrize("model", [None, "synthetic-demo"])

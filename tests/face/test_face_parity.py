@@ -20,11 +20,24 @@ import importlib.util
 
 import numpy as np
 import pytest
+import torch
 
 from motionkit.face.convert import read_source
+from motionkit.face.landmarks import (
+    EYE_CONTOUR_POINTS,
+    MIN_PRESENCE,
+    NUM_LANDMARKS,
+    NUM_REFINED_LANDMARKS,
+    FaceLandmarker,
+)
+from motionkit.face.measures import LEFT_EYE_EAR, LIPS_INNER, RIGHT_EYE_EAR
 from motionkit.face.weights import MODEL_FILES, provenance
 from motionkit.testing.face_parity import (
+    INTERPRETER_MODELS,
     interpreter_runner,
+    landmark_crop,
+    mediapipe_landmarks,
+    mediapipe_runtime_available,
     mediapipe_source,
     model_input,
     torch_outputs,
@@ -60,7 +73,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x.astype(np.float64), -100, 100)))
 
 
-@pytest.mark.parametrize("model", list(MODEL_FILES))
+@pytest.mark.parametrize("model", INTERPRETER_MODELS)
 @pytest.mark.parametrize("photo", ["astronaut", "grace_hopper", "demo_portrait", "synthetic"])
 def test_converted_model_matches_tflite(runner, images, model: str, photo: str) -> None:  # type: ignore[no-untyped-def]
     x = model_input(model, images[photo])
@@ -89,3 +102,37 @@ def test_shipped_weights_record_the_source_files() -> None:
     files = read_source(source)
     for member, digest in record["files"].items():  # type: ignore[attr-defined]
         assert hashlib.sha256(files[member]).hexdigest() == digest, member
+
+
+@pytest.mark.parametrize("refined", [False, True])
+@pytest.mark.parametrize("photo", ["astronaut", "grace_hopper", "demo_portrait"])
+def test_landmarks_match_mediapipes_own_graph(images, photo: str, refined: bool) -> None:  # type: ignore[no-untyped-def]
+    """The attention mesh's custom operators run only inside MediaPipe, so it is checked against MediaPipe's
+    ``FaceLandmarkCpu`` subgraph itself (network, operators and refinement) where a developer has mediapipe installed
+    (see ``test_pipeline_matches_mediapipe_face_mesh``; CI does not install it). Same tolerance as against the
+    interpreter: both sides compute in float32 from the same weights (measured: 1e-4 px)."""
+    if not mediapipe_runtime_available():
+        pytest.skip("mediapipe 0.10.21 with its runtime packages is not installed (an optional developer cross-check)")
+    crop = landmark_crop(images[photo])
+    expected = mediapipe_landmarks(crop, refined)
+    assert expected is not None
+    landmarker = FaceLandmarker(refined)
+    with torch.no_grad():
+        points, presence = landmarker(torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255)
+    assert points.shape[1] == (NUM_REFINED_LANDMARKS if refined else NUM_LANDMARKS)
+    np.testing.assert_allclose(points[0].numpy(), expected, rtol=0, atol=PIXEL_TOL)
+    assert float(presence[0]) > MIN_PRESENCE
+
+
+def test_refined_regions_are_mediapipes_refinement_tables() -> None:
+    """The points the attention mesh refines (read from its cropping operators) are MediaPipe's tables: lips
+    (outer, inner and two rings between, corners first), then each eye's lid contour and four halos to the brow."""
+    lips, right_eye, left_eye = FaceLandmarker(refined=True).regions
+    assert len(lips) == 80
+    assert len(right_eye) == len(left_eye) == 71
+    assert lips[:11] == (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)  # lower outer lip, corner to corner
+    assert right_eye[:9] == (33, 7, 163, 144, 145, 153, 154, 155, 133)  # lower lid of the image-left eye
+    assert left_eye[:9] == (263, 249, 390, 373, 374, 380, 381, 382, 362)
+    assert set(RIGHT_EYE_EAR) <= set(right_eye[:EYE_CONTOUR_POINTS])
+    assert set(LEFT_EYE_EAR) <= set(left_eye[:EYE_CONTOUR_POINTS])
+    assert set(LIPS_INNER) <= set(lips)

@@ -11,17 +11,19 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from matplotlib.path import Path as MplPath
 
 from motionkit.data.synthetic.params import FaceParams
 from motionkit.data.synthetic.world import SyntheticWorld
 from motionkit.face.canonical import CHIN, FOREHEAD, LEFT_EYE_OUTER, RIGHT_EYE_OUTER, canonical_face
 from motionkit.face.detector import FULL_RANGE, SHORT_RANGE, ssd_anchors, weighted_nms
+from motionkit.face.landmarks import IRIS_POINTS, NUM_LANDMARKS, NUM_REFINED_LANDMARKS
 from motionkit.face.measures import LEFT_EYE_CONTOUR, LEFT_EYE_EAR, RIGHT_EYE_CONTOUR, RIGHT_EYE_EAR
 from motionkit.face.pose import euler_angles, head_pose
 from motionkit.face.roi import FaceRegion
 from motionkit.face.sampling import sample_region
 from motionkit.face.smoothing import OneEuroConfig, OneEuroFilter
-from motionkit.face.stack import FaceStack
+from motionkit.face.stack import FaceStack, FaceStackConfig
 from motionkit.face.tracking import FaceTracker
 
 
@@ -267,3 +269,23 @@ def test_the_stack_on_a_gpu_matches_the_cpu(stack: FaceStack, images: dict[str, 
     for name in ("astronaut", "grace_hopper"):
         ours, theirs = gpu.face(images[name]).points, stack.face(images[name]).points
         assert np.abs(ours - theirs).max() < 0.005 * np.ptp(theirs[:, 0]), name
+
+
+def test_the_refined_stack_adds_irises_inside_the_eyes_and_agrees_with_the_mesh(
+    stack: FaceStack, images: dict[str, np.ndarray]
+) -> None:
+    """Two networks trained for one mesh: the attention mesh's 468 points lie within 3 % of the face's size (RMS) of
+    the plain mesh's (measured 1.2-1.5 %), yaw and roll agree within 2 degrees, each iris centre lies inside its eye.
+    Pitch is left out: it comes from the depth of the forehead-chin line, which the two networks infer differently
+    (on the astronaut the chin is 5 px nearer in the attention mesh: pitch -9.4 against -13.1)."""
+    refined = FaceStack(config=FaceStackConfig(refined=True))
+    for name in ("astronaut", "grace_hopper"):
+        face, plain = refined.face(images[name]), stack.face(images[name])
+        assert face.points.shape == (NUM_REFINED_LANDMARKS, 3)
+        size = np.ptp(plain.points[:, :2], axis=0).mean()
+        rms = np.sqrt(((face.points[:NUM_LANDMARKS, :2] - plain.points[:, :2]) ** 2).sum(axis=1).mean())
+        assert rms < 0.03 * size, name
+        assert abs(face.pose.yaw - plain.pose.yaw) < 2.0, name
+        assert abs(face.pose.roll - plain.pose.roll) < 2.0, name
+        for centre, contour in ((NUM_LANDMARKS, RIGHT_EYE_CONTOUR), (NUM_LANDMARKS + IRIS_POINTS, LEFT_EYE_CONTOUR)):
+            assert MplPath(face.points[list(contour), :2]).contains_point(face.points[centre, :2]), (name, centre)

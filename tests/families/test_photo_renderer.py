@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from motionkit import LiveConfig
 from motionkit.assets import bundled_model_path, demo_photo_path, demo_speech_path
 from motionkit.errors import ConfigError, FaceNotFoundError
 from motionkit.families.photo import PhotoMotionConfig
@@ -19,6 +20,7 @@ from motionkit.families.photo.renderer import (
     to_geometric,
 )
 from motionkit.geometric.axes import AXIS_NAMES
+from motionkit.io import load_audio
 from motionkit.io.image import load_image
 from motionkit.pipeline import Pipeline
 from motionkit.types import MotionTrack
@@ -96,3 +98,18 @@ def test_the_shipped_model_animates_the_photo_deterministically() -> None:
     assert torch.equal(first.track.latents, again.track.latents)
     mouth = first.track.latents[0, :, MODEL_AXES.index("mouth_open")]
     assert float(mouth.max()) > 0.3  # the speech opens the mouth
+
+
+def test_a_live_session_draws_the_photo_at_the_live_size() -> None:
+    """LiveConfig.max_side shrinks the photo before it is encoded: the session's frames have that longer side; an
+    encoded portrait larger than it is refused with the fix."""
+    pipeline = Pipeline.from_pretrained(bundled_model_path("photo-motion"))
+    config = LiveConfig(max_side=256)
+    with pipeline.live(demo_photo_path(), config=config, emotion="neutral") as session:
+        assert session.frame_size == (256, 218)
+        frames = session.push_audio(load_audio(demo_speech_path(), target_rate=session.sample_rate)[:8000])
+        frames += session.finish()
+    assert len(frames) == 13
+    assert all(frame.image.shape == (256, 218, 3) for frame in frames)
+    with pytest.raises(ConfigError, match=r"over LiveConfig\.max_side = 256; pass the portrait image"):
+        pipeline.live(pipeline.encode_portrait(demo_photo_path()), config=config, emotion="neutral")

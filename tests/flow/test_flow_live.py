@@ -152,3 +152,24 @@ def test_partial_windows_sample_the_first_positions_of_a_window(tiny_sampler, ti
         tiny_sampler.live(source, window_frames=tiny_config.window + 1, chunk_frames=1, lookahead_frames=0)
     with pytest.raises(ConfigError, match="exceeds the window of 2"):
         tiny_sampler.live(source, window_frames=2, chunk_frames=2, lookahead_frames=1)
+
+
+def test_a_new_emotion_for_the_pending_frames_shapes_the_next_chunk(tiny_sampler, tiny_config, make_conditions):
+    """Replacing the pending frames' emotion is the same as having received them with it: a session whose
+    emotion changes at the first frame not yet sampled equals one given that emotion from there on (without
+    lookahead, so that no window before the change saw a frame after it)."""
+    conditions = make_conditions(tiny_config, 24, seed=6)
+    other = make_conditions(tiny_config, 24, seed=7).emotion
+    source = torch.randn(1, tiny_config.motion_dim)
+    options = {"chunk_frames": 4, "lookahead_frames": 0, "seed": 1, "nfe": 3}
+    session = tiny_sampler.live(source, **options)
+    first = session.push(conditions.slice(0, 10))
+    out = session.frames_out
+    assert (out, session.pending_frames) == (8, 2)
+    session.replace_pending_emotion(other[:, out:10])
+    changed, _ = _run(session, [Conditions(conditions.audio[:, 10:], other[:, 10:], conditions.fps)])
+    mixed = torch.cat([conditions.emotion[:, :out], other[:, out:]], dim=1)
+    reference, _ = _run(tiny_sampler.live(source, **options), [Conditions(conditions.audio, mixed, conditions.fps)])
+    assert torch.equal(torch.cat([*first, changed], dim=1), reference)
+    with pytest.raises(ShapeError, match="pending frames' emotion"):
+        session.replace_pending_emotion(other[:, :3])

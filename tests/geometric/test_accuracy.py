@@ -9,14 +9,19 @@ import pytest
 from motionkit.eval.face import LandmarkFaceAnalyzer
 from motionkit.eval.geometric import (
     CLOSED_SHARE,
+    POSE_SWEEP,
     GeometricAccuracy,
+    PoseAccuracy,
     eye_aspect_ratios,
     measure_accuracy,
     mouth_opening,
+    projected_pose,
     relative_pose,
 )
-from motionkit.geometric import GeometricRenderer, PortraitGeometry
-from motionkit.geometric.motion import rotation
+from motionkit.geometric import GeometricPortrait, GeometricRenderer, PortraitGeometry
+from motionkit.geometric.axes import BLINK_LEFT, BLINK_RIGHT, PARAMETERS, YAW
+from motionkit.geometric.motion import deform, folds, guarded_positions, rotation
+from motionkit.geometric.topology import CHIN, EYE_LEFT_UPPER, EYE_RIGHT_UPPER, MESH_POINTS, MOUTH_CORNERS, NOSE_TIP
 
 
 def test_relative_pose_recovers_a_known_rotation_scale_and_shift(astronaut_geometry: PortraitGeometry) -> None:
@@ -28,6 +33,20 @@ def test_relative_pose_recovers_a_known_rotation_scale_and_shift(astronaut_geome
         moved.append(1.3 * (reference - centre) @ rotation(yaw, pitch, roll).T + centre + np.array([5.0, -3.0, 2.0]))
     measured = relative_pose(reference, np.stack(moved))
     np.testing.assert_allclose(measured, np.array(turns), atol=1e-9)
+
+
+def test_projected_pose_recovers_a_known_rotation_from_2d_points_alone(astronaut_geometry: PortraitGeometry) -> None:
+    reference = astronaut_geometry.landmarks
+    turns = [(20.0, 0.0, 0.0), (0.0, -15.0, 0.0), (0.0, 0.0, 15.0), (-12.0, 9.0, -7.0), (0.0, 0.0, 0.0)]
+    moved = []
+    for yaw, pitch, roll in turns:
+        centre = reference.mean(axis=0)
+        frame = 0.8 * (reference - centre) @ rotation(yaw, pitch, roll).T + centre + np.array([-7.0, 4.0, 0.0])
+        frame[:, 2] = np.nan  # no depth: the fit reads the 2-D positions only
+        moved.append(frame)
+    np.testing.assert_allclose(projected_pose(reference, np.stack(moved)), np.array(turns), atol=1e-6)
+    missing = np.full((1, *reference.shape), np.nan)
+    assert np.isnan(projected_pose(reference, missing)).all()
 
 
 def test_mouth_and_eye_ratios_follow_their_formulas(astronaut_geometry: PortraitGeometry) -> None:
@@ -43,6 +62,44 @@ def test_mouth_and_eye_ratios_follow_their_formulas(astronaut_geometry: Portrait
     assert ears.max() < 0.5
 
 
+@pytest.mark.parametrize("photo", ["astronaut", "hopper"])
+def test_the_renderers_vertices_turn_by_the_request(renderer: GeometricRenderer, photo: str, request) -> None:  # type: ignore[no-untyped-def]
+    """The warp's geometry, read as a perfect 2-D landmarker would read it: the deformed vertices fitted with the
+    photo's own 3-D mesh (projected_pose) turn within the issue's tolerance on every axis, although the renderer
+    turns a flattened depth by a steepened angle (docs/geometric.md, Accuracy)."""
+    image, geometry = request.getfixturevalue(photo), request.getfixturevalue(f"{photo}_geometry")
+    portrait = renderer.encode_portrait(image, geometry=geometry)
+    for axis, sweep in POSE_SWEEP.items():
+        drawn = np.repeat(geometry.landmarks[None], len(sweep), axis=0)
+        for k, angle in enumerate(sweep):
+            values = np.zeros(PARAMETERS)
+            values[axis] = angle
+            drawn[k, :MESH_POINTS, :2] = guarded_positions(portrait.mesh, values, renderer.config)[0][:MESH_POINTS]
+        pose = PoseAccuracy("turn", np.asarray(sweep), projected_pose(geometry.landmarks, drawn)[:, axis])
+        assert pose.within.all(), (axis, pose.measured)
+
+
+def test_a_blink_that_folds_at_the_lids_does_not_hold_back_the_turn(
+    renderer: GeometricRenderer, astronaut_portrait: GeometricPortrait
+) -> None:
+    """On the astronaut the lids meeting at blink 1 fold two small triangles near the inner corner; the guard holds
+    back the expressions there only, so the head's turn (every vertex away from the eyes) is the same with and
+    without the blink (it used to scale the whole frame back: the nose tip jumped 5.5 px at yaw 15)."""
+    mesh, config = astronaut_portrait.mesh, renderer.config
+    turn = np.zeros(PARAMETERS)
+    turn[YAW] = 15.0
+    blink = turn.copy()
+    blink[[BLINK_LEFT, BLINK_RIGHT]] = 1.0
+    assert folds(mesh, deform(mesh, blink), config).any()  # the case the guard is for
+    open_eyes, _ = guarded_positions(mesh, turn, config)
+    closed, share = guarded_positions(mesh, blink, config)
+    assert not folds(mesh, closed, config).any()
+    moved = np.abs(closed - open_eyes).max(axis=1) > 0
+    assert 0.0 < share < 1.0
+    assert not moved[[NOSE_TIP, *MOUTH_CORNERS, CHIN]].any()
+    assert moved[[*EYE_LEFT_UPPER, *EYE_RIGHT_UPPER]].all()  # the lids still close, partly near the folds
+
+
 @pytest.fixture(scope="module")
 def astronaut_accuracy(renderer: GeometricRenderer, astronaut: np.ndarray, astronaut_geometry: PortraitGeometry) -> (
     GeometricAccuracy
@@ -53,8 +110,8 @@ def astronaut_accuracy(renderer: GeometricRenderer, astronaut: np.ndarray, astro
 
 @pytest.mark.slow
 def test_roll_blink_and_jitter_meet_the_targets(astronaut_accuracy: GeometricAccuracy) -> None:
-    roll = next(p for p in astronaut_accuracy.poses if p.axis == "roll")
-    assert roll.within.all()
+    for roll in (p for p in (*astronaut_accuracy.poses, *astronaut_accuracy.poses_3d) if p.axis == "roll"):
+        assert roll.within.all()
     # the face stack's 468-point mesh (no attention model's refined eyes) reads closed lids as a narrowed eye:
     # about 0.8 of the open ratio on the astronaut (MediaPipe's refined mesh read < 0.3); docs/geometric.md
     assert astronaut_accuracy.closed_ear.max() < CLOSED_SHARE * astronaut_accuracy.open_ear.min()
@@ -66,13 +123,18 @@ def test_roll_blink_and_jitter_meet_the_targets(astronaut_accuracy: GeometricAcc
 
 
 @pytest.mark.slow
-def test_turns_read_back_in_the_requested_direction(astronaut_accuracy: GeometricAccuracy) -> None:
-    # yaw reads 80-100 % of the request here, Grace Hopper's 65-80 % (docs/geometric.md)
+def test_turns_read_back_from_the_frames(astronaut_accuracy: GeometricAccuracy) -> None:
+    # projected (the frame's 2-D landmarks fitted with the photo's mesh), yaw meets the target here (92-107 %);
+    # the 3-D reading, whose frame depths the network infers from appearance, reads 77-88 % (docs/geometric.md)
     yaw = next(p for p in astronaut_accuracy.poses if p.axis == "yaw")
-    assert (yaw.ratio > 0.7).all()
-    assert (yaw.ratio < 1.15).all()
-    pitch = next(p for p in astronaut_accuracy.poses if p.axis == "pitch")
-    assert (pitch.measured[pitch.requested < 0] < 0).all()
+    assert yaw.within.all()
+    yaw_3d = next(p for p in astronaut_accuracy.poses_3d if p.axis == "yaw")
+    assert (yaw_3d.ratio > 0.7).all()
+    assert (yaw_3d.ratio < 1.15).all()
+    # pitch reads short projected (the landmarks follow 72-79 % of the warp's vertical relief here) and long in
+    # 3-D on chin-down (the network deepens the relief); both keep the direction
+    for pitch in (p for p in (*astronaut_accuracy.poses, *astronaut_accuracy.poses_3d) if p.axis == "pitch"):
+        assert (np.sign(pitch.measured) == np.sign(pitch.requested)).all()
 
 
 @pytest.mark.slow

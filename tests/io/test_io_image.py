@@ -13,6 +13,7 @@ from PIL import Image
 
 from motionkit.errors import ImageError, ShapeError
 from motionkit.io import image_to_tensor, images_to_tensor, load_image, resize_image, tensor_to_image
+from motionkit.io.image import fit_within
 
 
 def write_png16(path: Path, array: np.ndarray) -> None:
@@ -161,3 +162,21 @@ def test_images_over_pillows_decompression_limit_are_an_image_error(
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 64 // 4)
     with pytest.raises(ImageError, match=r"big\.png is not a readable image .*decompression bomb"):
         load_image(tmp_path / "big.png")
+
+
+@pytest.mark.parametrize(
+    ("shape", "max_side", "expected"),
+    [((600, 512, 3), 256, (256, 218)), ((100, 300, 3), 150, (50, 150)), ((64, 48, 3), 64, (64, 48))],
+)
+def test_fit_within_shrinks_the_longer_side_and_keeps_the_aspect(
+    shape: tuple[int, int, int], max_side: int, expected: tuple[int, int]
+) -> None:
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    before = image.copy()
+    out = fit_within(image, max_side)
+    assert out.shape[:2] == expected
+    assert np.array_equal(image, before)  # the input is not modified
+    if expected == shape[:2]:
+        assert out is image
+    else:
+        assert np.array_equal(out, resize_image(image, expected[1], expected[0]))

@@ -18,10 +18,11 @@ from motionkit.eval import pearson
 from motionkit.eval.face import SyntheticFaceAnalyzer
 from motionkit.eval.geometric import mouth_opening, relative_pose
 from motionkit.face import FaceStack
-from motionkit.geometric import AXIS_NAMES, GeometricRenderer, PortraitGeometry
-from motionkit.io import VideoWriter, load_image, tensor_to_image
+from motionkit.geometric import AXIS_NAMES
+from motionkit.io import VideoWriter, load_image
 from motionkit.pipeline import Pipeline
 from motionkit.pipeline.driving import extended_indices, resolve_axes, transfer_program
+from motionkit.testing.videos import talking_params, write_photo_video, write_world_video
 from motionkit.types import MotionTrack
 
 FPS = 25.0
@@ -31,16 +32,7 @@ SIZE = 64
 
 def driving_params(frames: int = FRAMES) -> FaceParams:
     """A turn, a nod and a talking mouth at different rates (so each axis can be told from the others)."""
-    t = np.arange(frames) / FPS
-    return FaceParams(
-        yaw=12 * np.sin(2 * np.pi * 0.5 * t),
-        pitch=8 * np.sin(2 * np.pi * 0.8 * t + 1),
-        roll=np.zeros(frames),
-        mouth_open=0.5 * (1 - np.cos(2 * np.pi * 1.3 * t)),
-        mouth_width=np.full(frames, 0.5),
-        blink=np.zeros(frames),
-        brows=np.zeros(frames),
-    )
+    return talking_params(frames, FPS, yaw=12, pitch=8, mouth=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +48,9 @@ def demo() -> Pipeline:
 @pytest.fixture(scope="module")
 def synthetic_driving(world: SyntheticWorld, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Face 11 of the synthetic world following :func:`driving_params`, with speech-like audio."""
-    path = tmp_path_factory.mktemp("driving") / "driving.mp4"
-    frames = world.render(world.identity(11), driving_params())
     audio = 0.1 * np.sin(2 * np.pi * 220 * np.arange(FRAMES * 640) / 16000).astype(np.float32)
-    with VideoWriter(path, fps=FPS, crf=10, audio=audio, sample_rate=16000) as writer:
-        writer.write(frames)
-    return path
+    path = tmp_path_factory.mktemp("driving") / "driving.mp4"
+    return write_world_video(path, world, 11, driving_params(), FPS, audio=audio)
 
 
 def measure(frames: np.ndarray, world: SyntheticWorld, identity_seed: int) -> dict[str, np.ndarray]:
@@ -176,26 +165,15 @@ def stack() -> FaceStack:
 
 
 @pytest.fixture(scope="module")
-def photo_driving(stack: FaceStack, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+def photo_driving(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
     """Grace Hopper drawn by the geometric renderer turning, nodding and talking (known parameters)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # see the one_thread fixture: small ops on a shared CPU
-    photo = load_image(demo_photo_path())
-    face = stack.face(photo)
-    renderer = GeometricRenderer()
-    drawing = renderer.encode_portrait(photo, geometry=PortraitGeometry(face.points, mask=stack.segment(photo)))
     t = np.arange(PHOTO_FRAMES) / FPS
     values = np.zeros((PHOTO_FRAMES, len(AXIS_NAMES)), np.float32)
     column = {name: i for i, name in enumerate(AXIS_NAMES)}
     values[:, column["yaw"]] = 15 * np.sin(2 * np.pi * 0.6 * t)
     values[:, column["pitch"]] = 10 * np.sin(2 * np.pi * 0.9 * t + 1)
     values[:, column["mouth"]] = 0.15 * (1 - np.cos(2 * np.pi * 1.2 * t))
-    track = MotionTrack(torch.from_numpy(values)[None], fps=FPS)
-    path = tmp_path_factory.mktemp("photo") / "hopper.mp4"
-    with VideoWriter(path, fps=FPS, crf=12) as writer:
-        for chunk in renderer.render(drawing, track, 10):
-            writer.write(tensor_to_image(chunk[0]))
-    torch.set_num_threads(threads)
+    path = write_photo_video(tmp_path_factory.mktemp("photo") / "hopper.mp4", values, FPS)
     return path, values
 
 
@@ -221,9 +199,7 @@ def test_a_real_photo_follows_a_real_video_without_a_learned_model(
 
 
 def test_a_one_frame_driving_video_is_refused(demo: Pipeline, world: SyntheticWorld, tmp_path: Path) -> None:
-    path = tmp_path / "one.mp4"
-    with VideoWriter(path, fps=FPS) as writer:
-        writer.write(world.render(world.identity(3), driving_params(1)))
+    path = write_world_video(tmp_path / "one.mp4", world, 3, driving_params(1), FPS)
     with pytest.raises(ConfigError, match="single frame: there is no motion to transfer"):
         demo.drive(world.portrait(world.identity(12)), path, crop=False, driving_crop=False)
 
@@ -231,9 +207,7 @@ def test_a_one_frame_driving_video_is_refused(demo: Pipeline, world: SyntheticWo
 def test_a_silent_driving_video_gives_a_silent_result(
     demo: Pipeline, world: SyntheticWorld, tmp_path: Path, one_thread: None
 ) -> None:
-    path = tmp_path / "silent.mp4"
-    with VideoWriter(path, fps=FPS) as writer:
-        writer.write(world.render(world.identity(3), driving_params(5)))
+    path = write_world_video(tmp_path / "silent.mp4", world, 3, driving_params(5), FPS)
     video = demo.drive(world.portrait(world.identity(12)), path, crop=False, driving_crop=False)
     assert video.audio is None
     assert len(video) == 5

@@ -17,6 +17,7 @@ from motionkit.eval.face import SyntheticFaceAnalyzer
 from motionkit.io import VideoReader, VideoWriter, read_video
 from motionkit.pipeline import Pipeline
 from motionkit.pipeline.pasteback import face_mask
+from motionkit.testing.videos import talking_params, write_world_video
 
 FPS = 25.0
 FRAMES = 75
@@ -29,16 +30,7 @@ docs/demo-model.md); dubbing speech seeds 3, 7 and 9 into this video measured 0.
 
 def original_params(frames: int = FRAMES) -> FaceParams:
     """The original video: a turn, a large nod and a mouth that talks on its own rhythm."""
-    t = np.arange(frames) / FPS
-    return FaceParams(
-        yaw=12 * np.sin(2 * np.pi * 0.5 * t),
-        pitch=14 * np.sin(2 * np.pi * 0.8 * t + 1),
-        roll=np.zeros(frames),
-        mouth_open=0.3 * (1 - np.cos(2 * np.pi * 1.3 * t)),
-        mouth_width=np.full(frames, 0.5),
-        blink=np.zeros(frames),
-        brows=np.zeros(frames),
-    )
+    return talking_params(frames, FPS, yaw=12, pitch=14, mouth=0.6)
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +45,7 @@ def demo() -> Pipeline:
 
 @pytest.fixture(scope="module")
 def original(world: SyntheticWorld, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("dub") / "original.mp4"
-    with VideoWriter(path, fps=FPS, crf=10) as writer:
-        writer.write(world.render(world.identity(PERSON), original_params()))
-    return path
+    return write_world_video(tmp_path_factory.mktemp("dub") / "original.mp4", world, PERSON, original_params(), FPS)
 
 
 @pytest.fixture(scope="module")

@@ -55,7 +55,12 @@ def test_whole_windows_without_lookahead_reproduce_offline_generation(
     with context)."""
     window = pipeline.sampler.window
     config = LiveConfig(
-        chunk_frames=window, lookahead_frames=0, audio_context_frames=40, prior_rms=None, window_margin_frames=None
+        chunk_frames=window,
+        lookahead_frames=0,
+        audio_context_frames=40,
+        prior_rms=None,
+        window_margin_frames=None,
+        nfe=None,  # the model's time grid, as offline
     )
     with pipeline.live(source, config=config, seed=4, emotion="neutral") as session:
         frames, _ = _feed(session, waveform, push=waveform.size)
@@ -214,3 +219,48 @@ def test_bad_settings_and_edits_are_refused(pipeline: Pipeline, source: EncodedP
             session.apply_edits('{"edits": []}')  # type: ignore[arg-type]
         with pytest.raises(EditError, match="roll"):
             session.apply_edits(EditProgram(edits=(Offset(axis="roll", value=1.0),)))
+
+
+def test_the_emotion_changes_from_the_next_chunk(pipeline: Pipeline, source: EncodedPortrait) -> None:
+    """``set_emotion`` mid-session: the frames already out are unchanged, every frame sampled afterwards has the
+    new emotion (without lookahead, so that no window before the switch saw a frame after it: the same as a session
+    whose emotion switches there by keyframes); an invalid emotion is refused with a clear error and changes
+    nothing."""
+    waveform = speech_like(1.0)
+    config = LiveConfig(chunk_frames=3, lookahead_frames=0)
+
+    def run(change: str | None) -> tuple[np.ndarray, int]:
+        with pipeline.live(source, config=config, seed=3, emotion="neutral") as session:
+            before: list[LiveFrame] = []
+            position = 0
+            while len(before) < 9:
+                before += session.push_audio(waveform[position : position + PUSH])
+                position += PUSH
+            with pytest.raises(ConfigError, match="invalid emotion 'joy'"):
+                session.set_emotion("joy")
+            if change is not None:
+                session.set_emotion(change)
+            after, _ = _feed(session, waveform[position:])
+        return _images(before + after), len(before)
+
+    reference, switch = run(None)
+    happy, _ = run("happy")
+    assert np.array_equal(happy[:switch], reference[:switch])
+    assert not np.array_equal(happy[switch], reference[switch])
+    assert np.array_equal(run("neutral")[0], reference)  # the refused emotion left the session as it was
+    # a session that was happy from the switch on by keyframes (held, no blend) gives the same frames
+    neutral, happy_label = {"kind": "label", "label": "neutral"}, {"kind": "label", "label": "happy"}
+    keyed = {
+        "kind": "keyframes",
+        "keyframes": [
+            {"time": (switch - 0.5) / 25.0, "emotion": neutral},
+            {"time": switch / 25.0, "emotion": happy_label},
+        ],
+    }
+    with pipeline.live(source, config=config, seed=3, emotion=keyed) as session:
+        frames, _ = _feed(session, waveform)
+    assert np.array_equal(_images(frames), happy)
+    session = pipeline.live(source, emotion="neutral")
+    session.finish()
+    with pytest.raises(SessionError, match="finished"):
+        session.set_emotion("happy")

@@ -99,6 +99,28 @@ def test_a_nod_takes_effect_from_the_next_frame(client: Callable[..., TestClient
     assert change.max() > 2.0, change
 
 
+def test_the_emotion_changes_live_from_the_next_chunk(
+    client: Callable[..., TestClient], speech_48k: np.ndarray
+) -> None:
+    app = client(send_queue_frames=1000)
+    chunks = pcm16_chunks(speech_48k, CLIENT_RATE)
+    plain = run_session(app, chunks)
+    controls = {40: ['{"type": "emotion", "emotion": "joy"}', '{"type": "emotion", "emotion": "happy"}']}
+    changed = run_session(app, chunks, controls)
+    (refused,) = changed.of_type("error")  # the unknown label is refused at once; the session goes on
+    assert refused["code"] == "bad_message"
+    assert "invalid emotion 'joy'" in refused["message"]
+    assert not refused["fatal"]
+    (applied,) = changed.of_type("applied")
+    start = applied["from_frame"]
+    assert applied == {"type": "applied", "control": "emotion", "from_frame": start, "time": start / FPS}
+    assert 0 < start < 2 * FPS - FPS // 2
+    plain_images, changed_images = plain.images(), changed.images()
+    np.testing.assert_array_equal(plain_images[:start], changed_images[:start])
+    assert not np.array_equal(plain_images[start:], changed_images[start:])
+    assert changed.of_type("done")[0]["frames_sent"] == 2 * FPS
+
+
 def test_bad_messages_get_clear_errors_and_the_session_goes_on(
     client: Callable[..., TestClient], speech_48k: np.ndarray
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from motionkit.cli.common import HelpFormatter, add_overwrite_option, print_license
@@ -73,18 +74,23 @@ def register_float(subparsers: argparse._SubParsersAction, parents: list[argpars
     )
     parser.add_argument("--checkpoint", type=Path, required=True, metavar="FLOAT.pth", help="FLOAT's float.pth")
     parser.add_argument(
-        "--wav2vec2", type=Path, required=True, metavar="DIR", help=f"Hugging Face folder of {WAV2VEC2_REPO}"
-    )
-    parser.add_argument(
         "--emotion",
         type=Path,
         metavar="DIR",
         help=f"Hugging Face folder of {EMOTION_REPO} (default: none; the model then cannot predict the emotion "
         "from speech and uses neutral unless told otherwise)",
     )
+    add_wav2vec2_and_out_options(parser)
+    parser.set_defaults(func=run)
+
+
+def add_wav2vec2_and_out_options(parser: argparse.ArgumentParser) -> None:
+    """The options both converters share: the wav2vec2 folder, the folder to create and ``--overwrite``."""
+    parser.add_argument(
+        "--wav2vec2", type=Path, required=True, metavar="DIR", help=f"Hugging Face folder of {WAV2VEC2_REPO}"
+    )
     parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="model folder to create")
     add_overwrite_option(parser)
-    parser.set_defaults(func=run)
 
 
 def register_imtalker(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -101,35 +107,34 @@ def register_imtalker(subparsers: argparse._SubParsersAction, parents: list[argp
     parser.add_argument(
         "--generator", type=Path, required=True, metavar="GENERATOR.ckpt", help="IMTalker's generator.ckpt"
     )
-    parser.add_argument(
-        "--wav2vec2", type=Path, required=True, metavar="DIR", help=f"Hugging Face folder of {WAV2VEC2_REPO}"
-    )
-    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="model folder to create")
-    add_overwrite_option(parser)
+    add_wav2vec2_and_out_options(parser)
     parser.set_defaults(func=run_imtalker)
 
 
 def run_imtalker(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
-    progress = ProgressBars.for_terminal(args.quiet)
-    try:
-        out = convert_imtalker(
+    return run_conversion(
+        args,
+        lambda progress: convert_imtalker(
             args.renderer, args.generator, args.wav2vec2, args.out, overwrite=args.overwrite, progress=progress
-        )
-    finally:
-        progress.close()
-    print(f"wrote the model folder {out} in {time.perf_counter() - started:.0f} s (details: motionkit info {out})")
-    print_license(out)
-    return 0
+        ),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_conversion(
+        args,
+        lambda progress: convert_float(
+            args.checkpoint, args.wav2vec2, args.emotion, args.out, overwrite=args.overwrite, progress=progress
+        ),
+    )
+
+
+def run_conversion(args: argparse.Namespace, convert: Callable[[ProgressBars], Path]) -> int:
+    """Run one converter with the terminal's progress bars, then say where the folder is and under what licence."""
     started = time.perf_counter()
     progress = ProgressBars.for_terminal(args.quiet)
     try:
-        out = convert_float(
-            args.checkpoint, args.wav2vec2, args.emotion, args.out, overwrite=args.overwrite, progress=progress
-        )
+        out = convert(progress)
     finally:
         progress.close()
     print(f"wrote the model folder {out} in {time.perf_counter() - started:.0f} s (details: motionkit info {out})")

@@ -18,6 +18,7 @@ from motionkit.cli.common import (
 )
 from motionkit.cli.progress import ProgressBars
 from motionkit.errors import AudioError, ConfigError, ImageError
+from motionkit.families.imtalker.presets import FAMILY_NAME as IMTALKER_FAMILY
 from motionkit.families.photo.presets import FAMILY_NAME as PHOTO_FAMILY
 from motionkit.io.files import check_folder_writable, make_folder
 from motionkit.pipeline import Pipeline
@@ -26,6 +27,8 @@ from motionkit.space.edits import Keyframes, Oscillate
 from motionkit.space.plot import plot_axes, plot_edit, save_figure
 
 DEFAULT_OUT = Path("out/demo")
+REAL_PHOTO_FAMILIES = (PHOTO_FAMILY, IMTALKER_FAMILY)
+"""Families whose demo animates the bundled real photo (the others: the bundled synthetic portrait)."""
 VIDEO_FILE, PLOT_FILE, EDITS_FILE = "demo.mp4", "demo_motion.png", "demo_edits.json"
 NOD_AXIS, TURN_AXIS = "pitch", "yaw"
 NOD_AMPLITUDE = 8.0
@@ -45,10 +48,13 @@ resolution with the bundled speech clip (CMU ARCTIC, or yours with --audio) thro
 and the geometric renderer, with a scripted nod ({NOD_AXIS} axis) over the first part of the clip and a turn
 ({TURN_AXIS} axis) later. Writes the video, a plot of the motion axes before and after the edits, and the
 EditProgram used (edit it and re-run the same with `motionkit edit`). Runs on a CPU; nothing is downloaded.
-`--model synthetic-demo` runs the learned 64-px demo model on its synthetic portrait instead.
+`--model synthetic-demo` runs the learned 64-px demo model on its synthetic portrait instead; `--model DIR` an
+IMTalker folder on the photo's face crop at 512 px (the nod and turn need its axes: `motionkit calibrate` first, or
+--no-edits).
 
 examples:
   motionkit demo --photo me.jpg --audio my_speech.wav --out out/my-demo
+  motionkit demo --model models/imtalker-512 --no-edits
   motionkit demo --model synthetic-demo
 """
 
@@ -95,9 +101,15 @@ def demo_program(duration: float) -> EditProgram:
 def _require_axes(space: MotionSpace, model: Path) -> None:
     missing = [name for name in (NOD_AXIS, TURN_AXIS) if name not in space.axes]
     if missing:
+        axes = (
+            f"its axes: {', '.join(space.axes)}"
+            if space.is_calibrated
+            else f"it has only its {space.rank} basis directions d0 .. d{space.rank - 1}"
+        )
         raise ConfigError(
-            f"the model {model} has no calibrated {' and '.join(repr(m) for m in missing)} axis (its axes: "
-            f"{', '.join(space.axes)}), so the scripted nod and turn cannot be applied; run with --no-edits."
+            f"the model {model} has no calibrated {' and '.join(repr(m) for m in missing)} axis ({axes}), so the "
+            f"scripted nod and turn cannot be applied; measure them with `motionkit calibrate --model {model}`, or "
+            "run with --no-edits."
         )
 
 
@@ -111,8 +123,10 @@ def run(args: argparse.Namespace) -> int:
     check_input_file(audio, AudioError, "audio file")
     if args.photo is not None:
         check_input_file(args.photo, ImageError, "photo")
-    # each kind of model has its own bundled portrait: a real photo for the photo family, else the synthetic face
-    portrait = args.photo or (demo_photo_path() if read_config(model).family == PHOTO_FAMILY else demo_portrait_path())
+    # each kind of model has its own bundled portrait: a real photo for the families made for real faces (the photo
+    # family, IMTalker), else the synthetic face
+    real = read_config(model).family in REAL_PHOTO_FAMILIES
+    portrait = args.photo or (demo_photo_path() if real else demo_portrait_path())
     check_folder_writable(args.out)  # before any work: a file, or a read-only parent, is refused now
     outputs = [args.out / VIDEO_FILE, args.out / PLOT_FILE] + ([] if args.no_edits else [args.out / EDITS_FILE])
     if args.out.is_dir():

@@ -19,6 +19,7 @@ from motionkit.cli.common import (
     check_suffix,
     load_pipeline,
 )
+from motionkit.cli.controls import add_control_options, controls_from
 from motionkit.cli.progress import ProgressBars
 from motionkit.cli.sampling import add_emotion_options, add_sampling_options, emotion_from, guidance_from
 from motionkit.errors import AudioError, ImageError
@@ -30,8 +31,13 @@ The face is detected and cropped as FLOAT does (--no-crop uses the whole image, 
 motion is sampled from the speech (seeded: the same seed gives the same video), optionally edited with an
 EditProgram JSON (see docs/motion-space.md), and rendered frame chunk by frame chunk into the file.
 
-example:
+An IMTalker model also takes per-frame head pose, camera and gaze (--pose, --cam, --gaze, as constants or
+tracks); --pose-from VIDEO measures its pose, camera and gaze on the video's face.
+
+examples:
   motionkit generate portrait.jpg speech.wav -o talking.mp4 --model models/float-512 --emotion happy
+  motionkit generate portrait.jpg speech.wav -o talking.mp4 --model models/imtalker-512 --no-crop \
+      --pose-from driving.mp4 --gaze 0,0.1
 """
 
 
@@ -59,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         type=Path,
         metavar="VIDEO",
         help="mixed driving: the head pose follows the face of this video (relative, played back and forth when "
-        "shorter than the speech) and the lips the speech (default: all motion from the speech)",
+        "shorter than the speech) and the lips the speech; for an IMTalker model, the pose, camera and gaze controls "
+        "are measured on its face (default: all motion from the speech)",
     )
     parser.add_argument(
         "--pose-axes",
@@ -67,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         metavar="AXES",
         help="with --pose-from: the comma-separated axes taken from the video (model axis names or pose)",
     )
+    add_control_options(parser)
     add_device_options(parser)
     add_encoder_options(parser)
     parser.add_argument(
@@ -88,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pose_from is not None:
         check_input_file(args.pose_from, ImageError, "video of --pose-from")
     emotion = emotion_from(args)
+    controls = controls_from(args)
     started = time.perf_counter()
     pipeline = load_pipeline(args)
     if emotion is None and pipeline.default_emotion == "neutral":
@@ -109,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             paste_back=args.paste_back,
             driving=args.pose_from,
             driving_axes=args.pose_axes,
+            controls=controls,
         )
         video.save(
             args.output,

@@ -19,7 +19,7 @@ import torch
 from motionkit.errors import ShapeError, require
 from motionkit.eval.face.base import FaceMeasurements, check_frames
 from motionkit.face.landmarks import NUM_LANDMARKS
-from motionkit.face.stack import FaceStack
+from motionkit.face.stack import FaceStack, FaceStackConfig
 from motionkit.face.tracking import FaceTracker
 
 FACEMESH_POINTS = NUM_LANDMARKS
@@ -63,19 +63,22 @@ class LandmarkFaceAnalyzer:
 
     Args:
         device: where the face networks run.
+        refined: read MediaPipe's attention mesh (478 points: lips and lids refined, irises last) instead of the
+            468-point one; the formulas use the same point numbers.
     """
 
-    def __init__(self, device: str | torch.device = "cpu") -> None:
-        self.stack = FaceStack(device)
+    def __init__(self, device: str | torch.device = "cpu", refined: bool = False) -> None:
+        self.stack = FaceStack(device, FaceStackConfig(refined=refined))
+        self.points = self.stack.landmarker.num_points
 
     def landmarks(self, frames: np.ndarray) -> np.ndarray:
-        """``(T, 468, 3)`` landmarks in pixels (NaN where no face was found).
+        """``(T, 468, 3)`` (refined: ``(T, 478, 3)``) landmarks in pixels (NaN where no face was found).
 
         The face is tracked from frame to frame (each frame's region from the previous landmarks, unsmoothed); when
         the track is lost (a cut, a jump of the head) the face is re-detected on that same frame.
         """
         frames = check_frames(frames)
-        out = np.full((frames.shape[0], FACEMESH_POINTS, 3), np.nan)
+        out = np.full((frames.shape[0], self.points, 3), np.nan)
         tracker = FaceTracker(self.stack, fps=_MEASURE_FPS, smoothing=None)
         for t, frame in enumerate(frames):
             face = tracker.update(frame)

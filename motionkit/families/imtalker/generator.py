@@ -19,6 +19,9 @@ tensor per window) reproduces the official sampler, whose window ``k`` starts fr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
 import torch
 from pydantic import Field, model_validator
 from torch import nn
@@ -27,6 +30,9 @@ from motionkit.conditioner.audio_encoder import projection_head
 from motionkit.config._base import FrozenConfig
 from motionkit.config.flow import FlowConfig, GuidanceConfig
 from motionkit.errors import ConfigError, ShapeError
+from motionkit.face import Face, FaceStackConfig
+from motionkit.families.imtalker import face_controls
+from motionkit.families.imtalker.controls import ControlInput, fit_controls
 from motionkit.families.imtalker.guidance import AudioGuidance
 from motionkit.families.imtalker.transformer import IMTalkerTransformer
 from motionkit.flow.guidance import VectorField
@@ -105,6 +111,21 @@ class IMTalkerMotion(WindowedSampling, nn.Module):
             "gaze": self.gaze_projection,
         }
         return projections[name]
+
+    def fit_controls(self, conditions: Conditions, controls: Mapping[str, ControlInput | None]) -> Conditions:
+        """``conditions`` with the given controls (name -> a constant ``(C,)`` or a track ``(L, C)`` with at least
+        the clip's frames) set (:func:`~motionkit.families.imtalker.controls.fit_controls`)."""
+        return fit_controls(conditions, controls, self.motion_config.control_dims())
+
+    @property
+    def measuring_stack(self) -> FaceStackConfig:
+        """The face stack that measures the controls: the refined one (its irises give the gaze)."""
+        return FaceStackConfig(refined=True)
+
+    def measure_controls(self, face: Face, shape: tuple[int, int]) -> dict[str, np.ndarray]:
+        """The pose and camera (SMIRK's units) and, for a face with irises, the gaze (L2CS-Net's) of a face found by
+        the face stack in a frame of ``shape = (H, W)`` (:mod:`~motionkit.families.imtalker.face_controls`)."""
+        return face_controls.measure_controls(face, shape)
 
     def project_controls(self, conditions: Conditions) -> torch.Tensor:
         """The control condition ``we`` ``(B, T, Da)`` of ``conditions``: the sum of the given controls' projections

@@ -44,6 +44,8 @@ async function init() {
   for (const box of document.querySelectorAll("[data-toggle]")) {
     box.onchange = () => control({ type: box.dataset.toggle, on: box.checked });
   }
+  // during a session the emotion changes live, from the next chunk
+  $("live-emotion").onchange = () => { if ($("live-emotion").value) control({ type: "emotion", emotion: $("live-emotion").value }); };
   $("job-form").onsubmit = (event) => { event.preventDefault(); submitJob().catch((e) => jobStatus("error: " + e.message)); };
   requestAnimationFrame(tick);
 }

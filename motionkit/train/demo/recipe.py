@@ -18,7 +18,6 @@ always run again.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,8 @@ from motionkit.data.cache import FeatureCache, FeatureCacheWriter, WindowSource
 from motionkit.data.synthetic import SyntheticWorld
 from motionkit.errors import ConfigError
 from motionkit.flow import FlowSampler
-from motionkit.io import atomic_path, images_to_tensor, normalize_waveform
-from motionkit.model_folder import MANIFEST_FILE, load_model, save_model
+from motionkit.io import images_to_tensor, normalize_waveform
+from motionkit.model_folder import load_model, save_model, update_manifest
 from motionkit.renderer import Renderer
 from motionkit.space.calibration import AxisFit
 from motionkit.train.demo.calibration import calibrate_axes, calibration_faces, encode_motion
@@ -50,11 +49,11 @@ from motionkit.train.export import checkpoint_weights, load_weights
 from motionkit.train.rng import derive_seed
 from motionkit.train.tasks.autoencoder import AutoencoderTask, initialise_renderer
 from motionkit.train.tasks.flow import FlowPreview, FlowTask, audio_margin
-from motionkit.train.timing import Log, StageTimer, claim_run_folder, log_to_stderr, preset_settings
+from motionkit.train.timing import Log, StageTimer, log_to_stderr, preset_settings, recipe_run
 
 AE_PRESET = "ae-synthetic-demo"
 FLOW_PRESET = "flow-synthetic-demo"
-TIMINGS_FILE = "timings.json"
+LABEL = "synthetic-demo"
 MODEL_FOLDER = "model"
 LICENSE = "Apache-2.0"
 _STREAM_AE_INIT, _STREAM_FLOW_INIT = 11, 12
@@ -170,18 +169,10 @@ def train_synthetic_demo(
             figures in its ``manifest.json`` (see :mod:`motionkit.train.demo.evaluation`).
         log: receives one line per stage (default: standard error); ``None`` is silent.
     """
-    if not isinstance(out_dir, (str, Path)):
-        raise ConfigError(f"out_dir must be a folder path, got {type(out_dir).__name__}.")
     config = SyntheticDemoConfig() if config is None else config
     if not isinstance(config, SyntheticDemoConfig):
         raise ConfigError(f"config must be a SyntheticDemoConfig, got {type(config).__name__}.")
-    out_dir = Path(out_dir)
-    claim_run_folder(out_dir, config, "demo")
-    timer = StageTimer(log or (lambda _: None), out_dir / TIMINGS_FILE, label="synthetic-demo")
-    threads = torch.get_num_threads()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    try:
+    with recipe_run(out_dir, config, LABEL, threads=config.threads, log=log) as (out_dir, timer):
         size = config.model.renderer.size
         world = SyntheticWorld(config.world, size=size)
         with timer.stage("data"):
@@ -222,10 +213,8 @@ def train_synthetic_demo(
                     clips=config.evaluation_clips,
                     seconds=config.evaluation_seconds,
                 )
-            timer.log(f"[synthetic-demo] targets:\n{evaluation}")
-            _update_manifest(folder, {"evaluation": evaluation.to_dict(), "timings": timer.stages})
-    finally:
-        torch.set_num_threads(threads)
+            timer.log(f"[{LABEL}] targets:\n{evaluation}")
+            update_manifest(folder, {"evaluation": evaluation.to_dict(), "timings": timer.stages})
     return folder
 
 
@@ -234,7 +223,7 @@ def _manifest(
 ) -> dict[str, Any]:
     training = ("data", "auto-encoder", "features", "flow", "calibration")
     return {
-        "name": "synthetic-demo",
+        "name": LABEL,
         "license": LICENSE,
         "notes": (
             "motionkit's own demo model, trained from scratch on the procedural synthetic world "
@@ -263,11 +252,3 @@ def _manifest(
         "timings": timer.stages,
         "machine": {"torch_threads": torch.get_num_threads(), "torch": torch.__version__},
     }
-
-
-def _update_manifest(folder: Path, entries: dict[str, Any]) -> None:
-    path = folder / MANIFEST_FILE
-    record = json.loads(path.read_text(encoding="utf-8"))
-    record.update(entries)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

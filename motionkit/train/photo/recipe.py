@@ -16,7 +16,6 @@ evaluation always run again.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,7 @@ from motionkit.data.cache import FeatureCache, WindowSource
 from motionkit.data.synthetic import SyntheticWorld
 from motionkit.errors import ConfigError
 from motionkit.families.photo import ParameterMotion, parameter_space
-from motionkit.io import atomic_path
-from motionkit.model_folder import MANIFEST_FILE, save_model
+from motionkit.model_folder import save_model, update_manifest
 from motionkit.train.engine import Trainer
 from motionkit.train.export import checkpoint_weights, load_weights
 from motionkit.train.photo.config import PhotoMotionRecipe
@@ -38,10 +36,9 @@ from motionkit.train.photo.data import Normalisation, training_clips, write_cach
 from motionkit.train.photo.evaluation import evaluate_photo_motion
 from motionkit.train.rng import derive_seed
 from motionkit.train.tasks.flow import FlowTask, audio_margin
-from motionkit.train.timing import Log, StageTimer, claim_run_folder, log_to_stderr, preset_settings
+from motionkit.train.timing import Log, StageTimer, log_to_stderr, preset_settings, recipe_run
 
 FLOW_PRESET = "flow-photo-motion"
-TIMINGS_FILE = "timings.json"
 MODEL_FOLDER = "model"
 LABEL = "photo-motion"
 LICENSE = "Apache-2.0"
@@ -89,18 +86,10 @@ def train_photo_motion(
             in its ``manifest.json`` (:mod:`motionkit.train.photo.evaluation`).
         log: receives one line per stage (default: standard error); ``None`` is silent.
     """
-    if not isinstance(out_dir, (str, Path)):
-        raise ConfigError(f"out_dir must be a folder path, got {type(out_dir).__name__}.")
     config = PhotoMotionRecipe() if config is None else config
     if not isinstance(config, PhotoMotionRecipe):
         raise ConfigError(f"config must be a PhotoMotionRecipe, got {type(config).__name__}.")
-    out_dir = Path(out_dir)
-    claim_run_folder(out_dir, config, "photo-motion")
-    timer = StageTimer(log or (lambda _: None), out_dir / TIMINGS_FILE, label=LABEL)
-    threads = torch.get_num_threads()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    try:
+    with recipe_run(out_dir, config, LABEL, threads=config.threads, log=log) as (out_dir, timer):
         world = SyntheticWorld(config.world)
         with timer.stage("data"):
             clips = training_clips(world, config.seed, config.clips, config.clip_seconds)
@@ -132,9 +121,7 @@ def train_photo_motion(
                     seconds=config.evaluation_seconds,
                 )
             timer.log(f"[{LABEL}] targets:\n{evaluation}")
-            _update_manifest(folder, {"evaluation": evaluation.to_dict(), "timings": timer.stages})
-    finally:
-        torch.set_num_threads(threads)
+            update_manifest(folder, {"evaluation": evaluation.to_dict(), "timings": timer.stages})
     return folder
 
 
@@ -159,11 +146,3 @@ def _manifest(config: PhotoMotionRecipe, timer: StageTimer) -> dict[str, Any]:
         "timings": timer.stages,
         "machine": {"torch_threads": torch.get_num_threads(), "torch": torch.__version__},
     }
-
-
-def _update_manifest(folder: Path, entries: dict[str, Any]) -> None:
-    path = folder / MANIFEST_FILE
-    record = json.loads(path.read_text(encoding="utf-8"))
-    record.update(entries)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

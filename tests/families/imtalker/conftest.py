@@ -4,6 +4,7 @@ components (built through the public converters' layout functions)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import torch
@@ -18,6 +19,9 @@ from motionkit.families.imtalker.generator_layout import (
 from motionkit.families.imtalker.presets import MOTION_DIM, imtalker_motion
 from motionkit.testing.imtalker_parity import imtalker_fixture
 from motionkit.testing.parity import parity_fixture
+
+if TYPE_CHECKING:
+    from motionkit import Pipeline
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +48,18 @@ def wav2vec2_dir(tmp_path_factory: pytest.TempPathFactory, generator_checkpoint:
 @pytest.fixture(scope="session")
 def conditioner(generator_checkpoint: dict[str, torch.Tensor], wav2vec2_dir: Path) -> Conditioner:
     return conditioner_from_official(generator_checkpoint, wav2vec2_dir, MOTION_DIM).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An IMTalker model folder of the weight recipe (renderer at its only size, tiny generator and wav2vec2)."""
+    from motionkit.testing.imtalker_folder import tiny_imtalker_folder
+
+    return tiny_imtalker_folder(tmp_path_factory.mktemp("imtalker-tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tiny_folder: Path) -> Pipeline:
+    from motionkit import Pipeline
+
+    return Pipeline.from_pretrained(tiny_folder)
