@@ -41,6 +41,26 @@ class GeometricConfig(FrozenConfig):
     lid_skin: float = Field(
         1.0, description="Lid skin above the lid follows it up to this share of the lid-to-brow distance."
     )
+    lid_margin: float = Field(
+        0.1, description="Drawn lids: the visible eye reaches past the lid landmarks by this share of the eye width."
+    )
+    lid_corner_reach: float = Field(
+        0.08, description="Drawn lids: the grown eye opening reaches past each eye corner by this share of its width."
+    )
+    lid_sag: float = Field(
+        0.08,
+        description="Drawn lids: closed lids meet this far (eye widths) below the lid landmarks' meeting line at "
+        "the eye's middle (a closed lid's edge curves down over the eyeball); at most lid_margin.",
+    )
+    lid_band: float = Field(
+        0.2,
+        description="Drawn lids: height of the skin band above (below) the eye that stretches over it (eye widths).",
+    )
+    lid_shading: float = Field(
+        0.15, description="Drawn lids: a closed lid darkens by this share towards its edge (it curves from the light)."
+    )
+    lash_darkness: float = Field(0.55, description="Drawn lids: darkening of the lash line at a closed lid's edge.")
+    lash_width: float = Field(0.05, description="Drawn lids: the lash line's Gaussian width, in eye widths.")
     brow_reach: float = Field(
         0.25, description="Forehead above the brows follows them with a fall-off of this length (face widths)."
     )
@@ -81,6 +101,8 @@ class GeometricConfig(FrozenConfig):
             raise ValueError("ring_weights must lie in [0, 1]")
         if not 0.0 < self.closed_gap < 1.0 or not 0.0 < self.lid_meeting <= 1.0:
             raise ValueError("closed_gap must lie in (0, 1) and lid_meeting in (0, 1]")
+        if not 0.0 <= self.lid_sag <= self.lid_margin or self.lid_margin <= 0.0 or self.lid_band <= 0.0:
+            raise ValueError("drawn lids need lid_margin > 0, lid_band > 0 and 0 <= lid_sag <= lid_margin")
         if self.ring_points < 8 or self.walk_steps < 1:
             raise ValueError("ring_points must be >= 8 and walk_steps >= 1")
         return self

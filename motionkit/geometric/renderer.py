@@ -9,7 +9,8 @@ Per portrait (once): the control mesh (:mod:`~motionkit.geometric.mesh`), its de
 (:mod:`~motionkit.geometric.depth`), the pixel-to-triangle map of the region of influence and the mouth data. Per
 frame: the vertices move (:mod:`~motionkit.geometric.motion`), each region pixel finds its deformed triangle and
 samples the source with ``grid_sample`` (:mod:`~motionkit.geometric.warp`), the open mouth is drawn
-(:mod:`~motionkit.geometric.mouth`). Pixels of triangles whose vertices did not move are the input, bit for bit;
+(:mod:`~motionkit.geometric.mouth`), and a blinking eye's lids are drawn over the warped frame
+(:mod:`~motionkit.geometric.lids`). Pixels of triangles whose vertices did not move are the input, bit for bit;
 identical parameters give identical frames.
 """
 
@@ -23,10 +24,11 @@ import numpy as np
 import torch
 
 from motionkit.errors import ConfigError, ImageError, ShapeError, require
-from motionkit.geometric.axes import PARAMETERS, geometric_space
+from motionkit.geometric.axes import BLINK_LEFT, BLINK_RIGHT, PARAMETERS, geometric_space
 from motionkit.geometric.config import GeometricConfig
 from motionkit.geometric.depth import turnable_depth
 from motionkit.geometric.geometry import PortraitGeometry
+from motionkit.geometric.lids import draw_lids
 from motionkit.geometric.mesh import ControlMesh, build_mesh, rasterize
 from motionkit.geometric.motion import check_parameters, guarded_positions
 from motionkit.geometric.mouth import MouthInterior, draw_interior
@@ -171,6 +173,7 @@ class GeometricRenderer(torch.nn.Module):
             )
         keep = changed.nonzero().squeeze(1)  # index copies: a boolean-mask assignment is a few times slower
         out.view(3, -1).index_copy_(1, plan.pixels[keep], colours.index_select(1, keep))
+        draw_lids(out, positions, (float(values[BLINK_LEFT]), float(values[BLINK_RIGHT])), self.config)
         return out
 
     def render(
