@@ -7,7 +7,10 @@ import argparse
 
 import numpy as np
 
+from motionkit.data.synthetic.geometry import rotation_matrices
+from motionkit.errors import ConfigError
 from motionkit.families.imtalker.controls import CONTROL_UNITS, TRACK_SUFFIXES, read_control_track
+from motionkit.families.imtalker.face_controls import rotation_vector
 from motionkit.types import CONTROL_NAMES
 
 CONSTANT_METAVARS = {"pose": "X,Y,Z", "cam": "S,TX,TY", "gaze": "PITCH,YAW"}
@@ -44,6 +47,23 @@ def add_control_options(parser: argparse.ArgumentParser) -> None:
             metavar="FILE",
             help=f"{name} track file ({' or '.join(TRACK_SUFFIXES)}) (default: not given)",
         )
+        if name == "pose":
+            choice.add_argument(
+                "--pose-degrees",
+                type=parse_values,
+                metavar="YAW,PITCH,ROLL",
+                help="constant pose as the face stack reads it, in degrees (yaw > 0 turns the nose to the image's "
+                "right, pitch > 0 raises it, roll > 0 tilts the head's top to the image's right), converted to SMIRK's "
+                "rotation vector (default: not given)",
+            )
+
+
+def pose_from_degrees(angles: list[float]) -> np.ndarray:
+    """SMIRK's ``pose_params`` ``(3,)`` of a head turned by ``(yaw, pitch, roll)`` degrees in the face stack's
+    convention (:mod:`motionkit.face.pose`: ``R = R_z(roll) R_x(pitch) R_y(yaw)``)."""
+    if len(angles) != len(("yaw", "pitch", "roll")):
+        raise ConfigError(f"--pose-degrees takes three angles YAW,PITCH,ROLL in degrees, got {len(angles)} values.")
+    return rotation_vector(rotation_matrices(*(np.float64(a) for a in angles)))
 
 
 def controls_from(args: argparse.Namespace) -> dict[str, list[float] | np.ndarray]:
@@ -51,7 +71,9 @@ def controls_from(args: argparse.Namespace) -> dict[str, list[float] | np.ndarra
     controls: dict[str, list[float] | np.ndarray] = {}
     for name in CONTROL_NAMES:
         constant, track = getattr(args, name), getattr(args, f"{name}_track")
-        if constant is not None:
+        if name == "pose" and args.pose_degrees is not None:
+            controls[name] = pose_from_degrees(args.pose_degrees)
+        elif constant is not None:
             controls[name] = constant
         elif track is not None:
             controls[name] = read_control_track(track, name)

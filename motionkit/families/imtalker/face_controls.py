@@ -58,9 +58,14 @@ REFINED_POINTS = 478
 """Points of a face from a refined stack (the 468 and five per iris): only those have irises."""
 
 
+def rotation_vector(rotation: np.ndarray) -> np.ndarray:
+    """``(3,)`` the axis-angle vector (radians) of a ``(3, 3)`` camera-frame rotation: SMIRK's ``pose_params``."""
+    return np.asarray(Rotation.from_matrix(rotation).as_rotvec(), dtype=np.float64)
+
+
 def smirk_pose(pose: HeadPose) -> np.ndarray:
-    """``(3,)`` SMIRK ``pose_params``: the axis-angle vector (radians) of the face's rotation."""
-    return np.asarray(Rotation.from_matrix(pose.rotation).as_rotvec(), dtype=np.float64)
+    """``(3,)`` SMIRK ``pose_params`` of a face: the rotation vector of its head pose."""
+    return rotation_vector(pose.rotation)
 
 
 def smirk_cam(pose: HeadPose, shape: tuple[int, int]) -> np.ndarray:

@@ -14,6 +14,8 @@ from scipy.spatial.transform import Rotation
 
 from motionkit import Pipeline
 from motionkit.assets import demo_portrait_path
+from motionkit.cli.controls import pose_from_degrees
+from motionkit.data.synthetic.geometry import rotation_matrices
 from motionkit.errors import ConfigError, NonFiniteError, ShapeError
 from motionkit.eval import pearson
 from motionkit.face import FaceStack, FaceStackConfig
@@ -135,6 +137,20 @@ def test_gaze_is_l2cs_angles_of_the_eyes_direction_from_the_irises() -> None:
     assert "gaze" not in measure_controls(FaceStack.describe(FaceLandmarks(points[:468], 1.0, None)), (512, 512))  # type: ignore[arg-type]
 
 
+def test_pose_in_degrees_is_the_rotation_vector_of_the_face_stacks_angles() -> None:
+    """``--pose-degrees``: a face turned by those angles reads them back from the face stack, and its measured pose
+    control is the converted constant."""
+    angles = [12.0, -7.0, 4.0]
+    rotation = rotation_matrices(*(np.float64(a) for a in angles))
+    points = (70.0 * canonical_face().points @ rotation.T + np.array([256.0, -256.0, 0.0])) * CAMERA_FROM_IMAGE
+    face = FaceStack.describe(FaceLandmarks(points, 1.0, None))  # type: ignore[arg-type]
+    np.testing.assert_allclose((face.pose.yaw, face.pose.pitch, face.pose.roll), angles, atol=1e-9)
+    np.testing.assert_allclose(pose_from_degrees(angles), measure_controls(face, (512, 512))["pose"], atol=1e-12)
+    np.testing.assert_allclose(pose_from_degrees([10, 0, 0]), [0, np.radians(10), 0], atol=1e-12)  # about y
+    with pytest.raises(ConfigError, match="--pose-degrees takes three angles YAW,PITCH,ROLL in degrees, got 2"):
+        pose_from_degrees([10.0, 0.0])
+
+
 @pytest.fixture(scope="module")
 def driving(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
     """Grace Hopper drawn by the geometric renderer turning her head (known yaw in degrees per frame)."""
@@ -237,6 +253,12 @@ def test_a_model_without_controls_refuses_them(
     assert "takes no per-frame pose, cam, gaze controls; only IMTalker models do" in one_error_line(err)
     assert "--edits PROGRAM.json" in one_error_line(err)
     assert not (tmp_path / "out.mp4").exists()
+    code, _, err = run(
+        capsys, "generate", demo_portrait_path(), speech, "-o", tmp_path / "out.mp4", "--model", folder,
+        "--pose", "0,0,0", "--pose-degrees", "10,0,0",
+    )  # fmt: skip
+    assert code == 2  # a usage error: one pose only
+    assert "not allowed with argument" in err
 
 
 @pytest.mark.slow
