@@ -9,10 +9,12 @@ sampling and rendering, and the process CPU time:
   features) computed once, frames rendered in chunks and encoded as they come;
 * ``official loop``: what IMTalker's ``generator/generate.py`` does (spec section 3.7) — the same conditioning and
   sampling with plain ``F.linear``, then for every frame ``m_c = D_m(adapt(t_j, g_r))`` and ``decode(m_c, m_r, f_r)``
-  in the official form: each coarse level projects the source keys and values again and materialises its whole
-  ``(8, N, N)`` softmax map, the guide level's head mean gives the top-1 keys, the fine levels pool the source
-  again, the frame decoder runs on NCHW tensors; all frames are kept, stacked, clamped, truncated to uint8, then
-  written. Both write with motionkit's encoder, so encoding is not part of the difference.
+  in the official form, the renderer benchmark's ``OfficialLoop`` (``benchmarks/imtalker_renderer.py``): the source
+  encoded with convolution then BatchNorm, each coarse level projects the source keys and values again and
+  materialises its whole ``(8, N, N)`` softmax map, the guide level's head mean gives the top-1 keys, the fine levels
+  gather the source blocks again, the frame decoder runs convolution then BatchNorm and explicit attention maps on
+  NCHW tensors; all frames are kept, stacked, clamped, truncated to uint8, then written. Both write with motionkit's
+  encoder, so encoding is not part of the difference.
 
 Run from the project root (the 512-px renderer takes seconds per frame on a CPU, so clips are short)::
 
@@ -25,7 +27,6 @@ minimum wall and process-CPU seconds; every run is a row of the CSV.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
@@ -40,8 +41,6 @@ from harness import machine, write_csv
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 16000
 MODES = ("official loop", "motionkit")
-OFFICIAL_HEADS = 8
-"""Heads of IMTalker's coarse IMT attention."""
 
 
 @dataclass
@@ -81,49 +80,6 @@ def build_components():  # type: ignore[no-untyped-def]
     return renderer, conditioner, motion
 
 
-def official_attention(attn, query_map, key_map, value_map):  # type: ignore[no-untyped-def]
-    """IMTalker's coarse ``CrossAttention``: q/k/v projections of the three maps, the whole ``(B, 8, N, N)``
-    softmax map materialised (the official module returns it), output projection.
-
-    Returns ``(aligned (B, C, H, W), weights (B, 8, N, N))``.
-    """
-    import torch
-
-    batch, channels, height, width = query_map.shape
-    head_dim = channels // OFFICIAL_HEADS
-
-    def heads(tokens: torch.Tensor) -> torch.Tensor:
-        return tokens.reshape(batch, -1, OFFICIAL_HEADS, head_dim).transpose(1, 2)
-
-    q = heads(attn.q_proj(query_map.flatten(2).transpose(1, 2)))
-    k = heads(attn.k_proj(key_map.flatten(2).transpose(1, 2)))
-    v = heads(attn.v_proj(value_map.flatten(2).transpose(1, 2)))
-    weights = torch.softmax(q @ k.transpose(-2, -1) * head_dim**-0.5, dim=-1)
-    out = attn.proj((weights @ v).transpose(1, 2).reshape(batch, -1, channels))
-    return out.transpose(1, 2).reshape(batch, channels, height, width), weights
-
-
-def official_decode(renderer, portrait, latent):  # type: ignore[no-untyped-def]
-    """One frame as IMTalker's ``IMTRenderer.decode`` computes it (see the module docstring), ``(1, 3, 512, 512)``."""
-    import torch.nn.functional as F
-
-    from motionkit.families.imtalker.renderer import GUIDE_LEVEL
-
-    maps = renderer.latent_token_decoder(renderer.adapt(latent, portrait.identity))
-    aligned, guide = [], None
-    for level in range(GUIDE_LEVEL + 1):
-        attn = renderer.imt[level].block_efc
-        out, weights = official_attention(attn, maps[level], portrait.motion_maps[level], portrait.features[level])
-        aligned.append(out)
-        if level == GUIDE_LEVEL:
-            guide = weights.mean(dim=1).topk(1, dim=-1).indices[..., 0]
-    for level in range(GUIDE_LEVEL + 1, len(portrait.features)):
-        resampler = renderer.imt[level]
-        pooled = F.avg_pool2d(portrait.features[level], resampler.ratio).flatten(2).transpose(1, 2)
-        aligned.append(resampler(guide, pooled).contiguous())
-    return renderer.frame_decoder(aligned)
-
-
 def worker(mode: str, wav: Path, portrait_path: Path, out: Path) -> Result:
     import torch
 
@@ -146,6 +102,8 @@ def worker(mode: str, wav: Path, portrait_path: Path, out: Path) -> Result:
         frames = len(video)
         conditioned, sampled = marks["conditioning"], marks["sampling motion"]
     else:
+        from imtalker_renderer import OfficialLoop
+
         from motionkit.face import crop_portrait
         from motionkit.io import VideoWriter, load_audio
         from motionkit.io.image import load_image
@@ -153,18 +111,17 @@ def worker(mode: str, wav: Path, portrait_path: Path, out: Path) -> Result:
         for module in motion.modules():
             if isinstance(module, Linear):
                 module.packed_enabled = False  # the official code's plain F.linear
+        loop = OfficialLoop(renderer)
         with torch.no_grad():
             pixels = crop_portrait(load_image(portrait_path), 512, crop=False)
             image = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 255
-            portrait = renderer.encode(image)
-            nchw = tuple(f.contiguous() for f in portrait.features)  # the official code's memory format
-            portrait = dataclasses.replace(portrait, features=nchw)
+            source = loop.encode(image)
             waveform = load_audio(wav)
             conditions = conditioner(waveform, emotion="neutral")
             conditioned = time.perf_counter()
-            track = motion.sample(conditions, portrait.motion, seed=0)
+            track = motion.sample(conditions, source[2], seed=0)
             sampled = time.perf_counter()
-            decoded = [official_decode(renderer, portrait, track.latents[:, j]) for j in range(track.frames)]
+            decoded = [loop.frame(track.latents[:, j], source)[0] for j in range(track.frames)]
             video = torch.cat(decoded)  # (T, 3, 512, 512) in (0, 1), every frame kept
             frames_u8 = (video.clamp(0, 1) * 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # truncation
         with VideoWriter(out, fps=25, audio=waveform) as writer:
