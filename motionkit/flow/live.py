@@ -76,6 +76,8 @@ class LiveMotion:
             at the first ``L' + W`` positions, and then at most ``c + A + FlowConfig.attention_reach`` frames).
         output: applied to every emitted ``(B, n, D)`` chunk (a family's map from the flow model's space to its
             motion, e.g. the photo family's de-normalisation); the context keeps the flow model's values.
+        prepare: applied to every pushed chunk of conditions before it is queued (a family's own conditions, e.g.
+            IMTalker's controls projected into the ``emotion`` slot); None: the chunk as it is.
 
     Attributes:
         frames_in: condition frames received.
@@ -90,6 +92,7 @@ class LiveMotion:
         lookahead_frames: int,
         window_frames: int | None = None,
         output: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        prepare: Callable[[Conditions], Conditions] | None = None,
     ) -> None:
         size = check_live_sizes(chunk_frames, lookahead_frames, window_frames, config.window)
         if window_frames is not None:
@@ -99,6 +102,7 @@ class LiveMotion:
             size = min(size, chunk_frames + lookahead_frames + config.attention_reach)
         self.window_frames = size
         self.output = output
+        self.prepare = prepare
         self.sampler = sampler
         self.config = config
         self.chunk_frames = chunk_frames
@@ -121,12 +125,14 @@ class LiveMotion:
 
     def push(self, conditions: Conditions) -> list[torch.Tensor]:
         """Add condition frames; returns the ``(B, c, D)`` motion of every chunk whose window they complete."""
-        self.fps = check_conditions(conditions, self.sampler.source_motion.shape[0], self.config, self.fps)
-        self.pending.append(conditions)
-        self.frames_in += conditions.frames
-        visible = self.chunk_frames + self.lookahead_frames
-        out = []
         with torch.no_grad():
+            if self.prepare is not None:
+                conditions = self.prepare(conditions)
+            self.fps = check_conditions(conditions, self.sampler.source_motion.shape[0], self.config, self.fps)
+            self.pending.append(conditions)
+            self.frames_in += conditions.frames
+            visible = self.chunk_frames + self.lookahead_frames
+            out = []
             while self.pending.frames >= visible:
                 out.append(self._step(visible, self.chunk_frames))
         return out
@@ -143,8 +149,21 @@ class LiveMotion:
 
         Raises:
             ShapeError: ``emotion`` is not ``(B, pending_frames, E)``.
+            ConfigError: the session prepares its conditions (``prepare``): its ``emotion`` slot holds what the
+                family put there (IMTalker: its controls), not an emotion.
         """
+        if not self.accepts_emotion:
+            raise ConfigError(
+                "this model's generator fills the emotion slot with its own conditions (IMTalker: pose, cam and "
+                "gaze), so the emotion cannot change mid-session; start a new session instead."
+            )
         self.pending.replace_emotion(emotion)
+
+    @property
+    def accepts_emotion(self) -> bool:
+        """Whether the emotion can change mid-session (:meth:`replace_pending_emotion`): not when ``prepare`` fills
+        the emotion slot."""
+        return self.prepare is None
 
     def finish(self) -> list[torch.Tensor]:
         """End of the conditions: the motion of the remaining frames, in chunks of at most ``c`` frames (the

@@ -245,7 +245,10 @@ class WindowedSampling:
         """
         source = self._source(source_motion)
         window_sampler, _, _ = self._window_sampler(source, nfe, solver, guidance, seed, None, time_grid, None)
-        return LiveMotion(window_sampler, self.config, chunk_frames, lookahead_frames, window_frames, output)
+        # only a family that prepares its own conditions needs them prepared (and cannot change emotion live)
+        own = type(self).prepare_conditions is not WindowedSampling.prepare_conditions
+        prepare = self.prepare_conditions if own else None
+        return LiveMotion(window_sampler, self.config, chunk_frames, lookahead_frames, window_frames, output, prepare)
 
     def _schedule(
         self,

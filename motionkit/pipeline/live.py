@@ -211,6 +211,11 @@ class LiveSession:
         """
         self._check_open("set the emotion")
         conditions, motion = self._streams()
+        if not motion.accepts_emotion:
+            raise ConfigError(
+                "this model has no emotion input (IMTalker: its conditions are pose, cam and gaze), so the emotion "
+                "cannot change; leave it out."
+            )
         conditions.set_emotion(emotion)
         if motion.pending_frames:
             motion.replace_pending_emotion(conditions.emotion_weights(motion.frames_out, motion.frames_in))

@@ -133,3 +133,46 @@ def test_what_imtalker_has_no_input_for_is_refused(motion: IMTalkerMotion) -> No
         motion.sample(conditions, source, seed=0, guidance=GuidanceConfig(audio_scale=2.0, emotion_scale=3.0))
     with pytest.raises(ShapeError, match="IMTalker's gaze has 2"):
         motion.sample(conditions.with_controls(gaze=torch.zeros(1, 6, 3)), source, seed=0)
+
+
+@pytest.mark.parametrize("controlled", [False, True])
+def test_live_whole_windows_equal_offline_sampling(motion: IMTalkerMotion, controlled: bool) -> None:
+    """IMTalker's generator under motionkit's live sampling: chunks of a whole window with no lookahead are the
+    offline windows (zero first context, the last window padded), with or without pose/cam tracks."""
+    frames = 2 * motion.config.window + 5
+    conditions = clip(frames, seed=4)
+    if controlled:
+        conditions = with_controls(conditions, pose=torch.randn(frames, 3), cam=torch.randn(frames, 3))
+    source = torch.randn(1, MOTION_DIM)
+    whole = motion.sample(conditions, source, seed=2)
+    session = motion.live(source, chunk_frames=motion.config.window, lookahead_frames=0, seed=2)
+    pushed = [session.push(conditions.slice(a, min(a + 7, frames))) for a in range(0, frames, 7)]
+    chunks = [chunk for part in pushed for chunk in part] + session.finish()
+    torch.testing.assert_close(torch.cat(chunks, dim=1), whole.latents, rtol=0, atol=1e-6)
+
+
+def test_live_chunks_follow_the_audio_with_a_lookahead(motion: IMTalkerMotion) -> None:
+    """Small chunks with a lookahead: every frame comes out once, in order, deterministic for a seed, and a frame
+    is emitted only once the lookahead's conditions have arrived."""
+    frames = 23
+    conditions = with_controls(clip(frames, seed=6), gaze=torch.randn(frames, 2))
+    source = torch.randn(1, MOTION_DIM)
+
+    def run() -> tuple[list[int], torch.Tensor]:
+        session = motion.live(source, chunk_frames=3, lookahead_frames=2, seed=1)
+        emitted, out = [], []
+        for t in range(frames):
+            for chunk in session.push(conditions.slice(t, t + 1)):
+                out.append(chunk)
+            emitted.append(sum(chunk.shape[1] for chunk in out))
+        out += session.finish()
+        return emitted, torch.cat(out, dim=1)
+
+    emitted, first = run()
+    assert first.shape == (1, frames, MOTION_DIM)
+    session = motion.live(source, chunk_frames=3, lookahead_frames=2)
+    session.push(conditions.slice(0, 2))
+    with pytest.raises(ConfigError, match="cannot change mid-session"):  # the emotion slot holds the controls
+        session.replace_pending_emotion(torch.zeros(1, 2, motion.config.emotion_dim))
+    assert all(done <= t + 1 - 2 for t, done in enumerate(emitted) if done)  # a chunk waits for its lookahead
+    assert torch.equal(run()[1], first)

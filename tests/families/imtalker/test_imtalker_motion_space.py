@@ -183,3 +183,20 @@ def test_explore_and_demo_on_an_imtalker_folder(
     assert code == 0, err
     assert "frames of 512x512 px" in out
     assert (tmp_path / "demo" / "demo.mp4").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_a_live_session_animates_the_photo_and_refuses_an_emotion(tiny_pipeline: Pipeline) -> None:
+    """``Pipeline.live`` on an IMTalker folder: audio pushed in 20 ms pieces gives one 512-px frame per 40 ms of
+    speech (the generator's controls prepared live), and changing the emotion, which IMTalker has no input for, is
+    refused before anything changes."""
+    session = tiny_pipeline.live(demo_portrait_path())
+    with pytest.raises(ConfigError, match="no emotion input"):
+        session.set_emotion("happy")
+    audio = speech_like(0.4)
+    step = tiny_pipeline.sample_rate // 50
+    frames = [frame for i in range(0, len(audio), step) for frame in session.push_audio(audio[i : i + step])]
+    frames += session.finish()
+    assert [frame.index for frame in frames] == list(range(10))
+    assert frames[0].image.shape == (512, 512, 3)
+    assert len({frame.image.tobytes() for frame in frames}) > 1  # the motion moves the face
