@@ -154,15 +154,7 @@ class FlowTransformer(nn.Module):
 
     def reset_parameters(self) -> None:
         """FLOAT's initialisation for training from scratch (the position table is rebuilt too)."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
-        self.t_embedder.reset_parameters()
-        zero_layers = [cast(FlowBlock, block).modulation for block in self.blocks]
-        for layer in (*zero_layers, self.decoder.modulation, self.decoder.linear):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        init_adaln_zero(self, self.t_embedder, self.blocks, self.decoder)
         with torch.no_grad():
             self.pos_embed.copy_(sinusoid_position_table(self.config.sequence_length, self.config.hidden_dim))
 
@@ -220,6 +212,21 @@ class FlowTransformer(nn.Module):
             tokens = block(tokens, c, self.kernel_backend)
         out: torch.Tensor = self.decoder(tokens, c, self.kernel_backend)
         return out
+
+
+def init_adaln_zero(model: nn.Module, t_embedder: TimestepEmbedder, blocks: nn.ModuleList, head: OutputHead) -> None:
+    """The DiT-style initialisation both flow transformers train from: Xavier-uniform linear layers with zero
+    biases, the time embedder's own, and every adaLN modulation and the output layer zero (so a fresh model is the
+    identity residual and outputs zeros)."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            nn.init.zeros_(module.bias)
+    t_embedder.reset_parameters()
+    zero_layers = [cast(FlowBlock, block).modulation for block in blocks]
+    for layer in (*zero_layers, head.modulation, head.linear):
+        nn.init.zeros_(layer.weight)
+        nn.init.zeros_(layer.bias)
 
 
 def _time_vector(t: torch.Tensor | float, batch: int, device: torch.device) -> torch.Tensor:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from fastapi.testclient import TestClient
 
 from motionkit.assets import bundled_model_path, demo_speech_path
 from motionkit.io import load_audio
 from motionkit.pipeline import Pipeline
+from motionkit.serve.app import create_app
+from motionkit.serve.config import ServeConfig
 
 DEMO_MODEL = "synthetic-demo"
 """The learned 64-px demo model: the cheapest shipped model with every stage (encoder, flow, renderer)."""
@@ -51,3 +55,18 @@ def speech_file(tmp_path_factory: pytest.TempPathFactory, speech: np.ndarray) ->
         return path
 
     return make
+
+
+@pytest.fixture
+def client(pipeline: Pipeline) -> Iterator[Callable[..., TestClient]]:
+    """``client(**settings)``: a started app with those ServeConfig settings."""
+    clients: list[TestClient] = []
+
+    def make(**settings: Any) -> TestClient:
+        client = TestClient(create_app(pipeline, ServeConfig(**settings)))
+        clients.append(client.__enter__())
+        return client
+
+    yield make
+    for made in clients:
+        made.__exit__(None, None, None)

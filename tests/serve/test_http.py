@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,30 +14,13 @@ from fastapi.testclient import TestClient
 
 from motionkit.errors import ConfigError
 from motionkit.io.video import read_video
-from motionkit.pipeline import Pipeline
-from motionkit.serve.app import create_app, static_files
-from motionkit.serve.config import ServeConfig
+from motionkit.serve.app import static_files
 from motionkit.serve.security import COOKIE, check_binding
 
 JOB_TIMEOUT = 300.0
 """Seconds a one-second job may take on a busy shared CPU (about 2 s when the machine is idle)."""
 TOKEN = "t" * 24
 NOD = {"edits": [{"kind": "oscillate", "axis": "pitch", "amplitude": 8, "frequency": 1.5, "end": 1.0}]}
-
-
-@pytest.fixture
-def client(pipeline: Pipeline) -> Iterator[Callable[..., TestClient]]:
-    """``client(**settings)``: a started app with those ServeConfig settings."""
-    clients: list[TestClient] = []
-
-    def make(**settings: Any) -> TestClient:
-        client = TestClient(create_app(pipeline, ServeConfig(**settings)))
-        clients.append(client.__enter__())
-        return client
-
-    yield make
-    for made in clients:
-        made.__exit__(None, None, None)
 
 
 def submit(client: TestClient, audio: Path, options: dict[str, Any] | None = None, **form: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,7 +16,6 @@ from scipy.signal import resample_poly
 from starlette.websockets import WebSocketDisconnect
 
 from motionkit.pipeline import Pipeline
-from motionkit.serve.app import create_app
 from motionkit.serve.config import ServeConfig
 from motionkit.serve.portraits import PortraitStore
 from motionkit.serve.sessions import LiveConnection
@@ -25,20 +24,6 @@ from tests.serve.live_client import Received, collect, pcm16_chunks, start_messa
 CLIENT_RATE = 48000
 """Browsers capture at 48 kHz; the service resamples to the model's 16 kHz."""
 FPS = 25
-
-
-@pytest.fixture
-def client(pipeline: Pipeline) -> Iterator[Callable[..., TestClient]]:
-    clients: list[TestClient] = []
-
-    def make(**settings: Any) -> TestClient:
-        client = TestClient(create_app(pipeline, ServeConfig(**settings)))
-        clients.append(client.__enter__())
-        return client
-
-    yield make
-    for made in clients:
-        made.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

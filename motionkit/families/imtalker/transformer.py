@@ -21,8 +21,6 @@ Sub-module names are the official ``fmt.*`` ones below the prefix (``x_embedder.
 
 from __future__ import annotations
 
-from typing import cast
-
 import torch
 from motionkit_kernels import banded_attention
 from motionkit_kernels.dispatch import Backend
@@ -34,7 +32,7 @@ from motionkit.families.imtalker.rotary import RotaryEmbedding
 from motionkit.flow.embeddings import FrameEmbedder, TimestepEmbedder
 from motionkit.flow.inputs import VectorFieldInputs
 from motionkit.flow.linear import Linear
-from motionkit.flow.transformer import BandedSelfAttention, FlowBlock, OutputHead
+from motionkit.flow.transformer import BandedSelfAttention, FlowBlock, OutputHead, init_adaln_zero
 from motionkit.validation import check_tensor
 
 
@@ -95,16 +93,8 @@ class IMTalkerTransformer(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """The official initialisation for training from scratch."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
-        self.t_embedder.reset_parameters()
-        zero_layers = [cast(FlowBlock, block).modulation for block in self.blocks]
-        for layer in (*zero_layers, self.decoder.modulation, self.decoder.linear):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        """The official initialisation for training from scratch (FLOAT's, :func:`init_adaln_zero`)."""
+        init_adaln_zero(self, self.t_embedder, self.blocks, self.decoder)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | float, inputs: VectorFieldInputs) -> torch.Tensor:
         """Vector field on all ``N = L' + L`` positions.
