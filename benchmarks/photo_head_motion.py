@@ -16,8 +16,10 @@ Settings (``--settings``, comma-separated; each ``name`` or ``name=value``):
 * ``smooth=S``: the default sampling, then the head angles smoothed by a Gaussian of ``S`` frames (an analysis of
   where the speed lies, not a setting of the model).
 
-``--world-spread N`` prints, instead, how far the world's own head statistics averaged over 8 clips (the evaluation's
-count) stray from their mean over ``N`` tuning clips: the 5th and 95th percentiles of 4000 random 8-clip subsets.
+``--world-spread N`` prints, instead, how far the world's own head statistics averaged over ``--world-subset`` clips
+(default 8, the evaluation's count of clips for the other figures; its head statistics use
+:data:`~motionkit.train.photo.evaluation.HEAD_CLIPS`) stray from their mean over ``N`` tuning clips: the 5th and 95th
+percentiles of 4000 random subsets.
 
 Run from the project root: ``PYTHONPATH=. python benchmarks/photo_head_motion.py [--csv out.csv]``.
 """
@@ -117,14 +119,12 @@ def measure(parts: Any, settings: Sequence[str], clips: int, seeds: int, seconds
     return rows
 
 
-EVALUATION_CLIPS = 8
-"""Clips of the docs' evaluation (``evaluate_photo_motion``'s default)."""
 SUBSETS = 4000
 
 
-def world_spread(clips: int, seconds: float) -> None:
-    """Print the 90 % range of the world's head statistics averaged over 8 of ``clips`` tuning clips, relative to
-    their mean over all of them."""
+def world_spread(clips: int, subset: int, seconds: float) -> None:
+    """Print the 90 % range of the world's head statistics averaged over ``subset`` of ``clips`` tuning clips,
+    relative to their mean over all of them."""
     world = SyntheticWorld(SyntheticWorldConfig())
     rows = [
         head_statistics(world.clip(seed, seconds, render=False).params.as_array(), world.fps)
@@ -133,11 +133,14 @@ def world_spread(clips: int, seconds: float) -> None:
     names = list(rows[0])
     table = np.array([[row[name] for name in names] for row in rows])
     rng = np.random.default_rng(0)
-    subsets = np.stack([table[rng.choice(clips, EVALUATION_CLIPS, replace=False)].mean(0) for _ in range(SUBSETS)])
+    subsets = np.stack([table[rng.choice(clips, subset, replace=False)].mean(0) for _ in range(SUBSETS)])
     relative = subsets / table.mean(0) - 1.0
     low, high = np.percentile(relative, 5, axis=0), np.percentile(relative, 95, axis=0)
     for name, mean, lo, hi in zip(names, table.mean(0), low, high, strict=True):
-        print(f"{name:<12} mean over {clips} clips {mean:.2f}; over 8 clips {lo:+.0%} .. {hi:+.0%} (90 %)", flush=True)
+        print(
+            f"{name:<12} mean over {clips} clips {mean:.2f}; over {subset} clips {lo:+.0%} .. {hi:+.0%} (90 %)",
+            flush=True,
+        )
 
 
 def _mean(rows: Sequence[dict[str, float]]) -> dict[str, float]:
@@ -157,11 +160,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--csv", type=Path, default=None)
     parser.add_argument("--world-spread", type=int, default=None, metavar="N", help="see the module docstring")
+    parser.add_argument("--world-subset", type=int, default=8, metavar="K", help="clips per subset of --world-spread")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(machine(), flush=True)
     if args.world_spread is not None:
-        world_spread(args.world_spread, args.clip_seconds)
+        world_spread(args.world_spread, args.world_subset, args.clip_seconds)
         return
     parts = load_model(args.model or bundled_model_path("photo-motion"))
     rows = measure(parts, args.settings.split(","), args.clips, args.seeds, args.clip_seconds)

@@ -119,7 +119,14 @@ def test_blink_onsets_and_head_statistics() -> None:
 def test_the_evaluation_measures_every_target(miniature_run: Path) -> None:
     parts = load_model(miniature_run)
     assert isinstance(parts.sampler, ParameterMotion)
-    evaluation = evaluate_photo_motion(parts.conditioner, parts.sampler, clips=1, seconds=2.4, seeds=(0, 1))  # type: ignore[arg-type]
+    evaluation = evaluate_photo_motion(
+        parts.conditioner,
+        parts.sampler,  # type: ignore[arg-type]
+        clips=1,
+        seconds=2.4,
+        seeds=(0, 1),
+        head_clips=2,
+    )
     (clip,) = evaluation.clips
     assert clip.seed == HELD_OUT_FIRST_SEED + 100
     assert len(clip.mouth_gt_correlations) == 2
@@ -129,8 +136,12 @@ def test_the_evaluation_measures_every_target(miniature_run: Path) -> None:
     record = json.loads(json.dumps(evaluation.to_dict()))
     assert record["checks"] == evaluation.checks
     assert str(evaluation).count("FAIL") == list(evaluation.checks.values()).count(False)
-    with pytest.raises(ConfigError, match="at least one clip and one seed"):
+    assert evaluation.head_clips == record["head_clips"] == 2
+    assert "over 2 clips" in str(evaluation)
+    with pytest.raises(ConfigError, match="at least one clip, one head clip and one seed"):
         evaluate_photo_motion(parts.conditioner, parts.sampler, clips=0)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="at least one clip, one head clip and one seed"):
+        evaluate_photo_motion(parts.conditioner, parts.sampler, head_clips=0)  # type: ignore[arg-type]
 
 
 # -------------------------------------------------------------------------------------------- the shipped model

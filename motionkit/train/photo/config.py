@@ -13,6 +13,7 @@ from motionkit.config._base import FrozenConfig
 from motionkit.data.synthetic import PARAM_NAMES, SyntheticWorldConfig
 from motionkit.families import preset
 from motionkit.families.photo import PhotoMotionConfig
+from motionkit.train.photo.evaluation import HEAD_CLIPS
 
 MODEL_PRESET = "photo-motion"
 
@@ -37,6 +38,9 @@ class PhotoMotionRecipe(FrozenConfig):
     )
     evaluation_clips: int = Field(8, ge=0, description="Held-out clips the exported model is evaluated on (0: none).")
     evaluation_seconds: float = Field(8.0, gt=0, description="Length of each evaluation clip (s).")
+    evaluation_head_clips: int = Field(
+        HEAD_CLIPS, ge=1, description="Held-out clips the head statistics are measured on (one sample each)."
+    )
     threads: int | None = Field(
         1,
         ge=1,

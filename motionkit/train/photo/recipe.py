@@ -119,6 +119,7 @@ def train_photo_motion(
                     world=config.world,
                     clips=config.evaluation_clips,
                     seconds=config.evaluation_seconds,
+                    head_clips=config.evaluation_head_clips,
                 )
             timer.log(f"[{LABEL}] targets:\n{evaluation}")
             update_manifest(folder, {"evaluation": evaluation.to_dict(), "timings": timer.stages})
