@@ -67,6 +67,11 @@ class GeometricConfig(FrozenConfig):
     lip_corner_flat: float = Field(
         0.35, description="Lower lip moves fully within this share of the half mouth width from its centre."
     )
+    lip_corner_pull: float = Field(
+        0.08,
+        description="Each mouth corner moves this far towards the other per unit of mouth opening, in mouth widths "
+        "(the lips' ring narrows as the jaw opens).",
+    )
     jaw_reach: float = Field(
         1.1, description="Jaw moves with the lower lip out to this many half mouth widths beyond the corners."
     )

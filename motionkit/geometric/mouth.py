@@ -7,7 +7,7 @@ contour, teeth where the photo shows them) is split at a *bite line*: a pixel at
 ``(v - U) / (L - U) < upper_teeth``, to the lower teeth otherwise. Per frame:
 
 - the upper jaw's map ``A`` (photo -> frame) is the least-squares affine map of the points that only the head moves
-  (the upper inner lip and the nose tip, :data:`UPPER_JAW`), so the teeth turn and tilt with the head; the jaw's
+  (:data:`UPPER_JAW`), so the teeth turn and tilt with the head; the jaw's
   drop ``j`` is how far the lower lip's centre lies from where ``A`` alone puts it;
 - a pixel ``p`` of the open mouth shows the photo's upper teeth at ``A^-1(p)`` if that point is one, else the lower
   teeth at ``A^-1(p - j)`` (the teeth move rigidly, unstretched; near the corners, where the lower lip drops less
@@ -30,20 +30,23 @@ import torch
 from motionkit.geometric.config import GeometricConfig
 from motionkit.geometric.mesh import ControlMesh, inside_polygon
 from motionkit.geometric.topology import (
+    EYE_LEFT_CORNERS,
+    EYE_RIGHT_CORNERS,
     LIPS_INNER_LOWER,
     LIPS_INNER_UPPER,
     LIPS_OUTER_LOWER,
     LIPS_OUTER_UPPER,
     LOWER_LIP_CENTRE,
     MOUTH_CORNERS,
-    NOSE_TIP,
+    NOSE_BASE,
     UPPER_LIP_CENTRE,
 )
 from motionkit.geometric.warp import WarpField, WarpPlan, sample
 
-UPPER_JAW = (*LIPS_INNER_UPPER[1:-1], NOSE_TIP)
-"""Points that only the head moves (the upper inner lip never follows the jaw): their affine fit is the upper jaw's
-map from the photo to a frame."""
+UPPER_JAW = (NOSE_BASE, UPPER_LIP_CENTRE, EYE_LEFT_CORNERS[1], EYE_RIGHT_CORNERS[1])
+"""Points that only the head moves (no expression reaches the nose's base or the inner eye corners, and the mouth
+corners' pull fades out before the upper lip's middle): their affine fit is the upper jaw's map from the photo to a
+frame."""
 
 _MOUTH_LOOP = (*LIPS_INNER_UPPER, *LIPS_INNER_LOWER[::-1])
 

@@ -12,7 +12,7 @@ from motionkit.errors import ConfigError, EditError, ImageError, ShapeError
 from motionkit.geometric import AXIS_NAMES, GeometricConfig, GeometricPortrait, GeometricRenderer, PortraitGeometry
 from motionkit.geometric.mesh import PHOTO_SLIVER, signed_areas
 from motionkit.geometric.motion import deform, folds, guarded_positions
-from motionkit.geometric.topology import LOWER_LIP_CENTRE
+from motionkit.geometric.topology import LOWER_LIP_CENTRE, MOUTH_CORNERS, NOSE_BASE, NOSE_TIP, UPPER_LIP_CENTRE
 from motionkit.protocols import EncodedPortrait, PortraitRenderer
 from motionkit.types import MotionTrack
 
@@ -242,3 +242,19 @@ def test_the_open_mouth_keeps_the_upper_teeth_under_the_upper_lip_and_drops_the_
     gap_rows = np.arange(rows.min() + 1, rows.min() + shift[1] - 1)
     gap = frame[gap_rows, int(cols.mean())].mean()
     assert gap < 0.5 * photo[np.nonzero(upper | lower)].mean()
+
+
+def test_the_mouth_corners_come_in_as_the_jaw_opens(
+    renderer: GeometricRenderer, astronaut_portrait: GeometricPortrait
+) -> None:
+    """Each corner moves lip_corner_pull mouth widths towards the other per unit of opening; the nose and the upper
+    lip's middle stay."""
+    mesh = astronaut_portrait.mesh
+    opening = 0.5
+    moved = guarded_positions(mesh, params(mouth=opening)[0], renderer.config)[0]
+    source = mesh.points[:, :2]
+    width = np.linalg.norm(source[MOUTH_CORNERS[1]] - source[MOUTH_CORNERS[0]])
+    narrowed = width - abs((moved[MOUTH_CORNERS[1]] - moved[MOUTH_CORNERS[0]]) @ mesh.frame.axes[0, :2])
+    assert narrowed == pytest.approx(2 * renderer.config.lip_corner_pull * opening * width, rel=0.02)
+    np.testing.assert_allclose(moved[[NOSE_TIP, NOSE_BASE]], source[[NOSE_TIP, NOSE_BASE]])
+    assert np.abs(moved[UPPER_LIP_CENTRE] - source[UPPER_LIP_CENTRE]).max() < 0.01 * width
