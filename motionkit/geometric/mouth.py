@@ -7,12 +7,12 @@ contour, teeth where the photo shows them) is split at a *bite line*: a pixel at
 ``(v - U) / (L - U) < upper_teeth``, to the lower teeth otherwise. Per frame:
 
 - the upper jaw's map ``A`` (photo -> frame) is the least-squares affine map of the points that only the head moves
-  (:data:`UPPER_JAW`), so the teeth turn and tilt with the head; the jaw's
-  drop ``j`` is how far the lower lip's centre lies from where ``A`` alone puts it;
-- a pixel ``p`` of the open mouth shows the photo's upper teeth at ``A^-1(p)`` if that point is one, else the lower
-  teeth at ``A^-1(p - j)`` (the teeth move rigidly, unstretched; near the corners, where the lower lip drops less
-  than its centre, the lower teeth go behind it), else the synthesized inside: the lip colour darkened to
-  ``interior_darkness`` at the centre and lighter towards the lips,
+  (:data:`UPPER_JAW`), so the teeth turn and tilt with the head; the jaw's drop ``j(u)`` at ``u`` across the mouth
+  is how far the lower inner lip lies there from where ``A`` alone puts it (linear between its points);
+- a pixel ``p`` of the open mouth shows the photo's upper teeth at ``q = A^-1(p)`` if that point is one, else the
+  lower teeth at ``q - A_lin^-1 j(u_q)`` (each column of teeth moves with the lower lip above it, as the lip drapes
+  over them: the row curves with the lip but no tooth is stretched), else the synthesized inside: the lip colour
+  darkened to ``interior_darkness`` at the centre and lighter towards the lips,
   ``colour = lip * (d + (1 - d) * interior_lighten * r^2)`` with ``r`` the elliptical radius in the opening (0 at
   the centre, 1 at the corners and the lip centres).
 
@@ -48,19 +48,29 @@ UPPER_JAW = (NOSE_BASE, UPPER_LIP_CENTRE, EYE_LEFT_CORNERS[1], EYE_RIGHT_CORNERS
 corners' pull fades out before the upper lip's middle): their affine fit is the upper jaw's map from the photo to a
 frame."""
 
+LOWER_LIP = (LIPS_INNER_UPPER[0], *LIPS_INNER_LOWER, LIPS_INNER_UPPER[-1])
+"""The lower inner lip between the inner mouth corners: the lower teeth drop with it (:func:`draw_interior`)."""
+
 _MOUTH_LOOP = (*LIPS_INNER_UPPER, *LIPS_INNER_LOWER[::-1])
 
 
 @dataclass(frozen=True)
 class MouthInterior:
     """Per-portrait data of the interior: the lip colour ``(3, 1)`` (image units), the photo's own open-mouth pixels
-    of the upper and the lower teeth, each ``(H * W,)`` bool, and ``upper_jaw`` ``(J, 3)``, the photo's
-    :data:`UPPER_JAW` points with a column of ones (the affine fit's design matrix)."""
+    of the upper and the lower teeth, each ``(H * W,)`` bool, ``upper_jaw`` ``(J, 3)``, the photo's
+    :data:`UPPER_JAW` points with a column of ones (the affine fit's design matrix), the lower lip contour
+    (:data:`LOWER_LIP`, ordered across the mouth: vertex indices ``lower_lip_index`` ``(K,)``) ``lower_lip``
+    ``(K, 3)`` the same way, and ``lower_lip_u`` ``(K,)`` its positions across the face,
+    ``u = x @ across[:2] + across[2]``."""
 
     lip_colour: torch.Tensor
     upper_hole: torch.Tensor
     lower_hole: torch.Tensor
     upper_jaw: torch.Tensor
+    lower_lip: torch.Tensor
+    lower_lip_index: torch.Tensor
+    lower_lip_u: torch.Tensor
+    across: torch.Tensor
 
     @classmethod
     def build(
@@ -74,11 +84,24 @@ class MouthInterior:
         lip = colours.median(dim=1).values[:, None]
         upper, lower = _split_at_bite(mesh, height, width, config.upper_teeth)
         jaw = np.concatenate([mesh.points[list(UPPER_JAW), :2], np.ones((len(UPPER_JAW), 1))], axis=1)
+        e_x = mesh.frame.axes[0, :2] / np.linalg.norm(mesh.frame.axes[0, :2])
+        across = np.append(e_x, -mesh.frame.origin[:2] @ e_x)
+        contour = mesh.points[list(LOWER_LIP), :2]
+        order = np.argsort(contour @ e_x)
+        lower_lip = np.concatenate([contour, np.ones((len(contour), 1))], axis=1)[order]
+
+        def tensor(array: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(array), dtype=torch.float32, device=device)
+
         return cls(
             lip_colour=lip,
             upper_hole=torch.as_tensor(upper.ravel(), device=device),
             lower_hole=torch.as_tensor(lower.ravel(), device=device),
-            upper_jaw=torch.as_tensor(jaw, dtype=torch.float32, device=device),
+            upper_jaw=tensor(jaw),
+            lower_lip=tensor(lower_lip),
+            lower_lip_index=torch.as_tensor(np.asarray(LOWER_LIP)[order], device=device),
+            lower_lip_u=tensor(lower_lip @ across),
+            across=tensor(across),
         )
 
 
@@ -113,6 +136,15 @@ def _along(u: np.ndarray, contour: np.ndarray) -> np.ndarray:
     return np.interp(u, contour[order, 0], contour[order, 1])
 
 
+def _interpolate(x: torch.Tensor, knots: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``(N, 2)``: ``values`` ``(K, 2)`` at increasing ``knots`` ``(K,)`` linearly interpolated at ``x`` ``(N,)``
+    (constant beyond the ends)."""
+    right = torch.searchsorted(knots, x.contiguous()).clamp(1, len(knots) - 1)
+    left = right - 1
+    share = ((x - knots[left]) / (knots[right] - knots[left]).clamp_min(1e-6)).clamp(0.0, 1.0)
+    return values[left] + share[:, None] * (values[right] - values[left])
+
+
 def _own_interior(hole: torch.Tensor, plan: WarpPlan, points: torch.Tensor) -> torch.Tensor:
     """``(N,)`` whether ``points`` fall on the part ``hole`` ``(H * W,)`` of the photo's own open mouth."""
     col = points[:, 0].floor().long()
@@ -138,10 +170,10 @@ def draw_interior(
     fit = torch.linalg.lstsq(interior.upper_jaw, moved_jaw).solution  # (3, 2)
     linear, shift = fit[:2], fit[2]
     inverse = torch.linalg.inv(linear)
-    lower_rest = torch.cat([plan.source[LOWER_LIP_CENTRE], torch.ones(1, device=deformed.device)]) @ fit
-    jaw = deformed[LOWER_LIP_CENTRE] - lower_rest
+    drops = deformed[interior.lower_lip_index] - interior.lower_lip @ fit  # (K, 2): the jaw's, beyond the head's
     upper = (points - shift) @ inverse
-    lower = (points - jaw - shift) @ inverse
+    u = upper @ interior.across[:2] + interior.across[2]
+    lower = upper - _interpolate(u, interior.lower_lip_u, drops) @ inverse
     left, right = deformed[MOUTH_CORNERS[0]], deformed[MOUTH_CORNERS[1]]
     across = right - left
     half_width = 0.5 * across.norm().clamp_min(1.0)
