@@ -76,7 +76,7 @@ class GeometricConfig(FrozenConfig):
         1.1, description="Jaw moves with the lower lip out to this many half mouth widths beyond the corners."
     )
     interior_darkness: float = Field(
-        0.28, description="Mouth interior: the lip colour times this factor at the darkest (the inside's depth)."
+        0.15, description="Mouth interior: the lip colour times this factor at the darkest (the inside's depth)."
     )
     interior_lighten: float = Field(
         0.5,
