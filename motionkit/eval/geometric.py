@@ -73,8 +73,9 @@ of its open ratio on a visibly closed rendered eye), an eye counts as closing be
 
 CLOSED_SHARE_DRAWN = 0.5
 """With the refined mesh on drawn lids over small eyes (Grace Hopper: about 35 px wide, behind glasses), an eye
-counts as closed below this share of its open ratio: there the mesh's closed-eye reading is bounded below by the
-lash line's thickness over the eye width (0.09-0.13 on Hopper's frames, docs/geometric.md), not by ``CLOSED_EAR``."""
+counts as closed below this share of its open ratio: there the mesh reads the closed lids' dark band, the lash line
+over the lower lid's own margin, about 4 px across (0.09-0.13 on Hopper's frames, docs/geometric.md), not below
+``CLOSED_EAR``."""
 
 EAR_POINTS = ((159, 145, 33, 133), (386, 374, 362, 263))
 """(upper lid, lower lid, corner, corner) of the image-left and image-right eyes."""

@@ -6,7 +6,7 @@ axis           unit    meaning (0 is the portrait as photographed)
 ``yaw``        deg     head turn; > 0 turns the nose to the image right
 ``pitch``      deg     head nod; > 0 lifts the chin
 ``roll``       deg     head tilt in the image plane; > 0 turns the head clockwise (its top to the image right)
-``mouth``      ratio   inner-lip gap added, in mouth widths (``|p13 - p14| / |p61 - p291|`` of FaceMesh)
+``mouth``      ratio   inner-lip gap added, in the photo's mouth widths (``|p13 - p14| / |p61 - p291|`` of FaceMesh)
 ``blink_left`` ratio   image-left eye: 0 as photographed, 1 closed
 ``blink_right`` ratio  image-right eye: 0 as photographed, 1 closed
 ``brows``      face    brow raise in face widths (> 0 up)

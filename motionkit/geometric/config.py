@@ -67,11 +67,26 @@ class GeometricConfig(FrozenConfig):
     lip_corner_flat: float = Field(
         0.35, description="Lower lip moves fully within this share of the half mouth width from its centre."
     )
+    lip_corner_pull: float = Field(
+        0.08,
+        description="Each mouth corner moves this far towards the other per unit of mouth opening, in mouth widths "
+        "(the lips' ring narrows as the jaw opens).",
+    )
     jaw_reach: float = Field(
         1.1, description="Jaw moves with the lower lip out to this many half mouth widths beyond the corners."
     )
     interior_darkness: float = Field(
-        0.28, description="Mouth interior: the lip colour times this factor at the darkest (the inside's depth)."
+        0.15, description="Mouth interior: the lip colour times this factor at the darkest (the inside's depth)."
+    )
+    interior_lighten: float = Field(
+        0.5,
+        description="Mouth interior: share of the way back to the lip colour the synthesized inside reaches at the "
+        "lips (0: uniformly dark).",
+    )
+    upper_teeth: float = Field(
+        0.0,
+        description="Mouth interior: share of the photo's own lip gap, from the upper inner lip down, whose pixels "
+        "(the upper teeth) stay with the upper jaw; the rest (the lower teeth) drops with the jaw (0: all of it).",
     )
     guard_rings: int = Field(
         3, description="Rings of neighbours around folded triangles that the fold guard flattens towards a flat turn."
@@ -103,6 +118,8 @@ class GeometricConfig(FrozenConfig):
             raise ValueError("closed_gap must lie in (0, 1) and lid_meeting in (0, 1]")
         if not 0.0 <= self.lid_sag <= self.lid_margin or self.lid_margin <= 0.0 or self.lid_band <= 0.0:
             raise ValueError("drawn lids need lid_margin > 0, lid_band > 0 and 0 <= lid_sag <= lid_margin")
+        if not 0.0 <= self.upper_teeth <= 1.0 or not 0.0 <= self.interior_lighten <= 1.0:
+            raise ValueError("upper_teeth and interior_lighten must lie in [0, 1]")
         if self.ring_points < 8 or self.walk_steps < 1:
             raise ValueError("ring_points must be >= 8 and walk_steps >= 1")
         return self

@@ -9,6 +9,9 @@ Every expression axis moves points linearly in its value, so a portrait's expres
   a weight that blends from the lip's profile to the jaw's (1 across the mouth, a cosine to 0 over ``jaw_reach``
   half-widths beyond the corners) with depth below the lip, so the mandible moves as one piece and the cheeks
   stretch. The upper lip and everything above the lower-lip contour stay.
+  As the jaw opens the lips' ring narrows: each mouth corner moves towards the other by ``lip_corner_pull`` mouth
+  widths per unit of opening, the skin around it following with a cosine fade over an ellipse of half the mouth
+  width across and a quarter of it up and down (the lips near the corners, not the nose's wings or the lip's middle).
 - **blink**: upper-lid point ``i`` moves ``lid_meeting * (1 - closed_gap)`` of the way to lower-lid point ``i``,
   and the lower lid rises to meet it; lid skin between the lid and the brow follows, fading linearly to 0 at
   ``lid_skin`` of the lid-to-brow distance, and below the lower lid over half an eye width.
@@ -41,6 +44,9 @@ EXPRESSIONS = 4
 
 _ON_CONTOUR = 1e-6
 """Points this close to a contour (share of its length) count as on it: a contour evaluated at its own points."""
+
+_PULL_HEIGHT = 0.5
+"""The corner pull's region reaches this share of its width (half the mouth width) up and down from a corner."""
 
 _BROW_LOWER_EDGE = 5
 """The last five points of ``BROW_LEFT`` / ``BROW_RIGHT`` are the brows' lower edges."""
@@ -75,6 +81,19 @@ def _mouth_field(points: np.ndarray, marks: np.ndarray, config: GeometricConfig)
     jaw = _cosine_fade(across, 1.0, config.jaw_reach)
     blend = _smoothstep(depth / half)
     return np.where(depth >= -_ON_CONTOUR * half, lip + (jaw - lip) * blend, 0.0)
+
+
+def _corner_pull(points: np.ndarray, marks: np.ndarray) -> np.ndarray:
+    """``(N,)`` share of a unit corner pull along ``e_x`` each point (face coords ``(N, 3)``) follows: towards the
+    mouth's middle near each corner (module docstring)."""
+    corners = marks[list(MOUTH_CORNERS)]
+    half = 0.5 * abs(corners[1, 0] - corners[0, 0])
+    out = np.zeros(len(points))
+    for corner, inward in zip(corners, (1.0, -1.0), strict=True):
+        across = (points[:, 0] - corner[0]) / half
+        down = (points[:, 1] - corner[1]) / (_PULL_HEIGHT * half)
+        out += inward * _cosine_fade(np.hypot(across, down), 0.0, 1.0)
+    return out
 
 
 def _lid_field(
@@ -135,6 +154,8 @@ def expression_basis(
     mouth_width = float(np.linalg.norm(landmarks[MOUTH_CORNERS[1], :2] - landmarks[MOUTH_CORNERS[0], :2]))
     basis[0] = (_mouth_field(local, marks, config) * mouth_width)[:, None] * frame.axes[1]
     basis[0, list(upper_lip)] = 0.0  # closed lips share a contour: the upper one never follows the jaw
+    pull = config.lip_corner_pull * mouth_width * _corner_pull(local, marks)
+    basis[0] += pull[:, None] * frame.axes[0]  # both lips near the corners alike: the shared contour stays shared
     eyes = (
         (EYE_LEFT_UPPER, EYE_LEFT_LOWER, EYE_LEFT_CORNERS, BROW_LEFT),
         (EYE_RIGHT_UPPER, EYE_RIGHT_LOWER, EYE_RIGHT_CORNERS, BROW_RIGHT),

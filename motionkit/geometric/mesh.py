@@ -113,7 +113,7 @@ def signed_areas(xy: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return np.asarray(0.5 * (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]))
 
 
-def _inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+def inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """``(N,)`` whether 2-D ``points`` lie inside the closed ``polygon`` ``(K, 2)`` (even-odd rule)."""
     x, y = points[:, 0:1], points[:, 1:2]
     a, b = polygon, np.roll(polygon, -1, axis=0)
@@ -182,7 +182,7 @@ def _triangulate(
     centroids = layout[triangles].mean(axis=1)
 
     def inside_loop(loop: tuple[int, ...]) -> np.ndarray:
-        return _inside(centroids, layout[list(loop)])
+        return inside_polygon(centroids, layout[list(loop)])
 
     collapsible = inside_loop(EYE_LOOPS[0]) | inside_loop(EYE_LOOPS[1])
     return triangles, neighbours, inside_loop(MOUTH_LOOP), collapsible

@@ -147,7 +147,7 @@ class GeometricRenderer(torch.nn.Module):
         triangle_map = rasterize(mesh, height, width)
         plan = WarpPlan.build(mesh, triangle_map, self.device)
         return GeometricPortrait(
-            image=tensor, mesh=mesh, plan=plan, mouth=MouthInterior.build(tensor, mesh, triangle_map)
+            image=tensor, mesh=mesh, plan=plan, mouth=MouthInterior.build(tensor, mesh, height, width, self.config)
         )
 
     def frame_shape(self, portrait: GeometricPortrait) -> tuple[int, int]:

@@ -45,6 +45,9 @@ EYE_CORNERS: Final = (*EYE_LEFT_CORNERS, *EYE_RIGHT_CORNERS)
 NOSE_TIP = 4
 """The tip of the nose: its depth in front of the eye corners is the face's parallax under a turn."""
 
+NOSE_BASE = 2
+"""The base of the nose above the upper lip's middle (subnasale)."""
+
 BROW_LEFT: Final = (70, 63, 105, 66, 107, 46, 53, 52, 65, 55)
 BROW_RIGHT: Final = (300, 293, 334, 296, 336, 276, 283, 282, 295, 285)
 """Eyebrow points (upper and lower edges) of the image-left and image-right brows."""

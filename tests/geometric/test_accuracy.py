@@ -144,6 +144,17 @@ def test_mouth_opening_follows_the_request_on_closed_lips(
     portrait = renderer.encode_portrait(hopper, geometry=hopper_geometry)
     accuracy = measure_accuracy(renderer, portrait, hopper, LandmarkFaceAnalyzer().landmarks)
     assert accuracy.mouth_r >= 0.95
-    # the mesh opens by the request (slope 0.98 in the renderer's own landmarks); the face stack reads the drawn
-    # interior as 0.78 of it here, MediaPipe's refined mesh read 1.2 (docs/geometric.md)
+    # the mesh opens by the request (slope 1.07 in the renderer's own landmarks, whose corners come in as the jaw
+    # opens); the face stack reads the drawn interior as 0.88 of it here, MediaPipe's refined mesh 1.24
+    # (docs/geometric.md)
     assert 0.7 < accuracy.mouth_slope < 1.3
+
+
+@pytest.mark.slow
+def test_mouth_opening_follows_the_request_on_a_smile_showing_teeth(astronaut_accuracy: GeometricAccuracy) -> None:
+    """The astronaut's smile shows both rows of teeth: the lower teeth drop with the lower lip above them and the
+    mouth corners come in as the jaw opens, so the face stack reads the opening (docs/geometric.md: r 0.99 here; the
+    mirrored photo, 0.78, is the portrait that still misses the target)."""
+    assert astronaut_accuracy.mouth_r >= 0.95
+    # the mesh opens by the request; the face stack reads about half of it on this smile
+    assert 0.25 < astronaut_accuracy.mouth_slope < 1.3

@@ -9,9 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from motionkit.errors import ConfigError, EditError, ImageError, ShapeError
-from motionkit.geometric import AXIS_NAMES, GeometricPortrait, GeometricRenderer, PortraitGeometry
+from motionkit.geometric import AXIS_NAMES, GeometricConfig, GeometricPortrait, GeometricRenderer, PortraitGeometry
 from motionkit.geometric.mesh import PHOTO_SLIVER, signed_areas
 from motionkit.geometric.motion import deform, folds, guarded_positions
+from motionkit.geometric.topology import LOWER_LIP_CENTRE, MOUTH_CORNERS, NOSE_BASE, NOSE_TIP, UPPER_LIP_CENTRE
 from motionkit.protocols import EncodedPortrait, PortraitRenderer
 from motionkit.types import MotionTrack
 
@@ -208,3 +209,52 @@ def test_motionkit_face_stack_geometry_and_mask_drive_it(renderer: GeometricRend
     assert not np.array_equal(frames[1], astronaut)
     positions, _ = guarded_positions(portrait.mesh, params(yaw=20.0, pitch=15.0, roll=15.0)[0], renderer.config)
     assert not folds(portrait.mesh, positions, renderer.config).any()
+
+
+def test_the_open_mouth_keeps_the_upper_teeth_under_the_upper_lip_and_drops_the_lower_with_the_jaw(
+    astronaut: np.ndarray, astronaut_geometry: PortraitGeometry
+) -> None:
+    """With the photo's teeth split at mid-gap (upper_teeth 0.5), the upper teeth of the astronaut's smile are
+    drawn where the photo has them (the upper lip does not move with the mouth), the lower teeth move down by the
+    lower lip's drop, unstretched, and the opening between them is darker than either."""
+    renderer = GeometricRenderer(GeometricConfig(upper_teeth=0.5))
+    portrait = renderer.encode_portrait(astronaut, geometry=astronaut_geometry)
+    frame = renderer.render_frames(portrait, params(mouth=0.4))[0].astype(np.int64)
+    height, width = astronaut.shape[:2]
+    upper = portrait.mouth.upper_hole.numpy().reshape(height, width)
+    lower = portrait.mouth.lower_hole.numpy().reshape(height, width)
+    assert upper.sum() > 50
+    assert lower.sum() > 50
+    photo = astronaut.astype(np.int64)
+    rows, cols = np.nonzero(upper)
+    assert (np.abs(frame[rows, cols] - photo[rows, cols]) <= 1).mean() > 0.9
+    mesh = portrait.mesh
+    drop = (
+        guarded_positions(mesh, params(mouth=0.4)[0], renderer.config)[0][LOWER_LIP_CENTRE]
+        - mesh.points[LOWER_LIP_CENTRE, :2]
+    )
+    assert drop[1] > 10.0
+    shift = np.round(drop).astype(int)
+    rows, cols = np.nonzero(lower)
+    centre = np.abs(cols - cols.mean()) < 5  # the lower lip's flat middle drops by its centre's drop
+    moved = frame[rows[centre] + shift[1], cols[centre] + shift[0]]
+    assert np.abs(moved - photo[rows[centre], cols[centre]]).mean() < 12  # up to the sub-pixel remainder
+    gap_rows = np.arange(rows.min() + 1, rows.min() + shift[1] - 1)
+    gap = frame[gap_rows, int(cols.mean())].mean()
+    assert gap < 0.5 * photo[np.nonzero(upper | lower)].mean()
+
+
+def test_the_mouth_corners_come_in_as_the_jaw_opens(
+    renderer: GeometricRenderer, astronaut_portrait: GeometricPortrait
+) -> None:
+    """Each corner moves lip_corner_pull mouth widths towards the other per unit of opening; the nose and the upper
+    lip's middle stay."""
+    mesh = astronaut_portrait.mesh
+    opening = 0.5
+    moved = guarded_positions(mesh, params(mouth=opening)[0], renderer.config)[0]
+    source = mesh.points[:, :2]
+    width = np.linalg.norm(source[MOUTH_CORNERS[1]] - source[MOUTH_CORNERS[0]])
+    narrowed = width - abs((moved[MOUTH_CORNERS[1]] - moved[MOUTH_CORNERS[0]]) @ mesh.frame.axes[0, :2])
+    assert narrowed == pytest.approx(2 * renderer.config.lip_corner_pull * opening * width, rel=0.02)
+    np.testing.assert_allclose(moved[[NOSE_TIP, NOSE_BASE]], source[[NOSE_TIP, NOSE_BASE]])
+    assert np.abs(moved[UPPER_LIP_CENTRE] - source[UPPER_LIP_CENTRE]).max() < 0.01 * width
