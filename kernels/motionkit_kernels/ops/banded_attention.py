@@ -21,6 +21,7 @@ everything by ``exp2(NEG - m) = 0``; ``-inf`` would produce ``exp2(-inf + inf) =
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,9 @@ import torch
 import triton
 import triton.language as tl
 
+from motionkit_kernels.ops._fast_path import plain_eager
 from motionkit_kernels.ops._interpreter import dot, dot_precision, dot_upcast
+from motionkit_kernels.ops._launch import LAUNCH_CACHE_SIZE, Launch, cdiv
 
 HEAD_DIMS = (32, 64, 128)
 """Head dimensions of the Triton path (each checked by the AOT compile); others use the reference."""
@@ -380,7 +383,7 @@ def _attention_bwd_dkdv_kernel(  # type: ignore[no-untyped-def]
 
 def _unit_last_stride(t: torch.Tensor) -> torch.Tensor:
     """``t`` itself when its last dimension is contiguous (the kernels address it with stride 1), else a copy."""
-    return t if t.stride(-1) == 1 else t.contiguous()
+    return t if t.stride()[-1] == 1 else t.contiguous()
 
 
 def _clamp_window(window: int, frames: int) -> int:
@@ -389,8 +392,42 @@ def _clamp_window(window: int, frames: int) -> int:
     return min(window, max(frames - 1, 0))
 
 
-def _strides(t: torch.Tensor) -> tuple[int, int, int]:
-    return t.stride(0), t.stride(1), t.stride(2)
+def _strides(t: torch.Tensor) -> tuple[int, ...]:
+    """Batch, head and frame strides (one ``stride()`` call: ``stride(i)`` parses its argument each time)."""
+    return t.stride()[:3]
+
+
+@dataclass(frozen=True)
+class AttentionLaunches:
+    """The launches of one problem: the forward, and the backward's delta, query-side and key-side kernels."""
+
+    forward: Launch
+    delta: Launch
+    backward_q: Launch
+    backward_kv: Launch
+
+
+@functools.lru_cache(maxsize=LAUNCH_CACHE_SIZE)
+def attention_launches(
+    batch_heads: int, frames: int, head_dim: int, window: int, dtype: torch.dtype
+) -> AttentionLaunches:
+    """Grids and options of every kernel of one problem (``window`` already clamped to ``frames - 1``), computed
+    once per shape: on the hot path a launch then costs a cache lookup instead of tile choices and grid arithmetic."""
+    tiles = attention_tiles(window, head_dim, dtype)
+    common = {"HEAD_DIM": head_dim, "DOT_UPCAST": dot_upcast(dtype), "PRECISION": dot_precision(dtype)}
+
+    def launch(t: Tiles, **constexprs: Any) -> Launch:
+        grid = (cdiv(frames, t.outer), batch_heads)
+        return Launch(grid, {**constexprs, "num_warps": t.num_warps, "num_stages": t.num_stages})
+
+    return AttentionLaunches(
+        forward=launch(tiles.forward, **common, BLOCK_M=tiles.forward.outer, BLOCK_N=tiles.forward.inner),
+        delta=launch(DELTA_TILES, HEAD_DIM=head_dim, BLOCK=DELTA_TILES.outer),
+        backward_q=launch(tiles.backward_q, **common, BLOCK_M=tiles.backward_q.outer, BLOCK_N=tiles.backward_q.inner),
+        backward_kv=launch(
+            tiles.backward_kv, **common, BLOCK_N=tiles.backward_kv.outer, BLOCK_M=tiles.backward_kv.inner
+        ),
+    )
 
 
 def attention_forward(
@@ -401,11 +438,10 @@ def attention_forward(
     q, k, v = _unit_last_stride(q), _unit_last_stride(k), _unit_last_stride(v)
     B, H, T, D = q.shape
     window = _clamp_window(window, T)
-    out = torch.empty((B, H, T, D), dtype=q.dtype, device=q.device)
+    out = torch.empty_like(q, memory_format=torch.contiguous_format)
     lse = torch.empty((B, H, T), dtype=torch.float32, device=q.device)
-    tiles = attention_tiles(window, D, q.dtype).forward
-    grid = (triton.cdiv(T, tiles.outer), B * H)
-    _attention_fwd_kernel[grid](
+    launch = attention_launches(B * H, T, D, window, q.dtype).forward
+    _attention_fwd_kernel[launch.grid](
         q,
         k,
         v,
@@ -419,13 +455,7 @@ def attention_forward(
         T,
         window,
         scale * LOG2E,
-        HEAD_DIM=D,
-        BLOCK_M=tiles.outer,
-        BLOCK_N=tiles.inner,
-        DOT_UPCAST=dot_upcast(q.dtype),
-        PRECISION=dot_precision(q.dtype),
-        num_warps=tiles.num_warps,
-        num_stages=tiles.num_stages,
+        **launch.options,
     )
     return out, lse
 
@@ -445,31 +475,18 @@ def attention_backward(
     grad_out, out = _unit_last_stride(grad_out), _unit_last_stride(out)
     B, H, T, D = q.shape
     window = _clamp_window(window, T)
-    tiles = attention_tiles(window, D, q.dtype)
-    delta = torch.empty((B, H, T), dtype=torch.float32, device=q.device)
-    _attention_bwd_delta_kernel[(triton.cdiv(T, DELTA_TILES.outer), B * H)](
-        out,
-        grad_out,
-        delta,
-        *_strides(out),
-        *_strides(grad_out),
-        H,
-        T,
-        HEAD_DIM=D,
-        BLOCK=DELTA_TILES.outer,
-        num_warps=DELTA_TILES.num_warps,
-        num_stages=DELTA_TILES.num_stages,
+    launches = attention_launches(B * H, T, D, window, q.dtype)
+    delta = torch.empty_like(lse, memory_format=torch.contiguous_format)
+    launch = launches.delta
+    _attention_bwd_delta_kernel[launch.grid](
+        out, grad_out, delta, *_strides(out), *_strides(grad_out), H, T, **launch.options
     )
-    dq = torch.empty((B, H, T, D), dtype=q.dtype, device=q.device)
+    dq = torch.empty_like(q, memory_format=torch.contiguous_format)
     dk = torch.empty_like(dq)
     dv = torch.empty_like(dq)
-    common = {
-        "HEAD_DIM": D,
-        "DOT_UPCAST": dot_upcast(q.dtype),
-        "PRECISION": dot_precision(q.dtype),
-    }
-    dq_tiles = tiles.backward_q
-    _attention_bwd_dq_kernel[(triton.cdiv(T, dq_tiles.outer), B * H)](
+    q_strides, k_strides, v_strides, do_strides = _strides(q), _strides(k), _strides(v), _strides(grad_out)
+    launch = launches.backward_q
+    _attention_bwd_dq_kernel[launch.grid](
         q,
         k,
         v,
@@ -477,24 +494,20 @@ def attention_backward(
         lse,
         delta,
         dq,
-        *_strides(q),
-        *_strides(k),
-        *_strides(v),
-        *_strides(grad_out),
+        *q_strides,
+        *k_strides,
+        *v_strides,
+        *do_strides,
         *_strides(dq),
         H,
         T,
         window,
         scale * LOG2E,
         scale,
-        BLOCK_M=dq_tiles.outer,
-        BLOCK_N=dq_tiles.inner,
-        num_warps=dq_tiles.num_warps,
-        num_stages=dq_tiles.num_stages,
-        **common,
+        **launch.options,
     )
-    kv = tiles.backward_kv
-    _attention_bwd_dkdv_kernel[(triton.cdiv(T, kv.outer), B * H)](
+    launch = launches.backward_kv
+    _attention_bwd_dkdv_kernel[launch.grid](
         q,
         k,
         v,
@@ -503,10 +516,10 @@ def attention_backward(
         delta,
         dk,
         dv,
-        *_strides(q),
-        *_strides(k),
-        *_strides(v),
-        *_strides(grad_out),
+        *q_strides,
+        *k_strides,
+        *v_strides,
+        *do_strides,
         *_strides(dk),
         *_strides(dv),
         H,
@@ -514,18 +527,15 @@ def attention_backward(
         window,
         scale * LOG2E,
         scale,
-        BLOCK_N=kv.outer,
-        BLOCK_M=kv.inner,
-        num_warps=kv.num_warps,
-        num_stages=kv.num_stages,
-        **common,
+        **launch.options,
     )
     return dq, dk, dv
 
 
 # --- torch.library registration -------------------------------------------------------------------------------
 # The custom ops make the launches opaque to torch.compile (Dynamo never traces into Triton's launcher) and carry
-# fake implementations for shape propagation and an autograd formula that calls the backward op.
+# fake implementations for shape propagation and an autograd formula that calls the backward op. Plain eager calls
+# skip them for an autograd.Function over the same launchers (``motionkit_kernels.ops._fast_path``).
 
 
 @torch.library.custom_op("motionkit::banded_attention_fwd", mutates_args=())
@@ -574,14 +584,28 @@ def _banded_attention_bwd_fake(
     return q.new_empty(shape), q.new_empty(shape), q.new_empty(shape)
 
 
+def _save(
+    ctx: Any,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    out: torch.Tensor,
+    lse: torch.Tensor,
+    window: int,
+    scale: float,
+) -> None:
+    """What both backward paths read: the inputs, the output, the row statistics and the two scalars."""
+    ctx.save_for_backward(q, k, v, out, lse)
+    ctx.window = window
+    ctx.scale = scale
+
+
 def _setup_context(
     ctx: torch.autograd.function.FunctionCtx, inputs: tuple[Any, ...], output: tuple[torch.Tensor, ...]
 ) -> None:
     q, k, v, window, scale = inputs
     out, lse = output
-    ctx.save_for_backward(q, k, v, out, lse)
-    ctx.window = window  # type: ignore[attr-defined]
-    ctx.scale = scale  # type: ignore[attr-defined]
+    _save(ctx, q, k, v, out, lse, window, scale)
     ctx.mark_non_differentiable(lse)
 
 
@@ -596,10 +620,33 @@ def _backward(
 banded_attention_fwd.register_autograd(_backward, setup_context=_setup_context)
 
 
+class _BandedAttention(torch.autograd.Function):
+    """The eager path: the custom ops' launchers and formula without their dispatch. Returns ``O`` alone (``LSE``
+    is saved, not returned, so autograd tracks one output)."""
+
+    @staticmethod
+    def forward(ctx: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, scale: float) -> torch.Tensor:
+        out, lse = attention_forward(q, k, v, window, scale)
+        _save(ctx, q, k, v, out, lse, window, scale)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, None, None]:
+        q, k, v, out, lse = ctx.saved_tensors
+        dq, dk, dv = attention_backward(grad_out, q, k, v, out, lse, ctx.window, ctx.scale)
+        return dq, dk, dv, None, None
+
+
 def banded_attention_triton(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, scale: float
 ) -> torch.Tensor:
-    """Banded attention through the Triton custom op; ``window >= 0`` (wider than ``T - 1`` is full attention)."""
+    """Banded attention through the Triton kernels; ``window >= 0`` (wider than ``T - 1`` is full attention).
+    Plain eager calls use :class:`_BandedAttention`, everything else (``torch.compile``, fake tensors, dispatch
+    modes) the custom op; both launch the same kernels with the same arguments."""
+    if plain_eager(q, k, v):
+        out: torch.Tensor = _BandedAttention.apply(q, k, v, window, scale)
+        return out
     out, _ = banded_attention_fwd(q, k, v, window, scale)
     return out
 
@@ -607,10 +654,12 @@ def banded_attention_triton(
 __all__ = [
     "DTYPES",
     "HEAD_DIMS",
+    "AttentionLaunches",
     "AttentionTiles",
     "Tiles",
     "attention_backward",
     "attention_forward",
+    "attention_launches",
     "attention_tiles",
     "banded_attention_bwd",
     "banded_attention_fwd",
