@@ -108,3 +108,16 @@ def test_fake_tensors_take_the_custom_ops() -> None:
         h, modulated = gated_residual_adaln(x, x, x, x[:, :1], x[:, :1], backend="triton")
     assert out.shape == q.shape
     assert h.shape == modulated.shape == x.shape
+
+
+def test_differentiating_the_fast_path_twice_is_refused() -> None:
+    q = randn(1, 2, 20, 32, requires_grad=True)
+    x = randn(2, 9, 24, requires_grad=True)
+    for output, leaf in (
+        (banded_attention(q, q, q, 2, backend="triton"), q),
+        (adaln_modulate(x, x, x, backend="triton"), x),
+    ):
+        # A loss whose gradient depends on the output, so that the incoming gradient requires grad itself.
+        (gradient,) = torch.autograd.grad(output.square().sum(), leaf, create_graph=True)
+        with pytest.raises(RuntimeError, match="differentiate twice"):
+            gradient.sum().backward()

@@ -37,7 +37,7 @@ import torch
 import triton
 import triton.language as tl
 
-from motionkit_kernels.ops._fast_path import plain_eager
+from motionkit_kernels.ops._fast_path import once_differentiable, plain_eager
 from motionkit_kernels.ops._launch import LAUNCH_CACHE_SIZE, Launch, cdiv
 
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -687,7 +687,7 @@ class _Modulate(torch.autograd.Function):
         return h, m
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @once_differentiable
     def backward(ctx: Any, grad_h: torch.Tensor | None, grad_m: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
         return (*_gradients(ctx, grad_h, grad_m, modulate_backward), None)
 

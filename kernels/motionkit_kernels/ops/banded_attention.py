@@ -29,7 +29,7 @@ import torch
 import triton
 import triton.language as tl
 
-from motionkit_kernels.ops._fast_path import plain_eager
+from motionkit_kernels.ops._fast_path import once_differentiable, plain_eager
 from motionkit_kernels.ops._interpreter import dot, dot_precision, dot_upcast
 from motionkit_kernels.ops._launch import LAUNCH_CACHE_SIZE, Launch, cdiv
 
@@ -631,7 +631,7 @@ class _BandedAttention(torch.autograd.Function):
         return out
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @once_differentiable
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, None, None]:
         q, k, v, out, lse = ctx.saved_tensors
         dq, dk, dv = attention_backward(grad_out, q, k, v, out, lse, ctx.window, ctx.scale)
