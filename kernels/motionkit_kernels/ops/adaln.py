@@ -39,6 +39,7 @@ import triton.language as tl
 
 from motionkit_kernels.ops._fast_path import once_differentiable, plain_eager
 from motionkit_kernels.ops._launch import LAUNCH_CACHE_SIZE, Launch, cdiv
+from motionkit_kernels.ops._tiles import load_tile, masked_range, store_tile
 
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 """Input dtypes of the Triton path. Statistics are float32, or float64 for float64 input."""
@@ -101,6 +102,14 @@ def row_tiles(channels: int, backward: bool, dtype: torch.dtype) -> RowTiles:
 
 
 @triton.jit
+def _row_tile(tile, b, T, col_ok, BLOCK_R: tl.constexpr):  # type: ignore[no-untyped-def]
+    """Tile ``tile`` of batch element ``b``'s frames: its frame indices, which exist, its mask (existing frames by
+    existing channels), and its rows of the contiguous ``(B, T, C)`` outputs and ``(B, T)`` statistics."""
+    t, row_ok = masked_range(tile * BLOCK_R, T, BLOCK_R)
+    return t, row_ok, row_ok[:, None] & col_ok[None, :], b * T + t
+
+
+@triton.jit
 def _adaln_fwd_kernel(  # type: ignore[no-untyped-def]
     X,
     GATE,
@@ -130,30 +139,25 @@ def _adaln_fwd_kernel(  # type: ignore[no-untyped-def]
     BLOCK_C: tl.constexpr,
     ACC: tl.constexpr,
 ):
-    pid_t = tl.program_id(0)
     b = tl.program_id(1).to(tl.int64)
-    t = pid_t * BLOCK_R + tl.arange(0, BLOCK_R)
-    c = tl.arange(0, BLOCK_C)
-    row_ok = t < T
-    col_ok = c < C
-    mask = row_ok[:, None] & col_ok[None, :]
-    out_rows = b * T + t  # row index into the contiguous (B, T, C) outputs and (B, T) statistics
+    c, col_ok = masked_range(0, C, BLOCK_C)
+    t, row_ok, mask, out_rows = _row_tile(tl.program_id(0), b, T, col_ok, BLOCK_R)
 
-    u = tl.load(X + b * stride_xb + t[:, None] * stride_xt + c[None, :], mask=mask, other=0.0).to(ACC)
+    u = load_tile(X + b * stride_xb, t, c, stride_xt, mask).to(ACC)
     if RESIDUAL:
-        gate = tl.load(GATE + b * stride_gb + t[:, None] * stride_gt + c[None, :], mask=mask, other=0.0).to(ACC)
-        branch = tl.load(BRANCH + b * stride_yb + t[:, None] * stride_yt + c[None, :], mask=mask, other=0.0)
+        gate = load_tile(GATE + b * stride_gb, t, c, stride_gt, mask).to(ACC)
+        branch = load_tile(BRANCH + b * stride_yb, t, c, stride_yt, mask)
         h = (u + gate * branch.to(ACC)).to(H_OUT.dtype.element_ty)
-        tl.store(H_OUT + out_rows[:, None] * C + c[None, :], h, mask=mask)
+        store_tile(H_OUT, out_rows, c, C, h, mask)
         u = h.to(ACC)  # normalise the stored (rounded) residual, as the composed reference does
     if NORM:
         mean = tl.sum(u, axis=1) / C
         centred = tl.where(mask, u - mean[:, None], 0.0)
         rstd = 1.0 / tl.sqrt(tl.sum(centred * centred, axis=1) / C + eps)
-        shift = tl.load(SHIFT + b * stride_shb + t[:, None] * stride_sht + c[None, :], mask=mask, other=0.0)
-        scale = tl.load(SCALE + b * stride_scb + t[:, None] * stride_sct + c[None, :], mask=mask, other=0.0)
+        shift = load_tile(SHIFT + b * stride_shb, t, c, stride_sht, mask)
+        scale = load_tile(SCALE + b * stride_scb, t, c, stride_sct, mask)
         m = centred * rstd[:, None] * (1.0 + scale.to(ACC)) + shift.to(ACC)
-        tl.store(M_OUT + out_rows[:, None] * C + c[None, :], m.to(M_OUT.dtype.element_ty), mask=mask)
+        store_tile(M_OUT, out_rows, c, C, m.to(M_OUT.dtype.element_ty), mask)
         tl.store(MEAN + out_rows, mean, mask=row_ok)
         tl.store(RSTD + out_rows, rstd, mask=row_ok)
 
@@ -197,21 +201,17 @@ def _adaln_bwd_kernel(  # type: ignore[no-untyped-def]
 ):
     pid = tl.program_id(0)
     b = tl.program_id(1).to(tl.int64)
-    c = tl.arange(0, BLOCK_C)
-    col_ok = c < C
+    c, col_ok = masked_range(0, C, BLOCK_C)
     sum_dshift = tl.zeros([BLOCK_C], dtype=ACC)
     sum_dscale = tl.zeros([BLOCK_C], dtype=ACC)
     sum_dgate = tl.zeros([BLOCK_C], dtype=ACC)
     for i in range(tiles_per_program):
-        t = (pid * tiles_per_program + i) * BLOCK_R + tl.arange(0, BLOCK_R)
-        row_ok = t < T
-        mask = row_ok[:, None] & col_ok[None, :]
-        out_rows = b * T + t
+        t, row_ok, mask, out_rows = _row_tile(pid * tiles_per_program + i, b, T, col_ok, BLOCK_R)
         out_offs = out_rows[:, None] * C + c[None, :]
         if NORM:
-            g = tl.load(DM + b * stride_dmb + t[:, None] * stride_dmt + c[None, :], mask=mask, other=0.0).to(ACC)
-            u = tl.load(U + b * stride_ub + t[:, None] * stride_ut + c[None, :], mask=mask, other=0.0).to(ACC)
-            scale = tl.load(SCALE + b * stride_scb + t[:, None] * stride_sct + c[None, :], mask=mask, other=0.0)
+            g = load_tile(DM + b * stride_dmb, t, c, stride_dmt, mask).to(ACC)
+            u = load_tile(U + b * stride_ub, t, c, stride_ut, mask).to(ACC)
+            scale = load_tile(SCALE + b * stride_scb, t, c, stride_sct, mask)
             mean = tl.load(MEAN + out_rows, mask=row_ok, other=0.0)
             rstd = tl.load(RSTD + out_rows, mask=row_ok, other=0.0)
             u_hat = tl.where(mask, (u - mean[:, None]) * rstd[:, None], 0.0)
@@ -226,12 +226,12 @@ def _adaln_bwd_kernel(  # type: ignore[no-untyped-def]
             else:
                 tl.store(DSCALE + out_offs, dscale.to(DSCALE.dtype.element_ty), mask=mask)
         if RESIDUAL:
-            dh = tl.load(DH + b * stride_dhb + t[:, None] * stride_dht + c[None, :], mask=mask, other=0.0).to(ACC)
+            dh = load_tile(DH + b * stride_dhb, t, c, stride_dht, mask).to(ACC)
             if NORM:
                 dh += du
                 tl.store(DX + out_offs, dh.to(DX.dtype.element_ty), mask=mask)
-            gate = tl.load(GATE + b * stride_gb + t[:, None] * stride_gt + c[None, :], mask=mask, other=0.0)
-            branch = tl.load(BRANCH + b * stride_yb + t[:, None] * stride_yt + c[None, :], mask=mask, other=0.0)
+            gate = load_tile(GATE + b * stride_gb, t, c, stride_gt, mask)
+            branch = load_tile(BRANCH + b * stride_yb, t, c, stride_yt, mask)
             tl.store(DBRANCH + out_offs, (dh * gate.to(ACC)).to(DBRANCH.dtype.element_ty), mask=mask)
             dgate = dh * branch.to(ACC)
             if BROADCAST:

@@ -32,6 +32,7 @@ import triton.language as tl
 from motionkit_kernels.ops._fast_path import once_differentiable, plain_eager
 from motionkit_kernels.ops._interpreter import dot, dot_precision, dot_upcast
 from motionkit_kernels.ops._launch import LAUNCH_CACHE_SIZE, Launch, cdiv
+from motionkit_kernels.ops._tiles import load_tile, masked_range, store_tile
 
 HEAD_DIMS = (32, 64, 128)
 """Head dimensions of the Triton path (each checked by the AOT compile); others use the reference."""
@@ -111,6 +112,26 @@ def _block_range(r0, window, T, OUTER: tl.constexpr, INNER: tl.constexpr):  # ty
 
 
 @triton.jit
+def _program_rows(H, T, BLOCK: tl.constexpr):  # type: ignore[no-untyped-def]
+    """The prologue of every attention kernel: this program's batch ``b`` and head ``h`` (grid axis 1 runs over
+    ``B * H``; int64, so base offsets cannot overflow), the offset of its rows in the ``(B * H, T)`` statistics, and
+    its ``BLOCK`` rows (grid axis 0): the first, all of them, and which exist."""
+    pid_r = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = (pid_bh // H).to(tl.int64)
+    h = (pid_bh % H).to(tl.int64)
+    r0 = pid_r * BLOCK
+    rows, rows_ok = masked_range(r0, T, BLOCK)
+    return b, h, pid_bh.to(tl.int64) * T, r0, rows, rows_ok
+
+
+@triton.jit
+def _head(X, b, h, stride_b, stride_h):  # type: ignore[no-untyped-def]
+    """Pointer to the ``(T, Dh)`` matrix of batch ``b``, head ``h`` of a ``(B, H, T, Dh)`` tensor."""
+    return X + b * stride_b + h * stride_h
+
+
+@triton.jit
 def _attention_fwd_kernel(  # type: ignore[no-untyped-def]
     Q,
     K,
@@ -139,29 +160,20 @@ def _attention_fwd_kernel(  # type: ignore[no-untyped-def]
     DOT_UPCAST: tl.constexpr,
     PRECISION: tl.constexpr,
 ):
-    pid_m = tl.program_id(0)
-    pid_bh = tl.program_id(1)
-    b = (pid_bh // H).to(tl.int64)
-    h = (pid_bh % H).to(tl.int64)
-    q_base = Q + b * stride_qb + h * stride_qh
-    k_base = K + b * stride_kb + h * stride_kh
-    v_base = V + b * stride_vb + h * stride_vh
-
-    m0 = pid_m * BLOCK_M
-    offs_m = m0 + tl.arange(0, BLOCK_M)
+    b, h, stats, m0, offs_m, row_ok = _program_rows(H, T, BLOCK_M)
+    k_base = _head(K, b, h, stride_kb, stride_kh)
+    v_base = _head(V, b, h, stride_vb, stride_vh)
     offs_d = tl.arange(0, HEAD_DIM)
-    row_ok = offs_m < T
-    q = tl.load(q_base + offs_m[:, None] * stride_qt + offs_d[None, :], mask=row_ok[:, None], other=0.0)
+    q = load_tile(_head(Q, b, h, stride_qb, stride_qh), offs_m, offs_d, stride_qt, row_ok[:, None])
 
     m_i = tl.full([BLOCK_M], NEG, dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
     lo, hi = _block_range(m0, window, T, BLOCK_M, BLOCK_N)
     for n0 in range(lo, hi, BLOCK_N):
-        offs_n = n0 + tl.arange(0, BLOCK_N)
-        col_ok = offs_n < T
-        k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
-        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
+        offs_n, col_ok = masked_range(n0, T, BLOCK_N)
+        k = load_tile(k_base, offs_n, offs_d, stride_kt, col_ok[:, None])
+        v = load_tile(v_base, offs_n, offs_d, stride_vt, col_ok[:, None])
         band = _band_mask(offs_m, offs_n, T, window)
         s = dot(q, tl.trans(k), DOT_UPCAST, PRECISION) * qk_scale_log2
         s = tl.where(band, s, NEG)
@@ -175,9 +187,9 @@ def _attention_fwd_kernel(  # type: ignore[no-untyped-def]
     # Every row i < T sees at least key i, so l_i >= 1 there; the guard only protects padding rows.
     l_safe = tl.where(l_i > 0.0, l_i, 1.0)
     out = acc / l_safe[:, None]
-    o_ptrs = OUT + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_ot + offs_d[None, :]
-    tl.store(o_ptrs, out.to(OUT.dtype.element_ty), mask=row_ok[:, None])
-    tl.store(LSE + pid_bh.to(tl.int64) * T + offs_m, m_i + tl.log2(l_safe), mask=row_ok)
+    out_base = _head(OUT, b, h, stride_ob, stride_oh)
+    store_tile(out_base, offs_m, offs_d, stride_ot, out.to(OUT.dtype.element_ty), row_ok[:, None])
+    tl.store(LSE + stats + offs_m, m_i + tl.log2(l_safe), mask=row_ok)
 
 
 @triton.jit
@@ -196,24 +208,11 @@ def _attention_bwd_delta_kernel(  # type: ignore[no-untyped-def]
     HEAD_DIM: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    pid_m = tl.program_id(0)
-    pid_bh = tl.program_id(1)
-    b = (pid_bh // H).to(tl.int64)
-    h = (pid_bh % H).to(tl.int64)
-    offs_m = pid_m * BLOCK + tl.arange(0, BLOCK)
+    b, h, stats, _, offs_m, row_ok = _program_rows(H, T, BLOCK)
     offs_d = tl.arange(0, HEAD_DIM)
-    row_ok = offs_m < T
-    o = tl.load(
-        OUT + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_ot + offs_d[None, :],
-        mask=row_ok[:, None],
-        other=0.0,
-    ).to(tl.float32)
-    do = tl.load(
-        DO + b * stride_dob + h * stride_doh + offs_m[:, None] * stride_dot + offs_d[None, :],
-        mask=row_ok[:, None],
-        other=0.0,
-    ).to(tl.float32)
-    tl.store(DELTA + pid_bh.to(tl.int64) * T + offs_m, tl.sum(o * do, axis=1), mask=row_ok)
+    o = load_tile(_head(OUT, b, h, stride_ob, stride_oh), offs_m, offs_d, stride_ot, row_ok[:, None])
+    do = load_tile(_head(DO, b, h, stride_dob, stride_doh), offs_m, offs_d, stride_dot, row_ok[:, None])
+    tl.store(DELTA + stats + offs_m, tl.sum(o.to(tl.float32) * do.to(tl.float32), axis=1), mask=row_ok)
 
 
 @triton.jit
@@ -251,38 +250,22 @@ def _attention_bwd_dq_kernel(  # type: ignore[no-untyped-def]
     DOT_UPCAST: tl.constexpr,
     PRECISION: tl.constexpr,
 ):
-    pid_m = tl.program_id(0)
-    pid_bh = tl.program_id(1)
-    b = (pid_bh // H).to(tl.int64)
-    h = (pid_bh % H).to(tl.int64)
-    k_base = K + b * stride_kb + h * stride_kh
-    v_base = V + b * stride_vb + h * stride_vh
-
-    m0 = pid_m * BLOCK_M
-    offs_m = m0 + tl.arange(0, BLOCK_M)
+    b, h, stats, m0, offs_m, row_ok = _program_rows(H, T, BLOCK_M)
+    k_base = _head(K, b, h, stride_kb, stride_kh)
+    v_base = _head(V, b, h, stride_vb, stride_vh)
     offs_d = tl.arange(0, HEAD_DIM)
-    row_ok = offs_m < T
-    q = tl.load(
-        Q + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qt + offs_d[None, :],
-        mask=row_ok[:, None],
-        other=0.0,
-    )
-    do = tl.load(
-        DO + b * stride_dob + h * stride_doh + offs_m[:, None] * stride_dot + offs_d[None, :],
-        mask=row_ok[:, None],
-        other=0.0,
-    )
-    row_stats = pid_bh.to(tl.int64) * T + offs_m
+    q = load_tile(_head(Q, b, h, stride_qb, stride_qh), offs_m, offs_d, stride_qt, row_ok[:, None])
+    do = load_tile(_head(DO, b, h, stride_dob, stride_doh), offs_m, offs_d, stride_dot, row_ok[:, None])
+    row_stats = stats + offs_m
     lse = tl.load(LSE + row_stats, mask=row_ok, other=0.0)
     delta = tl.load(DELTA + row_stats, mask=row_ok, other=0.0)
 
     dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
     lo, hi = _block_range(m0, window, T, BLOCK_M, BLOCK_N)
     for n0 in range(lo, hi, BLOCK_N):
-        offs_n = n0 + tl.arange(0, BLOCK_N)
-        col_ok = offs_n < T
-        k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
-        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
+        offs_n, col_ok = masked_range(n0, T, BLOCK_N)
+        k = load_tile(k_base, offs_n, offs_d, stride_kt, col_ok[:, None])
+        v = load_tile(v_base, offs_n, offs_d, stride_vt, col_ok[:, None])
         band = _band_mask(offs_m, offs_n, T, window)
         s = dot(q, tl.trans(k), DOT_UPCAST, PRECISION) * qk_scale_log2
         p = tl.where(band, tl.exp2(s - lse[:, None]), 0.0)
@@ -290,8 +273,8 @@ def _attention_bwd_dq_kernel(  # type: ignore[no-untyped-def]
         ds = p * (dp - delta[:, None])
         dq += dot(ds.to(k.dtype), k, DOT_UPCAST, PRECISION)
 
-    dq_ptrs = DQ + b * stride_dqb + h * stride_dqh + offs_m[:, None] * stride_dqt + offs_d[None, :]
-    tl.store(dq_ptrs, (dq * scale).to(DQ.dtype.element_ty), mask=row_ok[:, None])
+    dq_base = _head(DQ, b, h, stride_dqb, stride_dqh)
+    store_tile(dq_base, offs_m, offs_d, stride_dqt, (dq * scale).to(DQ.dtype.element_ty), row_ok[:, None])
 
 
 @triton.jit
@@ -333,40 +316,23 @@ def _attention_bwd_dkdv_kernel(  # type: ignore[no-untyped-def]
     DOT_UPCAST: tl.constexpr,
     PRECISION: tl.constexpr,
 ):
-    pid_n = tl.program_id(0)
-    pid_bh = tl.program_id(1)
-    b = (pid_bh // H).to(tl.int64)
-    h = (pid_bh % H).to(tl.int64)
-    q_base = Q + b * stride_qb + h * stride_qh
-    do_base = DO + b * stride_dob + h * stride_doh
-    stats_base = pid_bh.to(tl.int64) * T
-
-    n0 = pid_n * BLOCK_N
-    offs_n = n0 + tl.arange(0, BLOCK_N)
+    b, h, stats, n0, offs_n, col_ok = _program_rows(H, T, BLOCK_N)
+    q_base = _head(Q, b, h, stride_qb, stride_qh)
+    do_base = _head(DO, b, h, stride_dob, stride_doh)
     offs_d = tl.arange(0, HEAD_DIM)
-    col_ok = offs_n < T
-    k = tl.load(
-        K + b * stride_kb + h * stride_kh + offs_n[:, None] * stride_kt + offs_d[None, :],
-        mask=col_ok[:, None],
-        other=0.0,
-    )
-    v = tl.load(
-        V + b * stride_vb + h * stride_vh + offs_n[:, None] * stride_vt + offs_d[None, :],
-        mask=col_ok[:, None],
-        other=0.0,
-    )
+    k = load_tile(_head(K, b, h, stride_kb, stride_kh), offs_n, offs_d, stride_kt, col_ok[:, None])
+    v = load_tile(_head(V, b, h, stride_vb, stride_vh), offs_n, offs_d, stride_vt, col_ok[:, None])
 
     dk = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
     dv = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
     # The band is symmetric: the queries that see keys [n0, n0 + BLOCK_N) are those within w of them.
     lo, hi = _block_range(n0, window, T, BLOCK_N, BLOCK_M)
     for m0 in range(lo, hi, BLOCK_M):
-        offs_m = m0 + tl.arange(0, BLOCK_M)
-        row_ok = offs_m < T
-        q = tl.load(q_base + offs_m[:, None] * stride_qt + offs_d[None, :], mask=row_ok[:, None], other=0.0)
-        do = tl.load(do_base + offs_m[:, None] * stride_dot + offs_d[None, :], mask=row_ok[:, None], other=0.0)
-        lse = tl.load(LSE + stats_base + offs_m, mask=row_ok, other=0.0)
-        delta = tl.load(DELTA + stats_base + offs_m, mask=row_ok, other=0.0)
+        offs_m, row_ok = masked_range(m0, T, BLOCK_M)
+        q = load_tile(q_base, offs_m, offs_d, stride_qt, row_ok[:, None])
+        do = load_tile(do_base, offs_m, offs_d, stride_dot, row_ok[:, None])
+        lse = tl.load(LSE + stats + offs_m, mask=row_ok, other=0.0)
+        delta = tl.load(DELTA + stats + offs_m, mask=row_ok, other=0.0)
         band_t = _band_mask(offs_n, offs_m, T, window)  # (keys, queries)
         s_t = dot(k, tl.trans(q), DOT_UPCAST, PRECISION) * qk_scale_log2
         p_t = tl.where(band_t, tl.exp2(s_t - lse[None, :]), 0.0)
@@ -375,10 +341,10 @@ def _attention_bwd_dkdv_kernel(  # type: ignore[no-untyped-def]
         ds_t = p_t * (dp_t - delta[None, :])
         dk += dot(ds_t.to(q.dtype), q, DOT_UPCAST, PRECISION)
 
-    dk_ptrs = DK + b * stride_dkb + h * stride_dkh + offs_n[:, None] * stride_dkt + offs_d[None, :]
-    dv_ptrs = DV + b * stride_dvb + h * stride_dvh + offs_n[:, None] * stride_dvt + offs_d[None, :]
-    tl.store(dk_ptrs, (dk * scale).to(DK.dtype.element_ty), mask=col_ok[:, None])
-    tl.store(dv_ptrs, dv.to(DV.dtype.element_ty), mask=col_ok[:, None])
+    dk_base = _head(DK, b, h, stride_dkb, stride_dkh)
+    dv_base = _head(DV, b, h, stride_dvb, stride_dvh)
+    store_tile(dk_base, offs_n, offs_d, stride_dkt, (dk * scale).to(DK.dtype.element_ty), col_ok[:, None])
+    store_tile(dv_base, offs_n, offs_d, stride_dvt, dv.to(DV.dtype.element_ty), col_ok[:, None])
 
 
 def _unit_last_stride(t: torch.Tensor) -> torch.Tensor:
