@@ -23,6 +23,9 @@ output gradient, the leaves' ``.grad`` reset each time), with less and less of i
 ``reference``
     ``backend="torch"``: the PyTorch reference, the CPU path (and the eager alternative on a GPU).
 
+A first row times a do-nothing ``torch.autograd.Function`` the same way: the floor under any op with a Python
+backward on this host.
+
 Host time is the process CPU time per call (steady on a shared machine) beside the wall time; on CUDA the calls
 are queued without synchronising (one synchronisation per block of calls), so a host-bound call's wall time is its
 host time. On a CPU this measures the Python and dispatcher work of the same code a GPU run executes; it cannot
@@ -197,6 +200,30 @@ def _forward_backward(problem: Problem, backend: str) -> Callable[[], None]:
     return call
 
 
+class _Empty(torch.autograd.Function):
+    """A do-nothing differentiable op: what any Python ``autograd.Function`` costs on this host."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return torch.empty_like(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return grad
+
+
+def _floor(device: torch.device, dtype: torch.dtype, blocks: int) -> Row:
+    """The floor under every op here: forward+backward of :class:`_Empty`, the same loop as the ops."""
+    leaf = torch.randn(ADALN_SHAPE, device=device, dtype=dtype, requires_grad=True)
+    problem = Problem("autograd.Function floor", "no work", lambda _backend: _Empty.apply(leaf), (leaf,))
+    cpu, cpu_median, wall, wall_median = _host_time(_forward_backward(problem, "torch"), device, blocks)
+    note = "a do-nothing torch.autograd.Function: forward empty_like, backward returns its gradient"
+    return Row(
+        problem.name, "floor", str(device), str(dtype).removeprefix("torch."), problem.shape,
+        cpu, cpu_median, wall, wall_median, note,
+    )  # fmt: skip
+
+
 def _forward_only(problem: Problem, backend: str) -> Callable[[], object]:
     return lambda: problem.forward(backend)
 
@@ -277,6 +304,10 @@ def _machine_name(device: torch.device) -> str:
     return f"{model} CPU ({torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} threads, no GPU"
 
 
+def _format_line(r: Row) -> str:
+    return f"{r.op:>23} {r.layer:>34}: {r.cpu_us:8.1f} us CPU [median {r.cpu_us_median:.1f}], wall {r.wall_us:.1f}"
+
+
 def _format_table(rows: Sequence[Row]) -> str:
     lines = [
         "| op | layer | host CPU us/call | (median block) | wall us/call | added by this layer |",
@@ -285,7 +316,7 @@ def _format_table(rows: Sequence[Row]) -> str:
     previous: dict[str, float] = {}
     for r in rows:
         added = ""
-        if r.layer != "reference" and r.op in previous:
+        if r.layer not in ("reference", "floor") and r.op in previous:
             added = f"{r.cpu_us - previous[r.op]:+.1f}"
         if r.layer != "reference":
             previous[r.op] = r.cpu_us
@@ -299,13 +330,16 @@ def _plot(rows: Sequence[Row], machine: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ops = list(dict.fromkeys(r.op for r in rows))
+    ops = list(dict.fromkeys(r.op for r in rows if r.layer in LAYERS))
     layers = [layer for layer in LAYERS if any(r.layer == layer for r in rows)]
     fig, ax = plt.subplots(figsize=(10, 4.8))
     width = 0.8 / len(layers)
     for i, layer in enumerate(layers):
         values = [next((r.cpu_us for r in rows if r.op == op and r.layer == layer), math.nan) for op in ops]
         ax.bar([j + (i - (len(layers) - 1) / 2) * width for j in range(len(ops))], values, width, label=layer)
+    floor = next((r.cpu_us for r in rows if r.layer == "floor"), None)
+    if floor is not None:
+        ax.axhline(floor, color="grey", linestyle="--", label="do-nothing autograd.Function")
     ax.set_xticks(range(len(ops)), ops)
     ax.set_ylabel("host CPU time per call (us)")
     ax.set_title(f"host time of one call (forward+backward; checks: forward only) on {machine}", fontsize=9)
@@ -338,14 +372,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no CUDA device: the real Triton launches are not timed (the interpreter's time is not host overhead)")
     torch.manual_seed(0)
     problems = [p for p in _problems(device, dtype) if not args.ops or p.name in args.ops]
-    rows = []
+    rows = [_floor(device, dtype, args.blocks)]
+    print(_format_line(rows[-1]))
     for problem in problems:
         for layer in layers:
             rows.append(_measure(problem, layer, device, dtype, args.blocks))
-            r = rows[-1]
-            print(
-                f"{r.op:>22} {r.layer:>34}: {r.cpu_us:8.1f} us CPU [median {r.cpu_us_median:.1f}], wall {r.wall_us:.1f}"
-            )
+            print(_format_line(rows[-1]))
     print()
     print(_format_table(rows))
     args.out.mkdir(parents=True, exist_ok=True)
