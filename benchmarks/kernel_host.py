@@ -52,6 +52,7 @@ if not torch.cuda.is_available():
 import argparse
 import math
 import platform
+import signal
 import statistics
 import sys
 import time
@@ -84,6 +85,9 @@ ADALN_SHAPE = (1, 16, 1024)
 
 LAYERS = ("checks", "op round trip (launchers stubbed)", "launchers (kernels stubbed)", "triton", "reference")
 """Every layer, in the order they nest (``reference`` stands apart)."""
+
+MEASURING_ORDER = ("triton", "launchers (kernels stubbed)", "op round trip (launchers stubbed)", "checks", "reference")
+"""The layers by how much their figure tells (the real launch first), the order a time-limited run measures them."""
 
 CALLS_PER_BLOCK = 200
 BLOCKS = 15
@@ -304,6 +308,10 @@ def _machine_name(device: torch.device) -> str:
     return f"{model} CPU ({torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} threads, no GPU"
 
 
+def _write(rows: Sequence[Row], path: Path) -> None:
+    write_csv(path, [{k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in asdict(r).items()} for r in rows])
+
+
 def _format_line(r: Row) -> str:
     return f"{r.op:>23} {r.layer:>34}: {r.cpu_us:8.1f} us CPU [median {r.cpu_us_median:.1f}], wall {r.wall_us:.1f}"
 
@@ -372,20 +380,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no CUDA device: the real Triton launches are not timed (the interpreter's time is not host overhead)")
     torch.manual_seed(0)
     problems = [p for p in _problems(device, dtype) if not args.ops or p.name in args.ops]
-    rows = [_floor(device, dtype, args.blocks)]
-    print(_format_line(rows[-1]))
-    for problem in problems:
-        for layer in layers:
-            rows.append(_measure(problem, layer, device, dtype, args.blocks))
-            print(_format_line(rows[-1]))
-    print()
-    print(_format_table(rows))
+    ops = [p.name for p in problems]
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "kernels_host_gpu" if device.type == "cuda" else "kernels_host_cpu"
-    write_csv(
-        args.out / f"{stem}.csv",
-        [{k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in asdict(r).items()} for r in rows],
-    )
+    rows: list[Row] = []
+    # The most telling layers first, every op at each; a run stopped by a session's time limit (SIGTERM from
+    # `timeout`) still writes the CSV of what it measured.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    try:
+        for layer in sorted(layers, key=MEASURING_ORDER.index):
+            for problem in problems:
+                rows.append(_measure(problem, layer, device, dtype, args.blocks))
+                print(_format_line(rows[-1]), flush=True)
+    finally:
+        if rows:
+            _write(rows, args.out / f"{stem}.csv")
+    rows.append(_floor(device, dtype, args.blocks))
+    print(_format_line(rows[-1]))
+    rows.sort(key=lambda r: (-1, 0) if r.layer == "floor" else (ops.index(r.op), LAYERS.index(r.layer)))
+    _write(rows, args.out / f"{stem}.csv")
+    print()
+    print(_format_table(rows))
     _plot(rows, machine, args.out / f"{stem}.png")
     return 0
 

@@ -12,9 +12,9 @@
 # GPU_SESSION_PROFILE=issue23 runs what issue 23 (speed, second round) measures, within the 480 s default budget:
 # end to end at 10 s (first-call costs included) and 60 s of speech with the encoder thread and NVENC, each
 # encoder's speed and PSNR, host and device time of the kernels (eager and graph timing) at (8, 8192, 1024) and at
-# FLOAT's (3 x 60, 1024), the kernels' host time per call layer by layer (benchmarks/kernel_host.py), seconds of sampling per second of motion, the number of concurrent real-time motion
-# streams (sessions' windows batched, benchmarks/streams.py), the batched face stack, and the writer's tests with
-# NVENC present:
+# FLOAT's (3 x 60, 1024), the kernels' host time per call layer by layer (benchmarks/kernel_host.py), seconds of
+# sampling per second of motion, the number of concurrent real-time motion streams (sessions' windows batched,
+# benchmarks/streams.py), the batched face stack, and the writer's tests with NVENC present:
 #   GPU_SESSION_PROFILE=issue23 MOTIONKIT_PARITY_DIR=.parity OUT=$OUT bash tools/gpu_session.sh
 # Everything printed goes to $OUT/log.txt as well; CSV and PNG files land in $OUT. Run from the project root.
 # Dependencies the machine's image lacks travel as wheels in .whl/, installed here into a folder on PYTHONPATH; the
@@ -79,7 +79,7 @@ step gpu-tests 150 python3 -m pytest -p no:cacheprovider -q -rfE -m gpu tests/ke
 step kernel-targets 150 python3 benchmarks/kernel_ops.py --frames 4096 --windows 2 --batches 1 8 \
     --rows 65536x1024 8192x1024 180x1024 --out "$OUT/targets"
 # host time of one forward+backward call, layer by layer (checks, op dispatch and autograd, launchers, Triton launch)
-step kernel-host 60 python3 benchmarks/kernel_host.py --blocks 5 --out "$OUT/host"
+step kernel-host 60 python3 benchmarks/kernel_host.py --blocks 3 --out "$OUT/host"
 step kernel-targets-graphs 150 python3 benchmarks/kernel_ops.py --cuda-graphs --frames 4096 --windows 2 \
     --batches 1 8 --rows 65536x1024 8192x1024 180x1024 --out "$OUT/targets"
 step renderer 90 python3 benchmarks/render.py --device cuda --batches 1 16 64 --render-frames 16 --repeats 3 \
