@@ -5,16 +5,16 @@
 #   OUT=/tmp/gpu GPU_SESSION_SECONDS=480 bash tools/gpu_session.sh
 #   GPU_SESSION_STEPS="gpu-tests kernel-targets-graphs pipeline" bash tools/gpu_session.sh   # a subset
 #
-# Steps: graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline demo kernel-sweep
-# kernel-sweep-graphs kernel-tests auto-device-tests (default: all but kernel-sweep-graphs), and encoders
+# Steps: graph-tests gpu-tests kernel-targets kernel-host kernel-targets-graphs renderer sampler pipeline demo
+# kernel-sweep kernel-sweep-graphs kernel-tests auto-device-tests (default: all but kernel-sweep-graphs), and encoders
 # faces writer-tests streams. Each step gets the smaller of its own limit and the time left; a failing step does not stop
 # the next one.
 # GPU_SESSION_PROFILE=issue23 runs what issue 23 (speed, second round) measures, within the 480 s default budget:
 # end to end at 10 s (first-call costs included) and 60 s of speech with the encoder thread and NVENC, each
 # encoder's speed and PSNR, host and device time of the kernels (eager and graph timing) at (8, 8192, 1024) and at
-# FLOAT's (3 x 60, 1024), seconds of sampling per second of motion, the number of concurrent real-time motion
-# streams (sessions' windows batched, benchmarks/streams.py), the batched face stack, and the writer's tests with
-# NVENC present:
+# FLOAT's (3 x 60, 1024), the kernels' host time per call layer by layer (benchmarks/kernel_host.py), seconds of
+# sampling per second of motion, the number of concurrent real-time motion streams (sessions' windows batched,
+# benchmarks/streams.py), the batched face stack, and the writer's tests with NVENC present:
 #   GPU_SESSION_PROFILE=issue23 MOTIONKIT_PARITY_DIR=.parity OUT=$OUT bash tools/gpu_session.sh
 # Everything printed goes to $OUT/log.txt as well; CSV and PNG files land in $OUT. Run from the project root.
 # Dependencies the machine's image lacks travel as wheels in .whl/, installed here into a folder on PYTHONPATH; the
@@ -36,12 +36,15 @@ fi
 declare -A LIMITS=()  # a profile's own step limits (seconds), replacing the defaults below
 case ${GPU_SESSION_PROFILE:-all} in
 issue23)
-    default_steps="writer-tests encoders faces pipeline sampler streams kernel-targets-graphs kernel-targets"
-    LIMITS=([writer-tests]=40 [encoders]=50 [faces]=30 [pipeline]=120 [sampler]=50 [streams]=40
-        [kernel-targets-graphs]=90 [kernel-targets]=50)  # 470 s: the whole profile fits the 480 s budget
+    # kernel-host runs right after kernel-targets, whose kernels it finds in Triton's cache; the sampler step took
+    # 34 s on the H100 (2026-11-26)
+    default_steps="writer-tests encoders faces pipeline sampler streams kernel-targets-graphs kernel-targets \
+kernel-host"
+    LIMITS=([writer-tests]=40 [encoders]=50 [faces]=30 [pipeline]=120 [sampler]=40 [streams]=40
+        [kernel-targets-graphs]=90 [kernel-targets]=50 [kernel-host]=15)  # 475 s: the profile fits the 480 s budget
     ;;
-*) default_steps="graph-tests gpu-tests kernel-targets kernel-targets-graphs renderer sampler pipeline demo \
-kernel-sweep kernel-tests auto-device-tests" ;;
+*) default_steps="graph-tests gpu-tests kernel-targets kernel-host kernel-targets-graphs renderer sampler pipeline \
+demo kernel-sweep kernel-tests auto-device-tests" ;;
 esac
 STEPS=${GPU_SESSION_STEPS:-$default_steps}
 
@@ -75,6 +78,8 @@ step gpu-tests 150 python3 -m pytest -p no:cacheprovider -q -rfE -m gpu tests/ke
 # AdaLN rows: (8, 8192, 1024) and FLOAT's 3 guidance branches x 60 frames; the eager run is the host-time check
 step kernel-targets 150 python3 benchmarks/kernel_ops.py --frames 4096 --windows 2 --batches 1 8 \
     --rows 65536x1024 8192x1024 180x1024 --out "$OUT/targets"
+# host time of one forward+backward call, layer by layer (checks, op dispatch and autograd, launchers, Triton launch)
+step kernel-host 60 python3 benchmarks/kernel_host.py --blocks 3 --out "$OUT/host"
 step kernel-targets-graphs 150 python3 benchmarks/kernel_ops.py --cuda-graphs --frames 4096 --windows 2 \
     --batches 1 8 --rows 65536x1024 8192x1024 180x1024 --out "$OUT/targets"
 step renderer 90 python3 benchmarks/render.py --device cuda --batches 1 16 64 --render-frames 16 --repeats 3 \

@@ -326,13 +326,14 @@ def compile_all(
         return list(pool.map(_compile_pair, pairs, chunksize=4))
 
 
-def compile_in_subprocess(names: Sequence[str] | None = None, jobs: int = 1) -> list[CompileResult]:
-    """Run the AOT check in a fresh interpreter with ``TRITON_INTERPRET`` cleared (for callers that already
-    imported the kernels under the interpreter, such as the test suite). ``names``: subset of configuration names."""
+def _aot_in_subprocess(options: Sequence[str], names: Sequence[str] | None) -> str:
+    """Standard output of ``python -m motionkit_kernels.aot OPTIONS [--only NAME ...]`` in a fresh interpreter with
+    ``TRITON_INTERPRET`` cleared (the kernels must be JIT-decorated, which a process that imported them under the
+    interpreter, such as the test suite, cannot undo)."""
     package_root = str(Path(__file__).resolve().parent.parent)  # importable even when not pip-installed
     python_path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "TRITON_INTERPRET": "0", "PYTHONPATH": python_path}
-    command = [sys.executable, "-m", "motionkit_kernels.aot", "--json", "--jobs", str(jobs)]
+    command = [sys.executable, "-m", "motionkit_kernels.aot", *options]
     for name in names or ():
         command += ["--only", name]
     completed = subprocess.run(command, env=env, check=False, capture_output=True, text=True)
@@ -340,7 +341,21 @@ def compile_in_subprocess(names: Sequence[str] | None = None, jobs: int = 1) -> 
         raise RuntimeError(
             f"the AOT compile check exited with {completed.returncode}: {' '.join(command)}\n{completed.stderr[-4000:]}"
         )
-    return [CompileResult(**row) for row in json.loads(completed.stdout)]
+    return completed.stdout
+
+
+def compile_in_subprocess(names: Sequence[str] | None = None, jobs: int = 1) -> list[CompileResult]:
+    """Run the AOT check in a fresh interpreter with ``TRITON_INTERPRET`` cleared (for callers that already
+    imported the kernels under the interpreter, such as the test suite). ``names``: subset of configuration names."""
+    stdout = _aot_in_subprocess(["--json", "--jobs", str(jobs)], names)
+    return [CompileResult(**row) for row in json.loads(stdout)]
+
+
+def fingerprints_in_subprocess(names: Sequence[str] | None = None) -> dict[str, str]:
+    """``{"<configuration>|sm_<arch>": dataflow fingerprint}`` (``motionkit_kernels.ir_fingerprint``), computed in a
+    fresh interpreter like :func:`compile_in_subprocess`."""
+    fingerprints: dict[str, str] = json.loads(_aot_in_subprocess(["--fingerprint"], names))
+    return fingerprints
 
 
 def format_table(results: Sequence[CompileResult]) -> str:
@@ -366,6 +381,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
     parser.add_argument("--list", action="store_true", help="list configuration names and exit")
+    parser.add_argument(
+        "--fingerprint",
+        action="store_true",
+        help="print each configuration's dataflow fingerprint (JSON) instead of compiling: compare before and after "
+        "a refactor of the kernels' source (motionkit_kernels.ir_fingerprint)",
+    )
     args = parser.parse_args(argv)
     configs = dispatched_configurations()
     if args.list:
@@ -377,6 +398,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown configuration(s): {sorted(unknown)}")
         configs = [c for c in configs if c.name in wanted]
+    if args.fingerprint:
+        from motionkit_kernels.ir_fingerprint import dataflow_fingerprint, gpu_ir
+
+        prints = {
+            f"{c.name}|sm_{a}": dataflow_fingerprint(gpu_ir(c, a)) for c in configs for a in args.arch or ARCHITECTURES
+        }
+        print(json.dumps(prints, indent=0))
+        return 0
     results = compile_all(configs, tuple(args.arch or ARCHITECTURES), jobs=args.jobs)
     if args.json:
         print(json.dumps([asdict(r) for r in results]))

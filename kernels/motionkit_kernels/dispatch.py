@@ -190,11 +190,12 @@ def _adaln_unsupported(x: torch.Tensor, *others: torch.Tensor) -> str:
 
 def _modulation_layout(x: torch.Tensor, modulation: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     """Views of the modulation tensors in one kernel layout: all ``(B, 1, C)``, or all ``(B, T, C)`` as soon as
-    one of them varies over frames. ``expand`` makes no copy and its backward sums the gradient back."""
+    one of them varies over frames. ``expand`` makes no copy and its backward sums the gradient back; a tensor
+    already in the layout is passed as is (an ``expand`` would still add a view and an autograd node)."""
     B, T, C = x.shape
     per_frame = any(m.dim() >= 2 and m.shape[-2] == T for m in modulation)
-    frames = T if per_frame else 1
-    return tuple(m.expand(B, frames, C) for m in modulation)
+    layout = (B, T if per_frame else 1, C)
+    return tuple(m if m.shape == layout else m.expand(layout) for m in modulation)
 
 
 def adaln_modulate(
@@ -215,7 +216,8 @@ def adaln_modulate(
     if _use_triton(backend, x.device, lambda: _adaln_unsupported(x, shift, scale)):
         assert _ADALN_OPS is not None
         shift, scale = _modulation_layout(x, (shift, scale))
-        _, modulated, _, _ = _ADALN_OPS.modulate_fwd(x, None, None, shift, scale, float(eps))
+        _, modulated = _ADALN_OPS.modulate(x, None, None, shift, scale, float(eps))
+        assert modulated is not None
         return modulated
     return reference.adaln_modulate(x, shift, scale, eps)
 
@@ -235,7 +237,8 @@ def gated_residual(x: torch.Tensor, gate: torch.Tensor, y: torch.Tensor, backend
     if _use_triton(backend, x.device, lambda: _adaln_unsupported(x, gate, y)):
         assert _ADALN_OPS is not None
         (gate,) = _modulation_layout(x, (gate,))
-        h, _, _, _ = _ADALN_OPS.modulate_fwd(x, gate, y, None, None, 0.0)
+        h, _ = _ADALN_OPS.modulate(x, gate, y, None, None, 0.0)
+        assert h is not None
         return h
     return reference.gated_residual(x, gate, y)
 
@@ -268,6 +271,8 @@ def gated_residual_adaln(
     if _use_triton(backend, x.device, lambda: _adaln_unsupported(x, gate, y, shift, scale)):
         assert _ADALN_OPS is not None
         gate, shift, scale = _modulation_layout(x, (gate, shift, scale))
-        h, modulated, _, _ = _ADALN_OPS.modulate_fwd(x, gate, y, shift, scale, float(eps))
+        h, modulated = _ADALN_OPS.modulate(x, gate, y, shift, scale, float(eps))
+        assert h is not None
+        assert modulated is not None
         return h, modulated
     return reference.gated_residual_adaln(x, gate, y, shift, scale, eps)

@@ -28,12 +28,18 @@ registers, one HBM read per input), ``BLOCK_R`` rows fill the tile for small ``C
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import triton
 import triton.language as tl
+
+from motionkit_kernels.ops._fast_path import once_differentiable, plain_eager
+from motionkit_kernels.ops._launch import LAUNCH_CACHE_SIZE, Launch, cdiv
+from motionkit_kernels.ops._tiles import load_tile, masked_range, store_tile
 
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 """Input dtypes of the Triton path. Statistics are float32, or float64 for float64 input."""
@@ -96,6 +102,14 @@ def row_tiles(channels: int, backward: bool, dtype: torch.dtype) -> RowTiles:
 
 
 @triton.jit
+def _row_tile(tile, b, T, col_ok, BLOCK_R: tl.constexpr):  # type: ignore[no-untyped-def]
+    """Tile ``tile`` of batch element ``b``'s frames: its frame indices, which exist, its mask (existing frames by
+    existing channels), and its rows of the contiguous ``(B, T, C)`` outputs and ``(B, T)`` statistics."""
+    t, row_ok = masked_range(tile * BLOCK_R, T, BLOCK_R)
+    return t, row_ok, row_ok[:, None] & col_ok[None, :], b * T + t
+
+
+@triton.jit
 def _adaln_fwd_kernel(  # type: ignore[no-untyped-def]
     X,
     GATE,
@@ -125,30 +139,25 @@ def _adaln_fwd_kernel(  # type: ignore[no-untyped-def]
     BLOCK_C: tl.constexpr,
     ACC: tl.constexpr,
 ):
-    pid_t = tl.program_id(0)
     b = tl.program_id(1).to(tl.int64)
-    t = pid_t * BLOCK_R + tl.arange(0, BLOCK_R)
-    c = tl.arange(0, BLOCK_C)
-    row_ok = t < T
-    col_ok = c < C
-    mask = row_ok[:, None] & col_ok[None, :]
-    out_rows = b * T + t  # row index into the contiguous (B, T, C) outputs and (B, T) statistics
+    c, col_ok = masked_range(0, C, BLOCK_C)
+    t, row_ok, mask, out_rows = _row_tile(tl.program_id(0), b, T, col_ok, BLOCK_R)
 
-    u = tl.load(X + b * stride_xb + t[:, None] * stride_xt + c[None, :], mask=mask, other=0.0).to(ACC)
+    u = load_tile(X + b * stride_xb, t, c, stride_xt, mask).to(ACC)
     if RESIDUAL:
-        gate = tl.load(GATE + b * stride_gb + t[:, None] * stride_gt + c[None, :], mask=mask, other=0.0).to(ACC)
-        branch = tl.load(BRANCH + b * stride_yb + t[:, None] * stride_yt + c[None, :], mask=mask, other=0.0)
+        gate = load_tile(GATE + b * stride_gb, t, c, stride_gt, mask).to(ACC)
+        branch = load_tile(BRANCH + b * stride_yb, t, c, stride_yt, mask)
         h = (u + gate * branch.to(ACC)).to(H_OUT.dtype.element_ty)
-        tl.store(H_OUT + out_rows[:, None] * C + c[None, :], h, mask=mask)
+        store_tile(H_OUT, out_rows, c, C, h, mask)
         u = h.to(ACC)  # normalise the stored (rounded) residual, as the composed reference does
     if NORM:
         mean = tl.sum(u, axis=1) / C
         centred = tl.where(mask, u - mean[:, None], 0.0)
         rstd = 1.0 / tl.sqrt(tl.sum(centred * centred, axis=1) / C + eps)
-        shift = tl.load(SHIFT + b * stride_shb + t[:, None] * stride_sht + c[None, :], mask=mask, other=0.0)
-        scale = tl.load(SCALE + b * stride_scb + t[:, None] * stride_sct + c[None, :], mask=mask, other=0.0)
+        shift = load_tile(SHIFT + b * stride_shb, t, c, stride_sht, mask)
+        scale = load_tile(SCALE + b * stride_scb, t, c, stride_sct, mask)
         m = centred * rstd[:, None] * (1.0 + scale.to(ACC)) + shift.to(ACC)
-        tl.store(M_OUT + out_rows[:, None] * C + c[None, :], m.to(M_OUT.dtype.element_ty), mask=mask)
+        store_tile(M_OUT, out_rows, c, C, m.to(M_OUT.dtype.element_ty), mask)
         tl.store(MEAN + out_rows, mean, mask=row_ok)
         tl.store(RSTD + out_rows, rstd, mask=row_ok)
 
@@ -192,21 +201,17 @@ def _adaln_bwd_kernel(  # type: ignore[no-untyped-def]
 ):
     pid = tl.program_id(0)
     b = tl.program_id(1).to(tl.int64)
-    c = tl.arange(0, BLOCK_C)
-    col_ok = c < C
+    c, col_ok = masked_range(0, C, BLOCK_C)
     sum_dshift = tl.zeros([BLOCK_C], dtype=ACC)
     sum_dscale = tl.zeros([BLOCK_C], dtype=ACC)
     sum_dgate = tl.zeros([BLOCK_C], dtype=ACC)
     for i in range(tiles_per_program):
-        t = (pid * tiles_per_program + i) * BLOCK_R + tl.arange(0, BLOCK_R)
-        row_ok = t < T
-        mask = row_ok[:, None] & col_ok[None, :]
-        out_rows = b * T + t
+        t, row_ok, mask, out_rows = _row_tile(pid * tiles_per_program + i, b, T, col_ok, BLOCK_R)
         out_offs = out_rows[:, None] * C + c[None, :]
         if NORM:
-            g = tl.load(DM + b * stride_dmb + t[:, None] * stride_dmt + c[None, :], mask=mask, other=0.0).to(ACC)
-            u = tl.load(U + b * stride_ub + t[:, None] * stride_ut + c[None, :], mask=mask, other=0.0).to(ACC)
-            scale = tl.load(SCALE + b * stride_scb + t[:, None] * stride_sct + c[None, :], mask=mask, other=0.0)
+            g = load_tile(DM + b * stride_dmb, t, c, stride_dmt, mask).to(ACC)
+            u = load_tile(U + b * stride_ub, t, c, stride_ut, mask).to(ACC)
+            scale = load_tile(SCALE + b * stride_scb, t, c, stride_sct, mask)
             mean = tl.load(MEAN + out_rows, mask=row_ok, other=0.0)
             rstd = tl.load(RSTD + out_rows, mask=row_ok, other=0.0)
             u_hat = tl.where(mask, (u - mean[:, None]) * rstd[:, None], 0.0)
@@ -221,12 +226,12 @@ def _adaln_bwd_kernel(  # type: ignore[no-untyped-def]
             else:
                 tl.store(DSCALE + out_offs, dscale.to(DSCALE.dtype.element_ty), mask=mask)
         if RESIDUAL:
-            dh = tl.load(DH + b * stride_dhb + t[:, None] * stride_dht + c[None, :], mask=mask, other=0.0).to(ACC)
+            dh = load_tile(DH + b * stride_dhb, t, c, stride_dht, mask).to(ACC)
             if NORM:
                 dh += du
                 tl.store(DX + out_offs, dh.to(DX.dtype.element_ty), mask=mask)
-            gate = tl.load(GATE + b * stride_gb + t[:, None] * stride_gt + c[None, :], mask=mask, other=0.0)
-            branch = tl.load(BRANCH + b * stride_yb + t[:, None] * stride_yt + c[None, :], mask=mask, other=0.0)
+            gate = load_tile(GATE + b * stride_gb, t, c, stride_gt, mask)
+            branch = load_tile(BRANCH + b * stride_yb, t, c, stride_yt, mask)
             tl.store(DBRANCH + out_offs, (dh * gate.to(ACC)).to(DBRANCH.dtype.element_ty), mask=mask)
             dgate = dh * branch.to(ACC)
             if BROADCAST:
@@ -252,16 +257,17 @@ def _acc_torch_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def _rows(t: torch.Tensor) -> torch.Tensor:
+def _rows(t: torch.Tensor | None) -> torch.Tensor | None:
     """``t`` itself when its channel dimension is contiguous (kernels address it with stride 1), else a copy."""
-    return t if t.stride(-1) == 1 else t.contiguous()
+    return t if t is None or t.stride()[-1] == 1 else t.contiguous()
 
 
 def _bt_strides(t: torch.Tensor | None) -> tuple[int, int]:
     """Batch and frame strides; a single frame (broadcast modulation) is read with frame stride 0."""
     if t is None:
         return 0, 0
-    return t.stride(0), (0 if t.shape[1] == 1 else t.stride(1))
+    strides = t.stride()
+    return strides[0], (0 if t.shape[1] == 1 else strides[1])
 
 
 def is_broadcast(modulation: torch.Tensor, frames: int) -> bool:
@@ -274,6 +280,27 @@ def _empty(like: torch.Tensor) -> torch.Tensor:
     return like.new_empty((0,))
 
 
+def _full(like: torch.Tensor) -> torch.Tensor:
+    """A contiguous ``(B, T, C)`` output with ``like``'s shape, dtype and device (the kernels write rows densely)."""
+    return torch.empty_like(like, memory_format=torch.contiguous_format)
+
+
+@functools.lru_cache(maxsize=LAUNCH_CACHE_SIZE)
+def forward_launch(batch: int, frames: int, channels: int, dtype: torch.dtype, residual: bool, norm: bool) -> Launch:
+    """Grid and options of the forward kernel for one problem, computed once per shape."""
+    tiles = row_tiles(channels, backward=False, dtype=dtype)
+    options = {
+        "RESIDUAL": residual,
+        "NORM": norm,
+        "BLOCK_R": tiles.block_rows,
+        "BLOCK_C": tiles.block_cols,
+        "ACC": _acc_dtype(dtype),
+        "num_warps": tiles.num_warps,
+        "num_stages": NUM_STAGES,
+    }
+    return Launch((cdiv(frames, tiles.block_rows), batch), options)
+
+
 def modulate_forward(
     x: torch.Tensor,
     gate: torch.Tensor | None,
@@ -281,36 +308,36 @@ def modulate_forward(
     shift: torch.Tensor | None,
     scale: torch.Tensor | None,
     eps: float,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """Launch the forward kernel. ``x, branch``: ``(B, T, C)``; modulation ``(B, T | 1, C)`` (all the same).
 
     ``gate`` and ``branch`` enable the residual, ``shift`` and ``scale`` the norm. Returns ``(h, m, mean, rstd)``
-    with zero-element tensors for what is not computed; ``h, m`` in ``x.dtype``, statistics ``(B, T)``.
+    with ``None`` for what is not computed; ``h, m`` in ``x.dtype``, statistics ``(B, T)``.
     """
     residual = gate is not None and branch is not None
     norm = shift is not None and scale is not None
-    x = _rows(x)
-    gate = None if gate is None else _rows(gate)
-    branch = None if branch is None else _rows(branch)
-    shift = None if shift is None else _rows(shift)
-    scale = None if scale is None else _rows(scale)
+    x = _rows(x)  # type: ignore[assignment]  # x is a tensor, so is its row view
+    gate, branch, shift, scale = _rows(gate), _rows(branch), _rows(shift), _rows(scale)
     B, T, C = x.shape
-    stats_dtype = _acc_torch_dtype(x.dtype)
-    h = torch.empty((B, T, C), dtype=x.dtype, device=x.device) if residual else _empty(x)
-    m = torch.empty((B, T, C), dtype=x.dtype, device=x.device) if norm else _empty(x)
-    mean = torch.empty((B, T), dtype=stats_dtype, device=x.device) if norm else _empty(x)
-    rstd = torch.empty((B, T), dtype=stats_dtype, device=x.device) if norm else _empty(x)
-    tiles = row_tiles(C, backward=False, dtype=x.dtype)
-    _adaln_fwd_kernel[(triton.cdiv(T, tiles.block_rows), B)](
+    h = _full(x) if residual else None
+    m = _full(x) if norm else None
+    mean = rstd = None
+    if norm:
+        stats_dtype = _acc_torch_dtype(x.dtype)
+        mean = torch.empty((B, T), dtype=stats_dtype, device=x.device)
+        rstd = torch.empty((B, T), dtype=stats_dtype, device=x.device)
+    launch = forward_launch(B, T, C, x.dtype, residual, norm)
+    # Absent tensors are passed as x: the flags compile their loads and stores away, so it is never read or written.
+    _adaln_fwd_kernel[launch.grid](
         x,
         x if gate is None else gate,
         x if branch is None else branch,
         x if shift is None else shift,
         x if scale is None else scale,
-        h,
-        m,
-        mean,
-        rstd,
+        x if h is None else h,
+        x if m is None else m,
+        x if mean is None else mean,
+        x if rstd is None else rstd,
         *_bt_strides(x),
         *_bt_strides(gate),
         *_bt_strides(branch),
@@ -319,24 +346,58 @@ def modulate_forward(
         T,
         C,
         eps,
-        RESIDUAL=residual,
-        NORM=norm,
-        BLOCK_R=tiles.block_rows,
-        BLOCK_C=tiles.block_cols,
-        ACC=_acc_dtype(x.dtype),
-        num_warps=tiles.num_warps,
-        num_stages=NUM_STAGES,
+        **launch.options,
     )
     return h, m, mean, rstd
 
 
-def _broadcast_chunks(batch: int, n_tiles: int, device: torch.device) -> int:
-    """Number of frame chunks per batch element for the broadcast backward (one program and partial row each)."""
+@functools.lru_cache(maxsize=8)
+def _programs_target(device: torch.device) -> int:
+    """Programs the broadcast backward aims for on ``device``: a few per SM, or a small fixed number in the
+    interpreter (where programs run one after another)."""
     if device.type == "cuda":
-        target = BROADCAST_PROGRAMS_PER_SM * torch.cuda.get_device_properties(device).multi_processor_count
-    else:
-        target = INTERPRETER_BROADCAST_PROGRAMS
-    return max(1, min(n_tiles, -(-target // batch)))
+        return BROADCAST_PROGRAMS_PER_SM * torch.cuda.get_device_properties(device).multi_processor_count
+    return INTERPRETER_BROADCAST_PROGRAMS
+
+
+@dataclass(frozen=True)
+class BackwardLaunch:
+    """The backward kernel's launch, with its frame chunks per batch element (one partial row each when the
+    modulation is broadcast) and the row tiles each program loops over."""
+
+    launch: Launch
+    chunks: int
+    tiles_per_program: int
+
+
+@functools.lru_cache(maxsize=LAUNCH_CACHE_SIZE)
+def backward_launch(
+    batch: int,
+    frames: int,
+    channels: int,
+    dtype: torch.dtype,
+    residual: bool,
+    norm: bool,
+    broadcast: bool,
+    device: torch.device,
+) -> BackwardLaunch:
+    """Grid, chunking and options of the backward kernel for one problem, computed once per shape and device."""
+    tiles = row_tiles(channels, backward=True, dtype=dtype)
+    n_tiles = cdiv(frames, tiles.block_rows)
+    chunks = max(1, min(n_tiles, cdiv(_programs_target(device), batch))) if broadcast else n_tiles
+    tiles_per_program = cdiv(n_tiles, chunks)
+    chunks = cdiv(n_tiles, tiles_per_program)
+    options = {
+        "RESIDUAL": residual,
+        "NORM": norm,
+        "BROADCAST": broadcast,
+        "BLOCK_R": tiles.block_rows,
+        "BLOCK_C": tiles.block_cols,
+        "ACC": _acc_dtype(dtype),
+        "num_warps": tiles.num_warps,
+        "num_stages": NUM_STAGES,
+    }
+    return BackwardLaunch(Launch((chunks, batch), options), chunks, tiles_per_program)
 
 
 def modulate_backward(
@@ -349,15 +410,14 @@ def modulate_backward(
     mean: torch.Tensor | None,
     rstd: torch.Tensor | None,
     shift_dtype: torch.dtype,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """Launch the backward kernel; returns ``(dx, dgate, dbranch, dshift, dscale)``.
 
     The residual part runs when ``gate`` and ``branch`` are given (with ``grad_h``), the norm part when ``scale`` is
     (with ``grad_m``); ``u`` is the norm's input (``x``, or the forward's ``h`` when fused). The gradients have
-    ``x``'s shape and dtype. Zero-element tensors stand for the gradients the kernel
-    does not write: ``dx`` of the residual alone (it equals ``grad_h``) and ``dshift`` per frame (it equals
-    ``grad_m``), plus whatever the flags exclude. Broadcast modulation gradients are ``(B, 1, C)``; ``dshift`` is
-    returned in ``shift_dtype``.
+    ``x``'s shape and dtype. ``None`` stands for the gradients the kernel does not write: ``dx`` of the residual
+    alone (it equals ``grad_h``) and ``dshift`` per frame (it equals ``grad_m``), plus whatever the flags exclude.
+    Broadcast modulation gradients are ``(B, 1, C)``; ``dshift`` is returned in ``shift_dtype``.
     """
     residual = gate is not None and branch is not None
     norm = scale is not None
@@ -367,34 +427,22 @@ def modulate_backward(
     modulation = gate if gate is not None else scale
     assert modulation is not None
     broadcast = is_broadcast(modulation, T)
-    grad_h = None if grad_h is None else _rows(grad_h)
-    grad_m = None if grad_m is None else _rows(grad_m)
-    u = None if u is None else _rows(u)
-    gate = None if gate is None else _rows(gate)
-    branch = None if branch is None else _rows(branch)
-    scale = None if scale is None else _rows(scale)
-
-    tiles = row_tiles(C, backward=True, dtype=x.dtype)
-    n_tiles = triton.cdiv(T, tiles.block_rows)
-    chunks = _broadcast_chunks(B, n_tiles, x.device) if broadcast else n_tiles
-    tiles_per_program = triton.cdiv(n_tiles, chunks)
-    chunks = triton.cdiv(n_tiles, tiles_per_program)
+    grad_h, grad_m, u = _rows(grad_h), _rows(grad_m), _rows(u)
+    gate, branch, scale = _rows(gate), _rows(branch), _rows(scale)
+    plan = backward_launch(B, T, C, x.dtype, residual, norm, broadcast, x.device)
     acc_dtype = _acc_torch_dtype(x.dtype)
 
-    def full(like: torch.Tensor | None) -> torch.Tensor:
-        assert like is not None
-        return torch.empty((B, T, C), dtype=like.dtype, device=x.device)
+    def reduced(like: torch.Tensor) -> torch.Tensor:
+        """A broadcast gradient's per-chunk partial rows (summed below), or a per-frame gradient."""
+        return torch.empty((B, plan.chunks, C), dtype=acc_dtype, device=x.device) if broadcast else _full(like)
 
-    def reduced(like: torch.Tensor | None) -> torch.Tensor:
-        assert like is not None
-        return torch.empty((B, chunks, C), dtype=acc_dtype, device=x.device) if broadcast else full(like)
-
-    dx = full(x) if norm else _empty(x)
-    dbranch = full(branch) if residual else _empty(x)
-    dgate = reduced(gate) if residual else _empty(x)
-    dscale = reduced(scale) if norm else _empty(x)
-    dshift = torch.empty((B, chunks, C), dtype=acc_dtype, device=x.device) if norm and broadcast else _empty(x)
-    _adaln_bwd_kernel[(chunks, B)](
+    dx = _full(x) if norm else None
+    dbranch = _full(branch) if branch is not None and residual else None
+    dgate = reduced(gate) if gate is not None and residual else None
+    dscale = reduced(scale) if scale is not None else None
+    dshift = torch.empty((B, plan.chunks, C), dtype=acc_dtype, device=x.device) if norm and broadcast else None
+    # Absent tensors are passed as x: the flags compile their loads and stores away, so it is never read or written.
+    _adaln_bwd_kernel[plan.launch.grid](
         x if grad_h is None else grad_h,
         x if grad_m is None else grad_m,
         x if u is None else u,
@@ -403,11 +451,11 @@ def modulate_backward(
         x if scale is None else scale,
         x if mean is None else mean,
         x if rstd is None else rstd,
-        dx,
-        dgate,
-        dbranch,
-        dshift,
-        dscale,
+        x if dx is None else dx,
+        x if dgate is None else dgate,
+        x if dbranch is None else dbranch,
+        x if dshift is None else dshift,
+        x if dscale is None else dscale,
         *_bt_strides(grad_h),
         *_bt_strides(grad_m),
         *_bt_strides(u),
@@ -416,23 +464,14 @@ def modulate_backward(
         *_bt_strides(scale),
         T,
         C,
-        tiles_per_program,
-        RESIDUAL=residual,
-        NORM=norm,
-        BROADCAST=broadcast,
-        BLOCK_R=tiles.block_rows,
-        BLOCK_C=tiles.block_cols,
-        ACC=_acc_dtype(x.dtype),
-        num_warps=tiles.num_warps,
-        num_stages=NUM_STAGES,
+        plan.tiles_per_program,
+        **plan.launch.options,
     )
     if broadcast:
         # Chunk partials are summed in a fixed order: deterministic, and no atomics in the kernel.
-        if residual:
-            assert gate is not None
+        if dgate is not None and gate is not None:
             dgate = dgate.sum(dim=1, keepdim=True).to(gate.dtype)
-        if norm:
-            assert scale is not None
+        if dscale is not None and scale is not None and dshift is not None:
             dscale = dscale.sum(dim=1, keepdim=True).to(scale.dtype)
             dshift = dshift.sum(dim=1, keepdim=True).to(shift_dtype)
     return dx, dgate, dbranch, dshift, dscale
@@ -440,7 +479,13 @@ def modulate_backward(
 
 # --- torch.library registration -------------------------------------------------------------------------------
 # One forward and one backward op carry all three operations (absent inputs are None, absent outputs have zero
-# elements), mirroring the single kernel pair. They keep the launches opaque to torch.compile.
+# elements), mirroring the single kernel pair. They keep the launches opaque to torch.compile. Plain eager calls
+# skip them for an autograd.Function over the same launchers (``motionkit_kernels.ops._fast_path``).
+
+
+def _tensors(outputs: tuple[torch.Tensor | None, ...], like: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The launchers' outputs with zero-element tensors for the absent ones (a custom op returns tensors only)."""
+    return tuple(_empty(like) if t is None else t for t in outputs)
 
 
 @torch.library.custom_op("motionkit::modulate_fwd", mutates_args=())
@@ -453,7 +498,8 @@ def modulate_fwd(
     eps: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(h, m, mean, rstd)``; see :func:`modulate_forward`."""
-    return modulate_forward(x, gate, branch, shift, scale, eps)
+    h, m, mean, rstd = _tensors(modulate_forward(x, gate, branch, shift, scale, eps), x)
+    return h, m, mean, rstd
 
 
 @modulate_fwd.register_fake
@@ -490,7 +536,11 @@ def modulate_bwd(
     shift_dtype: torch.dtype,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(dx, dgate, dbranch, dshift, dscale)``; see :func:`modulate_backward`."""
-    return modulate_backward(grad_h, grad_m, u, gate, branch, scale, mean, rstd, shift_dtype)
+    like = grad_h if grad_h is not None else grad_m
+    assert like is not None
+    gradients = modulate_backward(grad_h, grad_m, u, gate, branch, scale, mean, rstd, shift_dtype)
+    dx, dgate, dbranch, dshift, dscale = _tensors(gradients, like)
+    return dx, dgate, dbranch, dshift, dscale
 
 
 @modulate_bwd.register_fake
@@ -527,42 +577,50 @@ def _modulate_bwd_fake(
     )
 
 
-def _setup_context(
-    ctx: torch.autograd.function.FunctionCtx, inputs: tuple[Any, ...], output: tuple[torch.Tensor, ...]
+def _save(
+    ctx: Any,
+    x: torch.Tensor,
+    gate: torch.Tensor | None,
+    branch: torch.Tensor | None,
+    shift: torch.Tensor | None,
+    scale: torch.Tensor | None,
+    h: torch.Tensor | None,
+    mean: torch.Tensor | None,
+    rstd: torch.Tensor | None,
 ) -> None:
-    x, gate, branch, shift, scale, _eps = inputs
-    h, _m, mean, rstd = output
+    """What both backward paths read: the flags, ``shift``'s dtype, and the tensors the kernel needs."""
     residual = gate is not None and branch is not None
     norm = shift is not None and scale is not None
     # The norm's input is x, or the stored h when fused; its backward needs only that, scale and the statistics.
     u = (h if residual else x) if norm else None
-    ctx.residual = residual  # type: ignore[attr-defined]
-    ctx.norm = norm  # type: ignore[attr-defined]
-    ctx.shift_dtype = shift.dtype if norm else x.dtype  # type: ignore[attr-defined]
+    ctx.residual = residual
+    ctx.norm = norm
+    ctx.shift_dtype = shift.dtype if shift is not None and norm else x.dtype
     # x itself is not saved (the gradients give its shape and dtype), so it can be freed after the forward.
-    # save_for_backward accepts None for absent inputs; torch's stubs say Tensor only.
-    ctx.save_for_backward(u, gate, branch, scale, mean if norm else None, rstd if norm else None)  # type: ignore[arg-type]
-    ctx.mark_non_differentiable(mean, rstd)
+    ctx.save_for_backward(u, gate, branch, scale, mean if norm else None, rstd if norm else None)
 
 
-def _backward(
-    ctx: torch.autograd.function.FunctionCtx,
+def _gradients(
+    ctx: Any,
     grad_h: torch.Tensor | None,
     grad_m: torch.Tensor | None,
-    _grad_mean: torch.Tensor | None,
-    _grad_rstd: torch.Tensor | None,
+    launch_backward: Callable[..., tuple[torch.Tensor | None, ...]],
 ) -> tuple[torch.Tensor | None, ...]:
-    u, gate, branch, scale, mean, rstd = ctx.saved_tensors  # type: ignore[attr-defined]
-    residual: bool = ctx.residual  # type: ignore[attr-defined]
-    norm: bool = ctx.norm  # type: ignore[attr-defined]
-    shift_dtype: torch.dtype = ctx.shift_dtype  # type: ignore[attr-defined]
+    """``(dx, dgate, dbranch, dshift, dscale)`` from the outputs' gradients (``None`` where an output got none),
+    with ``launch_backward`` the backward op (custom-op path) or launcher (eager path)."""
+    u, gate, branch, scale, mean, rstd = ctx.saved_tensors
+    residual: bool = ctx.residual
+    norm: bool = ctx.norm
+    shift_dtype: torch.dtype = ctx.shift_dtype
     # A gradient of a produced output gives x's shape and dtype (skipped outputs have zero elements).
-    given = next(g for g, produced in ((grad_h, residual), (grad_m, norm)) if produced and g is not None)
+    given = next((g for g, produced in ((grad_h, residual), (grad_m, norm)) if produced and g is not None), None)
+    if given is None:  # no output got a gradient (only on the eager path, which does not materialise zeros)
+        return None, None, None, None, None
     if residual and grad_h is None:
         grad_h = torch.zeros_like(given)
     if norm and grad_m is None:
         grad_m = torch.zeros_like(given)
-    dx, dgate, dbranch, dshift, dscale = modulate_bwd(
+    dx, dgate, dbranch, dshift, dscale = launch_backward(
         grad_h if residual else None,
         grad_m if norm else None,
         u,
@@ -584,18 +642,85 @@ def _backward(
         dbranch if residual else None,
         dshift if norm else None,
         dscale if norm else None,
-        None,
     )
+
+
+def _setup_context(
+    ctx: torch.autograd.function.FunctionCtx, inputs: tuple[Any, ...], output: tuple[torch.Tensor, ...]
+) -> None:
+    x, gate, branch, shift, scale, _eps = inputs
+    h, _m, mean, rstd = output
+    _save(ctx, x, gate, branch, shift, scale, h, mean, rstd)
+    ctx.mark_non_differentiable(mean, rstd)
+
+
+def _backward(
+    ctx: torch.autograd.function.FunctionCtx,
+    grad_h: torch.Tensor | None,
+    grad_m: torch.Tensor | None,
+    _grad_mean: torch.Tensor | None,
+    _grad_rstd: torch.Tensor | None,
+) -> tuple[torch.Tensor | None, ...]:
+    return (*_gradients(ctx, grad_h, grad_m, modulate_bwd), None)
 
 
 modulate_fwd.register_autograd(_backward, setup_context=_setup_context)
 
 
+class _Modulate(torch.autograd.Function):
+    """The eager path: the custom ops' launchers and formula without their dispatch. Returns ``(h, m)`` with
+    ``None`` for the one not computed (the statistics are saved, not returned)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        gate: torch.Tensor | None,
+        branch: torch.Tensor | None,
+        shift: torch.Tensor | None,
+        scale: torch.Tensor | None,
+        eps: float,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        h, m, mean, rstd = modulate_forward(x, gate, branch, shift, scale, eps)
+        _save(ctx, x, gate, branch, shift, scale, h, mean, rstd)
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None (no zero tensor is made for it)
+        return h, m
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_h: torch.Tensor | None, grad_m: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+        return (*_gradients(ctx, grad_h, grad_m, modulate_backward), None)
+
+
+def modulate(
+    x: torch.Tensor,
+    gate: torch.Tensor | None,
+    branch: torch.Tensor | None,
+    shift: torch.Tensor | None,
+    scale: torch.Tensor | None,
+    eps: float,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """``(h, m)`` through the Triton kernels (``None`` for the one the flags exclude). Plain eager calls use
+    :class:`_Modulate`, everything else (``torch.compile``, fake tensors, dispatch modes) the custom op; both launch
+    the same kernels with the same arguments."""
+    if plain_eager(x, gate, branch, shift, scale):
+        h, m = _Modulate.apply(x, gate, branch, shift, scale, eps)
+        return h, m
+    residual = gate is not None and branch is not None
+    norm = shift is not None and scale is not None
+    h, m, _, _ = modulate_fwd(x, gate, branch, shift, scale, eps)
+    return (h if residual else None), (m if norm else None)
+
+
 __all__ = [
     "DTYPES",
+    "BackwardLaunch",
     "RowTiles",
+    "backward_launch",
+    "forward_launch",
     "is_broadcast",
     "max_channels",
+    "modulate",
     "modulate_backward",
     "modulate_bwd",
     "modulate_forward",

@@ -21,6 +21,7 @@ everything by ``exp2(NEG - m) = 0``; ``-inf`` would produce ``exp2(-inf + inf) =
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,10 @@ import torch
 import triton
 import triton.language as tl
 
+from motionkit_kernels.ops._fast_path import once_differentiable, plain_eager
 from motionkit_kernels.ops._interpreter import dot, dot_precision, dot_upcast
+from motionkit_kernels.ops._launch import LAUNCH_CACHE_SIZE, Launch, cdiv
+from motionkit_kernels.ops._tiles import load_tile, masked_range, store_tile
 
 HEAD_DIMS = (32, 64, 128)
 """Head dimensions of the Triton path (each checked by the AOT compile); others use the reference."""
@@ -108,6 +112,26 @@ def _block_range(r0, window, T, OUTER: tl.constexpr, INNER: tl.constexpr):  # ty
 
 
 @triton.jit
+def _program_rows(H, T, BLOCK: tl.constexpr):  # type: ignore[no-untyped-def]
+    """The prologue of every attention kernel: this program's batch ``b`` and head ``h`` (grid axis 1 runs over
+    ``B * H``; int64, so base offsets cannot overflow), the offset of its rows in the ``(B * H, T)`` statistics, and
+    its ``BLOCK`` rows (grid axis 0): the first, all of them, and which exist."""
+    pid_r = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = (pid_bh // H).to(tl.int64)
+    h = (pid_bh % H).to(tl.int64)
+    r0 = pid_r * BLOCK
+    rows, rows_ok = masked_range(r0, T, BLOCK)
+    return b, h, pid_bh.to(tl.int64) * T, r0, rows, rows_ok
+
+
+@triton.jit
+def _head(X, b, h, stride_b, stride_h):  # type: ignore[no-untyped-def]
+    """Pointer to the ``(T, Dh)`` matrix of batch ``b``, head ``h`` of a ``(B, H, T, Dh)`` tensor."""
+    return X + b * stride_b + h * stride_h
+
+
+@triton.jit
 def _attention_fwd_kernel(  # type: ignore[no-untyped-def]
     Q,
     K,
@@ -136,29 +160,20 @@ def _attention_fwd_kernel(  # type: ignore[no-untyped-def]
     DOT_UPCAST: tl.constexpr,
     PRECISION: tl.constexpr,
 ):
-    pid_m = tl.program_id(0)
-    pid_bh = tl.program_id(1)
-    b = (pid_bh // H).to(tl.int64)
-    h = (pid_bh % H).to(tl.int64)
-    q_base = Q + b * stride_qb + h * stride_qh
-    k_base = K + b * stride_kb + h * stride_kh
-    v_base = V + b * stride_vb + h * stride_vh
-
-    m0 = pid_m * BLOCK_M
-    offs_m = m0 + tl.arange(0, BLOCK_M)
+    b, h, stats, m0, offs_m, row_ok = _program_rows(H, T, BLOCK_M)
+    k_base = _head(K, b, h, stride_kb, stride_kh)
+    v_base = _head(V, b, h, stride_vb, stride_vh)
     offs_d = tl.arange(0, HEAD_DIM)
-    row_ok = offs_m < T
-    q = tl.load(q_base + offs_m[:, None] * stride_qt + offs_d[None, :], mask=row_ok[:, None], other=0.0)
+    q = load_tile(_head(Q, b, h, stride_qb, stride_qh), offs_m, offs_d, stride_qt, row_ok[:, None])
 
     m_i = tl.full([BLOCK_M], NEG, dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
     lo, hi = _block_range(m0, window, T, BLOCK_M, BLOCK_N)
     for n0 in range(lo, hi, BLOCK_N):
-        offs_n = n0 + tl.arange(0, BLOCK_N)
-        col_ok = offs_n < T
-        k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
-        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
+        offs_n, col_ok = masked_range(n0, T, BLOCK_N)
+        k = load_tile(k_base, offs_n, offs_d, stride_kt, col_ok[:, None])
+        v = load_tile(v_base, offs_n, offs_d, stride_vt, col_ok[:, None])
         band = _band_mask(offs_m, offs_n, T, window)
         s = dot(q, tl.trans(k), DOT_UPCAST, PRECISION) * qk_scale_log2
         s = tl.where(band, s, NEG)
@@ -172,9 +187,9 @@ def _attention_fwd_kernel(  # type: ignore[no-untyped-def]
     # Every row i < T sees at least key i, so l_i >= 1 there; the guard only protects padding rows.
     l_safe = tl.where(l_i > 0.0, l_i, 1.0)
     out = acc / l_safe[:, None]
-    o_ptrs = OUT + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_ot + offs_d[None, :]
-    tl.store(o_ptrs, out.to(OUT.dtype.element_ty), mask=row_ok[:, None])
-    tl.store(LSE + pid_bh.to(tl.int64) * T + offs_m, m_i + tl.log2(l_safe), mask=row_ok)
+    out_base = _head(OUT, b, h, stride_ob, stride_oh)
+    store_tile(out_base, offs_m, offs_d, stride_ot, out.to(OUT.dtype.element_ty), row_ok[:, None])
+    tl.store(LSE + stats + offs_m, m_i + tl.log2(l_safe), mask=row_ok)
 
 
 @triton.jit
@@ -193,24 +208,11 @@ def _attention_bwd_delta_kernel(  # type: ignore[no-untyped-def]
     HEAD_DIM: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    pid_m = tl.program_id(0)
-    pid_bh = tl.program_id(1)
-    b = (pid_bh // H).to(tl.int64)
-    h = (pid_bh % H).to(tl.int64)
-    offs_m = pid_m * BLOCK + tl.arange(0, BLOCK)
+    b, h, stats, _, offs_m, row_ok = _program_rows(H, T, BLOCK)
     offs_d = tl.arange(0, HEAD_DIM)
-    row_ok = offs_m < T
-    o = tl.load(
-        OUT + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_ot + offs_d[None, :],
-        mask=row_ok[:, None],
-        other=0.0,
-    ).to(tl.float32)
-    do = tl.load(
-        DO + b * stride_dob + h * stride_doh + offs_m[:, None] * stride_dot + offs_d[None, :],
-        mask=row_ok[:, None],
-        other=0.0,
-    ).to(tl.float32)
-    tl.store(DELTA + pid_bh.to(tl.int64) * T + offs_m, tl.sum(o * do, axis=1), mask=row_ok)
+    o = load_tile(_head(OUT, b, h, stride_ob, stride_oh), offs_m, offs_d, stride_ot, row_ok[:, None])
+    do = load_tile(_head(DO, b, h, stride_dob, stride_doh), offs_m, offs_d, stride_dot, row_ok[:, None])
+    tl.store(DELTA + stats + offs_m, tl.sum(o.to(tl.float32) * do.to(tl.float32), axis=1), mask=row_ok)
 
 
 @triton.jit
@@ -248,38 +250,22 @@ def _attention_bwd_dq_kernel(  # type: ignore[no-untyped-def]
     DOT_UPCAST: tl.constexpr,
     PRECISION: tl.constexpr,
 ):
-    pid_m = tl.program_id(0)
-    pid_bh = tl.program_id(1)
-    b = (pid_bh // H).to(tl.int64)
-    h = (pid_bh % H).to(tl.int64)
-    k_base = K + b * stride_kb + h * stride_kh
-    v_base = V + b * stride_vb + h * stride_vh
-
-    m0 = pid_m * BLOCK_M
-    offs_m = m0 + tl.arange(0, BLOCK_M)
+    b, h, stats, m0, offs_m, row_ok = _program_rows(H, T, BLOCK_M)
+    k_base = _head(K, b, h, stride_kb, stride_kh)
+    v_base = _head(V, b, h, stride_vb, stride_vh)
     offs_d = tl.arange(0, HEAD_DIM)
-    row_ok = offs_m < T
-    q = tl.load(
-        Q + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qt + offs_d[None, :],
-        mask=row_ok[:, None],
-        other=0.0,
-    )
-    do = tl.load(
-        DO + b * stride_dob + h * stride_doh + offs_m[:, None] * stride_dot + offs_d[None, :],
-        mask=row_ok[:, None],
-        other=0.0,
-    )
-    row_stats = pid_bh.to(tl.int64) * T + offs_m
+    q = load_tile(_head(Q, b, h, stride_qb, stride_qh), offs_m, offs_d, stride_qt, row_ok[:, None])
+    do = load_tile(_head(DO, b, h, stride_dob, stride_doh), offs_m, offs_d, stride_dot, row_ok[:, None])
+    row_stats = stats + offs_m
     lse = tl.load(LSE + row_stats, mask=row_ok, other=0.0)
     delta = tl.load(DELTA + row_stats, mask=row_ok, other=0.0)
 
     dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
     lo, hi = _block_range(m0, window, T, BLOCK_M, BLOCK_N)
     for n0 in range(lo, hi, BLOCK_N):
-        offs_n = n0 + tl.arange(0, BLOCK_N)
-        col_ok = offs_n < T
-        k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
-        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=col_ok[:, None], other=0.0)
+        offs_n, col_ok = masked_range(n0, T, BLOCK_N)
+        k = load_tile(k_base, offs_n, offs_d, stride_kt, col_ok[:, None])
+        v = load_tile(v_base, offs_n, offs_d, stride_vt, col_ok[:, None])
         band = _band_mask(offs_m, offs_n, T, window)
         s = dot(q, tl.trans(k), DOT_UPCAST, PRECISION) * qk_scale_log2
         p = tl.where(band, tl.exp2(s - lse[:, None]), 0.0)
@@ -287,8 +273,8 @@ def _attention_bwd_dq_kernel(  # type: ignore[no-untyped-def]
         ds = p * (dp - delta[:, None])
         dq += dot(ds.to(k.dtype), k, DOT_UPCAST, PRECISION)
 
-    dq_ptrs = DQ + b * stride_dqb + h * stride_dqh + offs_m[:, None] * stride_dqt + offs_d[None, :]
-    tl.store(dq_ptrs, (dq * scale).to(DQ.dtype.element_ty), mask=row_ok[:, None])
+    dq_base = _head(DQ, b, h, stride_dqb, stride_dqh)
+    store_tile(dq_base, offs_m, offs_d, stride_dqt, (dq * scale).to(DQ.dtype.element_ty), row_ok[:, None])
 
 
 @triton.jit
@@ -330,40 +316,23 @@ def _attention_bwd_dkdv_kernel(  # type: ignore[no-untyped-def]
     DOT_UPCAST: tl.constexpr,
     PRECISION: tl.constexpr,
 ):
-    pid_n = tl.program_id(0)
-    pid_bh = tl.program_id(1)
-    b = (pid_bh // H).to(tl.int64)
-    h = (pid_bh % H).to(tl.int64)
-    q_base = Q + b * stride_qb + h * stride_qh
-    do_base = DO + b * stride_dob + h * stride_doh
-    stats_base = pid_bh.to(tl.int64) * T
-
-    n0 = pid_n * BLOCK_N
-    offs_n = n0 + tl.arange(0, BLOCK_N)
+    b, h, stats, n0, offs_n, col_ok = _program_rows(H, T, BLOCK_N)
+    q_base = _head(Q, b, h, stride_qb, stride_qh)
+    do_base = _head(DO, b, h, stride_dob, stride_doh)
     offs_d = tl.arange(0, HEAD_DIM)
-    col_ok = offs_n < T
-    k = tl.load(
-        K + b * stride_kb + h * stride_kh + offs_n[:, None] * stride_kt + offs_d[None, :],
-        mask=col_ok[:, None],
-        other=0.0,
-    )
-    v = tl.load(
-        V + b * stride_vb + h * stride_vh + offs_n[:, None] * stride_vt + offs_d[None, :],
-        mask=col_ok[:, None],
-        other=0.0,
-    )
+    k = load_tile(_head(K, b, h, stride_kb, stride_kh), offs_n, offs_d, stride_kt, col_ok[:, None])
+    v = load_tile(_head(V, b, h, stride_vb, stride_vh), offs_n, offs_d, stride_vt, col_ok[:, None])
 
     dk = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
     dv = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
     # The band is symmetric: the queries that see keys [n0, n0 + BLOCK_N) are those within w of them.
     lo, hi = _block_range(n0, window, T, BLOCK_N, BLOCK_M)
     for m0 in range(lo, hi, BLOCK_M):
-        offs_m = m0 + tl.arange(0, BLOCK_M)
-        row_ok = offs_m < T
-        q = tl.load(q_base + offs_m[:, None] * stride_qt + offs_d[None, :], mask=row_ok[:, None], other=0.0)
-        do = tl.load(do_base + offs_m[:, None] * stride_dot + offs_d[None, :], mask=row_ok[:, None], other=0.0)
-        lse = tl.load(LSE + stats_base + offs_m, mask=row_ok, other=0.0)
-        delta = tl.load(DELTA + stats_base + offs_m, mask=row_ok, other=0.0)
+        offs_m, row_ok = masked_range(m0, T, BLOCK_M)
+        q = load_tile(q_base, offs_m, offs_d, stride_qt, row_ok[:, None])
+        do = load_tile(do_base, offs_m, offs_d, stride_dot, row_ok[:, None])
+        lse = tl.load(LSE + stats + offs_m, mask=row_ok, other=0.0)
+        delta = tl.load(DELTA + stats + offs_m, mask=row_ok, other=0.0)
         band_t = _band_mask(offs_n, offs_m, T, window)  # (keys, queries)
         s_t = dot(k, tl.trans(q), DOT_UPCAST, PRECISION) * qk_scale_log2
         p_t = tl.where(band_t, tl.exp2(s_t - lse[None, :]), 0.0)
@@ -372,15 +341,15 @@ def _attention_bwd_dkdv_kernel(  # type: ignore[no-untyped-def]
         ds_t = p_t * (dp_t - delta[None, :])
         dk += dot(ds_t.to(q.dtype), q, DOT_UPCAST, PRECISION)
 
-    dk_ptrs = DK + b * stride_dkb + h * stride_dkh + offs_n[:, None] * stride_dkt + offs_d[None, :]
-    dv_ptrs = DV + b * stride_dvb + h * stride_dvh + offs_n[:, None] * stride_dvt + offs_d[None, :]
-    tl.store(dk_ptrs, (dk * scale).to(DK.dtype.element_ty), mask=col_ok[:, None])
-    tl.store(dv_ptrs, dv.to(DV.dtype.element_ty), mask=col_ok[:, None])
+    dk_base = _head(DK, b, h, stride_dkb, stride_dkh)
+    dv_base = _head(DV, b, h, stride_dvb, stride_dvh)
+    store_tile(dk_base, offs_n, offs_d, stride_dkt, (dk * scale).to(DK.dtype.element_ty), col_ok[:, None])
+    store_tile(dv_base, offs_n, offs_d, stride_dvt, dv.to(DV.dtype.element_ty), col_ok[:, None])
 
 
 def _unit_last_stride(t: torch.Tensor) -> torch.Tensor:
     """``t`` itself when its last dimension is contiguous (the kernels address it with stride 1), else a copy."""
-    return t if t.stride(-1) == 1 else t.contiguous()
+    return t if t.stride()[-1] == 1 else t.contiguous()
 
 
 def _clamp_window(window: int, frames: int) -> int:
@@ -389,8 +358,42 @@ def _clamp_window(window: int, frames: int) -> int:
     return min(window, max(frames - 1, 0))
 
 
-def _strides(t: torch.Tensor) -> tuple[int, int, int]:
-    return t.stride(0), t.stride(1), t.stride(2)
+def _strides(t: torch.Tensor) -> tuple[int, ...]:
+    """Batch, head and frame strides (one ``stride()`` call: ``stride(i)`` parses its argument each time)."""
+    return t.stride()[:3]
+
+
+@dataclass(frozen=True)
+class AttentionLaunches:
+    """The launches of one problem: the forward, and the backward's delta, query-side and key-side kernels."""
+
+    forward: Launch
+    delta: Launch
+    backward_q: Launch
+    backward_kv: Launch
+
+
+@functools.lru_cache(maxsize=LAUNCH_CACHE_SIZE)
+def attention_launches(
+    batch_heads: int, frames: int, head_dim: int, window: int, dtype: torch.dtype
+) -> AttentionLaunches:
+    """Grids and options of every kernel of one problem (``window`` already clamped to ``frames - 1``), computed
+    once per shape: on the hot path a launch then costs a cache lookup instead of tile choices and grid arithmetic."""
+    tiles = attention_tiles(window, head_dim, dtype)
+    common = {"HEAD_DIM": head_dim, "DOT_UPCAST": dot_upcast(dtype), "PRECISION": dot_precision(dtype)}
+
+    def launch(t: Tiles, **constexprs: Any) -> Launch:
+        grid = (cdiv(frames, t.outer), batch_heads)
+        return Launch(grid, {**constexprs, "num_warps": t.num_warps, "num_stages": t.num_stages})
+
+    return AttentionLaunches(
+        forward=launch(tiles.forward, **common, BLOCK_M=tiles.forward.outer, BLOCK_N=tiles.forward.inner),
+        delta=launch(DELTA_TILES, HEAD_DIM=head_dim, BLOCK=DELTA_TILES.outer),
+        backward_q=launch(tiles.backward_q, **common, BLOCK_M=tiles.backward_q.outer, BLOCK_N=tiles.backward_q.inner),
+        backward_kv=launch(
+            tiles.backward_kv, **common, BLOCK_N=tiles.backward_kv.outer, BLOCK_M=tiles.backward_kv.inner
+        ),
+    )
 
 
 def attention_forward(
@@ -401,11 +404,10 @@ def attention_forward(
     q, k, v = _unit_last_stride(q), _unit_last_stride(k), _unit_last_stride(v)
     B, H, T, D = q.shape
     window = _clamp_window(window, T)
-    out = torch.empty((B, H, T, D), dtype=q.dtype, device=q.device)
+    out = torch.empty_like(q, memory_format=torch.contiguous_format)
     lse = torch.empty((B, H, T), dtype=torch.float32, device=q.device)
-    tiles = attention_tiles(window, D, q.dtype).forward
-    grid = (triton.cdiv(T, tiles.outer), B * H)
-    _attention_fwd_kernel[grid](
+    launch = attention_launches(B * H, T, D, window, q.dtype).forward
+    _attention_fwd_kernel[launch.grid](
         q,
         k,
         v,
@@ -419,13 +421,7 @@ def attention_forward(
         T,
         window,
         scale * LOG2E,
-        HEAD_DIM=D,
-        BLOCK_M=tiles.outer,
-        BLOCK_N=tiles.inner,
-        DOT_UPCAST=dot_upcast(q.dtype),
-        PRECISION=dot_precision(q.dtype),
-        num_warps=tiles.num_warps,
-        num_stages=tiles.num_stages,
+        **launch.options,
     )
     return out, lse
 
@@ -445,31 +441,18 @@ def attention_backward(
     grad_out, out = _unit_last_stride(grad_out), _unit_last_stride(out)
     B, H, T, D = q.shape
     window = _clamp_window(window, T)
-    tiles = attention_tiles(window, D, q.dtype)
-    delta = torch.empty((B, H, T), dtype=torch.float32, device=q.device)
-    _attention_bwd_delta_kernel[(triton.cdiv(T, DELTA_TILES.outer), B * H)](
-        out,
-        grad_out,
-        delta,
-        *_strides(out),
-        *_strides(grad_out),
-        H,
-        T,
-        HEAD_DIM=D,
-        BLOCK=DELTA_TILES.outer,
-        num_warps=DELTA_TILES.num_warps,
-        num_stages=DELTA_TILES.num_stages,
+    launches = attention_launches(B * H, T, D, window, q.dtype)
+    delta = torch.empty_like(lse, memory_format=torch.contiguous_format)
+    launch = launches.delta
+    _attention_bwd_delta_kernel[launch.grid](
+        out, grad_out, delta, *_strides(out), *_strides(grad_out), H, T, **launch.options
     )
-    dq = torch.empty((B, H, T, D), dtype=q.dtype, device=q.device)
+    dq = torch.empty_like(q, memory_format=torch.contiguous_format)
     dk = torch.empty_like(dq)
     dv = torch.empty_like(dq)
-    common = {
-        "HEAD_DIM": D,
-        "DOT_UPCAST": dot_upcast(q.dtype),
-        "PRECISION": dot_precision(q.dtype),
-    }
-    dq_tiles = tiles.backward_q
-    _attention_bwd_dq_kernel[(triton.cdiv(T, dq_tiles.outer), B * H)](
+    q_strides, k_strides, v_strides, do_strides = _strides(q), _strides(k), _strides(v), _strides(grad_out)
+    launch = launches.backward_q
+    _attention_bwd_dq_kernel[launch.grid](
         q,
         k,
         v,
@@ -477,24 +460,20 @@ def attention_backward(
         lse,
         delta,
         dq,
-        *_strides(q),
-        *_strides(k),
-        *_strides(v),
-        *_strides(grad_out),
+        *q_strides,
+        *k_strides,
+        *v_strides,
+        *do_strides,
         *_strides(dq),
         H,
         T,
         window,
         scale * LOG2E,
         scale,
-        BLOCK_M=dq_tiles.outer,
-        BLOCK_N=dq_tiles.inner,
-        num_warps=dq_tiles.num_warps,
-        num_stages=dq_tiles.num_stages,
-        **common,
+        **launch.options,
     )
-    kv = tiles.backward_kv
-    _attention_bwd_dkdv_kernel[(triton.cdiv(T, kv.outer), B * H)](
+    launch = launches.backward_kv
+    _attention_bwd_dkdv_kernel[launch.grid](
         q,
         k,
         v,
@@ -503,10 +482,10 @@ def attention_backward(
         delta,
         dk,
         dv,
-        *_strides(q),
-        *_strides(k),
-        *_strides(v),
-        *_strides(grad_out),
+        *q_strides,
+        *k_strides,
+        *v_strides,
+        *do_strides,
         *_strides(dk),
         *_strides(dv),
         H,
@@ -514,18 +493,15 @@ def attention_backward(
         window,
         scale * LOG2E,
         scale,
-        BLOCK_N=kv.outer,
-        BLOCK_M=kv.inner,
-        num_warps=kv.num_warps,
-        num_stages=kv.num_stages,
-        **common,
+        **launch.options,
     )
     return dq, dk, dv
 
 
 # --- torch.library registration -------------------------------------------------------------------------------
 # The custom ops make the launches opaque to torch.compile (Dynamo never traces into Triton's launcher) and carry
-# fake implementations for shape propagation and an autograd formula that calls the backward op.
+# fake implementations for shape propagation and an autograd formula that calls the backward op. Plain eager calls
+# skip them for an autograd.Function over the same launchers (``motionkit_kernels.ops._fast_path``).
 
 
 @torch.library.custom_op("motionkit::banded_attention_fwd", mutates_args=())
@@ -574,14 +550,28 @@ def _banded_attention_bwd_fake(
     return q.new_empty(shape), q.new_empty(shape), q.new_empty(shape)
 
 
+def _save(
+    ctx: Any,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    out: torch.Tensor,
+    lse: torch.Tensor,
+    window: int,
+    scale: float,
+) -> None:
+    """What both backward paths read: the inputs, the output, the row statistics and the two scalars."""
+    ctx.save_for_backward(q, k, v, out, lse)
+    ctx.window = window
+    ctx.scale = scale
+
+
 def _setup_context(
     ctx: torch.autograd.function.FunctionCtx, inputs: tuple[Any, ...], output: tuple[torch.Tensor, ...]
 ) -> None:
     q, k, v, window, scale = inputs
     out, lse = output
-    ctx.save_for_backward(q, k, v, out, lse)
-    ctx.window = window  # type: ignore[attr-defined]
-    ctx.scale = scale  # type: ignore[attr-defined]
+    _save(ctx, q, k, v, out, lse, window, scale)
     ctx.mark_non_differentiable(lse)
 
 
@@ -596,10 +586,33 @@ def _backward(
 banded_attention_fwd.register_autograd(_backward, setup_context=_setup_context)
 
 
+class _BandedAttention(torch.autograd.Function):
+    """The eager path: the custom ops' launchers and formula without their dispatch. Returns ``O`` alone (``LSE``
+    is saved, not returned, so autograd tracks one output)."""
+
+    @staticmethod
+    def forward(ctx: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, scale: float) -> torch.Tensor:
+        out, lse = attention_forward(q, k, v, window, scale)
+        _save(ctx, q, k, v, out, lse, window, scale)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, None, None]:
+        q, k, v, out, lse = ctx.saved_tensors
+        dq, dk, dv = attention_backward(grad_out, q, k, v, out, lse, ctx.window, ctx.scale)
+        return dq, dk, dv, None, None
+
+
 def banded_attention_triton(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, scale: float
 ) -> torch.Tensor:
-    """Banded attention through the Triton custom op; ``window >= 0`` (wider than ``T - 1`` is full attention)."""
+    """Banded attention through the Triton kernels; ``window >= 0`` (wider than ``T - 1`` is full attention).
+    Plain eager calls use :class:`_BandedAttention`, everything else (``torch.compile``, fake tensors, dispatch
+    modes) the custom op; both launch the same kernels with the same arguments."""
+    if plain_eager(q, k, v):
+        out: torch.Tensor = _BandedAttention.apply(q, k, v, window, scale)
+        return out
     out, _ = banded_attention_fwd(q, k, v, window, scale)
     return out
 
@@ -607,10 +620,12 @@ def banded_attention_triton(
 __all__ = [
     "DTYPES",
     "HEAD_DIMS",
+    "AttentionLaunches",
     "AttentionTiles",
     "Tiles",
     "attention_backward",
     "attention_forward",
+    "attention_launches",
     "attention_tiles",
     "banded_attention_bwd",
     "banded_attention_fwd",
