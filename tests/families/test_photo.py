@@ -13,6 +13,8 @@ from motionkit.data.synthetic.params import UNIT_PARAMS
 from motionkit.errors import CheckpointError, ConfigError, ShapeError
 from motionkit.families import FAMILIES, preset
 from motionkit.families.photo import ParameterMotion, PhotoMotionConfig, parameter_space
+from motionkit.families.photo.config import ParameterAxis
+from motionkit.families.photo.motion import AxisSmoothing
 from motionkit.families.photo.folder import save_components
 from motionkit.families.photo.renderer import PhotoRenderer
 from motionkit.model_folder import load_model, read_config, save_model
@@ -81,8 +83,50 @@ def test_tracks_are_in_real_units_clamped_and_seeded() -> None:
     assert bool((track.latents == high).any() or (track.latents == low).any())  # the clamp was needed
     torch.testing.assert_close(track.source, motion.neutral())
     raw = motion.flow.sample(conditions(73, config.flow.audio_dim), motion.normalise(motion.neutral()), seed=3)
-    torch.testing.assert_close(track.latents, motion.denormalise(raw.latents))
+    torch.testing.assert_close(track.latents, motion.denormalise(motion.smoothing()(raw.latents)))
     assert isinstance(motion, MotionGenerator)
+
+
+def test_axis_smoothing_is_a_causal_exponential_filter_carried_across_chunks() -> None:
+    """s_t = a s_(t-1) + (1 - a) z_t per axis, s_0 = z_0; chunk by chunk equals whole; a = 0 passes bit for bit."""
+    frames = torch.randn(2, 20, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    a = np.array([0.0, 0.5, 0.9])
+    expected = frames.numpy().copy()
+    for t in range(1, 20):
+        expected[:, t] = a * expected[:, t - 1] + (1 - a) * frames.numpy()[:, t]
+    whole = AxisSmoothing(torch.from_numpy(a))(frames)
+    np.testing.assert_allclose(whole.numpy(), expected, rtol=1e-12, atol=1e-12)
+    assert torch.equal(whole[..., 0], frames[..., 0])
+    chunked = AxisSmoothing(torch.from_numpy(a))
+    pieces = [chunked(part) for part in frames.split([7, 1, 0, 12], dim=1)]
+    assert torch.equal(torch.cat(pieces, dim=1), whole)
+    still = torch.zeros(3, dtype=torch.float64)
+    assert AxisSmoothing(still)(frames) is frames
+    with pytest.raises(ValueError, match="smoothing"):
+        ParameterAxis(name="yaw", unit="deg", minimum=-1.0, maximum=1.0, smoothing=1.0)
+
+
+def test_smoothed_tracks_are_the_same_sampled_whole_streamed_or_live() -> None:
+    """The preset smooths the head angles only; the smoothing's state follows the track through windows and chunks,
+    so streaming and live sampling (whole windows, no lookahead) give the offline track bit for bit."""
+    config = tiny()
+    smoothed = [axis.name for axis in config.axes if axis.smoothing > 0]
+    assert smoothed == ["yaw", "pitch", "roll"]
+    motion = ParameterMotion(config).eval()
+    frames = 2 * config.flow.window + 7
+    speech = conditions(frames, config.flow.audio_dim, seed=4)
+    offline = motion.sample(speech, motion.neutral(), seed=6, nfe=3).latents
+    streamed = torch.cat([p.latents for p in motion.stream([speech], motion.neutral(), seed=6, nfe=3)], dim=1)
+    assert torch.equal(streamed, offline)
+    session = motion.live(motion.neutral(), chunk_frames=config.flow.window, lookahead_frames=0, seed=6, nfe=3)
+    pushed = [*session.push(speech.slice(0, 60)), *session.push(speech.slice(60, frames)), *session.finish()]
+    assert torch.equal(torch.cat(pushed, dim=1), offline)
+    raw = motion.denormalise(motion.flow.sample(speech, motion.normalise(motion.neutral()), seed=6, nfe=3).latents)
+    head = [PARAM_NAMES.index(name) for name in smoothed]
+    rest = [i for i in range(len(PARAM_NAMES)) if i not in head]
+    assert torch.equal(offline[..., rest], raw[..., rest])
+    speed = lambda track: track[:, 1:].sub(track[:, :-1]).abs().mean()  # noqa: E731
+    assert speed(offline[..., head]) < speed(raw[..., head])
 
 
 def test_bad_normalisation_and_sources_are_refused() -> None:

@@ -23,6 +23,14 @@ class ParameterAxis(FrozenConfig):
     minimum: float = Field(description="Smallest value the model outputs.")
     maximum: float = Field(description="Largest value the model outputs.")
     neutral: float = Field(0.0, description="The value of a neutral, frontal portrait.")
+    smoothing: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Coefficient a of the causal exponential smoothing of the sampled values over frames, "
+        "y_t = a y_(t-1) + (1 - a) x_t (0: none; a lag of a / (1 - a) frames). For axes whose world moves smoothly "
+        "(the head's angles): it takes the frame-to-frame residue of the sampling noise out of them.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ParameterAxis:

@@ -6,7 +6,12 @@ training data and stored with the weights), so that degrees of yaw and mouth rat
 clamped to their ranges::
 
     z_source = (x_source - mean) / scale
-    x_t      = clamp(mean + scale * z_t, minimum, maximum)        for every frame z_t the flow sampler yields
+    s_t      = a * s_(t-1) + (1 - a) * z_t,   s_0 = z_0           per axis, a = ParameterAxis.smoothing
+    x_t      = clamp(mean + scale * s_t, minimum, maximum)        for every frame z_t the flow sampler yields
+
+The smoothing (:class:`AxisSmoothing`) is causal and carries its state from one window or live chunk to the next,
+so a track is the same whether it is sampled whole, streamed or sampled live; an axis with ``a = 0`` passes
+unchanged, bit for bit.
 
 Its motion space is the parameter vector itself (:func:`parameter_space`: identity basis, one axis per parameter
 with its unit), so every edit of an EditProgram is exact: a nod of 8 degrees adds exactly 8 to ``pitch``.
@@ -37,6 +42,33 @@ def parameter_space(config: PhotoMotionConfig) -> MotionSpace:
     rank = len(config.axes)
     axes = [Axis.basis(i, rank, name=axis.name, unit=axis.unit) for i, axis in enumerate(config.axes)]
     return MotionSpace(torch.eye(rank), axes)
+
+
+class AxisSmoothing:
+    """Causal exponential smoothing of a track's frames, per axis: ``s_t = a s_(t-1) + (1 - a) z_t``, ``s_0 = z_0``.
+
+    One instance smooths one track, chunk after chunk: the last smoothed frame is kept for the next chunk.
+
+    Args:
+        coefficients: ``(P,)`` the coefficient ``a`` in ``[0, 1)`` of each axis (0: the axis passes unchanged).
+    """
+
+    def __init__(self, coefficients: torch.Tensor) -> None:
+        self.coefficients = coefficients
+        self.active = bool((coefficients > 0).any())
+        self.last: torch.Tensor | None = None
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(B, n, P)`` -> ``(B, n, P)`` smoothed, continuing from the previous chunk's last frame."""
+        if not self.active or frames.shape[1] == 0:
+            return frames
+        a = self.coefficients.to(frames)
+        previous, smoothed = self.last, []
+        for frame in frames.unbind(dim=1):
+            previous = frame if previous is None else a * previous + (1 - a) * frame
+            smoothed.append(previous)
+        self.last = previous
+        return torch.stack(smoothed, dim=1)
 
 
 class ParameterMotion(nn.Module):
@@ -97,6 +129,10 @@ class ParameterMotion(nn.Module):
         """``(..., P)`` real units -> the flow model's ``(..., P)``."""
         return (values - self.mean) / self.scale
 
+    def smoothing(self) -> AxisSmoothing:
+        """A fresh :class:`AxisSmoothing` of the axes' ``smoothing`` coefficients, for one track."""
+        return AxisSmoothing(torch.tensor([axis.smoothing for axis in self.config.axes]))
+
     def denormalise(self, normalised: torch.Tensor) -> torch.Tensor:
         """``(..., P)`` flow output -> real units, clamped to each axis's range."""
         values = normalised * self.scale + self.mean
@@ -120,10 +156,11 @@ class ParameterMotion(nn.Module):
                 neutral face). Noise, if given, is in the normalised space.
         """
         source = self._source(source_motion)
+        smoothing = self.smoothing()
         for part in self.flow.stream(
             conditions, self.normalise(source), nfe=nfe, solver=solver, guidance=guidance, seed=seed, noise=noise
         ):
-            yield MotionTrack(self.denormalise(part.latents), fps=part.fps, source=source)
+            yield MotionTrack(self.denormalise(smoothing(part.latents)), fps=part.fps, source=source)
 
     def live(
         self,
@@ -141,6 +178,7 @@ class ParameterMotion(nn.Module):
             source_motion: ``(B, P)`` the portrait's own parameters in real units.
         """
         source = self._source(source_motion)
+        smoothing = self.smoothing()
         return self.flow.live(
             self.normalise(source),
             chunk_frames=chunk_frames,
@@ -148,7 +186,7 @@ class ParameterMotion(nn.Module):
             nfe=nfe,
             seed=seed,
             window_frames=window_frames,
-            output=self.denormalise,
+            output=lambda chunk: self.denormalise(smoothing(chunk)),
         )
 
     def sample(self, conditions: Conditions, source_motion: torch.Tensor, **options: Any) -> MotionTrack:

@@ -10,10 +10,15 @@ FAMILY_NAME = "photo"
 ANGLE_UNIT = "deg"
 RATIO_UNIT = "ratio"
 
+HEAD_SMOOTHING = 0.5
+"""Smoothing of the sampled head angles (``ParameterAxis.smoothing``; a lag of one frame): the flow output's head
+angles carry a frame-to-frame residue of the sampling noise that the world's head motion has not (docs/photo-motion.md,
+"Head motion")."""
+
 AXES = (
-    ParameterAxis(name="yaw", unit=ANGLE_UNIT, minimum=-25.0, maximum=25.0),
-    ParameterAxis(name="pitch", unit=ANGLE_UNIT, minimum=-15.0, maximum=15.0),
-    ParameterAxis(name="roll", unit=ANGLE_UNIT, minimum=-10.0, maximum=10.0),
+    ParameterAxis(name="yaw", unit=ANGLE_UNIT, minimum=-25.0, maximum=25.0, smoothing=HEAD_SMOOTHING),
+    ParameterAxis(name="pitch", unit=ANGLE_UNIT, minimum=-15.0, maximum=15.0, smoothing=HEAD_SMOOTHING),
+    ParameterAxis(name="roll", unit=ANGLE_UNIT, minimum=-10.0, maximum=10.0, smoothing=HEAD_SMOOTHING),
     ParameterAxis(name="mouth_open", unit=RATIO_UNIT, minimum=0.0, maximum=1.0),
     ParameterAxis(name="mouth_width", unit=RATIO_UNIT, minimum=0.0, maximum=1.0, neutral=0.5),
     ParameterAxis(name="blink", unit=RATIO_UNIT, minimum=0.0, maximum=1.0),
