@@ -58,6 +58,10 @@ WORKER_INIT_ELEMENTS = 1 << 16
 """Size of the tensor a new worker fills once while torch's thread count is 1: large enough for ATen to enter its
 parallel loop, which is where a thread takes its OpenMP team size, once for its lifetime."""
 
+_THREAD_COUNT_LOCK = threading.Lock()
+"""Held while :class:`OneThreadWorkers` lowers torch's thread count to start its workers: two pools started at once
+(e.g. two renders of a server) would otherwise read each other's 1 as the count to restore."""
+
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
 
@@ -228,20 +232,21 @@ class OneThreadWorkers:
         self.count = count
         self._executor = ThreadPoolExecutor(count, thread_name_prefix=name)
         started = threading.Barrier(count + 1)
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            # the executor starts a new thread for each task while fewer than `count` exist and none is idle; each
-            # task holds its thread at the barrier, so `count` tasks start `count` threads
-            for _ in range(count):
-                self._executor.submit(_take_one_thread, started)
-            started.wait()
-        except BaseException:
-            started.abort()
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            raise
-        finally:
-            torch.set_num_threads(previous)
+        with _THREAD_COUNT_LOCK:
+            previous = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                # the executor starts a new thread for each task while fewer than `count` exist and none is idle;
+                # each task holds its thread at the barrier, so `count` tasks start `count` threads
+                for _ in range(count):
+                    self._executor.submit(_take_one_thread, started)
+                started.wait()
+            except BaseException:
+                started.abort()
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                raise
+            finally:
+                torch.set_num_threads(previous)
 
     def submit(self, fn: Callable[Params, Result], *args: Params.args, **kwargs: Params.kwargs) -> Future[Result]:
         """Run ``fn(*args, **kwargs)`` on a worker; the future holds its result or exception."""

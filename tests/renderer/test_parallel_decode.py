@@ -96,6 +96,32 @@ def test_one_thread_workers_run_on_one_intra_op_thread() -> None:
         torch.set_num_threads(before)
 
 
+def test_pools_started_at_once_restore_the_thread_count() -> None:
+    """Two renders starting their workers together (a server's jobs) must not leave the process on one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    errors: list[BaseException] = []
+
+    def start_pools() -> None:
+        try:
+            for _ in range(10):
+                with runtime.OneThreadWorkers(2) as pool:
+                    pool.submit(torch.ones, 4).result()
+        except BaseException as error:  # surfaced below: a thread's exception is otherwise lost
+            errors.append(error)
+
+    try:
+        threads = [threading.Thread(target=start_pools) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_failing_worker_raises_a_render_error_and_stops(
     tiny_renderer: Renderer, portraits: torch.Tensor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
