@@ -332,7 +332,7 @@ class Renderer(nn.Module):
 
         Raises:
             RenderError: a decode worker failed (the message names the frames; the original error is its cause).
-                Closing the iterator early, or a failure, stops the workers before ``render``'s iterator ends.
+                A failure, or closing the iterator early, stops the workers: none outlives the iterator.
         """
         self._check_source(source)
         if not isinstance(track, MotionTrack):
@@ -410,12 +410,12 @@ class _ChunkPlan:
         frames_per_pass: int,
     ) -> None:
         self.renderer = renderer
+        self.source = source
         self.track = track
         self.chunk_size = chunk_size
         self.precision: Precision = precision
         self.channels_last = channels_last
         self.frames_per_pass = frames_per_pass
-        self.source = source
 
     def _portraits(self) -> list[SourceFace]:
         prepared = replace(
