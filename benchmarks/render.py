@@ -89,7 +89,7 @@ def run(args: argparse.Namespace, device: torch.device) -> list[Row]:
     renderer = synthetic_renderer(config, device)
     generator = torch.Generator().manual_seed(0)
     image = (torch.rand(1, 3, args.size, args.size, generator=generator) * 2 - 1).to(device)
-    largest = max(args.batches)
+    largest = max(*args.batches, args.render_frames)  # latents for the largest batch and for render()
     latents = (LATENT_SCALE * torch.randn(largest, config.latent_dim, generator=generator)).to(device)
     allocator = allocator_name() if device.type == "cpu" else "cuda caching"
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
