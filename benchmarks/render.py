@@ -11,6 +11,10 @@ Run from the project root::
     PYTHONPATH=.:kernels python benchmarks/render.py                 # CPU (+ GPU when available)
     PYTHONPATH=.:kernels python benchmarks/render.py --device cuda --csv render.csv
 
+``render() defaults`` decodes frames side by side on a CPU (one worker per torch thread,
+:func:`motionkit.runtime.decode_workers`); ``render() workers=1`` is the same on the calling thread, each frame
+on all of torch's threads.
+
 Wall-clock times are the minimum over ``--repeats`` runs; baseline and motionkit runs are interleaved so that
 both see the same machine load. Process CPU time per frame is reported too: on a shared machine it is less
 sensitive to other jobs than wall time (on a GPU it only measures the launching host thread).
@@ -37,6 +41,7 @@ from motionkit.families.float.layout import RENDERER_PREFIX as FLOAT_PREFIX
 from motionkit.families.float.layout import renderer_from_official
 from motionkit.renderer import Renderer
 from motionkit.renderer.reference import synthesis_reference
+from motionkit.runtime import decode_workers
 from motionkit.testing import synthetic_tensor
 from motionkit.types import MotionTrack, SourceFace
 
@@ -84,7 +89,7 @@ def run(args: argparse.Namespace, device: torch.device) -> list[Row]:
     renderer = synthetic_renderer(config, device)
     generator = torch.Generator().manual_seed(0)
     image = (torch.rand(1, 3, args.size, args.size, generator=generator) * 2 - 1).to(device)
-    largest = max(args.batches)
+    largest = max(*args.batches, args.render_frames)  # latents for the largest batch and for render()
     latents = (LATENT_SCALE * torch.randn(largest, config.latent_dim, generator=generator)).to(device)
     allocator = allocator_name() if device.type == "cpu" else "cuda caching"
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
@@ -114,6 +119,15 @@ def run(args: argparse.Namespace, device: torch.device) -> list[Row]:
             )
     track = MotionTrack(latents[None, : args.render_frames])
     cases.append(("render() defaults", "float32", args.render_frames, lambda: list(renderer.render(source, track))))
+    if decode_workers(device) > 1:  # the default decodes frames side by side: against one frame at a time
+        cases.append(
+            (
+                "render() workers=1",
+                "float32",
+                args.render_frames,
+                lambda: list(renderer.render(source, track, workers=1)),
+            )
+        )
 
     walls: list[list[float]] = [[] for _ in cases]
     cpus: list[list[float]] = [[] for _ in cases]

@@ -116,6 +116,10 @@ class DataError(MotionkitError, ValueError):
         self.reason = reason
 
 
+class RenderError(MotionkitError, RuntimeError):
+    """Decoding frames failed at run time (e.g. out of memory in a decode worker); the cause is chained."""
+
+
 class SessionError(MotionkitError, RuntimeError):
     """A live session is used after it was finished or closed."""
 

@@ -1,6 +1,7 @@
 """How motionkit uses the machine it runs on: CPU thread pools and whether a low precision runs natively.
 
-Two problems this module answers, both measured on a shared 2-core x86 CPU (``benchmarks/contention.py``):
+Three problems this module answers, measured on a shared 2-core x86 CPU (``benchmarks/contention.py``,
+``benchmarks/pipeline.py``):
 
 * **Thread pools under contention.** PyTorch's CPU kernels run on an OpenMP pool with one thread per core. By
   default an OpenMP thread that finishes its share *spins* waiting for the next parallel region; when other
@@ -14,6 +15,11 @@ Two problems this module answers, both measured on a shared 2-core x86 CPU (``be
   slower than float32 (4.4x for the demo model's ``generate`` under AVX2 emulation, docs/pipeline.md).
   :func:`cpu_runs_natively` tells, and :func:`effective_dtype` falls back to float32 with an
   :class:`EmulatedPrecisionWarning` rather than run slowly.
+* **Work that splits poorly across threads.** Decoding one frame at batch 1 runs many small convolutions and warps
+  that ATen's intra-op threads barely share (``grid_sample`` splits over the batch only): two threads decoded a
+  512 px frame in 443 ms against 633 ms of CPU for one. :class:`OneThreadWorkers` runs independent items (whole
+  frames) side by side instead, each worker's kernels on one intra-op thread; :func:`decode_workers` is the policy
+  for how many.
 """
 
 from __future__ import annotations
@@ -21,8 +27,11 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import threading
 import warnings
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
     import torch
@@ -43,6 +52,18 @@ float16); ``ALL`` or no cap allows everything the CPU has."""
 
 ONEDNN_ISA_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
 """The variables that cap oneDNN's instruction set (the second is its older name)."""
+
+
+WORKER_INIT_ELEMENTS = 1 << 16
+"""Size of the tensor a new worker fills once while torch's thread count is 1: large enough for ATen to enter its
+parallel loop, which is where a thread takes its OpenMP team size, once for its lifetime."""
+
+_THREAD_COUNT_LOCK = threading.Lock()
+"""Held while :class:`OneThreadWorkers` lowers torch's thread count to start its workers: two pools started at once
+(e.g. two renders of a server) would otherwise read each other's 1 as the count to restore."""
+
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
 
 
 class EmulatedPrecisionWarning(UserWarning):
@@ -162,3 +183,94 @@ def effective_dtype(dtype: torch.dtype, device: torch.device) -> torch.dtype:
         stacklevel=3,
     )
     return torch.float32
+
+
+def decode_workers(device: torch.device, threads: int | None = None) -> int:
+    """How many frames a renderer decodes side by side on ``device``: one per intra-op thread on a CPU, else 1.
+
+    ``threads`` defaults to torch's intra-op thread count (``torch.get_num_threads()``, which
+    :func:`configure_threads` and the CLI's ``--threads`` set), so the decoders use the cores the process was
+    given, each frame on one thread (:class:`OneThreadWorkers`): on the 2-core CPU of docs/benchmarks.md two workers
+    spent the CPU time of one thread on 75 frames at 512 px (47.7 against 49.1 s, decoding and writing), where two
+    intra-op threads on each frame spent 52-55 s for 1.4x one thread's speed. A GPU decodes a whole chunk in one
+    batch instead (1).
+    """
+    import torch
+
+    if device.type != "cpu":
+        return 1
+    count = torch.get_num_threads() if threads is None else threads
+    if not isinstance(count, int) or count < 1:
+        from motionkit.errors import ConfigError
+
+        raise ConfigError(f"threads must be a positive integer, got {threads!r}.")
+    return count
+
+
+class OneThreadWorkers:
+    """``count`` worker threads whose torch kernels each run on one intra-op thread, for independent items.
+
+    Torch's intra-op thread count is one number for the process, but each thread takes its OpenMP team size (and
+    MKL's thread count) once, at its first parallel loop, from that number. The constructor therefore sets it to 1,
+    lets every worker start and run one parallel loop (:data:`WORKER_INIT_ELEMENTS`), then puts the caller's count
+    back: the workers keep one thread each for their lifetime, the rest of the process keeps its count. Kernels
+    give up the GIL, so ``count`` workers use ``count`` cores. A worker's result is what the same call gives on the
+    calling thread with one intra-op thread; ATen's and oneDNN's float32 CPU kernels give the same bits at any
+    thread count for the decoder's operations (tests/renderer/test_parallel_decode.py checks it).
+
+    Grad mode is per thread: a worker starts with autograd on, so callers wrap their work in ``torch.no_grad()``
+    where they need it. Use as a context manager; leaving it cancels what has not started and waits for the rest.
+    """
+
+    def __init__(self, count: int, name: str = "motionkit-worker") -> None:
+        import torch
+
+        if not isinstance(count, int) or count < 1:
+            from motionkit.errors import ConfigError
+
+            raise ConfigError(f"the number of workers must be a positive integer, got {count!r}.")
+        self.count = count
+        self._executor = ThreadPoolExecutor(count, thread_name_prefix=name)
+        started = threading.Barrier(count + 1)
+        with _THREAD_COUNT_LOCK:
+            previous = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                # the executor starts a new thread for each task while fewer than `count` exist and none is idle;
+                # each task holds its thread at the barrier, so `count` tasks start `count` threads
+                for _ in range(count):
+                    self._executor.submit(_take_one_thread, started)
+                started.wait()
+            except BaseException:
+                started.abort()
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                raise
+            finally:
+                torch.set_num_threads(previous)
+
+    def submit(self, fn: Callable[Params, Result], *args: Params.args, **kwargs: Params.kwargs) -> Future[Result]:
+        """Run ``fn(*args, **kwargs)`` on a worker; the future holds its result or exception."""
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def close(self) -> None:
+        """Cancel the items not started and wait for the running ones (no worker outlives this call)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> OneThreadWorkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _take_one_thread(started: threading.Barrier) -> None:
+    """A worker's first task: one intra-op thread for this thread's lifetime (see :class:`OneThreadWorkers`)."""
+    import torch
+
+    try:
+        torch.set_num_threads(1)
+        torch.ones(WORKER_INIT_ELEMENTS).add_(1)
+    except BaseException:
+        started.abort()
+        raise
+    started.wait()

@@ -10,7 +10,9 @@ no clamp). ``r = r_s`` reconstructs the portrait's own pose and expression.
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import cast
 
@@ -18,12 +20,13 @@ import torch
 from torch import nn
 
 from motionkit.config import RendererConfig
-from motionkit.errors import ConfigError, ImageError, ShapeError
+from motionkit.errors import ConfigError, ImageError, MotionkitError, RenderError, ShapeError
 from motionkit.face import Box, crop_portrait
 from motionkit.io.image import PIXEL_CENTER, ImageInput, image_to_tensor
 from motionkit.renderer.decoder import Synthesis, level_resolutions
 from motionkit.renderer.encoder import MotionEncoder
 from motionkit.renderer.layers import ConvLayer, EqualConv2d, FusedLeakyReLU, ToFlow, ToRGB
+from motionkit.runtime import OneThreadWorkers, decode_workers
 from motionkit.space import MotionSpace
 from motionkit.types import MotionTrack, Precision, SourceFace
 from motionkit.validation import check_tensor
@@ -40,6 +43,10 @@ PortraitInput = ImageInput | torch.Tensor
 """A path, an ``(H, W, 3)`` array, a Pillow image, or a ``(3, H, W)`` / ``(1, 3, H, W)`` tensor in ``[-1, 1]``."""
 
 DEFAULT_CONFIG = RendererConfig()
+
+LOOKAHEAD_CHUNKS = 2
+"""Chunks handed to the decode workers ahead of the one the caller receives: they decode chunk ``k + 1`` while the
+caller writes chunk ``k`` (one more chunk of frames in memory)."""
 
 
 class Renderer(nn.Module):
@@ -298,6 +305,7 @@ class Renderer(nn.Module):
         precision: Precision = "float32",
         channels_last: bool = True,
         frames_per_pass: int | None = None,
+        workers: int | None = None,
     ) -> Iterator[torch.Tensor]:
         """Render a motion track in chunks of consecutive frames.
 
@@ -312,10 +320,19 @@ class Renderer(nn.Module):
             precision, channels_last: see :meth:`decode`.
             frames_per_pass: frames decoded together in one decoder pass. Default: the whole chunk on GPUs, one
                 frame on CPUs, where full-resolution activations are memory-bound and larger batches are slower.
+            workers: decoder passes run side by side, each on a thread of its own with one intra-op thread
+                (:class:`motionkit.runtime.OneThreadWorkers`). Default :func:`motionkit.runtime.decode_workers`:
+                torch's intra-op thread count on a CPU, 1 on a GPU. Every pass is decoded exactly as alone, so the
+                frames do not depend on it; 1 decodes on the calling thread.
 
         Returns:
             An iterator of float32 ``(B, n, 3, size, size)`` chunks, ``n <= chunk_size``, in time order (not
-            clamped). Arguments are checked when ``render`` is called; decoding happens as the iterator is consumed.
+            clamped). Arguments are checked when ``render`` is called; decoding happens as the iterator is consumed,
+            with workers up to :data:`LOOKAHEAD_CHUNKS` chunks ahead of it.
+
+        Raises:
+            RenderError: a decode worker failed (the message names the frames; the original error is its cause).
+                A failure, or closing the iterator early, stops the workers: none outlives the iterator.
         """
         self._check_source(source)
         if not isinstance(track, MotionTrack):
@@ -337,32 +354,14 @@ class Renderer(nn.Module):
             raise ConfigError(f"frames_per_pass must be a positive integer, got {frames_per_pass!r}.")
         if precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
-        return self._render_chunks(source, track, chunk_size, precision, channels_last, frames_per_pass)
-
-    @torch.no_grad()
-    def _render_chunks(
-        self,
-        source: SourceFace,
-        track: MotionTrack,
-        chunk_size: int,
-        precision: Precision,
-        channels_last: bool,
-        frames_per_pass: int,
-    ) -> Iterator[torch.Tensor]:
-        prepared = replace(source, features=_prepare_features(source, self.device, channels_last))
-        per_portrait = [_select(prepared, b if source.batch > 1 else 0) for b in range(track.batch)]
-        for start in range(0, track.frames, chunk_size):
-            latents = track.latents[:, start : start + chunk_size]
-            frames = [
-                torch.cat(
-                    [
-                        self.decode(portrait, part, precision=precision, channels_last=channels_last)[0]
-                        for part in latents[b].split(frames_per_pass)
-                    ]
-                )
-                for b, portrait in enumerate(per_portrait)
-            ]
-            yield torch.stack(frames)
+        if workers is None:
+            workers = decode_workers(self.device)
+        if not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"workers must be a positive integer (1: decode on the calling thread), got {workers!r}.")
+        passes = track.batch * -(-track.frames // frames_per_pass)
+        workers = min(workers, passes)
+        chunks = _ChunkPlan(self, source, track, chunk_size, precision, channels_last, frames_per_pass)
+        return chunks.serial() if workers == 1 else chunks.parallel(workers)
 
     # ---------------------------------------------------------------------------------------------- checks
 
@@ -394,6 +393,92 @@ class Renderer(nn.Module):
                 f"(batch, C, r, r) = {expected} (coarse to fine); encode the portrait with this renderer."
             )
         check_tensor("source.identity", source.identity, ndim=2, last_dim=self.config.latent_dim)
+
+
+class _ChunkPlan:
+    """The decoder passes of :meth:`Renderer.render`: chunk by chunk, portrait by portrait, ``frames_per_pass``
+    frames each, decoded on the calling thread (:meth:`serial`) or by workers (:meth:`parallel`), same frames."""
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        source: SourceFace,
+        track: MotionTrack,
+        chunk_size: int,
+        precision: Precision,
+        channels_last: bool,
+        frames_per_pass: int,
+    ) -> None:
+        self.renderer = renderer
+        self.source = source
+        self.track = track
+        self.chunk_size = chunk_size
+        self.precision: Precision = precision
+        self.channels_last = channels_last
+        self.frames_per_pass = frames_per_pass
+
+    def _portraits(self) -> list[SourceFace]:
+        prepared = replace(
+            self.source, features=_prepare_features(self.source, self.renderer.device, self.channels_last)
+        )
+        return [_select(prepared, b if self.source.batch > 1 else 0) for b in range(self.track.batch)]
+
+    def _passes(self, start: int) -> list[list[torch.Tensor]]:
+        """The latents of the chunk starting at frame ``start``, per portrait, split into passes."""
+        latents = self.track.latents[:, start : start + self.chunk_size]
+        return [list(latents[b].split(self.frames_per_pass)) for b in range(self.track.batch)]
+
+    @torch.no_grad()
+    def _decode(self, portrait: SourceFace, latents: torch.Tensor) -> torch.Tensor:
+        # no_grad here, not only around the caller: grad mode is per thread and a worker starts with it on
+        return self.renderer.decode(portrait, latents, precision=self.precision, channels_last=self.channels_last)[0]
+
+    def serial(self) -> Iterator[torch.Tensor]:
+        portraits = self._portraits()
+        for start in range(0, self.track.frames, self.chunk_size):
+            yield torch.stack(
+                [
+                    torch.cat([self._decode(portrait, part) for part in parts])
+                    for portrait, parts in zip(portraits, self._passes(start), strict=True)
+                ]
+            )
+
+    def parallel(self, workers: int) -> Iterator[torch.Tensor]:
+        portraits = self._portraits()
+        starts = iter(range(0, self.track.frames, self.chunk_size))
+        pending: deque[tuple[int, list[list[Future[torch.Tensor]]]]] = deque()
+        with OneThreadWorkers(workers, name="motionkit-decode") as pool:
+
+            def submit_next() -> None:
+                start = next(starts, None)
+                if start is not None:
+                    futures = [
+                        [pool.submit(self._decode, portrait, part) for part in parts]
+                        for portrait, parts in zip(portraits, self._passes(start), strict=True)
+                    ]
+                    pending.append((start, futures))
+
+            for _ in range(LOOKAHEAD_CHUNKS):
+                submit_next()
+            while pending:
+                start, futures = pending.popleft()
+                last = min(start + self.chunk_size, self.track.frames) - 1
+                frames = torch.stack([torch.cat([_result(f, start, last) for f in row]) for row in futures])
+                submit_next()
+                yield frames
+
+
+def _result(future: Future[torch.Tensor], first: int, last: int) -> torch.Tensor:
+    """A worker's frames, or its failure as a :class:`RenderError` (motionkit's own errors pass unchanged)."""
+    try:
+        return future.result()
+    except MotionkitError:
+        raise
+    except Exception as error:
+        raise RenderError(
+            f"decoding frames {first}-{last} failed in a decode worker: "
+            f"{type(error).__name__}: {error}. Render with workers=1 to decode on the calling thread."
+        ) from error
 
 
 def _select(source: SourceFace, index: int) -> SourceFace:

@@ -14,6 +14,7 @@ from motionkit.renderer.layers import (
     EqualLinear,
     ModulatedConv2d,
     StyledConv,
+    WeightForm,
     identity_grid,
 )
 from motionkit.renderer.reference import modulated_conv2d_reference
@@ -123,9 +124,17 @@ def test_auto_form_rule_on_cpu() -> None:
     assert not narrow._per_sample(torch.zeros(2, 32, 64, 64).contiguous(memory_format=channels_last))
 
 
-def test_cached_weight_energy_follows_weight_updates() -> None:
-    conv = ModulatedConv2d(4, 3, 3, style_dim=4)
-    x, style = torch.randn(1, 4, 6, 6), torch.randn(1, 4)
+@pytest.mark.parametrize("upsample", [False, True])
+@pytest.mark.parametrize("form", ["per_sample", "shared"])
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_cached_weight_forms_follow_weight_updates(
+    upsample: bool, form: WeightForm, memory_format: torch.memory_format
+) -> None:
+    """The energy and the shared form's weight (in the input's layout, transposed for upsampling) are cached
+    without autograd: an in-place update must reach the next call, in either layout."""
+    conv = ModulatedConv2d(4, 3, 3, style_dim=4, upsample=upsample)
+    conv.weight_form = form
+    x, style = torch.randn(1, 4, 6, 6).contiguous(memory_format=memory_format), torch.randn(1, 4)
     with torch.no_grad():
         before = conv(x, style)
         conv.weight.mul_(torch.rand_like(conv.weight) + 0.5)  # in-place, as an optimizer step
