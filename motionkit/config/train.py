@@ -265,7 +265,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
         "kind": "flow",
         **_COMMON_DEMO,
         "model": "photo-motion",
-        "steps": 3000,
+        "steps": 6000,
         "batch_size": 32,
         "lr": 5e-4,
         "warmup_steps": 300,

@@ -14,8 +14,8 @@ from motionkit.errors import CheckpointError, ConfigError, ShapeError
 from motionkit.families import FAMILIES, preset
 from motionkit.families.photo import ParameterMotion, PhotoMotionConfig, parameter_space
 from motionkit.families.photo.config import ParameterAxis
-from motionkit.families.photo.motion import AxisSmoothing
 from motionkit.families.photo.folder import save_components
+from motionkit.families.photo.motion import AxisSmoothing
 from motionkit.families.photo.renderer import PhotoRenderer
 from motionkit.model_folder import load_model, read_config, save_model
 from motionkit.protocols import MotionGenerator, SpeechConditioner
