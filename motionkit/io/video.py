@@ -5,7 +5,8 @@ GPU and PyAV's FFmpeg have it, see :func:`select_codec`) and muxes the audio tra
 interleaved with the video. Encoding runs on a background thread fed by a bounded queue, so the caller renders the
 next chunk while the previous one is encoded (libx264 and NVENC release the GIL while they work). It writes to a
 temporary file beside the target and renames it when the ``with`` block ends without error, so a failed render
-never leaves a partial video behind.
+never leaves a partial video behind. With ``segments > 1`` libx264 encodes runs of frames in parallel worker
+processes whose packets are joined without re-encoding (:mod:`motionkit.io.segments`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import contextlib
 import functools
 import math
 import queue
+import shutil
+import tempfile
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +30,7 @@ import torch
 from motionkit.errors import AudioError, ConfigError, ImageError, OutputError, ShapeError
 from motionkit.io.files import atomic_path
 from motionkit.io.image import tensor_to_image
+from motionkit.io.segments import EncoderSettings, SegmentEncoder, join_segments
 
 VIDEO_CODEC = "libx264"
 """The CPU H.264 encoder, present in every PyAV build: the fallback."""
@@ -59,6 +63,9 @@ DEFAULT_PRESET: X264Preset = "veryfast"
 """At the default crf 18, ``veryfast`` encodes talking-head frames with less than half the CPU time of what FLOAT
 writes (x264's defaults: crf 23, preset ``medium``) at a higher PSNR, in a file ~1.7x as large; ``medium`` at crf
 18 costs 1.2x FLOAT's time (``benchmarks/encoding.py``, figures in docs/pipeline.md)."""
+DEFAULT_SEGMENT_FRAMES = 250
+"""Frames per run of a segmented encode: x264's default keyframe interval (``keyint``), so the runs add no more
+keyframes than a single encoder places in a static talking head."""
 FPS_DENOMINATOR_LIMIT = 1001
 """Frame rates are stored as fractions with denominators up to 1001 (NTSC rates such as 30000/1001)."""
 
@@ -152,6 +159,11 @@ class VideoWriter:
         codec: H.264 encoder (:func:`select_codec`; ``"auto"``: NVENC where a GPU has it, else libx264).
         queue_chunks: chunks waiting for the encoder thread before :meth:`write` blocks; ``0`` encodes in the
             calling thread.
+        segments: libx264 worker processes (default 1: one encoder in this process). Above 1, runs of
+            ``segment_frames`` frames, each starting with a keyframe, are encoded in parallel processes and their
+            packets joined without re-encoding; ``codec="auto"`` then means libx264 and NVENC is an error. Gains
+            need idle cores (docs/pipeline.md); on 2 cores it is slower.
+        segment_frames: frames per run of a segmented encode (the last run takes what is left).
 
     Frames are ``(n, 3, H, W)`` float tensors in ``[-1, 1]`` (clamped, ``(x + 1) / 2 * 255`` truncated to uint8
     on the tensor's device, as FLOAT saves them) or ``(n, H, W, 3)`` uint8 arrays. H.264 in yuv420p needs even
@@ -171,6 +183,8 @@ class VideoWriter:
         preset: X264Preset = DEFAULT_PRESET,
         codec: VideoCodec = "auto",
         queue_chunks: int = DEFAULT_QUEUE_CHUNKS,
+        segments: int = 1,
+        segment_frames: int = DEFAULT_SEGMENT_FRAMES,
     ) -> None:
         if not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
             raise ConfigError(f"fps must be a positive number, got {fps!r}.")
@@ -180,7 +194,20 @@ class VideoWriter:
             raise ConfigError(f"preset must be one of {', '.join(X264_PRESETS)} (fastest first), got {preset!r}.")
         if not isinstance(queue_chunks, int) or queue_chunks < 0:
             raise ConfigError(f"queue_chunks must be a whole number >= 0 (0: no encoder thread), got {queue_chunks!r}.")
-        self.codec = select_codec(codec)
+        if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
+            raise ConfigError(
+                f"segments must be a whole number >= 1 (encoder processes; 1: one encoder), got {segments!r}."
+            )
+        if isinstance(segment_frames, bool) or not isinstance(segment_frames, int) or segment_frames < 1:
+            raise ConfigError(f"segment_frames must be a whole number >= 1, got {segment_frames!r}.")
+        if segments > 1 and codec == NVENC_CODEC:
+            raise ConfigError(
+                f"segments={segments} splits the work of {VIDEO_CODEC} over processes; {NVENC_CODEC} is one hardware "
+                f"encoder. Use segments=1 with {NVENC_CODEC}, or codec='{VIDEO_CODEC}'."
+            )
+        self.codec = VIDEO_CODEC if segments > 1 else select_codec(codec)
+        self.segments = segments
+        self.segment_frames = segment_frames
         self.queue_chunks = queue_chunks
         self.path = Path(path)
         self.fps = float(fps)
@@ -201,6 +228,8 @@ class VideoWriter:
         self._queue: queue.Queue[np.ndarray | None] | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._segmenter: SegmentEncoder | None = None
+        self._segment_folder: Path | None = None
 
     @property
     def frames_written(self) -> int:
@@ -236,6 +265,9 @@ class VideoWriter:
             pixels = np.pad(pixels, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
         self._raise_encoder_error()
         self._frames_written += len(pixels)
+        if self._segmenter is not None:
+            self._segmenter.write(pixels)
+            return
         if self._queue is None:
             self._encode(pixels)
             return
@@ -284,25 +316,62 @@ class VideoWriter:
         self._thread = None
 
     def _open_video(self, width: int, height: int) -> None:
+        self._size = (width, height)
+        if self.codec == NVENC_CODEC:
+            options = {"preset": NVENC_PRESET, "rc": "vbr", "cq": str(self.crf)}
+        else:
+            options = {"crf": str(self.crf), "preset": self.preset}
+        settings = EncoderSettings(
+            self.codec, self._rate, options, PIXEL_FORMAT, width + width % 2, height + height % 2
+        )
+        if self.segments > 1:  # the streams are added when the runs are joined, from the first run's stream
+            self._segment_folder = Path(tempfile.mkdtemp(prefix="motionkit-segments-"))
+            self._segmenter = SegmentEncoder(self._segment_folder, settings, self.segments, self.segment_frames)
+            return
         stream = self._container.add_stream(self.codec, rate=self._rate)
-        stream.width = width + width % 2
-        stream.height = height + height % 2
+        stream.width, stream.height = settings.width, settings.height
         stream.pix_fmt = PIXEL_FORMAT
         stream.time_base = 1 / self._rate
-        if self.codec == NVENC_CODEC:
-            stream.options = {"preset": NVENC_PRESET, "rc": "vbr", "cq": str(self.crf)}
-        else:
-            stream.options = {"crf": str(self.crf), "preset": self.preset}
+        stream.options = options
         self._video = stream
-        self._size = (width, height)
-        if self._audio is not None:  # added after the video so that the video is stream 0
-            audio = self._container.add_stream(AUDIO_CODEC, rate=self.sample_rate)
-            audio.layout = "mono"
-            self._audio_stream = audio
+        self._add_audio_stream()
         if self.queue_chunks > 0:
             self._queue = queue.Queue(maxsize=self.queue_chunks)
             self._thread = threading.Thread(target=self._encoder_loop, name="motionkit-video-encoder", daemon=True)
             self._thread.start()
+
+    def _add_audio_stream(self) -> None:
+        """Add the AAC stream, after the video so that the video is stream 0."""
+        if self._audio is not None:
+            audio = self._container.add_stream(AUDIO_CODEC, rate=self.sample_rate)
+            audio.layout = "mono"
+            self._audio_stream = audio
+
+    def _add_joined_stream(self, template: Any) -> Any:
+        """The video stream of a segmented encode, from its first run's stream; then the audio stream."""
+        self._video = self._container.add_stream_from_template(template)
+        self._add_audio_stream()
+        return self._video
+
+    def _mux_joined(self, packet: Any, frames_before: int) -> None:
+        """Mux a joined video packet after the audio up to the start of its run."""
+        self._write_audio(until=round(frames_before / self._rate * self.sample_rate))
+        self._container.mux(packet)
+
+    def _join(self) -> None:
+        """Wait for the segment workers and copy their packets into the container."""
+        assert self._segmenter is not None
+        paths = self._segmenter.finish()
+        self._frames_encoded = join_segments(paths, self._rate, self._add_joined_stream, self._mux_joined)
+
+    def _close_segments(self) -> None:
+        """Stop the segment workers and delete their files."""
+        if self._segmenter is not None:
+            self._segmenter.close()
+            self._segmenter = None
+        if self._segment_folder is not None:
+            shutil.rmtree(self._segment_folder, ignore_errors=True)
+            self._segment_folder = None
 
     def _write_audio(self, until: int | None = None) -> None:
         """Encode audio samples up to ``until`` (all of them when ``None``), in whole AAC frames except the last."""
@@ -334,15 +403,19 @@ class VideoWriter:
             self._stop_encoder()
             if exc_type is None:
                 self._raise_encoder_error()
+                if self._segmenter is not None:
+                    self._join()
                 if self._video is None:
                     raise OutputError(f"no frames were written to {self.path}; nothing was saved.")
                 self._write_audio()  # the audio beyond the last frame (muxed through self._container)
                 if self._audio_stream is not None:
                     container.mux(self._audio_stream.encode(None))
-                container.mux(self._video.encode(None))
+                if self._segmenter is None:
+                    container.mux(self._video.encode(None))
             self._container = None
             container.close()
         except BaseException as error:
+            self._close_segments()
             self._container = None
             with contextlib.suppress(av.FFmpegError, OSError, ValueError):  # report the original error
                 container.close()
@@ -350,6 +423,7 @@ class VideoWriter:
             if isinstance(error, av.FFmpegError):
                 raise OutputError(f"writing {self.path} failed ({error}).") from error
             raise
+        self._close_segments()
         self._atomic.__exit__(exc_type, exc, traceback)
 
 
