@@ -145,6 +145,14 @@ def add_encoder_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="H.264 encoder: auto = NVIDIA's NVENC when a GPU and PyAV have it, else libx264 (CPU)",
     )
+    parser.add_argument(
+        "--encoder-segments",
+        type=segment_count,
+        default=1,
+        metavar="N",
+        help="encode runs of frames with libx264 in N processes and join them without re-encoding (faster only "
+        "with idle cores beyond what one encoder uses; default 1)",
+    )
 
 
 def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
@@ -171,6 +179,17 @@ def positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def segment_count(text: str) -> int:
+    """A number of encoder processes, >= 1 (an argparse ``type``: bad values are usage errors)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of encoder processes; give an integer >= 1")
     return value
 
 

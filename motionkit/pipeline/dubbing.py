@@ -193,15 +193,17 @@ class DubbedVideo:
         *,
         crf: int = DEFAULT_CRF,
         preset: X264Preset = DEFAULT_PRESET,
+        encoder_segments: int = 1,
         overwrite: bool = False,
         progress: ProgressCallback | None = None,
     ) -> Path:
-        """Render, paste back and write an MP4 with the new speech (nothing is left behind on failure)."""
+        """Render, paste back and write an MP4 with the new speech (nothing is left behind on failure);
+        ``encoder_segments`` as in :meth:`motionkit.pipeline.Video.save`."""
         report = progress or no_progress
         total = len(self)
         with VideoWriter(
             path, fps=self.fps, crf=crf, preset=preset, audio=self.audio, sample_rate=self.sample_rate,
-            overwrite=overwrite,
+            overwrite=overwrite, segments=encoder_segments,
         ) as writer:  # fmt: skip
             report(RENDER_STAGE, 0, total)
             for chunk in self.chunks():

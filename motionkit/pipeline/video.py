@@ -140,6 +140,7 @@ class Video:
         crf: int = DEFAULT_CRF,
         preset: X264Preset = DEFAULT_PRESET,
         codec: VideoCodec = "auto",
+        encoder_segments: int = 1,
         overwrite: bool = False,
         progress: ProgressCallback | None = None,
     ) -> Path:
@@ -156,6 +157,10 @@ class Video:
                 for 2.5x the encoding time.
             codec: H.264 encoder, ``"auto"`` (NVENC where a GPU and PyAV's FFmpeg have it, else libx264),
                 ``"libx264"`` or ``"h264_nvenc"`` (see :func:`motionkit.io.video.select_codec`).
+            encoder_segments: libx264 processes encoding runs of frames in parallel, joined without re-encoding
+                (``VideoWriter(segments=...)``); 1 (the default) is one encoder thread. Worth it only with idle
+                cores beyond what one x264 uses (docs/pipeline.md); the script that calls it needs the
+                ``if __name__ == "__main__":`` guard of Python's ``spawn`` start method.
             overwrite: replace an existing file (otherwise an existing ``path`` raises ``OutputError`` before any
                 frame is rendered).
             progress: ``progress("rendering", frames_done, frames_total)`` callback.
@@ -168,6 +173,7 @@ class Video:
             crf=crf,
             preset=preset,
             codec=codec,
+            segments=encoder_segments,
             audio=self.audio,
             sample_rate=self.sample_rate,
             overwrite=overwrite,

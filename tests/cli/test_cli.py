@@ -133,9 +133,10 @@ def test_generate_reports_what_it_did(
     code, _, _ = run(
         capsys, "generate", portrait, speech, "-o", out_file, "--model", tiny_model, "--no-crop", "--seed", "4",
         "--nfe", "3", "--solver", "midpoint", "--audio-scale", "1.5", "--emotion", "sad", "--intensity", "0.5",
-        "--overwrite",
+        "--overwrite", "--encoder-segments", "2",
     )  # fmt: skip
     assert code == EXIT_OK
+    assert len(read_video(out_file)[0]) == 25  # one run (250 frames each) of a worker process, joined
 
 
 def write_gray(path: Path) -> Path:
@@ -220,6 +221,7 @@ def test_generate_errors_are_one_line_that_says_what_to_do(
         (["--threads", "0"], "is not a positive integer"),
         (["--no-crop", "--box", "0,0,10,10"], "not allowed with argument"),
         (["--solver", "dopri5"], "invalid choice"),
+        (["--encoder-segments", "0"], "is not a number of encoder processes"),
     ],
 )
 def test_usage_errors_exit_2(

@@ -87,7 +87,14 @@ def run(args: argparse.Namespace) -> int:
             max_missing=args.max_missing,
             progress=progress,
         )
-        dubbed.save(args.output, crf=args.crf, preset=args.x264_preset, overwrite=args.overwrite, progress=progress)
+        dubbed.save(
+            args.output,
+            crf=args.crf,
+            preset=args.x264_preset,
+            encoder_segments=args.encoder_segments,
+            overwrite=args.overwrite,
+            progress=progress,
+        )
     finally:
         progress.close()
     height, width = dubbed.frame_shape

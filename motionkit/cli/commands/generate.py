@@ -125,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
             crf=args.crf,
             preset=args.x264_preset,
             codec=args.codec,
+            encoder_segments=args.encoder_segments,
             overwrite=args.overwrite,
             progress=progress,
         )
