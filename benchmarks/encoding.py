@@ -15,13 +15,18 @@ For each model (``--models``: shipped names or model folders) the bundled speech
 * **encoders**: the raw frames (uint8, as saved) are encoded by every encoder available here (libx264 at the default
   preset and at ``veryfast``, NVENC where :func:`motionkit.io.video.nvenc_available`), decoded, and compared with the
   raw frames: encoding frames/s, file size and PSNR over all frames (``10 log10(255^2 / MSE)``, MSE over every
-  pixel and channel of the clip).
+  pixel and channel of the clip);
+* **segments**: the raw frames encoded by libx264 at the default preset in ``--segments`` worker processes, one
+  contiguous run each, joined without re-encoding (``VideoWriter(segments=N)``; 1 is the single encoder thread):
+  wall seconds and CPU seconds of this process and its encoder processes together (process start-up included),
+  best of ``--repeats``, with the PSNR of the decoded frames.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import tempfile
 import time
 import warnings
@@ -38,7 +43,7 @@ from motionkit import Pipeline
 from motionkit.assets import BUNDLED_MODELS, bundled_model_path, demo_photo_path, demo_portrait_path, demo_speech_path
 from motionkit.families.photo.presets import FAMILY_NAME as PHOTO_FAMILY
 from motionkit.io import VideoWriter, read_video
-from motionkit.io.video import DEFAULT_CRF, NVENC_CODEC, VIDEO_CODEC, nvenc_available
+from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, NVENC_CODEC, VIDEO_CODEC, nvenc_available
 from motionkit.model_folder import read_config
 from motionkit.pipeline import Video
 
@@ -61,6 +66,22 @@ def _save(video: Video, path: Path, queue_chunks: int) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that ended (the encoder processes)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _encode_segments(raw: np.ndarray, fps: float, path: Path, segments: int) -> tuple[float, float]:
+    """Wall and CPU seconds of encoding ``raw`` with libx264 in ``segments`` processes, one run each."""
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    with VideoWriter(
+        path, fps=fps, codec=VIDEO_CODEC, overwrite=True, segments=segments, segment_frames=-(-len(raw) // segments)
+    ) as writer:
+        writer.write(raw)
+    return time.perf_counter() - wall, _cpu_seconds() - cpu
+
+
 def _encoders() -> list[tuple[str, str, str]]:
     """(label, codec, x264 preset) of every encoder measured here."""
     found = [(f"libx264 {preset}", VIDEO_CODEC, preset) for preset in X264_PRESETS_MEASURED]
@@ -75,6 +96,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--segments", type=int, nargs="+", default=[1, 2, 4], help="libx264 processes to compare")
     parser.add_argument("--out", type=Path, help="CSV file for the figures")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -116,6 +138,25 @@ def main() -> None:
                 print(
                     f"  {label:28s} {len(raw) / seconds:7.1f} frames/s, crf {DEFAULT_CRF}, "
                     f"{path.stat().st_size / 1024:7.1f} KiB, PSNR {psnr:5.2f} dB"
+                )
+            for segments in args.segments:
+                path = out / f"segments-{segments}.mp4"
+                wall, cpu = min(_encode_segments(raw, video.fps, path, segments) for _ in range(args.repeats))
+                psnr = _psnr(raw, read_video(path)[0])
+                rows.append(
+                    {
+                        "model": name,
+                        "case": f"libx264 {DEFAULT_PRESET} in {segments} segments",
+                        "frames": len(raw),
+                        "wall_s": wall,
+                        "cpu_s": cpu,
+                        "psnr_db": psnr,
+                        "bytes": path.stat().st_size,
+                    }
+                )
+                print(
+                    f"  {segments} segment(s) {DEFAULT_PRESET:15s} wall {wall:6.2f} s ({len(raw) / wall:6.1f} "
+                    f"frames/s), cpu {cpu:6.2f} s, PSNR {psnr:5.2f} dB"
                 )
             del pipeline
             if torch.cuda.is_available():

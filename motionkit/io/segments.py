@@ -9,8 +9,11 @@ H.264 packets into the output stream with their timestamps shifted by the frames
 and timestamps are those of a single encode with a keyframe at every run boundary.
 
 Frames reach the workers through bounded queues (:data:`WORKER_QUEUE_CHUNKS` chunks per worker), so the clip is
-never held twice in memory; the processes are started with the ``spawn`` context (safe with torch and CUDA in the
-parent). A worker that fails or dies is an :class:`~motionkit.errors.OutputError`; every worker is then stopped.
+never held twice in memory. The processes are forked from a ``forkserver`` that imported this module once (not
+from the parent, which may hold torch threads or CUDA; ``spawn`` where there is no forkserver, as on Windows): the
+first segmented encode of a process pays the server's start and the motionkit import (about 3 s), later ones
+about 0.1 s. A worker that fails or dies is an :class:`~motionkit.errors.OutputError`; every worker is then
+stopped.
 """
 
 from __future__ import annotations
@@ -52,6 +55,16 @@ class EncoderSettings:
     pixel_format: str
     width: int
     height: int
+
+
+def _start_context() -> Any:
+    """The ``forkserver`` context with this module preloaded in the server (so that each worker starts without
+    importing motionkit and torch again), or ``spawn`` where there is no forkserver."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    # the preload takes effect when the server starts (the first segmented encode) and is the same for every call
+    multiprocessing.set_forkserver_preload(["__main__", __name__])
+    return multiprocessing.get_context("forkserver")
 
 
 def _encode_runs(inbox: Any, outbox: Any, settings: EncoderSettings) -> None:
@@ -106,7 +119,7 @@ class SegmentEncoder:
         self.folder = folder
         self.settings = settings
         self.segment_frames = segment_frames
-        context = multiprocessing.get_context("spawn")
+        context = _start_context()
         self._outbox: Any = context.Queue()
         self._inboxes: list[Any] = [context.Queue(maxsize=WORKER_QUEUE_CHUNKS) for _ in range(workers)]
         self._processes: list[BaseProcess] = [

@@ -160,7 +160,7 @@ class Video:
             encoder_segments: libx264 processes encoding runs of frames in parallel, joined without re-encoding
                 (``VideoWriter(segments=...)``); 1 (the default) is one encoder thread. Worth it only with idle
                 cores beyond what one x264 uses (docs/pipeline.md); the script that calls it needs the
-                ``if __name__ == "__main__":`` guard of Python's ``spawn`` start method.
+                ``if __name__ == "__main__":`` guard (Python's ``forkserver`` and ``spawn`` start methods import it).
             overwrite: replace an existing file (otherwise an existing ``path`` raises ``OutputError`` before any
                 frame is rendered).
             progress: ``progress("rendering", frames_done, frames_total)`` callback.
