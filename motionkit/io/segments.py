@@ -197,12 +197,15 @@ class SegmentEncoder:
                 self._receive(self._outbox.get(timeout=POLL_SECONDS))
         return [self._path(index) for index in range(runs)]
 
-    def close(self) -> None:
-        """Stop every worker: those still running after :data:`STOP_SECONDS` (a failure elsewhere) are killed."""
+    def close(self, abort: bool = False) -> None:
+        """Stop every worker: at once when ``abort`` (the video is abandoned), else those still running after
+        :data:`STOP_SECONDS` are killed."""
         for inbox in self._inboxes:
             with contextlib.suppress(queue.Full, ValueError, OSError):
                 inbox.put_nowait(None)
         for process in self._processes:
+            if abort:
+                process.kill()
             process.join(STOP_SECONDS)
             if process.is_alive():
                 process.kill()

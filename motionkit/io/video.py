@@ -364,10 +364,10 @@ class VideoWriter:
         paths = self._segmenter.finish()
         self._frames_encoded = join_segments(paths, self._rate, self._add_joined_stream, self._mux_joined)
 
-    def _close_segments(self) -> None:
-        """Stop the segment workers and delete their files."""
+    def _close_segments(self, abort: bool) -> None:
+        """Stop the segment workers (at once when the video is ``abort``-ed) and delete their files."""
         if self._segmenter is not None:
-            self._segmenter.close()
+            self._segmenter.close(abort)
             self._segmenter = None
         if self._segment_folder is not None:
             shutil.rmtree(self._segment_folder, ignore_errors=True)
@@ -415,7 +415,7 @@ class VideoWriter:
             self._container = None
             container.close()
         except BaseException as error:
-            self._close_segments()
+            self._close_segments(abort=True)
             self._container = None
             with contextlib.suppress(av.FFmpegError, OSError, ValueError):  # report the original error
                 container.close()
@@ -423,7 +423,7 @@ class VideoWriter:
             if isinstance(error, av.FFmpegError):
                 raise OutputError(f"writing {self.path} failed ({error}).") from error
             raise
-        self._close_segments()
+        self._close_segments(abort=exc is not None)
         self._atomic.__exit__(exc_type, exc, traceback)
 
 

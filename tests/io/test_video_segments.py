@@ -122,3 +122,17 @@ def test_segments_are_for_libx264(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="h264_nvenc is one hardware"):
         VideoWriter(tmp_path / "out.mp4", segments=2, codec="h264_nvenc")
     assert VideoWriter(tmp_path / "out.mp4", segments=2).codec == "libx264"  # "auto" means libx264 then
+
+
+def test_an_error_in_the_caller_stops_the_workers_and_leaves_no_file(tmp_path: Path) -> None:
+    frames = _frames(12)
+
+    def fail_while_writing() -> None:
+        with VideoWriter(tmp_path / "out.mp4", fps=FPS, segments=2, segment_frames=3) as writer:
+            writer.write(frames)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fail_while_writing()
+    assert list(tmp_path.iterdir()) == []
+    assert not multiprocessing.active_children()
