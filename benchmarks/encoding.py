@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import tempfile
 import time
 import warnings
@@ -66,20 +65,14 @@ def _save(video: Video, path: Path, queue_chunks: int) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _cpu_seconds() -> float:
-    """CPU seconds of this process and of its children that ended (the encoder processes)."""
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
-
-
 def _encode_segments(raw: np.ndarray, fps: float, path: Path, segments: int) -> tuple[float, float]:
     """Wall and CPU seconds of encoding ``raw`` with libx264 in ``segments`` processes, one run each."""
-    wall, cpu = time.perf_counter(), _cpu_seconds()
+    wall, cpu = time.perf_counter(), time.process_time()
     with VideoWriter(
         path, fps=fps, codec=VIDEO_CODEC, overwrite=True, segments=segments, segment_frames=-(-len(raw) // segments)
     ) as writer:
         writer.write(raw)
-    return time.perf_counter() - wall, _cpu_seconds() - cpu
+    return time.perf_counter() - wall, time.process_time() - cpu + writer.encoder_cpu_seconds
 
 
 def _encoders() -> list[tuple[str, str, str]]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import queue
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -70,7 +71,8 @@ def _start_context() -> Any:
 def _encode_runs(inbox: Any, outbox: Any, settings: EncoderSettings) -> None:
     """A worker process: encode runs until ``None``. Messages: ``(index, path)`` opens run ``index`` at ``path``,
     an ``(n, H, W, 3)`` uint8 array is encoded into it, ``index`` (an int) closes it. Replies ``("done", index,
-    frames)`` per run or ``("error", index, traceback)`` once, then drains its inbox until ``None``."""
+    (frames, worker name, its CPU seconds so far))`` per run or ``("error", index, traceback)`` once, then drains
+    its inbox until ``None``."""
     container: Any = None
     index = -1
     frames = 0
@@ -98,7 +100,7 @@ def _encode_runs(inbox: Any, outbox: Any, settings: EncoderSettings) -> None:
                 container.mux(stream.encode(None))
                 container.close()
                 container = None
-                outbox.put(("done", index, frames))
+                outbox.put(("done", index, (frames, multiprocessing.current_process().name, time.process_time())))
         except Exception:
             failed = True
             outbox.put(("error", index, traceback.format_exc()))
@@ -132,6 +134,7 @@ class SegmentEncoder:
             process.start()
         self._frames = 0
         self._runs: dict[int, int] = {}  # run index -> frames, as reported by the workers
+        self._cpu: dict[str, float] = {}  # worker name -> its CPU seconds at its latest run's end
 
     @property
     def runs(self) -> int:
@@ -168,7 +171,13 @@ class SegmentEncoder:
         kind, index, detail = reply
         if kind == "error":
             raise OutputError(f"encoding video segment {index} failed; nothing was saved. The worker said:\n{detail}")
-        self._runs[index] = detail
+        self._runs[index], worker, cpu = detail
+        self._cpu[worker] = cpu
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds the workers spent up to the end of their latest runs (process start-up included)."""
+        return sum(self._cpu.values())
 
     def write(self, pixels: np.ndarray) -> None:
         """Send ``(n, H, W, 3)`` uint8 frames to the workers, split at run boundaries."""

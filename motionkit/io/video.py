@@ -230,6 +230,13 @@ class VideoWriter:
         self._error: BaseException | None = None
         self._segmenter: SegmentEncoder | None = None
         self._segment_folder: Path | None = None
+        self._encoder_cpu_seconds = 0.0
+
+    @property
+    def encoder_cpu_seconds(self) -> float:
+        """CPU seconds of the encoder processes of a segmented encode, known once the file is written (0 with one
+        encoder, whose time is this process's)."""
+        return self._encoder_cpu_seconds
 
     @property
     def frames_written(self) -> int:
@@ -363,6 +370,7 @@ class VideoWriter:
         assert self._segmenter is not None
         paths = self._segmenter.finish()
         self._frames_encoded = join_segments(paths, self._rate, self._add_joined_stream, self._mux_joined)
+        self._encoder_cpu_seconds = self._segmenter.cpu_seconds
 
     def _close_segments(self, abort: bool) -> None:
         """Stop the segment workers (at once when the video is ``abort``-ed) and delete their files."""

@@ -80,6 +80,13 @@ def test_segments_decode_like_one_encoder(tmp_path: Path) -> None:
     assert not multiprocessing.active_children()
 
 
+def test_the_encoder_processes_report_their_cpu_time(tmp_path: Path) -> None:
+    with VideoWriter(tmp_path / "out.mp4", fps=FPS, segments=2, segment_frames=4) as writer:
+        writer.write(_frames(8))
+        assert writer.encoder_cpu_seconds == 0  # known when the runs are joined
+    assert writer.encoder_cpu_seconds > 0
+
+
 def _kill_a_worker(writer: VideoWriter) -> None:
     assert writer._segmenter is not None
     pid = writer._segmenter._processes[1].pid
