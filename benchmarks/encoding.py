@@ -69,7 +69,7 @@ def _encode_segments(raw: np.ndarray, fps: float, path: Path, segments: int) -> 
     """Wall and CPU seconds of encoding ``raw`` with libx264 in ``segments`` processes, one run each."""
     wall, cpu = time.perf_counter(), time.process_time()
     with VideoWriter(
-        path, fps=fps, codec=VIDEO_CODEC, overwrite=True, segments=segments, segment_frames=-(-len(raw) // segments)
+        path, fps=fps, codec="libx264", overwrite=True, segments=segments, segment_frames=-(-len(raw) // segments)
     ) as writer:
         writer.write(raw)
     return time.perf_counter() - wall, time.process_time() - cpu + writer.encoder_cpu_seconds
@@ -113,7 +113,14 @@ def main() -> None:
             for label, codec, preset in _encoders():
                 path = out / f"{codec}-{preset}.mp4"
                 start = time.perf_counter()
-                with VideoWriter(path, fps=video.fps, crf=DEFAULT_CRF, preset=preset, codec=codec) as writer:  # type: ignore[arg-type]
+                with VideoWriter(
+                    path,
+                    fps=video.fps,
+                    crf=DEFAULT_CRF,
+                    preset=preset,  # type: ignore[arg-type]
+                    codec=codec,  # type: ignore[arg-type]
+                    overwrite=True,  # the same files for every model
+                ) as writer:
                     writer.write(raw)
                 seconds = time.perf_counter() - start
                 decoded = read_video(path)[0]
