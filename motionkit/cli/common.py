@@ -6,7 +6,7 @@ import argparse
 import os
 import textwrap
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import torch
 
@@ -153,6 +153,18 @@ def add_encoder_options(parser: argparse.ArgumentParser) -> None:
         help="encode runs of frames with libx264 in N processes and join them without re-encoding (faster only "
         "with idle cores beyond what one encoder uses; default 1)",
     )
+
+
+def encoder_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``Video.save`` (and ``DubbedVideo.save``) that :func:`add_encoder_options` and
+    :func:`add_overwrite_option` parsed."""
+    return {
+        "crf": args.crf,
+        "preset": args.x264_preset,
+        "codec": args.codec,
+        "encoder_segments": args.encoder_segments,
+        "overwrite": args.overwrite,
+    }
 
 
 def add_overwrite_option(parser: argparse.ArgumentParser) -> None:

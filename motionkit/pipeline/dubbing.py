@@ -34,7 +34,7 @@ from motionkit.errors import EditError
 from motionkit.families.photo.renderer import MODEL_AXES, MOUTH_GAP_PER_OPENING, PhotoRenderer
 from motionkit.io import VideoReader, VideoWriter
 from motionkit.io.image import tensor_to_image
-from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, X264Preset
+from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, VideoCodec, X264Preset
 from motionkit.pipeline.driving import FaceCounts, FramePlacement
 from motionkit.pipeline.pasteback import PasteBack, face_mask
 from motionkit.progress import ProgressCallback, no_progress
@@ -193,17 +193,18 @@ class DubbedVideo:
         *,
         crf: int = DEFAULT_CRF,
         preset: X264Preset = DEFAULT_PRESET,
+        codec: VideoCodec = "auto",
         encoder_segments: int = 1,
         overwrite: bool = False,
         progress: ProgressCallback | None = None,
     ) -> Path:
         """Render, paste back and write an MP4 with the new speech (nothing is left behind on failure);
-        ``encoder_segments`` as in :meth:`motionkit.pipeline.Video.save`."""
+        ``codec`` and ``encoder_segments`` as in :meth:`motionkit.pipeline.Video.save`."""
         report = progress or no_progress
         total = len(self)
         with VideoWriter(
             path, fps=self.fps, crf=crf, preset=preset, audio=self.audio, sample_rate=self.sample_rate,
-            overwrite=overwrite, segments=encoder_segments,
+            codec=codec, overwrite=overwrite, segments=encoder_segments,
         ) as writer:  # fmt: skip
             report(RENDER_STAGE, 0, total)
             for chunk in self.chunks():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from motionkit.assets import bundled_model_path, demo_model_path, demo_photo_path, demo_speech_path
 from motionkit.data.synthetic import FaceParams, SyntheticWorld, SyntheticWorldConfig, close_up
@@ -98,6 +99,10 @@ def test_longer_speech_extends_the_video_and_shorter_speech_cuts_it(
     assert (len(frames), fps) == (40, FPS)
     assert audio is not None
     assert abs(len(audio) - len(short)) < 1024 + 640  # the new speech (AAC pads to whole frames)
+    if not torch.cuda.is_available():  # the encoder choice reaches the writer: NVENC is refused without a GPU
+        with pytest.raises(ConfigError, match="needs an NVIDIA GPU"):
+            cut.save(tmp_path / "nvenc.mp4", codec="h264_nvenc")
+        assert not (tmp_path / "nvenc.mp4").exists()
     with pytest.raises(ConfigError, match="extension must be one of ping-pong, loop, freeze"):
         demo.dub(original, short, "neutral", extension="bounce")  # type: ignore[arg-type]
 

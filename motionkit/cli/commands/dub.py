@@ -16,6 +16,7 @@ from motionkit.cli.common import (
     check_input_file,
     check_output,
     check_suffix,
+    encoder_arguments,
     load_pipeline,
 )
 from motionkit.cli.progress import ProgressBars
@@ -89,10 +90,7 @@ def run(args: argparse.Namespace) -> int:
         )
         dubbed.save(
             args.output,
-            crf=args.crf,
-            preset=args.x264_preset,
-            encoder_segments=args.encoder_segments,
-            overwrite=args.overwrite,
+            **encoder_arguments(args),
             progress=progress,
         )
     finally:

@@ -17,6 +17,7 @@ from motionkit.cli.common import (
     check_input_file,
     check_output,
     check_suffix,
+    encoder_arguments,
     load_pipeline,
 )
 from motionkit.cli.controls import add_control_options, controls_from
@@ -122,11 +123,7 @@ def run(args: argparse.Namespace) -> int:
         )
         video.save(
             args.output,
-            crf=args.crf,
-            preset=args.x264_preset,
-            codec=args.codec,
-            encoder_segments=args.encoder_segments,
-            overwrite=args.overwrite,
+            **encoder_arguments(args),
             progress=progress,
         )
     finally:
