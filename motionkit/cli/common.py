@@ -197,12 +197,11 @@ def positive_int(text: str) -> int:
 def segment_count(text: str) -> int:
     """A number of encoder processes, >= 1 (an argparse ``type``: bad values are usage errors)."""
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of encoder processes; give an integer >= 1")
-    return value
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of encoder processes; give an integer >= 1"
+        ) from None
 
 
 def crf_value(text: str) -> int:
