@@ -57,8 +57,10 @@ _MOUTH_LOOP = (*LIPS_INNER_UPPER, *LIPS_INNER_LOWER[::-1])
 @dataclass(frozen=True)
 class MouthInterior:
     """Per-portrait data of the interior: the lip colour ``(3, 1)`` (image units), the photo's own open-mouth pixels
-    of the upper and the lower teeth, each ``(H * W,)`` bool, ``upper_jaw`` ``(J, 3)``, the photo's
-    :data:`UPPER_JAW` points with a column of ones (the affine fit's design matrix), the lower lip contour
+    of the upper and the lower teeth, each ``(H * W,)`` bool, ``upper_jaw_pinv`` ``(3, J)``, the pseudo-inverse of
+    the photo's :data:`UPPER_JAW` points with a column of ones (the affine fit's design matrix; computed once, so a
+    frame's fit is a product: LAPACK's least squares varies in its last bits with the memory alignment of its
+    inputs, which made identical requests draw different frames), the lower lip contour
     (:data:`LOWER_LIP`, ordered across the mouth: vertex indices ``lower_lip_index`` ``(K,)``) ``lower_lip``
     ``(K, 3)`` the same way, and ``lower_lip_u`` ``(K,)`` its positions across the face,
     ``u = x @ across[:2] + across[2]``."""
@@ -66,7 +68,7 @@ class MouthInterior:
     lip_colour: torch.Tensor
     upper_hole: torch.Tensor
     lower_hole: torch.Tensor
-    upper_jaw: torch.Tensor
+    upper_jaw_pinv: torch.Tensor
     lower_lip: torch.Tensor
     lower_lip_index: torch.Tensor
     lower_lip_u: torch.Tensor
@@ -97,7 +99,7 @@ class MouthInterior:
             lip_colour=lip,
             upper_hole=torch.as_tensor(upper.ravel(), device=device),
             lower_hole=torch.as_tensor(lower.ravel(), device=device),
-            upper_jaw=tensor(jaw),
+            upper_jaw_pinv=tensor(np.linalg.pinv(jaw)),
             lower_lip=tensor(lower_lip),
             lower_lip_index=torch.as_tensor(np.asarray(LOWER_LIP)[order], device=device),
             lower_lip_u=tensor(lower_lip @ across),
@@ -167,7 +169,7 @@ def draw_interior(
     points = plan.centres[field.in_hole]
     # the upper jaw's affine map photo -> frame, least squares over points only the head moves: frame = X @ M
     moved_jaw = deformed[list(UPPER_JAW)]
-    fit = torch.linalg.lstsq(interior.upper_jaw, moved_jaw).solution  # (3, 2)
+    fit = interior.upper_jaw_pinv @ moved_jaw  # (3, 2)
     linear, shift = fit[:2], fit[2]
     inverse = torch.linalg.inv(linear)
     drops = deformed[interior.lower_lip_index] - interior.lower_lip @ fit  # (K, 2): the jaw's, beyond the head's
