@@ -2,10 +2,10 @@
 
 For each setting, every tuning clip (held-out voices 9500, 9501, ...: never a training clip and never the
 evaluation's 9100-9107, so that a setting chosen here is not chosen on the figures it is judged by) is sampled with
-noise seeds 100, 101, ... and compared with the clip's true parameters through the evaluation's own figures
-(:func:`motionkit.train.photo.evaluation.head_statistics`: per angle the standard deviation and the mean speed,
-averaged over clips and samples; the relative error of each against the world's). Mouth r (against the true
-``mouth_open``) is reported beside them, to show what a setting costs the lips.
+noise seeds 100, 101, ... (each sample its own) and compared with the clip's true parameters through the
+evaluation's own figures (:func:`motionkit.train.photo.evaluation.head_statistics`: per angle the standard deviation
+and the mean speed, averaged over clips and samples; the relative error of each against the world's). Mouth r
+(against the true ``mouth_open``) is reported beside them, to show what a setting costs the lips.
 
 Settings (``--settings``, comma-separated; each ``name`` or ``name=value``):
 
@@ -15,6 +15,11 @@ Settings (``--settings``, comma-separated; each ``name`` or ``name=value``):
 * ``temperature=T``: the initial noise of the head angles multiplied by ``T`` (the other parameters' left as is);
 * ``smooth=S``: the default sampling, then the head angles smoothed by a Gaussian of ``S`` frames (an analysis of
   where the speed lies, not a setting of the model).
+
+``--clip-sets 100,500,700`` prints instead, for each clip set (held-out seeds ``9000 + offset + i``), the
+evaluation's own head figures (:func:`motionkit.train.photo.evaluation.head_motion`: ``--clips`` clips, clip ``i``
+sampled once with noise seed ``i``), under the model's head smoothing or ``--smoothing A``: the evaluation's clips
+(offset 100), the tuning clips (500), and a check set nothing is chosen on (e.g. 700).
 
 ``--world-spread N`` prints, instead, how far the world's own head statistics averaged over ``--world-subset`` clips
 (default 8, the evaluation's count of clips for the other figures; its head statistics use
@@ -45,12 +50,14 @@ from motionkit.families.photo import ParameterMotion
 from motionkit.flow.noise import NoiseSource, SeededNoise
 from motionkit.model_folder import load_model
 from motionkit.train.demo.data import held_out_seeds
-from motionkit.train.photo.evaluation import HEAD_AXES, head_statistics
+from motionkit.train.photo.evaluation import HEAD_AXES, HEAD_CLIPS, head_motion, head_statistics
 
 TUNING_OFFSET = 500
 """Tuning clips use seeds 9500, 9501, ... (the evaluation's are 9100-9107)."""
 FIRST_NOISE_SEED = 100
 """Noise seeds 100, 101, ... (the evaluation's are 0-7)."""
+CLIPS = 12
+"""Tuning clips of a settings comparison."""
 MOUTH = PARAM_NAMES.index("mouth_open")
 HEAD = [PARAM_NAMES.index(name) for name in HEAD_AXES]
 
@@ -99,8 +106,10 @@ def measure(parts: Any, settings: Sequence[str], clips: int, seeds: int, seconds
     for setting in settings:
         started = time.process_time()
         heads, mouth_r = [], []
-        for clip, condition in zip(tuning, conditions, strict=True):
-            for seed in range(FIRST_NOISE_SEED, FIRST_NOISE_SEED + seeds):
+        for index, (clip, condition) in enumerate(zip(tuning, conditions, strict=True)):
+            # Each sample its own noise: the head motion is mostly the noise's (evaluation.head_motion).
+            first = FIRST_NOISE_SEED + index * seeds
+            for seed in range(first, first + seeds):
                 track = sample(motion, condition, seed, setting)
                 heads.append(head_statistics(track, world.fps))
                 mouth_r.append(pearson(track[:, MOUTH], clip.params.as_array()[:, MOUTH]))
@@ -117,6 +126,28 @@ def measure(parts: Any, settings: Sequence[str], clips: int, seeds: int, seconds
         rows.append(row)
         print(f"{setting:<16} " + "  ".join(f"{k}={v:.3f}" for k, v in row.items() if k != "setting"), flush=True)
     return rows
+
+
+def clip_sets(parts: Any, offsets: Sequence[int], clips: int, seconds: float, smoothing: float | None) -> None:
+    """Print the evaluation's head figures on each clip set (see the module docstring)."""
+    motion, world = parts.sampler, SyntheticWorld(SyntheticWorldConfig())
+    if smoothing is not None:
+        axes = tuple(
+            axis.model_copy(update={"smoothing": smoothing}) if axis.name in HEAD_AXES else axis
+            for axis in motion.config.axes
+        )
+        motion.config = motion.config.model_copy(update={"axes": axes})
+    for offset in offsets:
+        started = time.process_time()
+        model, truth = head_motion(parts.conditioner, motion, world=world, offset=offset, clips=clips, seconds=seconds)
+        errors = {name: model[name] / truth[name] - 1.0 for name in truth}
+        worst = max(errors, key=lambda name: abs(errors[name]))
+        print(
+            f"clips {9000 + offset}-{9000 + offset + clips - 1}: worst {abs(errors[worst]):.2f} ({worst}); "
+            + ", ".join(f"{name} {model[name]:.2f} vs {truth[name]:.2f} ({errors[name]:+.0%})" for name in truth)
+            + f"; {time.process_time() - started:.0f} CPU-s",
+            flush=True,
+        )
 
 
 SUBSETS = 4000
@@ -154,11 +185,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--settings",
         default="default,guidance=1,guidance=3,nfe=25,solver=midpoint,temperature=0.8,temperature=1.2,smooth=1,smooth=2",
     )
-    parser.add_argument("--clips", type=int, default=12)
+    parser.add_argument("--clips", type=int, default=CLIPS, help=f"(--clip-sets: default {HEAD_CLIPS})")
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--clip-seconds", type=float, default=8.0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--csv", type=Path, default=None)
+    parser.add_argument("--clip-sets", default=None, metavar="OFFSETS", help="see the module docstring")
+    parser.add_argument("--smoothing", type=float, default=None, help="head smoothing of --clip-sets")
     parser.add_argument("--world-spread", type=int, default=None, metavar="N", help="see the module docstring")
     parser.add_argument("--world-subset", type=int, default=8, metavar="K", help="clips per subset of --world-spread")
     args = parser.parse_args(argv)
@@ -168,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         world_spread(args.world_spread, args.world_subset, args.clip_seconds)
         return
     parts = load_model(args.model or bundled_model_path("photo-motion"))
+    if args.clip_sets is not None:
+        offsets = [int(offset) for offset in args.clip_sets.split(",")]
+        clip_sets(parts, offsets, args.clips if args.clips != CLIPS else HEAD_CLIPS, args.clip_seconds, args.smoothing)
+        return
     rows = measure(parts, args.settings.split(","), args.clips, args.seeds, args.clip_seconds)
     if args.csv is not None:
         write_csv(args.csv, rows)

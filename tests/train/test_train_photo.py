@@ -21,8 +21,8 @@ from motionkit.io.tensors import read_tensors
 from motionkit.model_folder import load_model
 from motionkit.train.demo.data import HELD_OUT_FIRST_SEED, training_seeds
 from motionkit.train.photo import PhotoMotionRecipe, evaluate_photo_motion, train_photo_motion
-from motionkit.train.photo.data import Normalisation
-from motionkit.train.photo.evaluation import TARGETS, blink_onsets, head_statistics
+from motionkit.train.photo.data import Normalisation, training_clips
+from motionkit.train.photo.evaluation import TARGETS, blink_onsets, head_motion, head_statistics
 
 SHIPPED = Path(__file__).resolve().parents[2] / "motionkit" / "assets" / "models" / "photo-motion"
 MAX_SHIPPED_BYTES = 5 * 1024 * 1024
@@ -34,13 +34,14 @@ MET_TARGETS = tuple(TARGETS)
 
 
 def miniature(**overrides: object) -> PhotoMotionRecipe:
-    """The recipe on a tiny flow model: 3 clips of 2.4 s, 3 steps of 2 windows, no evaluation."""
+    """The recipe on a tiny flow model: 3 clips of 2.4 s and 2 start clips, 3 steps of 2 windows, no evaluation."""
     model = preset("photo-motion", PhotoMotionConfig)
     flow = model.flow.model_copy(update={"hidden_dim": 16, "depth": 1, "num_heads": 2, "time_embed_dim": 8})
     fields: dict[str, object] = {
         "model": model.model_copy(update={"flow": flow}),
         "clips": 3,
         "clip_seconds": 2.4,
+        "start_clips": 2,
         "steps": 3,
         "batch_size": 2,
         "evaluation_clips": 0,
@@ -61,7 +62,9 @@ def test_miniature_recipe_exports_a_motion_model_with_its_normalisation(miniatur
     motion = parts.sampler
     assert isinstance(motion, ParameterMotion)
     world = SyntheticWorld(miniature().world)
-    clips = [world.clip(seed, 2.4, render=False) for seed in training_seeds(0, 3)]
+    seeds = training_seeds(0, 5)
+    clips = [world.clip(seed, 2.4, render=False) for seed in seeds[:3]]
+    clips += [world.clip(seed, 2.0, render=False) for seed in seeds[3:]]  # start clips: one 50-frame window each
     expected = Normalisation.of([clip.params.as_array() for clip in clips], miniature().scale_floor)
     torch.testing.assert_close(motion.mean, torch.from_numpy(expected.mean))
     torch.testing.assert_close(motion.scale, torch.from_numpy(expected.scale))
@@ -97,6 +100,16 @@ def test_bad_recipes_and_folders_are_refused(miniature_run: Path, tmp_path: Path
         PhotoMotionRecipe(model=swapped)
 
 
+def test_training_clips_add_start_clips_of_other_voices() -> None:
+    world = SyntheticWorld(miniature().world)
+    clips = training_clips(world, 0, 2, 2.4, start_count=3, start_seconds=2.0)
+    assert [clip.seed for clip in clips] == training_seeds(0, 5)
+    assert [clip.num_frames for clip in clips] == [60, 60, 50, 50, 50]
+    without = training_clips(world, 0, 2, 2.4)
+    assert [clip.seed for clip in without] == [clip.seed for clip in clips[:2]]
+    assert np.array_equal(without[1].params.as_array(), clips[1].params.as_array())
+
+
 def test_blink_onsets_and_head_statistics() -> None:
     assert blink_onsets(np.array([0.0, 0.6, 1.0, 0.2, 0.0, 0.5, 0.4, 0.9])) == 3
     assert blink_onsets(np.array([1.0, 0.0])) == 1
@@ -130,10 +143,43 @@ def test_the_evaluation_measures_every_target(miniature_run: Path) -> None:
     assert str(evaluation).count("FAIL") == list(evaluation.checks.values()).count(False)
     assert evaluation.head_clips == record["head_clips"] == 2
     assert "over 2 clips" in str(evaluation)
+    world = SyntheticWorld(miniature().world)
+    assert (evaluation.model_head, evaluation.world_head) == head_motion(
+        parts.conditioner,
+        parts.sampler,  # type: ignore[arg-type]
+        world=world,
+        clips=2,
+        seconds=2.4,
+        first_noise_seed=0,
+    )
     with pytest.raises(ConfigError, match="at least one clip, one head clip and one seed"):
         evaluate_photo_motion(parts.conditioner, parts.sampler, clips=0)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="at least one clip, one head clip and one seed"):
         evaluate_photo_motion(parts.conditioner, parts.sampler, head_clips=0)  # type: ignore[arg-type]
+
+
+def test_head_motion_samples_each_clip_with_its_own_noise(miniature_run: Path) -> None:
+    """Clip ``i`` of :func:`head_motion` is one sample with noise seed ``first_noise_seed + i``: one seed for every
+    clip would make the clips' head tracks nearly one draw of the noise."""
+    parts = load_model(miniature_run)
+    motion = parts.sampler
+    assert isinstance(motion, ParameterMotion)
+    world = SyntheticWorld(miniature().world)
+    model, truth = head_motion(
+        parts.conditioner, motion, world=world, offset=500, clips=2, seconds=2.4, first_noise_seed=7
+    )
+    tracks, clips = (
+        [],
+        [world.clip(seed, 2.4, render=False) for seed in (HELD_OUT_FIRST_SEED + 500, HELD_OUT_FIRST_SEED + 501)],
+    )
+    for noise_seed, clip in zip((7, 8), clips, strict=True):
+        with torch.no_grad():
+            conditions = parts.conditioner(clip.audio, emotion="neutral")
+        tracks.append(motion.sample(conditions, motion.neutral(), seed=noise_seed).latents[0].numpy())
+    fps = world.fps
+    for name in model:
+        assert model[name] == pytest.approx(np.mean([head_statistics(track, fps)[name] for track in tracks]))
+        assert truth[name] == pytest.approx(np.mean([head_statistics(c.params.as_array(), fps)[name] for c in clips]))
 
 
 # -------------------------------------------------------------------------------------------- the shipped model

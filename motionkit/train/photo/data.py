@@ -2,7 +2,10 @@
 
 Each training clip is ``SyntheticWorld.clip(seed, seconds, render=False)`` for the seeds
 :func:`motionkit.train.demo.data.training_seeds` (never a held-out or the demo face's seed): its own face, voice,
-phrasing and motion. The cache holds per clip ``motion`` ``(T, P)``: the parameters normalised with the training
+phrasing and motion. Besides the long clips the recipe draws short *start clips*, one flow window long: the window
+sampler draws every window position of every clip alike, so each of them is one more window that starts at its
+clip's start, with a context of zero padding, which is what the first window of every generated track sees.
+The cache holds per clip ``motion`` ``(T, P)``: the parameters normalised with the training
 set's per-axis mean and standard deviation, ``audio`` ``(T, samples_per_frame)``: the normalised waveform framed
 (the mel encoder is trained jointly, :class:`motionkit.train.tasks.FlowTask`), and ``source`` ``(P,)``: the neutral
 portrait's parameters, normalised (the motion is generated for a still photo whose own pose is the neutral one).
@@ -40,9 +43,16 @@ class Normalisation:
         return ((values - self.mean) / self.scale).astype(np.float32)
 
 
-def training_clips(world: SyntheticWorld, seed: int, count: int, seconds: float) -> list[SyntheticClip]:
-    """The ``count`` unrendered training clips of the recipe with ``seed``."""
-    return [world.clip(clip_seed, seconds, render=False) for clip_seed in training_seeds(seed, count)]
+def training_clips(
+    world: SyntheticWorld, seed: int, count: int, seconds: float, *, start_count: int = 0, start_seconds: float = 0.0
+) -> list[SyntheticClip]:
+    """The unrendered training clips of the recipe with ``seed``: ``count`` clips of ``seconds``, then
+    ``start_count`` clips of ``start_seconds`` (the next identities of :func:`training_seeds`, so no face or voice
+    is in both)."""
+    seeds = training_seeds(seed, count + start_count)
+    return [world.clip(s, seconds, render=False) for s in seeds[:count]] + [
+        world.clip(s, start_seconds, render=False) for s in seeds[count:]
+    ]
 
 
 def write_cache(

@@ -92,7 +92,14 @@ def train_photo_motion(
     with recipe_run(out_dir, config, LABEL, threads=config.threads, log=log) as (out_dir, timer):
         world = SyntheticWorld(config.world)
         with timer.stage("data"):
-            clips = training_clips(world, config.seed, config.clips, config.clip_seconds)
+            clips = training_clips(
+                world,
+                config.seed,
+                config.clips,
+                config.clip_seconds,
+                start_count=config.start_clips,
+                start_seconds=config.model.flow.window / world.fps,
+            )
             normalisation = Normalisation.of([clip.params.as_array() for clip in clips], config.scale_floor)
             neutral = np.array([axis.neutral for axis in config.model.axes], dtype=np.float32)
             cache = write_cache(
