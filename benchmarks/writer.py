@@ -62,7 +62,7 @@ def render_chunks(frames: int, device: torch.device) -> Callable[[], Iterator[to
     torch.manual_seed(0)
     renderer = Renderer(RendererConfig(size=SIZE)).to(device).eval()
     source = renderer.encode_portrait(demo_portrait_path(), crop=False)
-    latents = source.r_s[:, None] + MOTION_SCALE * torch.randn(1, frames, source.r_s.shape[-1], device=device)
+    latents = source.motion[:, None] + MOTION_SCALE * torch.randn(1, frames, source.motion.shape[-1], device=device)
     track = MotionTrack(latents)
     return lambda: (chunk[0] for chunk in renderer.render(source, track, CHUNK))
 
@@ -122,7 +122,7 @@ def main() -> None:
     if device.type == "cuda":
         cases.append(("torch, blocking copy", "torch", blocking_copies))
     rows: list[dict[str, object]] = []
-    with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
+    with tempfile.TemporaryDirectory() as folder, torch.no_grad():
         for source in args.inputs:
             if source == "writer":
                 ready = pattern_chunks(args.frames, device)

@@ -106,7 +106,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.parametrize(("height", "width"), [(48, 64), (37, 51)])
 def test_torch_and_libswscale_videos_agree(tmp_path: Path, height: int, width: int) -> None:
     """Lossless H.264 (crf 0: qp 0) isolates the conversion: the torch file holds exactly the torch planes, the
-    two files' planes differ by at most one chroma level, and their RGB decodes are equally far from the frames."""
+    two files' planes differ by at most one chroma level, and the torch file's RGB decode is no further from the
+    frames than libswscale's."""
     frames = smooth_frames(6, height, width) * 1.2  # some values beyond [-1, 1]: clamped by both paths
     paths = {}
     for conversion in ("torch", "swscale"):
@@ -123,7 +124,7 @@ def test_torch_and_libswscale_videos_agree(tmp_path: Path, height: int, width: i
     raw = frames_to_uint8(frames).permute(0, 2, 3, 1).numpy()
     decoded = {name: read_video(path)[0][:, :height, :width] for name, path in paths.items()}
     assert psnr(decoded["torch"], decoded["swscale"]) > 45.0
-    assert abs(psnr(decoded["torch"], raw) - psnr(decoded["swscale"], raw)) < 0.1
+    assert psnr(decoded["torch"], raw) > psnr(decoded["swscale"], raw) - 0.1  # no worse than libswscale's
 
 
 def test_small_frames_and_segments_use_libswscale(tmp_path: Path) -> None:
