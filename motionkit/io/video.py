@@ -100,6 +100,12 @@ def _frames_to_uint8(frames: np.ndarray | torch.Tensor) -> np.ndarray:
     return array
 
 
+def _discard(item: np.ndarray | PendingCopy) -> None:
+    """Drop a chunk that will not be encoded (after an encoder error); a copy's buffer goes back all the same."""
+    if not isinstance(item, np.ndarray):
+        item.release()
+
+
 @functools.cache
 def nvenc_available() -> bool:
     """Whether NVENC can encode here: a CUDA GPU is present, PyAV's FFmpeg has ``h264_nvenc``, and a small encoder
@@ -323,6 +329,8 @@ class VideoWriter:
                 self._queue.put(item, timeout=0.1)
                 return
             except queue.Full:
+                if self._error is not None:
+                    _discard(item)  # never queued: its buffer goes back before the error is raised
                 self._raise_encoder_error()
 
     def _converts_in_torch(self, frames: torch.Tensor) -> bool:
@@ -366,8 +374,8 @@ class VideoWriter:
                     self._encode(item)
                 except BaseException as error:
                     self._error = error
-            elif not isinstance(item, np.ndarray):
-                item.release()  # skipped after an error: its buffer goes back all the same
+            else:
+                _discard(item)
 
     def _raise_encoder_error(self) -> None:
         if self._error is not None:

@@ -1,15 +1,25 @@
-"""Host copies for the writer's encoder thread (motionkit/io/transfer.py): the CPU pass-through and the slot ring's
-bookkeeping. The CUDA ring itself is tested in tests/io/test_writer_cuda.py."""
+"""Host copies for the writer's encoder thread (motionkit/io/transfer.py): the CPU pass-through, the slot ring's
+bookkeeping, and the writer giving every buffer back (with a CPU ring of the CUDA ring's bookkeeping). The CUDA
+ring itself is tested in tests/io/test_writer_cuda.py."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from motionkit.io.transfer import PassThrough, SlotPool, copy_slots, host_copies
+from motionkit.io import VideoWriter, read_video
+from motionkit.io import video as video_module
+from motionkit.io.transfer import POLL_SECONDS, PassThrough, SlotPool, copy_slots, host_copies
+from tests.io.test_io_video import leftovers, smooth_frames
+
+WAIT_SECONDS = 5.0
+"""Longest a stand-in encoder waits for the caller (the test fails rather than hangs)."""
 
 
 def test_a_cpu_tensor_reaches_the_consumer_without_a_copy() -> None:
@@ -51,3 +61,109 @@ def test_a_consumer_failure_ends_the_wait_for_a_slot() -> None:
 
     with pytest.raises(OSError, match="encoder failed"):
         pool.acquire(check=consumer_died)
+
+
+class CountedCopy:
+    def __init__(self, pool: SlotPool, slot: int, array: np.ndarray) -> None:
+        self.pool, self.slot, self.array = pool, slot, array
+
+    def wait(self) -> np.ndarray:
+        return self.array
+
+    def release(self) -> None:
+        self.pool.release(self.slot)
+
+
+class CountingCopies:
+    """A ring with the CUDA ring's bookkeeping (a slot per chunk in flight) on the CPU, counting what goes back."""
+
+    def __init__(self, slots: int) -> None:
+        self.pool = SlotPool(slots)
+        self.started = 0
+
+    def start(self, tensor: torch.Tensor, check: Callable[[], None]) -> CountedCopy:
+        copy = CountedCopy(self.pool, self.pool.acquire(check), tensor.numpy())
+        self.started += 1
+        return copy
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> list[CountingCopies]:
+    """Every ring a writer makes, counting slots; the writer is told to convert with torch."""
+    rings: list[CountingCopies] = []
+
+    def make(device: torch.device, slots: int) -> CountingCopies:
+        rings.append(CountingCopies(slots))
+        return rings[-1]
+
+    monkeypatch.setattr(video_module, "host_copies", make)
+    return rings
+
+
+@pytest.mark.parametrize("queue_chunks", [0, 2])
+def test_the_writer_gives_every_buffer_back(tmp_path: Path, counting: list[CountingCopies], queue_chunks: int) -> None:
+    with VideoWriter(tmp_path / "v.mp4", conversion="torch", queue_chunks=queue_chunks) as video:
+        for _ in range(12):
+            video.write(smooth_frames(3, 16, 16))
+    (ring,) = counting
+    assert ring.pool.count == copy_slots(queue_chunks)
+    assert ring.pool.free == ring.pool.count
+    assert read_video(tmp_path / "v.mp4")[0].shape == (36, 16, 16, 3)
+
+
+def test_an_encoder_failure_gives_every_buffer_back(
+    tmp_path: Path, counting: list[CountingCopies], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks encoded before the failure and chunks drained after it: each buffer goes back, no file is left."""
+    original = VideoWriter._encode_frames
+    calls: list[int] = []
+
+    def failing(self: VideoWriter, frames: np.ndarray, pixel_format: str) -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("no space left on device")
+        original(self, frames, pixel_format)
+
+    monkeypatch.setattr(VideoWriter, "_encode_frames", failing)
+    with (  # noqa: PT012
+        pytest.raises(OSError, match="no space left"),
+        VideoWriter(tmp_path / "x.mp4", conversion="torch", queue_chunks=2) as video,
+    ):
+        for _ in range(20):
+            video.write(smooth_frames(2, 16, 16))
+    (ring,) = counting
+    assert ring.pool.free == ring.pool.count
+    assert leftovers(tmp_path) == []
+
+
+def test_a_chunk_refused_by_a_full_queue_gives_its_buffer_back(
+    tmp_path: Path, counting: list[CountingCopies], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The encoder fails while the caller waits to queue a chunk: that chunk's buffer goes back before the error
+    reaches the caller (the encoder below drains the queue only once it has)."""
+
+    def wait_for(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+
+    def failing_encoder(self: VideoWriter) -> None:
+        assert self._queue is not None
+        wait_for(lambda: bool(counting) and counting[0].started == 2)  # the caller holds a second chunk
+        self._error = OSError("encoder died")
+        ring = counting[0]
+        wait_for(lambda: ring.pool.free == ring.pool.count - 1)  # only the queued chunk is still out
+        while (item := self._queue.get()) is not None:
+            video_module._discard(item)
+
+    monkeypatch.setattr(VideoWriter, "_encoder_loop", failing_encoder)
+    with (  # noqa: PT012
+        pytest.raises(OSError, match="encoder died"),
+        VideoWriter(tmp_path / "x.mp4", conversion="torch", queue_chunks=1) as video,
+    ):
+        for _ in range(3):
+            video.write(smooth_frames(2, 16, 16))
+    (ring,) = counting
+    assert ring.started == 2  # the third write never started a copy
+    assert ring.pool.free == ring.pool.count
+    assert leftovers(tmp_path) == []
