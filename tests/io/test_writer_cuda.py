@@ -1,5 +1,5 @@
 """The writer on a CUDA device: yuv420p planes converted on the GPU, copied through pinned buffers on a side
-stream while the caller goes on (motionkit/io/transfer.py). Run by tools/gpu_session.sh (step writer-cuda)."""
+stream while the caller goes on (motionkit/io/transfer.py). Run by tools/gpu_session.sh (step writer-tests)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def decoded_planes(path: Path) -> np.ndarray:
 
 
 def write(path: Path, chunks: list[torch.Tensor], queue_chunks: int) -> VideoWriter:
+    """Write ``chunks`` losslessly (libx264 at crf 0 is qp 0; NVENC, the GPU default, is not lossless)."""
     with VideoWriter(path, crf=0, queue_chunks=queue_chunks, audio=tone(1.0), codec="libx264") as video:
         for chunk in chunks:
             video.write(chunk)
@@ -48,7 +49,7 @@ def test_pinned_side_stream_copies_write_the_serial_video(tmp_path: Path) -> Non
     assert isinstance(overlapped._copies, PinnedCopies)
     assert overlapped._copies.pool.free == overlapped._copies.pool.count  # every buffer given back
     write(tmp_path / "serial.mp4", chunks, queue_chunks=0)
-    with VideoWriter(tmp_path / "cpu.mp4", crf=0, audio=tone(1.0), conversion="torch") as video:
+    with VideoWriter(tmp_path / "cpu.mp4", crf=0, audio=tone(1.0), conversion="torch", codec="libx264") as video:
         for chunk in chunks:
             video.write(chunk.cpu())
     frames = decoded_planes(tmp_path / "serial.mp4")
