@@ -100,6 +100,16 @@ def _frames_to_uint8(frames: np.ndarray | torch.Tensor) -> np.ndarray:
     return array
 
 
+def _pad_to_even(pixels: torch.Tensor) -> torch.Tensor:
+    """``(n, 3, H, W)`` -> even ``H`` and ``W`` by repeating the last row / column (what ``np.pad(mode="edge")`` does
+    to RGB arrays; concatenation works for every dtype on every device, unlike replication padding of uint8)."""
+    if pixels.shape[-2] % 2:
+        pixels = torch.cat([pixels, pixels[..., -1:, :]], dim=-2)
+    if pixels.shape[-1] % 2:
+        pixels = torch.cat([pixels, pixels[..., -1:]], dim=-1)
+    return pixels
+
+
 def _discard(item: np.ndarray | PendingCopy) -> None:
     """Drop a chunk that will not be encoded (after an encoder error); a copy's buffer goes back all the same."""
     if not isinstance(item, np.ndarray):
@@ -310,7 +320,7 @@ class VideoWriter:
         self._raise_encoder_error()
         item: np.ndarray | PendingCopy
         if isinstance(pixels, torch.Tensor):
-            planes = rgb_to_yuv420(torch.nn.functional.pad(pixels, (0, width % 2, 0, height % 2), mode="replicate"))
+            planes = rgb_to_yuv420(_pad_to_even(pixels))
             if self._copies is None:
                 self._copies = host_copies(planes.device, copy_slots(self.queue_chunks))
             item = self._copies.start(planes, self._raise_encoder_error)
