@@ -15,13 +15,17 @@ opening (``motionkit.eval.geometric.mouth_opening``, less the photo's own) with 
 It also prints how far the landmarker's points on the flipped photo lie from its flipped points on the photo
 (``mirror_landmarks``): the two portraits' geometry, the renderer's input, differs by that much.
 
-Usage: PYTHONPATH=. python benchmarks/geometric_mouth_regions.py [--mesh 478] (docs/geometric.md, Accuracy, mouth,
-has its figures).
+``--config`` renders with other :class:`~motionkit.geometric.GeometricConfig` settings (JSON), as the docs' table of
+mouth settings does.
+
+Usage: PYTHONPATH=. python benchmarks/geometric_mouth_regions.py [--mesh 478] [--config JSON]
+(docs/geometric.md, Accuracy, mouth, has its figures).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 
 import numpy as np
 from geometric_accuracy import PHOTOS
@@ -30,7 +34,7 @@ from motionkit.eval.face import LandmarkFaceAnalyzer
 from motionkit.eval.geometric import MOUTH_SWEEP, mirror_landmarks, mouth_opening
 from motionkit.eval.metrics import pearson
 from motionkit.face.roi import FaceRegion
-from motionkit.geometric import GeometricRenderer, PortraitGeometry
+from motionkit.geometric import GeometricConfig, GeometricRenderer, PortraitGeometry
 from motionkit.geometric.axes import MOUTH, PARAMETERS
 from motionkit.geometric.motion import guarded_positions
 from motionkit.geometric.topology import LIPS_INNER_LOWER, LIPS_INNER_UPPER, MESH_POINTS, MOUTH_CORNERS
@@ -39,10 +43,13 @@ from motionkit.geometric.topology import LIPS_INNER_LOWER, LIPS_INNER_UPPER, MES
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mesh", choices=("468", "478"), default="468", help="the mesh reading the frames")
+    parser.add_argument(
+        "--config", type=json.loads, default={}, help="GeometricConfig settings, e.g. '{\"interior_lighten\": 1.0}'"
+    )
     args = parser.parse_args()
     geometry_reader = LandmarkFaceAnalyzer()
     stack = LandmarkFaceAnalyzer(refined=args.mesh == "478").stack
-    renderer = GeometricRenderer()
+    renderer = GeometricRenderer(GeometricConfig(**args.config))
     values = np.zeros((len(MOUTH_SWEEP), PARAMETERS))
     values[:, MOUTH] = MOUTH_SWEEP
     sweep = np.asarray(MOUTH_SWEEP)
@@ -54,7 +61,9 @@ def main() -> None:
     def detected(frame: np.ndarray) -> np.ndarray:
         return located(frame, FaceRegion.from_detection(stack.detect_array(frame)[0]))
 
-    print(f"frames read by the {args.mesh}-point mesh; mouth r and the readings for {list(MOUTH_SWEEP)}")
+    print(
+        f"settings {args.config}; frames read by the {args.mesh}-point mesh; mouth r, readings for {list(MOUTH_SWEEP)}"
+    )
     for name, load in PHOTOS.items():
         photo = load()
         landmarks = np.asarray(geometry_reader.landmarks(photo[None])[0])
