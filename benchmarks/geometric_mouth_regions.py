@@ -8,6 +8,7 @@ opening (``motionkit.eval.geometric.mouth_opening``, less the photo's own) with 
 - ``flipped``: the frames flipped left-right, each detected afresh: the same pixels, mirrored (by
   ``test_rendering_commutes_with_mirroring`` these are the frames the renderer draws for the flipped photo with the
   flipped landmarks), so any difference from ``detected`` is the landmarker's;
+- ``one step``: from the region of the landmarks read in the detector's region (one step of a tracker);
 - ``own region``: the network's square region placed from the frame's true landmarks (the renderer's deformed
   vertices, ``FaceRegion.from_landmarks``: where a tracker that had followed the face would look);
 - ``photo region``: the region of the unmoved photo's landmarks (a tracker that did not follow the jaw).
@@ -81,6 +82,7 @@ def main() -> None:
         readings = {
             "detected": [detected(frame) for frame in frames],
             "flipped": [detected(np.ascontiguousarray(frame[:, ::-1])) for frame in frames],
+            "one step": [located(frame, FaceRegion.from_landmarks(detected(frame))) for frame in frames],
             "own region": [located(frame, FaceRegion.from_landmarks(o)) for frame, o in zip(frames, own, strict=True)],
             "photo region": [located(frame, photo_region) for frame in frames],
         }
