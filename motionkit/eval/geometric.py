@@ -27,6 +27,11 @@ For a portrait and requested parameter vectors, the frames are rendered and a la
   photo itself repeated. A still request draws the photo bit for bit, so the frame-by-frame jitter is 0 and the
   tracked one equals the photo's: what remains is the tracker's own region feedback settling over the first frames
   (0.4-0.8 px on these photos), not flicker of the renderer.
+
+Mirroring (:func:`mirror_landmarks`, :func:`mirror_request`): a photo flipped left-right is the same face, so the
+renderer draws its frames as the flipped frames of the photo's when it gets the flipped landmarks and the flipped
+request; what differs between a photo's and its mirror image's readings is then the landmarker's, not the renderer's
+(docs/geometric.md, Accuracy, mouth).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import numpy as np
 
 from motionkit.errors import ShapeError, require
 from motionkit.eval.metrics import pearson
+from motionkit.face.canonical import canonical_face
 from motionkit.geometric import GeometricPortrait, GeometricRenderer
 from motionkit.geometric.axes import BLINK_LEFT, BLINK_RIGHT, MOUTH, PARAMETERS, PITCH, ROLL, YAW
 from motionkit.geometric.frame import face_frame
@@ -96,6 +102,24 @@ def rigid_points(landmarks: np.ndarray) -> np.ndarray:
     }  # fmt: skip
     keep = [i for i in range(MESH_POINTS) if v[i] < mouth_v and i not in moving]
     return np.asarray(keep)
+
+
+def mirror_landmarks(landmarks: np.ndarray, width: int) -> np.ndarray:
+    """``(468+, 3)`` pixel landmarks of a ``width``-pixel-wide photo -> where they lie on the photo flipped
+    left-right: ``x -> width - x`` and each point relabelled by its mirror twin (the canonical face's permutation,
+    :func:`motionkit.face.canonical.canonical_face`; refined points beyond the 468 are dropped)."""
+    out = np.array(landmarks[:MESH_POINTS][canonical_face().mirror], dtype=np.float64)
+    out[:, 0] = width - out[:, 0]
+    return out
+
+
+def mirror_request(values: np.ndarray) -> np.ndarray:
+    """``(T, 7)`` parameters -> the same motion of the flipped photo: yaw and roll change sign, the blinks swap
+    eyes (image-left becomes image-right); pitch, mouth and brows stay."""
+    out = np.array(values, dtype=np.float64)
+    out[:, [YAW, ROLL]] *= -1.0
+    out[:, [BLINK_LEFT, BLINK_RIGHT]] = out[:, [BLINK_RIGHT, BLINK_LEFT]]
+    return out
 
 
 def relative_pose(reference: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
