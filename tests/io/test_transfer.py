@@ -87,6 +87,27 @@ class CountingCopies:
         return copy
 
 
+def fail_encoding_at(monkeypatch: pytest.MonkeyPatch, call: int) -> None:
+    """The writer's ``call``-th chunk fails to encode with a full disk's error; the others are encoded."""
+    original = VideoWriter._encode_frames
+    calls: list[int] = []
+
+    def failing(self: VideoWriter, frames: np.ndarray, pixel_format: str) -> None:
+        calls.append(1)
+        if len(calls) == call:
+            raise OSError("no space left on device")
+        original(self, frames, pixel_format)
+
+    monkeypatch.setattr(VideoWriter, "_encode_frames", failing)
+
+
+def write_until_error(writer: VideoWriter, chunks: int, message: str, device: str = "cpu") -> None:
+    """Write up to ``chunks`` chunks of 2 frames; the encoder's ``OSError(message)`` must reach the caller."""
+    with pytest.raises(OSError, match=message), writer as video:  # noqa: PT012
+        for _ in range(chunks):
+            video.write(smooth_frames(2, 16, 16).to(device))
+
+
 @pytest.fixture
 def counting(monkeypatch: pytest.MonkeyPatch) -> list[CountingCopies]:
     """Every ring a writer makes, counting slots; the writer is told to convert with torch."""
@@ -115,22 +136,8 @@ def test_an_encoder_failure_gives_every_buffer_back(
     tmp_path: Path, counting: list[CountingCopies], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Chunks encoded before the failure and chunks drained after it: each buffer goes back, no file is left."""
-    original = VideoWriter._encode_frames
-    calls: list[int] = []
-
-    def failing(self: VideoWriter, frames: np.ndarray, pixel_format: str) -> None:
-        calls.append(1)
-        if len(calls) == 3:
-            raise OSError("no space left on device")
-        original(self, frames, pixel_format)
-
-    monkeypatch.setattr(VideoWriter, "_encode_frames", failing)
-    with (  # noqa: PT012
-        pytest.raises(OSError, match="no space left"),
-        VideoWriter(tmp_path / "x.mp4", conversion="torch", queue_chunks=2) as video,
-    ):
-        for _ in range(20):
-            video.write(smooth_frames(2, 16, 16))
+    fail_encoding_at(monkeypatch, 3)
+    write_until_error(VideoWriter(tmp_path / "x.mp4", conversion="torch", queue_chunks=2), 20, "no space left")
     (ring,) = counting
     assert ring.pool.free == ring.pool.count
     assert leftovers(tmp_path) == []
@@ -157,12 +164,7 @@ def test_a_chunk_refused_by_a_full_queue_gives_its_buffer_back(
             video_module._discard(item)
 
     monkeypatch.setattr(VideoWriter, "_encoder_loop", failing_encoder)
-    with (  # noqa: PT012
-        pytest.raises(OSError, match="encoder died"),
-        VideoWriter(tmp_path / "x.mp4", conversion="torch", queue_chunks=1) as video,
-    ):
-        for _ in range(3):
-            video.write(smooth_frames(2, 16, 16))
+    write_until_error(VideoWriter(tmp_path / "x.mp4", conversion="torch", queue_chunks=1), 3, "encoder died")
     (ring,) = counting
     assert ring.started == 2  # the third write never started a copy
     assert ring.pool.free == ring.pool.count

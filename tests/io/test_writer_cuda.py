@@ -16,6 +16,7 @@ from motionkit.io.image import frames_to_uint8
 from motionkit.io.transfer import PinnedCopies
 from motionkit.io.yuv import rgb_to_yuv420
 from tests.io.test_io_video import leftovers, smooth_frames, tone
+from tests.io.test_transfer import fail_encoding_at, write_until_error
 
 pytestmark = pytest.mark.gpu
 
@@ -82,20 +83,9 @@ def test_a_full_queue_reuses_buffers_only_after_encoding(tmp_path: Path, monkeyp
 def test_an_encoder_failure_midway_gives_every_buffer_back_and_leaves_no_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = VideoWriter._encode_frames
-    calls = []
-
-    def failing(self: VideoWriter, frames: np.ndarray, pixel_format: str) -> None:
-        calls.append(1)
-        if len(calls) == 5:
-            raise OSError("no space left on device")
-        original(self, frames, pixel_format)
-
-    monkeypatch.setattr(VideoWriter, "_encode_frames", failing)
+    fail_encoding_at(monkeypatch, 5)
     writer = VideoWriter(tmp_path / "x.mp4", queue_chunks=2, codec="libx264")
-    with pytest.raises(OSError, match="no space left"), writer as video:  # noqa: PT012
-        for _ in range(40):
-            video.write(smooth_frames(4).to(CUDA))
+    write_until_error(writer, 40, "no space left", device="cuda")
     assert leftovers(tmp_path) == []
     assert isinstance(writer._copies, PinnedCopies)
     assert writer._copies.pool.free == writer._copies.pool.count
