@@ -7,8 +7,8 @@
 #
 # Steps: graph-tests gpu-tests kernel-targets kernel-host kernel-targets-graphs renderer sampler pipeline demo
 # kernel-sweep kernel-sweep-graphs kernel-tests auto-device-tests (default: all but kernel-sweep-graphs), and encoders
-# faces writer-tests writer-bench streams. Each step gets the smaller of its own limit and the time left; a failing step does not stop
-# the next one.
+# faces writer-tests writer-bench streams. Each step gets the smaller of its own limit and the time left; a failing
+# step does not stop the next one.
 # GPU_SESSION_PROFILE=issue23 runs what issue 23 (speed, second round) measures, within the 480 s default budget:
 # end to end at 10 s (first-call costs included) and 60 s of speech with the encoder thread and NVENC, each
 # encoder's speed and PSNR, host and device time of the kernels (eager and graph timing) at (8, 8192, 1024) and at
