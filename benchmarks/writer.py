@@ -10,11 +10,12 @@ Cases (``VideoWriter(conversion=...)``, motionkit/io/yuv.py and motionkit/io/tra
 * ``torch, blocking copy`` (CUDA only): the same planes copied with a plain ``.cpu()`` in the caller's thread, to
   show what the pinned side-stream copies add.
 
-Two inputs: ``writer`` feeds ready frames (a moving smooth pattern, already on the device) so the figure is the
-writer's own throughput; ``render`` decodes the frames with a float-512-layout renderer (random weights, the demo
-portrait, a random motion) as ``Video.save`` does, so the figure is end to end. Each case reports wall seconds,
-the process' CPU seconds (on a shared machine the CPU time does not depend on the other jobs; wall time does),
-seconds the caller spent in ``write`` and frames per second (best of ``--repeats``). Run from the project root::
+Two inputs (on a CPU, ``writer`` also times the conversion alone, CPU milliseconds a frame): ``writer`` feeds ready
+frames (a moving smooth pattern, already on the device) so the figure is the writer's own throughput; ``render``
+decodes the frames with a float-512-layout renderer (random weights, the demo portrait, a random motion) as
+``Video.save`` does, so the figure is end to end. Each case reports wall seconds, the process' CPU seconds (on a
+shared machine the CPU time does not depend on the other jobs; wall time does), seconds the caller spent in
+``write`` and frames per second (best of ``--repeats``). Run from the project root::
 
     PYTHONPATH=.:kernels OMP_NUM_THREADS=1 python benchmarks/writer.py --device cpu --inputs writer render
     PYTHONPATH=.:kernels python benchmarks/writer.py --device cuda --inputs writer --frames 400
@@ -29,11 +30,14 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import av
 import torch
 from harness import machine, write_csv
 
 from motionkit.io import video as video_module
+from motionkit.io.image import frames_to_uint8
 from motionkit.io.transfer import PassThrough
+from motionkit.io.yuv import rgb_to_yuv420
 
 SIZE = 512
 CHUNK = 8
@@ -65,6 +69,23 @@ def render_chunks(frames: int, device: torch.device) -> Callable[[], Iterator[to
     latents = source.motion[:, None] + MOTION_SCALE * torch.randn(1, frames, source.motion.shape[-1], device=device)
     track = MotionTrack(latents)
     return lambda: (chunk[0] for chunk in renderer.render(source, track, CHUNK))
+
+
+def conversion_seconds(chunks: list[torch.Tensor]) -> dict[str, float]:
+    """Process-CPU seconds of the conversion alone, uint8 RGB -> yuv420p: libswscale frame by frame as PyAV's
+    encoder calls it (a frame object wrapping each array included), and :func:`rgb_to_yuv420` a chunk at a time
+    (CPU tensors)."""
+    rgb = [frames_to_uint8(chunk) for chunk in chunks]
+    rgb_to_yuv420(rgb[0])  # first-call costs (allocator, dispatch) left out
+    start = time.process_time()
+    for chunk in rgb:
+        for frame in chunk.permute(0, 2, 3, 1).numpy():
+            av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")
+    swscale = time.process_time() - start
+    start = time.process_time()
+    for chunk in rgb:
+        rgb_to_yuv420(chunk)
+    return {"swscale": swscale, "torch": time.process_time() - start}
 
 
 @contextlib.contextmanager
@@ -127,6 +148,22 @@ def main() -> None:
             if source == "writer":
                 ready = pattern_chunks(args.frames, device)
                 chunks: Callable[[], Iterator[torch.Tensor]] = lambda ready=ready: iter(ready)  # noqa: E731
+                if device.type == "cpu":
+                    alone = conversion_seconds(ready)
+                    for label, seconds in alone.items():
+                        rows.append(
+                            {
+                                "input": "conversion alone",
+                                "case": label,
+                                "device": args.device,
+                                "frames": args.frames,
+                                "cpu_s": round(seconds, 3),
+                            }
+                        )
+                    print(
+                        ", ".join(f"{label} {1000 * s / args.frames:.2f} ms" for label, s in alone.items()),
+                        "of CPU a frame for the conversion alone",
+                    )
             else:
                 chunks = render_chunks(args.render_frames, device)
             run_case(chunks, "torch", Path(folder) / "warm.mp4", args.codec, args.preset)  # first-call costs
