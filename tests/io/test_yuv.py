@@ -22,6 +22,12 @@ CHROMA_BOUND = 1
 products (pmulhw) and its horizontal stage rounds differently near a half; luma is exact."""
 ALL_COLOURS_SIDE = 4096
 """A 4096 x 4096 image holds each of the 2**24 colours once."""
+EXACT_PATH_SHARE = 0.015
+"""Largest share of chroma samples allowed to differ from libswscale's bit-exact path (0.94 % measured)."""
+DEFAULT_PATH_SHARE = 0.09
+"""Largest share allowed to differ from its default x86 path (7.2 % measured)."""
+LUMA_BANDS = 8
+"""Bands of 512 rows: luma does not depend on other rows, and a band's int32 temporaries stay near 100 MB."""
 INTERPOLATION = av.video.reformatter.Interpolation
 BITEXACT = INTERPOLATION.BILINEAR | INTERPOLATION.ACCURATE_RND | INTERPOLATION.BITEXACT
 
@@ -43,13 +49,14 @@ def split(planes: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_luma_is_libswscales_for_every_colour() -> None:
+    """The 2**24 colours as a 4096 x 4096 image, converted in bands of rows (bounded memory)."""
     side = ALL_COLOURS_SIDE
-    codes = np.arange(side * side, dtype=np.uint32)
-    rgb = np.stack([(codes >> 16) & 255, (codes >> 8) & 255, codes & 255], axis=-1).astype(np.uint8)
-    rgb = rgb.reshape(1, side, side, 3)
-    ours = torch_planes(rgb)[0, :side]
-    theirs = swscale_planes(rgb)[0, :side]
-    assert np.array_equal(ours, theirs)
+    band = side // LUMA_BANDS
+    for start in range(0, side * side, band * side):
+        codes = np.arange(start, start + band * side, dtype=np.uint32)
+        rgb = np.stack([(codes >> 16) & 255, (codes >> 8) & 255, codes & 255], axis=-1).astype(np.uint8)
+        rgb = rgb.reshape(1, band, side, 3)
+        assert np.array_equal(torch_planes(rgb)[0, :band], swscale_planes(rgb)[0, :band])
 
 
 @given(
@@ -76,6 +83,17 @@ def test_planes_match_libswscale_within_one_chroma_level(
         their_luma, their_chroma = split(swscale_planes(rgb, flags), height)
         assert np.array_equal(luma, their_luma)
         assert np.abs(chroma - their_chroma).max() <= CHROMA_BOUND
+
+
+def test_chroma_rounds_as_libswscales_exact_path_almost_everywhere() -> None:
+    """The 1-level chroma differences are rare: measured 0.94 % of the samples of a random 512 px frame against
+    libswscale's bit-exact C path (7.2 % against its default SIMD path); a weight off by a few units or a rounding
+    step moved shows here, not in the 1-level bound."""
+    rgb = np.random.default_rng(0).integers(0, 256, size=(1, 512, 512, 3), dtype=np.uint8)
+    _, chroma = split(torch_planes(rgb), 512)
+    for flags, share in ((BITEXACT, EXACT_PATH_SHARE), (INTERPOLATION.BILINEAR, DEFAULT_PATH_SHARE)):
+        _, their_chroma = split(swscale_planes(rgb, flags), 512)
+        assert np.mean(chroma != their_chroma) < share
 
 
 def test_planes_are_in_the_limited_range_and_odd_shapes_are_refused() -> None:
