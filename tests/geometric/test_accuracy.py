@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from motionkit.errors import ShapeError
 from motionkit.eval.face import LandmarkFaceAnalyzer
 from motionkit.eval.geometric import (
     CLOSED_SHARE,
@@ -16,6 +17,7 @@ from motionkit.eval.geometric import (
     measure_accuracy,
     mouth_opening,
     projected_pose,
+    ramp,
     relative_pose,
 )
 from motionkit.geometric import GeometricPortrait, GeometricRenderer, PortraitGeometry
@@ -47,6 +49,21 @@ def test_projected_pose_recovers_a_known_rotation_from_2d_points_alone(astronaut
     np.testing.assert_allclose(projected_pose(reference, np.stack(moved)), np.array(turns), atol=1e-6)
     missing = np.full((1, *reference.shape), np.nan)
     assert np.isnan(projected_pose(reference, missing)).all()
+
+
+def test_a_ramp_eases_from_the_photo_to_the_request() -> None:
+    request = np.array([20.0, -15.0, 7.5, 0.3, 1.0, 0.0, -0.05])
+    values = ramp(request, 12)
+    assert values.shape == (12, PARAMETERS)
+    assert (values[0] == 0.0).all()
+    np.testing.assert_allclose(values[-1], request, rtol=1e-15)
+    steps = np.diff(values[:, 0])
+    assert (steps > 0).all()  # monotone towards the request
+    assert steps[0] < steps[5]  # starts smoothly
+    assert steps[-1] < steps[5]  # and stops smoothly
+    np.testing.assert_allclose(values + values[::-1], np.repeat(request[None], 12, axis=0), rtol=1e-12)
+    with pytest.raises(ShapeError, match="at least 2 frames"):
+        ramp(request, 1)
 
 
 def test_mouth_and_eye_ratios_follow_their_formulas(astronaut_geometry: PortraitGeometry) -> None:
