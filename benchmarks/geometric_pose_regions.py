@@ -17,9 +17,10 @@ stack's mesh network (``--mesh 468``, the default, or the refined ``478``) four 
   ``FaceRegion.from_landmarks``): an oracle, for diagnosis only;
 - ``photo region``: the region of the unmoved photo's landmarks (a tracker that did not follow the head).
 
-Beside them: the turn of the renderer's own vertices read the same way (``vertices``: what a perfect 2-D landmarker
-would read), and the pose a still photo tracked over as many frames reads against a fresh detection. ``follows`` is
-the share of the vertices' displacement (over the rigid upper face, centred) that each reading's landmarks follow.
+Beside them: the turn of the renderer's own vertices read the same way with the renderer's geometry (``vertices``:
+what a perfect 2-D landmarker would read), and the pose a still photo tracked over as many frames reads against a
+fresh detection. ``follows`` is the share of the vertices' displacement (over the rigid upper face, centred) that
+each reading's landmarks follow.
 
 Usage: PYTHONPATH=. python benchmarks/geometric_pose_regions.py [--mesh 478] [--ramp 12] [--photos ...]
 (docs/geometric.md, Accuracy, pitch, has its figures).
@@ -54,11 +55,13 @@ AXES = ("yaw", "pitch", "roll")
 WAYS = ("vertices", "detected", "video", "video, zero", "own region", "photo region")
 
 
-def followed(zero: np.ndarray, read: np.ndarray, vertices: np.ndarray, rigid: np.ndarray) -> float:
-    """The share of the vertices' displacement from the photo the landmarks follow: with ``c`` centring over the
-    ``rigid`` points, ``<c(read - zero), c(vertices - zero)> / |c(vertices - zero)|^2`` (1: they move exactly as the
-    mesh does)."""
-    moved, seen = (points[rigid, :2] - zero[rigid, :2] for points in (vertices, read))
+def followed(
+    zero: np.ndarray, read: np.ndarray, geometry: np.ndarray, vertices: np.ndarray, rigid: np.ndarray
+) -> float:
+    """The share of the vertices' displacement the landmarks follow: with ``c`` centring over the ``rigid`` points,
+    ``<c(read - zero), c(vertices - geometry)> / |c(vertices - geometry)|^2`` (1: they move exactly as the mesh
+    does; ``zero`` is the reading's photo landmarks, ``geometry`` the renderer's)."""
+    moved, seen = vertices[rigid, :2] - geometry[rigid, :2], read[rigid, :2] - zero[rigid, :2]
     moved, seen = moved - moved.mean(axis=0), seen - seen.mean(axis=0)
     return float((moved * seen).sum() / (moved**2).sum())
 
@@ -117,10 +120,12 @@ def main() -> None:
             parts = []
             for way, points in read.items():
                 stacked = np.stack(points)
-                zero = still if way == "video, zero" else reference
+                zero = {"video, zero": still, "vertices": landmarks}.get(way, reference)
                 projected = PoseAccuracy(AXES[axis], np.asarray(sweep), projected_pose(zero, stacked)[:, axis])
                 solid = relative_pose(zero, stacked)[:, axis]
-                shares = [followed(zero, p, v, rigid) for p, v in zip(stacked, read["vertices"], strict=True)]
+                shares = [
+                    followed(zero, p, landmarks, v, rigid) for p, v in zip(stacked, read["vertices"], strict=True)
+                ]
                 totals[way][0] += int(projected.within.sum())
                 totals[way][1] += len(sweep)
                 parts.append(

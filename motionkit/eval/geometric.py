@@ -218,6 +218,11 @@ class PoseAccuracy:
         return np.asarray(self.measured / self.requested)
 
     @property
+    def gain(self) -> float:
+        """Least-squares slope through the origin of measured over requested, ``<m, r> / <r, r>`` (1 is exact)."""
+        return float(self.measured @ self.requested / (self.requested @ self.requested))
+
+    @property
     def within(self) -> np.ndarray:
         allowed = np.maximum(POSE_TOLERANCE * np.abs(self.requested), POSE_FLOOR_DEGREES)
         return np.asarray(np.abs(self.measured - self.requested) <= allowed)
