@@ -157,7 +157,7 @@ def test_turns_read_back_from_the_frames(astronaut_accuracy: GeometricAccuracy) 
 
 PITCH_GAIN_FLOOR = 0.65
 """The least gain of the projected pitch reading on the astronaut and Grace Hopper (fresh detections): it reads 0.74
-and 0.91 of the request; a renderer whose pitch is scaled by 0.7 reads 0.46 and 0.57 (docs/geometric.md, Accuracy,
+and 0.91 of the request; a renderer whose pitch is scaled by 0.7 reads 0.45 and 0.58 (docs/geometric.md, Accuracy,
 pitch: the network, not its region, under-follows the warp, so no reading meets the issue's 15 %)."""
 
 
