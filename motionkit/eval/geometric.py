@@ -89,6 +89,9 @@ EAR_POINTS = ((159, 145, 33, 133), (386, 374, 362, 263))
 POSE_SWEEP = {YAW: (-20.0, -10.0, 10.0, 20.0), PITCH: (-15.0, -7.5, 7.5, 15.0), ROLL: (-15.0, -7.5, 7.5, 15.0)}
 MOUTH_SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 STILL_FRAMES = 10
+RAMP_FRAMES = 12
+"""Frames of the video reading's ramp from the photo to a request: about half a second at 25 frames/s, the pace of a
+brisk nod or turn (each frame then moves the head by at most 2.6 degrees of a 20-degree turn)."""
 
 
 def rigid_points(landmarks: np.ndarray) -> np.ndarray:
@@ -176,6 +179,15 @@ def projected_pose(reference: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return out
 
 
+def ramp(request: np.ndarray, frames: int = RAMP_FRAMES) -> np.ndarray:
+    """``(frames, 7)`` parameters easing from zero (the photo) to ``request`` ``(7,)``: frame ``t`` is
+    ``request * (1 - cos(pi t / (frames - 1))) / 2``, so the first frame is the photo, the last the request, and the
+    motion starts and stops smoothly as a head's does."""
+    require(frames >= 2, ShapeError, f"a ramp needs at least 2 frames (the photo and the request), got {frames}.")
+    share = (1.0 - np.cos(np.pi * np.arange(frames) / (frames - 1))) / 2.0
+    return np.asarray(share[:, None] * np.asarray(request, dtype=np.float64)[None, :])
+
+
 def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
     """``(T,)`` inner-lip gap over mouth width."""
     gap = np.linalg.norm(landmarks[:, UPPER_LIP_CENTRE, :2] - landmarks[:, LOWER_LIP_CENTRE, :2], axis=1)
@@ -204,6 +216,11 @@ class PoseAccuracy:
     def ratio(self) -> np.ndarray:
         """Measured over requested (1 is exact)."""
         return np.asarray(self.measured / self.requested)
+
+    @property
+    def gain(self) -> float:
+        """Least-squares slope through the origin of measured over requested, ``<m, r> / <r, r>`` (1 is exact)."""
+        return float(self.measured @ self.requested / (self.requested @ self.requested))
 
     @property
     def within(self) -> np.ndarray:
