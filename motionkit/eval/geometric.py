@@ -27,6 +27,11 @@ For a portrait and requested parameter vectors, the frames are rendered and a la
   photo itself repeated. A still request draws the photo bit for bit, so the frame-by-frame jitter is 0 and the
   tracked one equals the photo's: what remains is the tracker's own region feedback settling over the first frames
   (0.4-0.8 px on these photos), not flicker of the renderer.
+
+Mirroring (:func:`mirror_landmarks`, :func:`mirror_request`): a photo flipped left-right is the same face, so the
+renderer draws its frames as the flipped frames of the photo's when it gets the flipped landmarks and the flipped
+request; what differs between a photo's and its mirror image's readings is then the landmarker's, not the renderer's
+(docs/geometric.md, Accuracy, mouth).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import numpy as np
 
 from motionkit.errors import ShapeError, require
 from motionkit.eval.metrics import pearson
+from motionkit.face.canonical import canonical_face
 from motionkit.geometric import GeometricPortrait, GeometricRenderer
 from motionkit.geometric.axes import BLINK_LEFT, BLINK_RIGHT, MOUTH, PARAMETERS, PITCH, ROLL, YAW
 from motionkit.geometric.frame import face_frame
@@ -83,6 +89,9 @@ EAR_POINTS = ((159, 145, 33, 133), (386, 374, 362, 263))
 POSE_SWEEP = {YAW: (-20.0, -10.0, 10.0, 20.0), PITCH: (-15.0, -7.5, 7.5, 15.0), ROLL: (-15.0, -7.5, 7.5, 15.0)}
 MOUTH_SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 STILL_FRAMES = 10
+RAMP_FRAMES = 12
+"""Frames of the video reading's ramp from the photo to a request: about half a second at 25 frames/s, the pace of a
+brisk nod or turn (each frame then moves the head by at most 2.6 degrees of a 20-degree turn)."""
 
 
 def rigid_points(landmarks: np.ndarray) -> np.ndarray:
@@ -96,6 +105,24 @@ def rigid_points(landmarks: np.ndarray) -> np.ndarray:
     }  # fmt: skip
     keep = [i for i in range(MESH_POINTS) if v[i] < mouth_v and i not in moving]
     return np.asarray(keep)
+
+
+def mirror_landmarks(landmarks: np.ndarray, width: int) -> np.ndarray:
+    """``(468+, 3)`` pixel landmarks of a ``width``-pixel-wide photo -> where they lie on the photo flipped
+    left-right: ``x -> width - x`` and each point relabelled by its mirror twin (the canonical face's permutation,
+    :func:`motionkit.face.canonical.canonical_face`; refined points beyond the 468 are dropped)."""
+    out = np.array(landmarks[:MESH_POINTS][canonical_face().mirror], dtype=np.float64)
+    out[:, 0] = width - out[:, 0]
+    return out
+
+
+def mirror_request(values: np.ndarray) -> np.ndarray:
+    """``(T, 7)`` parameters -> the same motion of the flipped photo: yaw and roll change sign, the blinks swap
+    eyes (image-left becomes image-right); pitch, mouth and brows stay."""
+    out = np.array(values, dtype=np.float64)
+    out[:, [YAW, ROLL]] *= -1.0
+    out[:, [BLINK_LEFT, BLINK_RIGHT]] = out[:, [BLINK_RIGHT, BLINK_LEFT]]
+    return out
 
 
 def relative_pose(reference: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -152,6 +179,15 @@ def projected_pose(reference: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return out
 
 
+def ramp(request: np.ndarray, frames: int = RAMP_FRAMES) -> np.ndarray:
+    """``(frames, 7)`` parameters easing from zero (the photo) to ``request`` ``(7,)``: frame ``t`` is
+    ``request * (1 - cos(pi t / (frames - 1))) / 2``, so the first frame is the photo, the last the request, and the
+    motion starts and stops smoothly as a head's does."""
+    require(frames >= 2, ShapeError, f"a ramp needs at least 2 frames (the photo and the request), got {frames}.")
+    share = (1.0 - np.cos(np.pi * np.arange(frames) / (frames - 1))) / 2.0
+    return np.asarray(share[:, None] * np.asarray(request, dtype=np.float64)[None, :])
+
+
 def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
     """``(T,)`` inner-lip gap over mouth width."""
     gap = np.linalg.norm(landmarks[:, UPPER_LIP_CENTRE, :2] - landmarks[:, LOWER_LIP_CENTRE, :2], axis=1)
@@ -180,6 +216,11 @@ class PoseAccuracy:
     def ratio(self) -> np.ndarray:
         """Measured over requested (1 is exact)."""
         return np.asarray(self.measured / self.requested)
+
+    @property
+    def gain(self) -> float:
+        """Least-squares slope through the origin of measured over requested, ``<m, r> / <r, r>`` (1 is exact)."""
+        return float(self.measured @ self.requested / (self.requested @ self.requested))
 
     @property
     def within(self) -> np.ndarray:

@@ -142,9 +142,16 @@ def tensor_to_image(images: torch.Tensor) -> np.ndarray:
 
     FLOAT's mapping: clamp to ``[-1, 1]``, ``(x + 1) / 2 * 255`` in float32, cast to uint8 by truncation.
     """
+    return frames_to_uint8(images).movedim(-3, -1).cpu().numpy()
+
+
+def frames_to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """``(N, 3, H, W)`` or ``(3, H, W)`` tensors in ``[-1, 1]`` -> uint8 of the same layout, on their own device.
+
+    FLOAT's mapping: clamp to ``[-1, 1]``, ``(x + 1) / 2 * 255`` in float32, cast to uint8 by truncation.
+    """
     check_tensor("images", images, ndim=(3, 4), hint="Expected (N, 3, H, W) or (3, H, W) in [-1, 1].")
     if images.shape[-3] != 3:
         raise ShapeError(f"images must have 3 channels in dimension -3, got shape {tuple(images.shape)}.")
     x = images.detach().float().clamp(-1.0, 1.0)
-    u8 = ((x + 1.0) / 2.0 * UINT8_MAX).to(torch.uint8)
-    return u8.movedim(-3, -1).cpu().numpy()
+    return ((x + 1.0) / 2.0 * UINT8_MAX).to(torch.uint8)

@@ -3,7 +3,10 @@
 The writer encodes with PyAV (H.264 in yuv420p: libx264 at constant rate factor ``crf``, or NVIDIA's NVENC where a
 GPU and PyAV's FFmpeg have it, see :func:`select_codec`) and muxes the audio track (AAC) into the same MP4,
 interleaved with the video. Encoding runs on a background thread fed by a bounded queue, so the caller renders the
-next chunk while the previous one is encoded (libx264 and NVENC release the GIL while they work). It writes to a
+next chunk while the previous one is encoded (libx264 and NVENC release the GIL while they work). Frames on a GPU
+are converted to yuv420p there (:mod:`motionkit.io.yuv`, half the bytes of RGB) and copied to pinned host buffers
+on a side stream (:mod:`motionkit.io.transfer`), so the copy overlaps rendering too; elsewhere libswscale converts
+RGB inside the encoder (``conversion``). It writes to a
 temporary file beside the target and renames it when the ``with`` block ends without error, so a failed render
 never leaves a partial video behind. With ``segments > 1`` libx264 encodes runs of frames in parallel worker
 processes whose packets are joined without re-encoding (:mod:`motionkit.io.segments`).
@@ -29,8 +32,10 @@ import torch
 
 from motionkit.errors import AudioError, ConfigError, ImageError, OutputError, ShapeError
 from motionkit.io.files import atomic_path
-from motionkit.io.image import tensor_to_image
+from motionkit.io.image import frames_to_uint8, tensor_to_image
 from motionkit.io.segments import EncoderSettings, SegmentEncoder, join_segments
+from motionkit.io.transfer import HostCopies, PendingCopy, copy_slots, host_copies
+from motionkit.io.yuv import MIN_MATCHED_HEIGHT, rgb_to_yuv420
 
 VIDEO_CODEC = "libx264"
 """The CPU H.264 encoder, present in every PyAV build: the fallback."""
@@ -47,6 +52,13 @@ next meanwhile. Bounds the memory of the overlap to two chunks of uint8 frames."
 PROBE_SIZE = 64
 """Side in pixels of the tiny encoder opened to check that NVENC works (driver, device, session limits)."""
 PIXEL_FORMAT = "yuv420p"
+RGB_FORMAT = "rgb24"
+ColourConversion = Literal["auto", "torch", "swscale"]
+"""Where float frames become yuv420p: ``"torch"`` on the frames' device before they are queued
+(:func:`motionkit.io.yuv.rgb_to_yuv420`), ``"swscale"`` from uint8 RGB by libswscale in the encoder thread,
+``"auto"`` torch for CUDA tensors and libswscale otherwise (on a CPU, torch's conversion costs more CPU time than
+libswscale's: docs/pipeline.md)."""
+COLOUR_CONVERSIONS: tuple[str, ...] = get_args(ColourConversion)
 AUDIO_CODEC = "aac"
 AUDIO_FRAME_SAMPLES = 1024
 """Samples per AAC frame."""
@@ -86,6 +98,22 @@ def _frames_to_uint8(frames: np.ndarray | torch.Tensor) -> np.ndarray:
             f"frames must be a float tensor (n, 3, H, W) in [-1, 1] or uint8 (n, H, W, 3), got {described}."
         )
     return array
+
+
+def _pad_to_even(pixels: torch.Tensor) -> torch.Tensor:
+    """``(n, 3, H, W)`` -> even ``H`` and ``W`` by repeating the last row / column (what ``np.pad(mode="edge")`` does
+    to RGB arrays; concatenation works for every dtype on every device, unlike replication padding of uint8)."""
+    if pixels.shape[-2] % 2:
+        pixels = torch.cat([pixels, pixels[..., -1:, :]], dim=-2)
+    if pixels.shape[-1] % 2:
+        pixels = torch.cat([pixels, pixels[..., -1:]], dim=-1)
+    return pixels
+
+
+def _discard(item: np.ndarray | PendingCopy) -> None:
+    """Drop a chunk that will not be encoded (after an encoder error); a copy's buffer goes back all the same."""
+    if not isinstance(item, np.ndarray):
+        item.release()
 
 
 @functools.cache
@@ -164,12 +192,17 @@ class VideoWriter:
             packets joined without re-encoding; ``codec="auto"`` then means libx264 and NVENC is an error. Gains
             need idle cores (docs/pipeline.md); on 2 cores it is slower.
         segment_frames: frames per run of a segmented encode (the last run takes what is left).
+        conversion: where float frames become yuv420p (:data:`ColourConversion`): ``"auto"`` converts CUDA
+            tensors with torch on their GPU (the planes then reach the encoder thread through pinned buffers,
+            :mod:`motionkit.io.transfer`) and leaves the rest to libswscale in the encoder thread; the two agree
+            within 1 level of chroma, with identical luma (:mod:`motionkit.io.yuv`). uint8 frames, segmented
+            encodes and frames under :data:`~motionkit.io.yuv.MIN_MATCHED_HEIGHT` rows always use libswscale.
 
     Frames are ``(n, 3, H, W)`` float tensors in ``[-1, 1]`` (clamped, ``(x + 1) / 2 * 255`` truncated to uint8
     on the tensor's device, as FLOAT saves them) or ``(n, H, W, 3)`` uint8 arrays. H.264 in yuv420p needs even
     sizes: an odd width or height is padded by repeating the last column / row. :meth:`write` checks and converts
-    the frames, then hands them to the encoder thread; an encoder failure is raised by the next :meth:`write` or
-    when the block ends.
+    the frames (to yuv420p as well where ``conversion`` says so), then hands them to the encoder thread; an
+    encoder failure is raised by the next :meth:`write` or when the block ends.
     """
 
     def __init__(
@@ -185,6 +218,7 @@ class VideoWriter:
         queue_chunks: int = DEFAULT_QUEUE_CHUNKS,
         segments: int = 1,
         segment_frames: int = DEFAULT_SEGMENT_FRAMES,
+        conversion: ColourConversion = "auto",
     ) -> None:
         if not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
             raise ConfigError(f"fps must be a positive number, got {fps!r}.")
@@ -200,6 +234,13 @@ class VideoWriter:
             )
         if isinstance(segment_frames, bool) or not isinstance(segment_frames, int) or segment_frames < 1:
             raise ConfigError(f"segment_frames must be a whole number >= 1, got {segment_frames!r}.")
+        if conversion not in COLOUR_CONVERSIONS:
+            raise ConfigError(f"conversion must be one of {', '.join(COLOUR_CONVERSIONS)}, got {conversion!r}.")
+        if segments > 1 and conversion == "torch":
+            raise ConfigError(
+                f"segments={segments} sends RGB frames to encoder processes, which convert them with libswscale; use "
+                f"conversion='auto' or 'swscale' with segments, or segments=1."
+            )
         if segments > 1 and codec == NVENC_CODEC:
             raise ConfigError(
                 f"segments={segments} splits the work of {VIDEO_CODEC} over processes; {NVENC_CODEC} is one hardware "
@@ -209,6 +250,7 @@ class VideoWriter:
         self.segments = segments
         self.segment_frames = segment_frames
         self.queue_chunks = queue_chunks
+        self.conversion = conversion
         self.path = Path(path)
         self.fps = float(fps)
         self.crf = crf
@@ -225,7 +267,8 @@ class VideoWriter:
         self._frames_written = 0
         self._frames_encoded = 0
         self._samples_written = 0
-        self._queue: queue.Queue[np.ndarray | None] | None = None
+        self._queue: queue.Queue[np.ndarray | PendingCopy | None] | None = None
+        self._copies: HostCopies | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._segmenter: SegmentEncoder | None = None
@@ -257,10 +300,16 @@ class VideoWriter:
         """Encode ``frames`` (see the class docstring) and the audio up to the end of the last frame."""
         if self._container is None:
             raise OutputError("VideoWriter.write called outside its `with` block; use `with VideoWriter(...) as v:`.")
-        pixels = _frames_to_uint8(frames)
-        if pixels.shape[0] == 0:
+        pixels: np.ndarray | torch.Tensor
+        if isinstance(frames, torch.Tensor) and self._converts_in_torch(frames):
+            pixels = frames_to_uint8(frames)
+            height, width = pixels.shape[2:4]
+        else:
+            pixels = _frames_to_uint8(frames)
+            height, width = pixels.shape[1:3]
+        count = len(pixels)
+        if count == 0:
             return
-        height, width = pixels.shape[1:3]
         if self._size is None:
             self._open_video(width, height)
         elif self._size != (width, height):
@@ -268,27 +317,58 @@ class VideoWriter:
                 f"frames of size {width}x{height} do not match the video's {self._size[0]}x{self._size[1]}; every "
                 f"frame of a video must have the same size."
             )
-        if height % 2 or width % 2:
-            pixels = np.pad(pixels, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
         self._raise_encoder_error()
-        self._frames_written += len(pixels)
+        item: np.ndarray | PendingCopy
+        if isinstance(pixels, torch.Tensor):
+            planes = rgb_to_yuv420(_pad_to_even(pixels))
+            if self._copies is None:
+                self._copies = host_copies(planes.device, copy_slots(self.queue_chunks))
+            item = self._copies.start(planes, self._raise_encoder_error)
+        else:
+            item = np.pad(pixels, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        self._frames_written += count
         if self._segmenter is not None:
-            self._segmenter.write(pixels)
+            assert isinstance(item, np.ndarray)  # segmented encodes take RGB (_converts_in_torch)
+            self._segmenter.write(item)
             return
         if self._queue is None:
-            self._encode(pixels)
+            self._encode(item)
             return
         while True:  # a bounded wait, so that an encoder thread that died cannot leave the caller blocked
             try:
-                self._queue.put(pixels, timeout=0.1)
+                self._queue.put(item, timeout=0.1)
                 return
             except queue.Full:
+                if self._error is not None:
+                    _discard(item)  # never queued: its buffer goes back before the error is raised
                 self._raise_encoder_error()
 
-    def _encode(self, pixels: np.ndarray) -> None:
-        """Encode and mux ``(n, H, W, 3)`` uint8 frames and the audio up to their end."""
-        for frame in pixels:
-            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+    def _converts_in_torch(self, frames: torch.Tensor) -> bool:
+        """Whether ``frames`` go to yuv420p with torch (:data:`ColourConversion`): float ``(n, 3, H, W)`` tensors
+        with ``conversion="torch"``, or on a CUDA device with ``"auto"``, of at least :data:`MIN_MATCHED_HEIGHT`
+        rows once padded, in a writer with one encoder."""
+        if not frames.is_floating_point() or self.segments > 1:
+            return False
+        if frames.ndim != 4 or frames.shape[1] != 3 or frames.shape[2] + frames.shape[2] % 2 < MIN_MATCHED_HEIGHT:
+            return False  # the RGB path reports a wrong shape; libswscale filters small frames its own way
+        return self.conversion == "torch" or (self.conversion == "auto" and frames.device.type == "cuda")
+
+    def _encode(self, item: np.ndarray | PendingCopy) -> None:
+        """Encode and mux a chunk, ``(n, H, W, 3)`` uint8 RGB or a copy of ``(n, 3H/2, W)`` yuv420p planes, and
+        the audio up to its end; a copy's buffer is given back even when encoding fails."""
+        if isinstance(item, np.ndarray):
+            self._encode_frames(item, RGB_FORMAT)
+            return
+        try:
+            self._encode_frames(item.wait(), PIXEL_FORMAT)
+        finally:
+            item.release()
+
+    def _encode_frames(self, frames: np.ndarray, pixel_format: str) -> None:
+        """Encode and mux frames of ``pixel_format`` (one array per frame, as ``av.VideoFrame.from_ndarray`` takes
+        them) and the audio up to their end."""
+        for frame in frames:
+            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format=pixel_format)
             video_frame.pts = self._frames_encoded
             self._container.mux(self._video.encode(video_frame))
             self._frames_encoded += 1
@@ -298,12 +378,14 @@ class VideoWriter:
         """The encoder thread: encode queued chunks until the ``None`` sentinel; keep the first error for the
         caller (and drain the queue so that the caller never blocks on it)."""
         assert self._queue is not None
-        while (pixels := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._encode(pixels)
+                    self._encode(item)
                 except BaseException as error:
                     self._error = error
+            else:
+                _discard(item)
 
     def _raise_encoder_error(self) -> None:
         if self._error is not None:

@@ -179,7 +179,7 @@ class Video:
             overwrite=overwrite,
         ) as writer:
             report(RENDER_STAGE, 0, total)
-            for chunk in self.pixel_chunks():
-                writer.write(chunk)
+            for chunk in self.chunks():  # float frames: a GPU converts its own to yuv420p (VideoWriter.conversion)
+                writer.write(chunk if self.paste_back is None else self.paste_back(chunk))
                 report(RENDER_STAGE, writer.frames_written, total)
         return Path(path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from motionkit.errors import ShapeError
 from motionkit.eval.face import LandmarkFaceAnalyzer
 from motionkit.eval.geometric import (
     CLOSED_SHARE,
@@ -16,12 +17,18 @@ from motionkit.eval.geometric import (
     measure_accuracy,
     mouth_opening,
     projected_pose,
+    ramp,
     relative_pose,
 )
 from motionkit.geometric import GeometricPortrait, GeometricRenderer, PortraitGeometry
-from motionkit.geometric.axes import BLINK_LEFT, BLINK_RIGHT, PARAMETERS, YAW
+from motionkit.geometric.axes import BLINK_LEFT, BLINK_RIGHT, PARAMETERS, PITCH, YAW
 from motionkit.geometric.motion import deform, folds, guarded_positions, rotation
 from motionkit.geometric.topology import CHIN, EYE_LEFT_UPPER, EYE_RIGHT_UPPER, MESH_POINTS, MOUTH_CORNERS, NOSE_TIP
+
+PITCH_GAIN_FLOOR = 0.65
+"""The least gain of the projected pitch reading on the astronaut and Grace Hopper (fresh detections): it reads 0.74
+and 0.91 of the request; a renderer whose pitch is scaled by 0.7 reads 0.45 and 0.58 (docs/geometric.md, Accuracy,
+pitch: the network, not its region, under-follows the warp, so no reading meets the issue's 15 %)."""
 
 
 def test_relative_pose_recovers_a_known_rotation_scale_and_shift(astronaut_geometry: PortraitGeometry) -> None:
@@ -47,6 +54,21 @@ def test_projected_pose_recovers_a_known_rotation_from_2d_points_alone(astronaut
     np.testing.assert_allclose(projected_pose(reference, np.stack(moved)), np.array(turns), atol=1e-6)
     missing = np.full((1, *reference.shape), np.nan)
     assert np.isnan(projected_pose(reference, missing)).all()
+
+
+def test_a_ramp_eases_from_the_photo_to_the_request() -> None:
+    request = np.array([20.0, -15.0, 7.5, 0.3, 1.0, 0.0, -0.05])
+    values = ramp(request, 12)
+    assert values.shape == (12, PARAMETERS)
+    assert (values[0] == 0.0).all()
+    np.testing.assert_allclose(values[-1], request, rtol=1e-15)
+    steps = np.diff(values[:, 0])
+    assert (steps > 0).all()  # monotone towards the request
+    assert steps[0] < steps[5]  # starts smoothly
+    assert steps[-1] < steps[5]  # and stops smoothly
+    np.testing.assert_allclose(values + values[::-1], np.repeat(request[None], 12, axis=0), rtol=1e-12)
+    with pytest.raises(ShapeError, match="at least 2 frames"):
+        ramp(request, 1)
 
 
 def test_mouth_and_eye_ratios_follow_their_formulas(astronaut_geometry: PortraitGeometry) -> None:
@@ -135,14 +157,44 @@ def test_turns_read_back_from_the_frames(astronaut_accuracy: GeometricAccuracy) 
     # 3-D on chin-down (the network deepens the relief); both keep the direction
     for pitch in (p for p in (*astronaut_accuracy.poses, *astronaut_accuracy.poses_3d) if p.axis == "pitch"):
         assert (np.sign(pitch.measured) == np.sign(pitch.requested)).all()
+    assert next(p for p in astronaut_accuracy.poses if p.axis == "pitch").gain > PITCH_GAIN_FLOOR
+
+
+@pytest.fixture(scope="module")
+def hopper_accuracy(renderer: GeometricRenderer, hopper: np.ndarray, hopper_geometry: PortraitGeometry) -> (
+    GeometricAccuracy
+):  # fmt: skip
+    portrait = renderer.encode_portrait(hopper, geometry=hopper_geometry)
+    return measure_accuracy(renderer, portrait, hopper, LandmarkFaceAnalyzer().landmarks)
 
 
 @pytest.mark.slow
-def test_mouth_opening_follows_the_request_on_closed_lips(
-    renderer: GeometricRenderer, hopper: np.ndarray, hopper_geometry: PortraitGeometry
-) -> None:
-    portrait = renderer.encode_portrait(hopper, geometry=hopper_geometry)
-    accuracy = measure_accuracy(renderer, portrait, hopper, LandmarkFaceAnalyzer().landmarks)
+def test_pitch_reads_back_above_its_floor_on_grace_hopper(hopper_accuracy: GeometricAccuracy) -> None:
+    pitch = next(p for p in hopper_accuracy.poses if p.axis == "pitch")
+    assert (np.sign(pitch.measured) == np.sign(pitch.requested)).all()
+    assert pitch.gain > PITCH_GAIN_FLOOR
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("photo", ["astronaut", "hopper"])
+def test_a_pitch_scaled_by_0_7_reads_below_the_floor(renderer: GeometricRenderer, photo: str, request) -> None:  # type: ignore[no-untyped-def]
+    """The pitch floor catches a broken renderer: requesting 0.7 of the sweep (what a renderer whose pitch gain
+    were 0.7 would draw for the sweep) reads a gain below it."""
+    image, geometry = request.getfixturevalue(photo), request.getfixturevalue(f"{photo}_geometry")
+    portrait = renderer.encode_portrait(image, geometry=geometry)
+    sweep = np.asarray(POSE_SWEEP[PITCH])
+    values = np.zeros((len(sweep), PARAMETERS))
+    values[:, PITCH] = 0.7 * sweep
+    analyzer = LandmarkFaceAnalyzer()
+    frames = renderer.render_frames(portrait, values)
+    read = np.stack([analyzer.landmarks(frame[None])[0] for frame in frames])
+    pitch = PoseAccuracy("pitch", sweep, projected_pose(geometry.landmarks, read)[:, PITCH])
+    assert pitch.gain < PITCH_GAIN_FLOOR
+
+
+@pytest.mark.slow
+def test_mouth_opening_follows_the_request_on_closed_lips(hopper_accuracy: GeometricAccuracy) -> None:
+    accuracy = hopper_accuracy
     assert accuracy.mouth_r >= 0.95
     # the mesh opens by the request (slope 1.07 in the renderer's own landmarks, whose corners come in as the jaw
     # opens); the face stack reads the drawn interior as 0.88 of it here, MediaPipe's refined mesh 1.24

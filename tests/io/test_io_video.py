@@ -190,13 +190,21 @@ def test_read_video_errors(tmp_path: Path) -> None:
         read_video(tmp_path / "text.mp4")
 
 
-def test_the_encoder_thread_writes_what_the_caller_would(tmp_path: Path) -> None:
-    """Chunks queued for the encoder thread give the same decoded video and audio as encoding in the caller."""
+@pytest.mark.parametrize("conversion", ["swscale", "torch"])
+def test_the_encoder_thread_writes_what_the_caller_would(tmp_path: Path, conversion: str) -> None:
+    """Chunks queued for the encoder thread give the same decoded video and audio as encoding in the caller, with
+    either colour conversion."""
     chunks = [smooth_frames(5, 48, 64) * s for s in (1.0, 0.9, 0.7, 0.5)]
     decoded = {}
     for queued in (0, 1, video_module.DEFAULT_QUEUE_CHUNKS):
         path = tmp_path / f"queue{queued}.mp4"
-        with VideoWriter(path, audio=tone(0.9), sample_rate=SAMPLE_RATE, queue_chunks=queued) as video:
+        with VideoWriter(
+            path,
+            audio=tone(0.9),
+            sample_rate=SAMPLE_RATE,
+            queue_chunks=queued,
+            conversion=conversion,  # type: ignore[arg-type]
+        ) as video:
             for chunk in chunks:
                 video.write(chunk)
             assert video.frames_written == 5 * len(chunks)
@@ -213,14 +221,16 @@ def test_the_encoder_thread_writes_what_the_caller_would(tmp_path: Path) -> None
         VideoWriter(tmp_path / "x.mp4", queue_chunks=-1)
 
 
+@pytest.mark.parametrize("conversion", ["swscale", "torch"])
 def test_an_encoder_failure_reaches_the_caller_and_leaves_no_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, conversion: str
 ) -> None:
-    def failing(self: VideoWriter, pixels: np.ndarray) -> None:
+    def failing(self: VideoWriter, frames: np.ndarray, pixel_format: str) -> None:
         raise OSError("no space left on device")
 
-    monkeypatch.setattr(VideoWriter, "_encode", failing)
-    with pytest.raises(OSError, match="no space left"), VideoWriter(tmp_path / "x.mp4") as video:  # noqa: PT012
+    monkeypatch.setattr(VideoWriter, "_encode_frames", failing)
+    writer = VideoWriter(tmp_path / "x.mp4", conversion=conversion)  # type: ignore[arg-type]
+    with pytest.raises(OSError, match="no space left"), writer as video:  # noqa: PT012
         for _ in range(6):  # fills the bounded queue: the error surfaces in write() or when the block ends
             video.write(smooth_frames(2))
     assert leftovers(tmp_path) == []
