@@ -32,7 +32,7 @@ class PhotoMotionRecipe(FrozenConfig):
     clips: int = Field(480, ge=2, description="Training clips; each has its own face, voice and motion.")
     clip_seconds: float = Field(8.0, gt=0, description="Length of each training clip (s).")
     start_clips: int = Field(
-        2400,
+        0,
         ge=0,
         description="Extra training clips one flow window long, each another face and voice (0: none): every one is "
         "a window whose context lies wholly before its clip's start, as the first window of a generated track's "
