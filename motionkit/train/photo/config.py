@@ -32,11 +32,12 @@ class PhotoMotionRecipe(FrozenConfig):
     clips: int = Field(480, ge=2, description="Training clips; each has its own face, voice and motion.")
     clip_seconds: float = Field(8.0, gt=0, description="Length of each training clip (s).")
     start_clips: int = Field(
-        0,
+        7200,
         ge=0,
         description="Extra training clips one flow window long, each another face and voice (0: none): every one is "
         "a window whose context lies wholly before its clip's start, as the first window of a generated track's "
-        "does, which the long clips offer once in 151 windows (docs/photo-motion.md, Head motion).",
+        "does, which the long clips offer once in 151 windows; with 7200 one window in 10 is one "
+        "(docs/photo-motion.md, Head motion).",
     )
     steps: int | None = Field(None, gt=0, description="Flow steps (None: the training preset's).")
     batch_size: int | None = Field(None, gt=0, description="Flow batch (None: the training preset's).")
