@@ -109,10 +109,16 @@ class Video:
         for chunk in self.renderer.render(self.source, self.track, self.chunk_size, precision=self.precision):
             yield chunk[0]
 
+    def output_chunks(self) -> Iterator[torch.Tensor | np.ndarray]:
+        """The chunks a saved file is made of: the renderer's float frames (:meth:`chunks`), or, with a paste-back,
+        those frames put back into the photo as ``(n, H, W, 3)`` uint8 RGB."""
+        for chunk in self.chunks():
+            yield chunk if self.paste_back is None else self.paste_back(chunk)
+
     def pixel_chunks(self) -> Iterator[np.ndarray]:
         """What a saved file holds, chunk by chunk: ``(n, H, W, 3)`` uint8 RGB (pasted back when requested)."""
-        for chunk in self.chunks():
-            yield tensor_to_image(chunk) if self.paste_back is None else self.paste_back(chunk)
+        for chunk in self.output_chunks():
+            yield tensor_to_image(chunk) if isinstance(chunk, torch.Tensor) else chunk
 
     @overload
     def frames(self, raw: Literal[False] = False) -> Iterator[np.ndarray]: ...
@@ -179,7 +185,7 @@ class Video:
             overwrite=overwrite,
         ) as writer:
             report(RENDER_STAGE, 0, total)
-            for chunk in self.chunks():  # float frames: a GPU converts its own to yuv420p (VideoWriter.conversion)
-                writer.write(chunk if self.paste_back is None else self.paste_back(chunk))
+            for chunk in self.output_chunks():  # a GPU converts its float frames to yuv420p (VideoWriter.conversion)
+                writer.write(chunk)
                 report(RENDER_STAGE, writer.frames_written, total)
         return Path(path)
