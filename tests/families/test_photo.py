@@ -15,7 +15,8 @@ from motionkit.families import FAMILIES, preset
 from motionkit.families.photo import ParameterMotion, PhotoMotionConfig, parameter_space
 from motionkit.families.photo.config import ParameterAxis
 from motionkit.families.photo.folder import save_components
-from motionkit.families.photo.motion import AxisSmoothing
+from motionkit.families.photo.motion import AxisOnset, AxisSmoothing
+from motionkit.families.photo.presets import HEAD_ONSET
 from motionkit.families.photo.renderer import PhotoRenderer
 from motionkit.model_folder import load_model, read_config, save_model
 from motionkit.protocols import MotionGenerator, SpeechConditioner
@@ -83,7 +84,7 @@ def test_tracks_are_in_real_units_clamped_and_seeded() -> None:
     assert bool((track.latents == high).any() or (track.latents == low).any())  # the clamp was needed
     torch.testing.assert_close(track.source, motion.neutral())
     raw = motion.flow.sample(conditions(73, config.flow.audio_dim), motion.normalise(motion.neutral()), seed=3)
-    torch.testing.assert_close(track.latents, motion.denormalise(motion.smoothing()(raw.latents)))
+    torch.testing.assert_close(track.latents, motion.track_output(motion.neutral())(raw.latents))
     assert isinstance(motion, MotionGenerator)
 
 
@@ -106,9 +107,65 @@ def test_axis_smoothing_is_a_causal_exponential_filter_carried_across_chunks() -
         ParameterAxis(name="yaw", unit="deg", minimum=-1.0, maximum=1.0, smoothing=1.0)
 
 
+def test_axis_onset_starts_at_the_source_and_eases_into_the_track() -> None:
+    """x'_t = x_t - w_t (x_0 - source), w_t = (1 + cos(pi t / N)) / 2 for t < N, else 0, per axis: frame 0 is the
+    source, the correction shrinks monotonically, frames from N on and axes with N = 0 pass bit for bit, and chunk
+    by chunk equals whole."""
+    generator = torch.Generator().manual_seed(1)
+    frames = torch.randn(2, 30, 3, generator=generator, dtype=torch.float64) * 5
+    lengths = torch.tensor([0, 4, 25])
+    source = torch.tensor([[0.5, -1.0, 2.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    expected = frames.numpy().copy()
+    for axis, n in enumerate(lengths.tolist()):
+        for t in range(min(n, 30)):
+            w = (1 + np.cos(np.pi * t / n)) / 2
+            expected[:, t, axis] -= w * (frames.numpy()[:, 0, axis] - source.numpy()[:, axis])
+    whole = AxisOnset(lengths, source)(frames)
+    np.testing.assert_allclose(whole.numpy(), expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(whole[:, 0, 1:], source[:, 1:], rtol=0, atol=1e-12)
+    assert torch.equal(whole[..., 0], frames[..., 0])
+    assert torch.equal(whole[:, 25:], frames[:, 25:])
+    assert torch.equal(whole[:, 4:, 1], frames[:, 4:, 1])
+    correction = (frames - whole)[:, :25, 2].abs()
+    assert bool((correction[:, 1:] <= correction[:, :-1] + 1e-12).all())
+    chunked = AxisOnset(lengths, source)
+    parts = frames.split([1, 0, 3, 21, 5], dim=1)
+    pieces = [chunked(part) for part in parts]
+    assert torch.equal(torch.cat(pieces, dim=1), whole)
+    assert pieces[-1] is parts[-1]  # past every onset: the chunk itself
+    with pytest.raises(ValueError, match="onset"):
+        ParameterAxis(name="yaw", unit="deg", minimum=-1.0, maximum=1.0, onset=-0.5)
+
+
+def test_tracks_start_at_the_portraits_pose() -> None:
+    """The preset eases the head angles in over HEAD_ONSET seconds: frame 0 is the portrait's own pose (here a
+    turned one, inside the axes' ranges), the rest of the first frame is the sampled one, and from the onset's last
+    frame on the track is the un-eased one."""
+    config = tiny()
+    eased = [axis.name for axis in config.axes if axis.onset > 0]
+    assert eased == ["yaw", "pitch", "roll"]
+    assert {axis.onset for axis in config.axes if axis.onset > 0} == {HEAD_ONSET}
+    motion = ParameterMotion(config).eval()
+    motion.set_normalisation(torch.tensor([0.0, 0.0, 0.0, 0.3, 0.5, 0.05, 0.3]), torch.tensor([8.0, 4, 3, 1, 1, 1, 1]))
+    portrait = torch.tensor([[6.0, -3.0, 2.0, 0.0, 0.5, 0.0, 0.0]])
+    speech = conditions(90, config.flow.audio_dim, seed=2)
+    track = motion.sample(speech, portrait, seed=5, nfe=3).latents
+    plain = config.model_copy(update={"axes": tuple(a.model_copy(update={"onset": 0.0}) for a in config.axes)})
+    reference = ParameterMotion(plain).eval()
+    reference.load_state_dict(motion.state_dict())
+    un_eased = reference.sample(speech, portrait, seed=5, nfe=3).latents
+    head = [PARAM_NAMES.index(name) for name in eased]
+    rest = [i for i in range(len(PARAM_NAMES)) if i not in head]
+    torch.testing.assert_close(track[0, 0, head], portrait[0, head], rtol=0, atol=1e-5)
+    assert not torch.allclose(un_eased[0, 0, head], portrait[0, head], atol=0.1)  # the sample starts elsewhere
+    assert torch.equal(track[..., rest], un_eased[..., rest])
+    onset_frames = round(HEAD_ONSET * config.conditioner.fps)
+    assert torch.equal(track[:, onset_frames:], un_eased[:, onset_frames:])
+
+
 def test_smoothed_tracks_are_the_same_sampled_whole_streamed_or_live() -> None:
-    """The preset smooths the head angles only; the smoothing's state follows the track through windows and chunks,
-    so streaming and live sampling (whole windows, no lookahead) give the offline track bit for bit."""
+    """The preset smooths and eases in the head angles only; the state of both follows the track through windows
+    and chunks, so streaming and live sampling (whole windows, no lookahead) give the offline track bit for bit."""
     config = tiny()
     smoothed = [axis.name for axis in config.axes if axis.smoothing > 0]
     assert smoothed == ["yaw", "pitch", "roll"]

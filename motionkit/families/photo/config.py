@@ -31,6 +31,14 @@ class ParameterAxis(FrozenConfig):
         "y_t = a y_(t-1) + (1 - a) x_t (0: none; a lag of a / (1 - a) frames). For axes whose world moves smoothly "
         "(the head's angles): it takes the frame-to-frame residue of the sampling noise out of them.",
     )
+    onset: float = Field(
+        0.0,
+        ge=0.0,
+        description="Seconds over which a track starts at the portrait's own value and eases into the sampled "
+        "motion (0: none): x'_t = x_t - w_t (x_0 - x_source), w_t = (1 + cos(pi t / N)) / 2 for the first N = "
+        "onset x fps frames, 0 after. Frame 0 then shows the portrait as it is, so a video or a live session does "
+        "not open with a jump to wherever the first window's sample starts (about 9 degrees of yaw on average).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ParameterAxis:

@@ -7,11 +7,14 @@ clamped to their ranges::
 
     z_source = (x_source - mean) / scale
     s_t      = a * s_(t-1) + (1 - a) * z_t,   s_0 = z_0           per axis, a = ParameterAxis.smoothing
-    x_t      = clamp(mean + scale * s_t, minimum, maximum)        for every frame z_t the flow sampler yields
+    u_t      = mean + scale * s_t                                  for every frame z_t the flow sampler yields
+    x_t      = clamp(u_t - w_t * (u_0 - x_source), minimum, maximum)
+    w_t      = (1 + cos(pi * t / N)) / 2 for t < N, else 0        per axis, N = ParameterAxis.onset * fps frames
 
-The smoothing (:class:`AxisSmoothing`) is causal and carries its state from one window or live chunk to the next,
-so a track is the same whether it is sampled whole, streamed or sampled live; an axis with ``a = 0`` passes
-unchanged, bit for bit.
+The smoothing (:class:`AxisSmoothing`) and the onset (:class:`AxisOnset`: the track starts at the portrait's own
+values and eases into the sampled motion) are causal and carry their state from one window or live chunk to the
+next, so a track is the same whether it is sampled whole, streamed or sampled live; an axis with ``a = 0`` and
+``N = 0`` passes unchanged, bit for bit.
 
 Its motion space is the parameter vector itself (:func:`parameter_space`: identity basis, one axis per parameter
 with its unit), so every edit of an EditProgram is exact: a nod of 8 degrees adds exactly 8 to ``pitch``.
@@ -19,7 +22,7 @@ with its unit), so every edit of an EditProgram is exact: a nod of 8 degrees add
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -69,6 +72,41 @@ class AxisSmoothing:
             smoothed.append(previous)
         self.last = previous
         return torch.stack(smoothed, dim=1)
+
+
+class AxisOnset:
+    """The start of a track eased from the portrait's own values into the sampled motion, per axis:
+    ``x'_t = x_t - w_t (x_0 - x_source)`` with ``w_t = (1 + cos(pi t / N)) / 2`` for ``t < N``, 0 after.
+
+    ``w_0 = 1``, so frame 0 is the portrait's value; the correction fades with zero slope at both ends, and frames
+    from ``N`` on pass unchanged, bit for bit. One instance follows one track, chunk after chunk (it keeps the
+    track's first frame and counts the frames it has seen).
+
+    Args:
+        frames: ``(P,)`` the onset length ``N`` of each axis in frames (0: the axis passes unchanged).
+        source: ``(B, P)`` the portrait's own values, in the same units as the frames.
+    """
+
+    def __init__(self, frames: torch.Tensor, source: torch.Tensor) -> None:
+        self.frames = frames
+        self.source = source
+        self.longest = int(frames.max()) if frames.numel() else 0
+        self.start: torch.Tensor | None = None
+        self.seen = 0
+
+    def __call__(self, values: torch.Tensor) -> torch.Tensor:
+        """``(B, n, P)`` -> ``(B, n, P)``, the frames ``seen .. seen + n - 1`` of the track."""
+        first, count = self.seen, values.shape[1]
+        self.seen += count
+        if first >= self.longest or count == 0:
+            return values
+        if self.start is None:
+            self.start = values[:, 0].clone()
+        frames = self.frames.to(values)
+        times = torch.arange(first, first + count, device=values.device, dtype=values.dtype)[:, None]
+        ease = 0.5 * (1 + torch.cos(torch.pi * times / frames.clamp(min=1)))
+        weight = torch.where(times < frames, ease, torch.zeros_like(ease))  # (n, P)
+        return values - weight * (self.start - self.source.to(values))[:, None, :]
 
 
 class ParameterMotion(nn.Module):
@@ -133,10 +171,26 @@ class ParameterMotion(nn.Module):
         """A fresh :class:`AxisSmoothing` of the axes' ``smoothing`` coefficients, for one track."""
         return AxisSmoothing(torch.tensor([axis.smoothing for axis in self.config.axes]))
 
+    def onset(self, source_motion: torch.Tensor) -> AxisOnset:
+        """A fresh :class:`AxisOnset` of the axes' ``onset`` lengths, for one track starting at ``source_motion``
+        ``(B, P)`` (real units)."""
+        fps = self.config.conditioner.fps
+        frames = torch.tensor([round(axis.onset * fps) for axis in self.config.axes])
+        return AxisOnset(frames, source_motion)
+
     def denormalise(self, normalised: torch.Tensor) -> torch.Tensor:
         """``(..., P)`` flow output -> real units, clamped to each axis's range."""
-        values = normalised * self.scale + self.mean
+        return self.clamp(normalised * self.scale + self.mean)
+
+    def clamp(self, values: torch.Tensor) -> torch.Tensor:
+        """``(..., P)`` real units clamped to each axis's range."""
         return torch.maximum(torch.minimum(values, self.maximum), self.minimum)
+
+    def track_output(self, source_motion: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The map from one track's flow output, chunk after chunk ``(B, n, P)``, to real units: smoothed,
+        denormalised, eased in from ``source_motion`` ``(B, P)`` and clamped (the module docstring's formulas)."""
+        smoothing, onset = self.smoothing(), self.onset(source_motion)
+        return lambda chunk: self.clamp(onset(smoothing(chunk) * self.scale + self.mean))
 
     def stream(
         self,
@@ -156,11 +210,11 @@ class ParameterMotion(nn.Module):
                 neutral face). Noise, if given, is in the normalised space.
         """
         source = self._source(source_motion)
-        smoothing = self.smoothing()
+        output = self.track_output(source)
         for part in self.flow.stream(
             conditions, self.normalise(source), nfe=nfe, solver=solver, guidance=guidance, seed=seed, noise=noise
         ):
-            yield MotionTrack(self.denormalise(smoothing(part.latents)), fps=part.fps, source=source)
+            yield MotionTrack(output(part.latents), fps=part.fps, source=source)
 
     def live(
         self,
@@ -178,7 +232,6 @@ class ParameterMotion(nn.Module):
             source_motion: ``(B, P)`` the portrait's own parameters in real units.
         """
         source = self._source(source_motion)
-        smoothing = self.smoothing()
         return self.flow.live(
             self.normalise(source),
             chunk_frames=chunk_frames,
@@ -186,7 +239,7 @@ class ParameterMotion(nn.Module):
             nfe=nfe,
             seed=seed,
             window_frames=window_frames,
-            output=lambda chunk: self.denormalise(smoothing(chunk)),
+            output=self.track_output(source),
         )
 
     def sample(self, conditions: Conditions, source_motion: torch.Tensor, **options: Any) -> MotionTrack:

@@ -15,10 +15,19 @@ HEAD_SMOOTHING = 0.5
 angles carry a frame-to-frame residue of the sampling noise that the world's head motion has not (docs/photo-motion.md,
 "Head motion")."""
 
+HEAD_ONSET = 1.0
+"""Seconds over which a track's head angles ease from the portrait's own pose into the sampled motion
+(``ParameterAxis.onset``): the first window's sample starts about 9 degrees of yaw away from it on average
+(docs/photo-motion.md, "The start of a track"), which a live session would show as a jump from the still portrait."""
+
 AXES = (
-    ParameterAxis(name="yaw", unit=ANGLE_UNIT, minimum=-25.0, maximum=25.0, smoothing=HEAD_SMOOTHING),
-    ParameterAxis(name="pitch", unit=ANGLE_UNIT, minimum=-15.0, maximum=15.0, smoothing=HEAD_SMOOTHING),
-    ParameterAxis(name="roll", unit=ANGLE_UNIT, minimum=-10.0, maximum=10.0, smoothing=HEAD_SMOOTHING),
+    ParameterAxis(name="yaw", unit=ANGLE_UNIT, minimum=-25.0, maximum=25.0, smoothing=HEAD_SMOOTHING, onset=HEAD_ONSET),
+    ParameterAxis(
+        name="pitch", unit=ANGLE_UNIT, minimum=-15.0, maximum=15.0, smoothing=HEAD_SMOOTHING, onset=HEAD_ONSET
+    ),
+    ParameterAxis(
+        name="roll", unit=ANGLE_UNIT, minimum=-10.0, maximum=10.0, smoothing=HEAD_SMOOTHING, onset=HEAD_ONSET
+    ),
     ParameterAxis(name="mouth_open", unit=RATIO_UNIT, minimum=0.0, maximum=1.0),
     ParameterAxis(name="mouth_width", unit=RATIO_UNIT, minimum=0.0, maximum=1.0, neutral=0.5),
     ParameterAxis(name="blink", unit=RATIO_UNIT, minimum=0.0, maximum=1.0),
