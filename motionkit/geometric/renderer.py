@@ -36,6 +36,10 @@ from motionkit.geometric.warp import WarpPlan, sample, warp_field
 from motionkit.space import MotionSpace
 from motionkit.types import MotionTrack, Precision
 
+MAX_CHUNK_PIXELS = 1 << 23
+"""Pixels of all the frames of one rendered chunk at most (8 frames of 1024 x 1024; 96 MiB of float32 RGB): a
+12-megapixel photo is drawn a frame at a time instead of 8 (a GiB per chunk before it is converted)."""
+
 _PRECISIONS: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -179,7 +183,8 @@ class GeometricRenderer(torch.nn.Module):
     def render(
         self, source: GeometricPortrait, track: MotionTrack, chunk_size: int = 8, *, precision: Precision = "float32"
     ) -> Iterator[torch.Tensor]:
-        """Frames ``(B, n, 3, H, W)`` in [-1, 1], ``chunk_size`` frames at a time, for parameters ``(B, T, 7)``.
+        """Frames ``(B, n, 3, H, W)`` in [-1, 1] for parameters ``(B, T, 7)``: at most ``chunk_size`` frames at a
+        time, and at most :data:`MAX_CHUNK_PIXELS` pixels (one frame at least), so a large photo's chunks stay small.
 
         Every frame of the batch draws the same portrait. Raises :class:`~motionkit.errors.EditError` for a value
         outside the renderer's range (it names the axis, the frame and the range).
@@ -195,8 +200,10 @@ class GeometricRenderer(torch.nn.Module):
         values = track.latents.detach().to("cpu", torch.float64).numpy()
         for row in values:
             check_parameters(row, source.mesh, self.config)
-        for start in range(0, track.frames, chunk_size):
-            chunk = values[:, start : start + chunk_size]
+        height, width = source.image.shape[-2:]
+        step = max(1, min(chunk_size, MAX_CHUNK_PIXELS // (len(values) * height * width)))
+        for start in range(0, track.frames, step):
+            chunk = values[:, start : start + step]
             frames = [[self.draw(source, frame) for frame in row] for row in chunk]
             yield torch.stack([torch.stack(row) for row in frames]).to(_PRECISIONS[precision])
 

@@ -17,7 +17,9 @@ from PIL import Image
 
 from motionkit.assets import demo_photo_path
 from motionkit.cli import EXIT_INPUT, EXIT_OK
-from motionkit.face import FaceStack
+from motionkit.cli.common import shrunk_portrait
+from motionkit.face import Box, FaceStack
+from motionkit.families.photo import renderer as photo_renderer
 from motionkit.families.photo.renderer import MAX_PHOTO_SIDE, MAX_PHOTO_YAW, MIN_FACE_WIDTH
 from motionkit.io import read_video
 from motionkit.io.audio import SILENCE_DBFS
@@ -153,6 +155,56 @@ def test_grayscale_rgba_and_16_bit_photos_animate_at_their_size(
     if name != "rgba":  # a gray photo gives gray frames (up to the video encoder's chroma error)
         spread = frames.astype(np.int16).max(axis=-1) - frames.astype(np.int16).min(axis=-1)
         assert np.percentile(spread, 99) <= 8
+
+
+def test_a_large_photo_warns_and_max_side_shrinks_it(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    photos: dict[str, Path],
+    sounds: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    """Above LARGE_PHOTO_SIDE the video is still made at the photo's size, with a warning naming --max-side (the
+    threshold lowered here to keep the run short); --max-side draws the photo shrunk, without the warning."""
+    monkeypatch.setattr(photo_renderer, "LARGE_PHOTO_SIDE", HALF[1] - 1)
+    code, err = generate(capsys, photos["gray"], sounds["speech"], tmp_path / "large.mp4")
+    assert code == EXIT_OK, err
+    warning = [line for line in err.splitlines() if "megapixels" in line]
+    assert len(warning) == 1
+    assert warning[0].startswith(f"motionkit: warning: the photo is {HALF[0]}x{HALF[1]} px (0.1 megapixels)")
+    assert "--max-side 1024" in warning[0]
+    assert read_video(tmp_path / "large.mp4")[0].shape[1:3] == (HALF[1], HALF[0])
+    monkeypatch.setattr(photo_renderer, "LARGE_PHOTO_SIDE", 2 * HALF[1] - 1)
+    full = tmp_path / "full.png"
+    Image.open(demo_photo_path()).convert("RGB").save(full)
+    code, _, err = run(
+        capsys, "--quiet", "generate", full, sounds["speech"], "-o", tmp_path / "s.mp4", "--max-side", 300
+    )
+    assert code == EXIT_OK, err
+    assert "megapixels" not in err
+    assert read_video(tmp_path / "s.mp4")[0].shape[1:3] == (HALF[1], HALF[0])  # 512 x 600 shrunk to 256 x 300
+    code, _, err = run(capsys, "--quiet", "generate", full, sounds["speech"], "-o", tmp_path / "z.mp4", "--max-side", 0)
+    assert code != EXIT_OK
+    assert "'0' is not a positive integer" in err
+    assert not (tmp_path / "z.mp4").exists()
+
+
+def test_shrunk_portraits_scale_their_face_box(tmp_path: Path) -> None:
+    """--max-side shrinks the pixels and the face box along (given, or the .face.json beside the image); a photo
+    that fits, or no --max-side, is passed on as the file itself."""
+    photo = tmp_path / "p.png"
+    Image.fromarray(np.zeros((400, 200, 3), np.uint8)).save(photo)
+    assert shrunk_portrait(photo, None, Box(1, 2, 3, 4)) == (photo, Box(1, 2, 3, 4))
+    same, box = shrunk_portrait(photo, 400, None)
+    assert isinstance(same, np.ndarray)
+    assert same.shape == (400, 200, 3)
+    assert box is None
+    pixels, box = shrunk_portrait(photo, 100, Box(20, 40, 120, 240))
+    assert isinstance(pixels, np.ndarray)
+    assert pixels.shape == (100, 50, 3)
+    assert box == Box(5, 10, 30, 60)
+    (tmp_path / "p.face.json").write_text('{"box": [40, 80, 160, 320]}')
+    assert shrunk_portrait(photo, 200, None)[1] == Box(20, 40, 80, 160)
 
 
 def test_silent_speech_warns_and_very_short_speech_is_refused(

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from motionkit.errors import ConfigError, EditError, ImageError, ShapeError
 from motionkit.geometric import AXIS_NAMES, GeometricConfig, GeometricPortrait, GeometricRenderer, PortraitGeometry
+from motionkit.geometric import renderer as geometric_renderer
 from motionkit.geometric.mesh import PHOTO_SLIVER, signed_areas
 from motionkit.geometric.motion import deform, folds, guarded_positions
 from motionkit.geometric.topology import LOWER_LIP_CENTRE, MOUTH_CORNERS, NOSE_BASE, NOSE_TIP, UPPER_LIP_CENTRE
@@ -135,6 +136,24 @@ def test_it_is_a_portrait_renderer_at_the_photo_resolution(
     assert frames.max() <= 1.0
     assert torch.equal(frames[0, 3], frames[1, 0])  # both rows start still; row 0 stays so
     assert not torch.equal(frames[1, 4], frames[0, 4])
+
+
+def test_chunks_of_a_large_photo_keep_to_the_pixel_budget(
+    renderer: GeometricRenderer, hopper: np.ndarray, hopper_geometry: PortraitGeometry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk holds at most MAX_CHUNK_PIXELS pixels over its frames and rows (one frame at least), and the frames
+    are the ones drawn a chunk of any size at a time."""
+    portrait = renderer.encode_portrait(hopper, geometry=hopper_geometry)
+    latents = torch.zeros(2, 5, renderer.latent_dim)
+    latents[:, :, 3] = torch.linspace(0, 0.4, 5)
+    track = MotionTrack(latents)
+    whole = torch.cat(list(renderer.render(portrait, track, chunk_size=8)), dim=1)
+    frame = 600 * 512
+    for budget, frames_per_chunk in ((5 * frame, 2), (2 * frame - 1, 1)):
+        monkeypatch.setattr(geometric_renderer, "MAX_CHUNK_PIXELS", budget)
+        chunks = list(renderer.render(portrait, track, chunk_size=8))
+        assert [c.shape[1] for c in chunks][:-1] == [frames_per_chunk] * (len(chunks) - 1)
+        assert torch.equal(torch.cat(chunks, dim=1), whole)
 
 
 def test_bad_input_gets_a_clear_error(

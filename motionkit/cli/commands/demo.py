@@ -10,11 +10,13 @@ from pathlib import Path
 from motionkit.cli.common import (
     DEVICES,
     HelpFormatter,
+    add_max_side_option,
     add_overwrite_option,
     check_input_file,
     check_output,
     resolve_device,
     resolve_model,
+    shrunk_portrait,
 )
 from motionkit.cli.progress import ProgressBars
 from motionkit.errors import AudioError, ConfigError, ImageError
@@ -79,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     )
     parser.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same video")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run")
+    add_max_side_option(parser)
     add_overwrite_option(parser)
     parser.set_defaults(func=run)
 
@@ -132,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.is_dir():
         for path in outputs:
             check_output(path, args.overwrite, "demo output")
+    image, box = shrunk_portrait(portrait, args.max_side, None)
     pipeline = Pipeline.from_pretrained(model, device=resolve_device(args.device))
     if not args.no_edits:
         _require_axes(pipeline.motion_space, model)
@@ -139,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # without a classifier the emotion cannot be predicted: neutral, said explicitly (no warning)
         emotion = None if pipeline.conditioner.predicts_emotion else "neutral"
-        video = pipeline.generate(portrait, audio, emotion, seed=args.seed, progress=progress)
+        video = pipeline.generate(image, audio, emotion, seed=args.seed, box=box, progress=progress)
         program = None if args.no_edits else demo_program(video.duration)
         if program is not None:
             video = video.with_track(pipeline.apply_edits(video.track, program))

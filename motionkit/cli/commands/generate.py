@@ -11,6 +11,7 @@ from motionkit.cli.common import (
     add_crop_options,
     add_device_options,
     add_encoder_options,
+    add_max_side_option,
     add_model_option,
     add_overwrite_option,
     add_paste_back_option,
@@ -19,6 +20,7 @@ from motionkit.cli.common import (
     check_suffix,
     encoder_arguments,
     load_pipeline,
+    shrunk_portrait,
 )
 from motionkit.cli.controls import add_control_options, controls_from
 from motionkit.cli.progress import ProgressBars
@@ -60,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         "--edits", type=Path, metavar="PROGRAM.json", help="EditProgram JSON applied to the motion (default: none)"
     )
     add_crop_options(parser)
+    add_max_side_option(parser)
     add_paste_back_option(parser)
     parser.add_argument(
         "--pose-from",
@@ -99,13 +102,14 @@ def run(args: argparse.Namespace) -> int:
     emotion = emotion_from(args)
     controls = controls_from(args)
     started = time.perf_counter()
+    portrait, box = shrunk_portrait(args.image, args.max_side, args.box)
     pipeline = load_pipeline(args)
     if emotion is None and pipeline.default_emotion == "neutral":
         emotion = "neutral"  # said explicitly: the Conditioner would warn, in Python terms
     progress = ProgressBars.for_terminal(args.quiet)
     try:
         video = pipeline.generate(
-            args.image,
+            portrait,
             args.audio,
             emotion,
             seed=args.seed,
@@ -114,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             guidance=guidance_from(args, pipeline),
             edits=args.edits,
             crop=not args.no_crop,
-            box=args.box,
+            box=box,
             progress=progress,
             paste_back=args.paste_back,
             driving=args.pose_from,

@@ -49,6 +49,10 @@ face two head radii wide."""
 MAX_PHOTO_SIDE = 4096
 """Longest photo side drawn (a 4K frame): every frame has the photo's own size, and the per-frame cost grows with
 the face region's pixels (docs/geometric.md, Speed), so a larger photo is refused with the advice to resize it."""
+LARGE_PHOTO_SIDE = 2048
+"""Longest photo side drawn without a warning: above it a frame holds over 4 times the pixels of a 1024 px photo,
+and a phone photo (12 megapixels: 11 times) takes one to two minutes of a 2-core CPU per second of video
+(docs/photo-motion.md), so the warning names --max-side."""
 MIN_FACE_WIDTH = 64
 """Narrowest face drawn, in pixels (the landmarks' box): at 64 px the mouth is about 25 px wide and an eye about 12,
 so the lips and lids still span several pixels; below it they move by fractions of a pixel."""
@@ -236,6 +240,15 @@ def _check_size(pixels: np.ndarray) -> None:
         f"the photo is {width}x{height} px; the photo renderer draws every frame at the photo's own size, up to "
         f"{MAX_PHOTO_SIDE} px on the longer side. Resize the photo (for example to 1024 px on its longer side).",
     )
+    if max(height, width) > LARGE_PHOTO_SIDE:
+        megapixels = height * width / 1e6
+        warnings.warn(
+            f"the photo is {width}x{height} px ({megapixels:.1f} megapixels): every frame is drawn and encoded at "
+            f"that size, {megapixels / 1.048576:.0f} times the work of a 1024 x 1024 photo (a 12-megapixel photo "
+            "takes one to two minutes of a 2-core CPU per second of video). Shrink it first: --max-side 1024 on the "
+            "command line, motionkit.io.image.fit_within(image, 1024) in Python.",
+            stacklevel=4,
+        )
 
 
 def _check_face(face: Face) -> None:
@@ -257,6 +270,7 @@ def _check_face(face: Face) -> None:
 
 
 __all__ = [
+    "LARGE_PHOTO_SIDE",
     "MAX_PHOTO_PITCH",
     "MAX_PHOTO_SIDE",
     "MAX_PHOTO_YAW",
