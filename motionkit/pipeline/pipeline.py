@@ -215,6 +215,12 @@ class Pipeline:
         return "predicted" if self.conditioner.predicts_emotion else "neutral"
 
     @property
+    def draws_whole_photo(self) -> bool:
+        """Whether the renderer draws every frame over the whole photo at the photo's own size (the photo family),
+        so that its cost follows the photo's pixel count; a learned renderer draws a face crop at its own size."""
+        return isinstance(self.renderer, PhotoRenderer)
+
+    @property
     def motion_space(self) -> MotionSpace:
         """The motion space with the model's named axes."""
         assert self.space is not None  # set in __post_init__
@@ -250,7 +256,7 @@ class Pipeline:
                     "encoded portrait."
                 )
             return image, None
-        if not paste_back or isinstance(self.renderer, PhotoRenderer):
+        if not paste_back or self.draws_whole_photo:
             # the photo family draws the whole photo at its own size: pasting back is the identity
             return self.encode_portrait(image, crop=crop, box=box), None
         if isinstance(image, torch.Tensor):

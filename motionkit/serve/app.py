@@ -40,7 +40,7 @@ from motionkit.errors import AudioError, MotionkitError
 from motionkit.pipeline import Pipeline
 from motionkit.serve.config import ServeConfig
 from motionkit.serve.jobs import JOB_ID_PATTERN, Job, JobOptions, JobQueue, QueueFullError
-from motionkit.serve.portraits import PortraitStore, default_preset
+from motionkit.serve.portraits import PortraitStore, default_preset, drawn_side
 from motionkit.serve.protocol import ProtocolError, describe
 from motionkit.serve.security import COOKIE, presented_token, token_ok
 from motionkit.serve.sessions import CLOSE_POLICY, CLOSE_TRY_LATER, LiveConnection
@@ -143,8 +143,15 @@ def create_app(pipeline: Pipeline, config: ServeConfig | None = None) -> FastAPI
             work = config.work_dir or Path(scratch)
             live_pool = ThreadPoolExecutor(max_workers=config.max_sessions, thread_name_prefix="motionkit-live")
             job_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="motionkit-job")
-            state["portraits"] = PortraitStore(work / "portraits", config.max_portraits, default_preset(pipeline))
-            state["jobs"] = jobs = JobQueue(pipeline, work, config.max_queued_jobs, config.kept_jobs, job_pool)
+            state["portraits"] = PortraitStore(
+                work / "portraits",
+                config.max_portraits,
+                default_preset(pipeline),
+                cached_side=drawn_side(pipeline, None, config.live_max_side),
+            )
+            state["jobs"] = jobs = JobQueue(
+                pipeline, work, config.max_queued_jobs, config.kept_jobs, job_pool, max_side=config.job_max_side
+            )
             state["live_pool"] = live_pool
             jobs.start()
             try:

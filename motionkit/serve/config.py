@@ -44,4 +44,20 @@ class ServeConfig(FrozenConfig):
     stats_interval: float = Field(default=1.0, gt=0, description="Seconds between stats messages on a live socket.")
     jpeg_quality: int = Field(default=80, ge=10, le=95, description="Default JPEG quality of live frames.")
     max_portraits: int = Field(default=64, ge=1, description="Uploaded portraits kept for live sessions (oldest go).")
+    live_max_side: int = Field(
+        default=320,
+        ge=16,
+        description="Longest side a live session draws a portrait at, for a model that draws the whole photo at its "
+        "own size (the photo family): a larger portrait is shrunk to it, and a session's LiveConfig.max_side can only "
+        "lower it. On a 2-core CPU one session of the photo model keeps real time at 320 (real-time factor 0.75, p95 "
+        "latency 223 ms), is at its edge at 384 (0.99) and falls behind with the 512 x 600 demo photo (1.49; "
+        "docs/serve.md); raise it on a faster machine. A learned renderer draws its face crop at its own size.",
+    )
+    job_max_side: int = Field(
+        default=2048,
+        ge=16,
+        description="Longest side a video job draws a portrait at, for a model that draws the whole photo (as "
+        "live_max_side): a phone photo of 12 megapixels would take one to two minutes of a 2-core CPU per second of "
+        "video; a job's max_side can only lower it.",
+    )
     work_dir: Path | None = Field(default=None, description="Where job files live (None: a temporary folder).")

@@ -24,8 +24,10 @@ from pydantic import Field, field_validator
 from motionkit.config import GuidanceConfig
 from motionkit.config._base import FrozenConfig
 from motionkit.errors import MotionkitError
+from motionkit.io.image import fit_within, load_image
 from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, X264Preset
 from motionkit.pipeline import Pipeline
+from motionkit.serve.portraits import drawn_side
 from motionkit.serve.protocol import _emotion
 from motionkit.space import EditProgram
 
@@ -51,6 +53,12 @@ class JobOptions(FrozenConfig):
     guidance: GuidanceConfig | None = Field(default=None, description="Audio/emotion guidance (default: the model's).")
     edits: EditProgram | None = Field(default=None, description="Edit program applied to the motion.")
     crop: bool = Field(default=True, description="Detect and crop the face (False: the whole image).")
+    max_side: int | None = Field(
+        default=None,
+        ge=16,
+        description="Shrink the portrait first so that its longer side is at most this many pixels (a model that "
+        "draws the whole photo makes the video at that size); the server's job_max_side bounds it.",
+    )
     crf: int = Field(default=DEFAULT_CRF, ge=0, le=MAX_CRF, description="x264 quality.")
     x264_preset: X264Preset = Field(default=DEFAULT_PRESET, description="x264 speed preset.")
 
@@ -111,10 +119,15 @@ class JobQueue:
         max_queued: jobs queued or running at once.
         kept: finished jobs kept for download.
         executor: where the (blocking) generation runs.
+        max_side: the longest side a model that draws the whole photo draws a job's portrait at
+            (:attr:`ServeConfig.job_max_side`).
     """
 
-    def __init__(self, pipeline: Pipeline, work: Path, max_queued: int, kept: int, executor: Executor) -> None:
+    def __init__(
+        self, pipeline: Pipeline, work: Path, max_queued: int, kept: int, executor: Executor, max_side: int
+    ) -> None:
         self.pipeline, self.max_queued, self.kept, self.executor = pipeline, max_queued, kept, executor
+        self.max_side = max_side
         self.root = work / "jobs"
         self.root.mkdir(parents=True, exist_ok=True)
         self.jobs: OrderedDict[str, Job] = OrderedDict()
@@ -187,8 +200,10 @@ class JobQueue:
         if emotion is None and self.pipeline.default_emotion == "neutral":
             emotion = "neutral"
         progress = self._progress(job)
+        side = drawn_side(self.pipeline, options.max_side, self.max_side)
+        portrait = job.portrait if side is None else fit_within(load_image(job.portrait), side)
         video = self.pipeline.generate(
-            job.portrait,
+            portrait,
             job.audio,
             emotion,
             seed=options.seed,

@@ -33,13 +33,33 @@ def default_preset(pipeline: Pipeline) -> str:
     return SYNTHETIC_FAMILY_PRESET.get(family, DEFAULT_PRESET)
 
 
-class PortraitStore:
-    """Uploaded portraits by id, plus the presets (see the module docstring)."""
+def drawn_side(pipeline: Pipeline, requested: int | None, bound: int) -> int | None:
+    """The longest side a portrait is drawn at: for a model that draws the whole photo at its own size
+    (:attr:`Pipeline.draws_whole_photo`), the client's ``requested`` side lowered to the server's ``bound`` (the
+    bound itself when none is requested); for a learned renderer, which draws its face crop at its own size whatever
+    the photo's, the request alone (None: as it is)."""
+    if not pipeline.draws_whole_photo:
+        return requested
+    return bound if requested is None else min(requested, bound)
 
-    def __init__(self, folder: Path, capacity: int, default: str = DEFAULT_PRESET) -> None:
+
+class PortraitStore:
+    """Uploaded portraits by id, plus the presets (see the module docstring).
+
+    Args:
+        folder: where uploads are stored.
+        capacity: uploads kept (the oldest go).
+        default: the preset a session without a portrait uses.
+        cached_side: the longest side (None: the portraits' own) of the encodings kept for later sessions: the
+            server's default; a session asking for another size gets its own encoding.
+    """
+
+    def __init__(
+        self, folder: Path, capacity: int, default: str = DEFAULT_PRESET, cached_side: int | None = None
+    ) -> None:
         if default not in PRESETS:
             raise ImageError(f"unknown default preset {default!r}; use one of {', '.join(PRESETS)}.")
-        self.folder, self.capacity, self.default = folder, capacity, default
+        self.folder, self.capacity, self.default, self.cached_side = folder, capacity, default, cached_side
         folder.mkdir(parents=True, exist_ok=True)
         self.uploads: OrderedDict[str, Path] = OrderedDict()
         self.encodings: dict[str, EncodedPortrait] = {}
@@ -87,14 +107,15 @@ class PortraitStore:
         )
 
     def encode(self, name: str, pipeline: Pipeline, max_side: int | None = None) -> EncodedPortrait:
-        """The portrait ``name`` encoded by ``pipeline``'s renderer, once per portrait (face detection and the
-        renderer's encoder run when a session first names it; later sessions start at once). With ``max_side``
-        (:attr:`motionkit.LiveConfig.max_side`) it is shrunk first and encoded for this session only: clients
-        choose the size, so caching every size would let them fill the memory."""
+        """The portrait ``name`` encoded by ``pipeline``'s renderer, shrunk first to ``max_side`` when larger.
+
+        At the store's ``cached_side`` it is encoded once per portrait (face detection and the renderer's encoder
+        run when a session first names it; later sessions start at once); at any other size, for this session only:
+        clients choose the size, so caching every size would let them fill the memory."""
         key = name or self.default
-        if max_side is not None:
+        if max_side != self.cached_side:
             return encode_for_live(pipeline, self.resolve(key), max_side)
         cached = self.encodings.get(key)
         if cached is None:
-            cached = self.encodings[key] = pipeline.encode_portrait(self.resolve(key))
+            cached = self.encodings[key] = encode_for_live(pipeline, self.resolve(key), max_side)
         return cached

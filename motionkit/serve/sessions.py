@@ -34,7 +34,7 @@ from motionkit.errors import MotionkitError
 from motionkit.pipeline import Pipeline
 from motionkit.serve.config import ServeConfig
 from motionkit.serve.controls import LiveEdits
-from motionkit.serve.portraits import PortraitStore
+from motionkit.serve.portraits import PortraitStore, drawn_side
 from motionkit.serve.protocol import (
     End,
     Nod,
@@ -209,7 +209,8 @@ class LiveConnection:
             self.edits.program = start.edits
         neutral = start.emotion is None and self.pipeline.default_emotion == "neutral"  # said, so nothing warns
         try:
-            max_side = None if start.live is None else start.live.max_side
+            requested = None if start.live is None else start.live.max_side
+            max_side = drawn_side(self.pipeline, requested, self.config.live_max_side)
             source = await self._run(functools.partial(self.portraits.encode, start.portrait, self.pipeline, max_side))
         except MotionkitError as error:
             raise ProtocolError("bad_portrait", str(error), fatal=True) from None

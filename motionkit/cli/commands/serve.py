@@ -55,6 +55,19 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         help="largest uploaded portrait or speech file, in MiB",
     )
     parser.add_argument(
+        "--live-max-side",
+        type=positive_int,
+        default=defaults.live_max_side,
+        help="longest side a live session draws a photo at, for the photo family (whole-photo drawing: its cost "
+        "follows the pixels); raise it on a faster machine",
+    )
+    parser.add_argument(
+        "--job-max-side",
+        type=positive_int,
+        default=defaults.job_max_side,
+        help="longest side a video job draws a photo at, for the photo family",
+    )
+    parser.add_argument(
         "--work-dir", type=Path, help="where job files are kept (default: a temporary folder removed on exit)"
     )
     parser.set_defaults(func=run)
@@ -80,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
             max_sessions=args.max_sessions,
             max_queued_jobs=args.max_jobs,
             max_upload_bytes=args.max_upload_mb * MEBIBYTE,
+            live_max_side=args.live_max_side,
+            job_max_side=args.job_max_side,
             work_dir=args.work_dir,
         )
     except ValueError as exc:
