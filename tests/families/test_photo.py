@@ -3,9 +3,13 @@ edits are exact on its motion space, and its model folders hold the motion model
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from motionkit.conditioner import Conditioner
 from motionkit.data.synthetic import PARAM_NAMES, FaceParams, MotionConfig
@@ -135,6 +139,23 @@ def test_axis_onset_starts_at_the_source_and_eases_into_the_track() -> None:
     assert pieces[-1] is parts[-1]  # past every onset: the chunk itself
     with pytest.raises(ValueError, match="onset"):
         ParameterAxis(name="yaw", unit="deg", minimum=-1.0, maximum=1.0, onset=-0.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 12), min_size=1, max_size=4),
+    cuts=st.lists(st.integers(0, 20), max_size=5),
+    seed=st.integers(0, 2**16),
+)
+def test_axis_onset_chunk_by_chunk_equals_whole(lengths: list[int], cuts: list[int], seed: int) -> None:
+    """Any onset lengths, any chunking of a track: the frames are the whole track's, bit for bit."""
+    frames = torch.randn(1, 20, len(lengths), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    source = torch.randn(1, len(lengths), generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64)
+    whole = AxisOnset(torch.tensor(lengths), source)(frames)
+    bounds = sorted({0, 20, *cuts})
+    chunked = AxisOnset(torch.tensor(lengths), source)
+    pieces = [chunked(frames[:, a:b]) for a, b in itertools.pairwise(bounds)]
+    assert torch.equal(torch.cat(pieces, dim=1), whole)
 
 
 def test_tracks_start_at_the_portraits_pose() -> None:
