@@ -104,7 +104,7 @@ def add_max_side_option(parser: argparse.ArgumentParser) -> None:
         metavar="PX",
         help="shrink the portrait first (area filter, aspect ratio kept) so that its longer side is at most PX "
         "pixels; the photo family draws and encodes every frame at the photo's own size, so a 12-megapixel phone "
-        "photo costs about 40 times the work of a 1024 px one (default: the photo as it is)",
+        "photo takes about 10 times as long as at 1024 px (default: the photo as it is)",
     )
 
 
