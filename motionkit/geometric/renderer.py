@@ -169,14 +169,14 @@ class GeometricRenderer(torch.nn.Module):
         deformed = torch.as_tensor(positions, dtype=torch.float32, device=self.device)
         field = warp_field(plan, deformed, self.config.walk_steps)
         moved_triangle = torch.as_tensor(moved, device=self.device)[plan.triangles].any(dim=1)
-        changed = moved_triangle[field.triangle]
+        changed = moved_triangle.index_select(0, field.triangle)
         colours = sample(portrait.image, field.sources)
         if bool(field.in_hole.any()):
             colours[:, field.in_hole] = draw_interior(
                 portrait.image, portrait.mouth, plan, field, deformed, self.config
             )
         keep = changed.nonzero().squeeze(1)  # index copies: a boolean-mask assignment is a few times slower
-        out.view(3, -1).index_copy_(1, plan.pixels[keep], colours.index_select(1, keep))
+        out.view(3, -1).index_copy_(1, plan.pixels.index_select(0, keep), colours.index_select(1, keep))
         draw_lids(out, positions, (float(values[BLINK_LEFT]), float(values[BLINK_RIGHT])), self.config)
         return out
 

@@ -11,6 +11,7 @@ the region of influence are computed; every other pixel is copied.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,12 +134,18 @@ def _weights(points: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return torch.stack(_coordinates(points, rows), 1)
 
 
-def _combine(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """``(N, 2)``: ``sum_i weights[:, i] * values[:, i]`` for ``weights`` ``(N, 3)`` and ``values`` ``(N, 3, 2)``
+def _gather(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``values[index]`` for an integer ``index`` of any shape, by ``index_select`` on the first dimension: the same
+    elements, 2.5-4.5 times faster than advanced indexing on a CPU at a frame's 200 000 pixels."""
+    return values.index_select(0, index.reshape(-1)).view(*index.shape, *values.shape[1:])
+
+
+def _combine(weights: Sequence[torch.Tensor], values: torch.Tensor) -> torch.Tensor:
+    """``(N, 2)``: ``sum_i weights[i] * values[:, i]`` for three ``(N,)`` weights and ``values`` ``(N, 3, 2)``
     (three fused multiply-adds: a reduction over the size-3 axis is several times slower on a CPU)."""
-    out = weights[:, 0:1] * values[:, 0]
-    out = torch.addcmul(out, weights[:, 1:2], values[:, 1])
-    return torch.addcmul(out, weights[:, 2:3], values[:, 2])
+    out = weights[0][:, None] * values[:, 0]
+    out = torch.addcmul(out, weights[1][:, None], values[:, 1])
+    return torch.addcmul(out, weights[2][:, None], values[:, 2])
 
 
 def warp_field(plan: WarpPlan, deformed: torch.Tensor, steps: int) -> WarpField:
@@ -148,30 +155,32 @@ def warp_field(plan: WarpPlan, deformed: torch.Tensor, steps: int) -> WarpField:
     p = plan.centres
     shift = deformed - plan.source
     # one fixed-point step from the pixel itself: its source barycentric coordinates are precomputed
-    guess = p - _combine(plan.start_weights, shift[plan.start_vertices])
+    guess = p - _combine(plan.start_weights.unbind(1), _gather(shift, plan.start_vertices))
     col = guess[:, 0].floor().clamp(0, plan.width - 1).long()
     row = guess[:, 1].floor().clamp(0, plan.height - 1).long()
-    under = plan.triangle_map[row * plan.width + col]
+    under = _gather(plan.triangle_map, row * plan.width + col)
     triangle = torch.where(under >= 0, under, plan.start)
+    neighbours = plan.neighbours.reshape(-1)  # triangle t's neighbour across edge e at 3 t + e
     active: torch.Tensor | None = None  # the first step reads every pixel in place (no index gather)
     current, points = triangle, p
     for _ in range(steps):
-        l0, l1, l2 = _coordinates(points, walk[current])
-        outside = torch.minimum(torch.minimum(l0, l1), l2) < -INSIDE_TOLERANCE
-        active = outside.nonzero().squeeze(1) if active is None else active[outside]
-        current = current[outside]
+        l0, l1, l2 = _coordinates(points, _gather(walk, current))
+        outside = (torch.minimum(torch.minimum(l0, l1), l2) < -INSIDE_TOLERANCE).nonzero().squeeze(1)
+        active = outside if active is None else active.index_select(0, outside)
+        current = current.index_select(0, outside)
         if active.numel() == 0:
             break
         # only the pixels still outside pick the edge to cross (the most negative coordinate's)
-        edge = torch.stack([l0[outside], l1[outside], l2[outside]], 1).argmin(1)
-        current = plan.neighbours[current, edge]
-        triangle[active] = current
-        points = p[active]
-    rows = table[triangle]
-    weights = _weights(p, rows)
-    sources = _combine(weights, rows[:, 6:].view(-1, 3, 2))
-    converged = weights.min(1).values >= -INSIDE_TOLERANCE
-    return WarpField(sources=sources, triangle=triangle, in_hole=plan.hole[triangle] & converged, converged=converged)
+        edge = torch.stack([lk.index_select(0, outside) for lk in (l0, l1, l2)], 1).argmin(1)
+        current = neighbours.index_select(0, current * 3 + edge)
+        triangle.index_copy_(0, active, current)
+        points = p.index_select(0, active)
+    rows = _gather(table, triangle)
+    l0, l1, l2 = _coordinates(p, rows)
+    sources = _combine((l0, l1, l2), rows[:, 6:].view(-1, 3, 2))
+    converged = torch.minimum(torch.minimum(l0, l1), l2) >= -INSIDE_TOLERANCE
+    in_hole = plan.hole.index_select(0, triangle) & converged
+    return WarpField(sources=sources, triangle=triangle, in_hole=in_hole, converged=converged)
 
 
 def sample(image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
