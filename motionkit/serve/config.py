@@ -49,8 +49,8 @@ class ServeConfig(FrozenConfig):
         ge=16,
         description="Longest side a live session draws a portrait at, for a model that draws the whole photo at its "
         "own size (the photo family): a larger portrait is shrunk to it, and a session's LiveConfig.max_side can only "
-        "lower it. On a 2-core CPU one session of the photo model keeps real time at 320 (real-time factor 0.75, p95 "
-        "latency 223 ms), is at its edge at 384 (0.99) and falls behind with the 512 x 600 demo photo (1.49; "
+        "lower it. On a 2-core CPU one session of the photo model keeps real time at 320 (real-time factor 0.67, p95 "
+        "latency 217 ms) and at 384 with less margin (0.74), and falls behind with the 512 x 600 demo photo (1.12; "
         "docs/serve.md); raise it on a faster machine. A learned renderer draws its face crop at its own size.",
     )
     job_max_side: int = Field(
