@@ -57,7 +57,7 @@ class ServeConfig(FrozenConfig):
         default=2048,
         ge=16,
         description="Longest side a video job draws a portrait at, for a model that draws the whole photo (as "
-        "live_max_side): a phone photo of 12 megapixels would take one to two minutes of a 2-core CPU per second of "
+        "live_max_side): a phone photo of 12 megapixels would take about a minute of a 2-core CPU per second of "
         "video; a job's max_side can only lower it.",
     )
     work_dir: Path | None = Field(default=None, description="Where job files live (None: a temporary folder).")

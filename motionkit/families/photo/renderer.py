@@ -51,7 +51,7 @@ MAX_PHOTO_SIDE = 4096
 the face region's pixels (docs/geometric.md, Speed), so a larger photo is refused with the advice to resize it."""
 LARGE_PHOTO_SIDE = 2048
 """Longest photo side drawn without a warning: above it a frame holds over 4 times the pixels of a 1024 px photo,
-and a phone photo (12 megapixels: 11 times) takes one to two minutes of a 2-core CPU per second of video
+and a phone photo (12 megapixels: 11 times) takes about a minute of a 2-core CPU per second of video
 (docs/photo-motion.md), so the warning names --max-side."""
 MIN_FACE_WIDTH = 64
 """Narrowest face drawn, in pixels (the landmarks' box): at 64 px the mouth is about 25 px wide and an eye about 12,
@@ -245,7 +245,7 @@ def _check_size(pixels: np.ndarray) -> None:
         warnings.warn(
             f"the photo is {width}x{height} px ({megapixels:.1f} megapixels): every frame is drawn and encoded at "
             f"that size, {megapixels / 1.048576:.0f} times the work of a 1024 x 1024 photo (a 12-megapixel photo "
-            "takes one to two minutes of a 2-core CPU per second of video). Shrink it first: --max-side 1024 on the "
+            "takes about a minute of a 2-core CPU per second of video). Shrink it first: --max-side 1024 on the "
             "command line, motionkit.io.image.fit_within(image, 1024) in Python.",
             stacklevel=4,
         )
