@@ -57,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument(
         "--live-max-side",
         type=positive_int,
+        metavar="PX",
         default=defaults.live_max_side,
         help="longest side a live session draws a photo at, for the photo family (whole-photo drawing: its cost "
         "follows the pixels); raise it on a faster machine",
@@ -64,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument(
         "--job-max-side",
         type=positive_int,
+        metavar="PX",
         default=defaults.job_max_side,
         help="longest side a video job draws a photo at, for the photo family",
     )
