@@ -8,14 +8,12 @@ import textwrap
 from pathlib import Path
 from typing import Any, get_args
 
-import numpy as np
 import torch
 
 from motionkit.config.train import DeviceName
 from motionkit.errors import ConfigError, MotionkitError, OutputError
-from motionkit.face import Box, read_box_file
+from motionkit.face import Box
 from motionkit.io.files import output_parent
-from motionkit.io.image import fit_within, load_image
 from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, VIDEO_CODECS, X264_PRESETS
 from motionkit.model_folder import is_non_commercial, read_manifest
 from motionkit.pipeline import Pipeline
@@ -106,20 +104,6 @@ def add_max_side_option(parser: argparse.ArgumentParser) -> None:
         "pixels; the photo family draws and encodes every frame at the photo's own size, so a 12-megapixel phone "
         "photo takes about 10 times as long as at 1024 px (default: the photo as it is)",
     )
-
-
-def shrunk_portrait(path: Path, max_side: int | None, box: Box | None) -> tuple[Path | np.ndarray, Box | None]:
-    """The portrait to animate: the file itself, or with ``max_side`` its pixels shrunk to fit (``fit_within``),
-    with the face box (``--box``, or the ``.face.json`` beside the file) scaled along."""
-    if max_side is None:
-        return path, box
-    pixels = load_image(path)
-    shrunk = fit_within(pixels, max_side)
-    box = box if box is not None else read_box_file(path)
-    if shrunk is pixels or box is None:
-        return shrunk, box
-    sx, sy = shrunk.shape[1] / pixels.shape[1], shrunk.shape[0] / pixels.shape[0]
-    return shrunk, Box(round(box.x1 * sx), round(box.y1 * sy), round(box.x2 * sx), round(box.y2 * sy))
 
 
 def add_paste_back_option(parser: argparse.ArgumentParser) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 from motionkit.errors import FaceNotFoundError, Fix, ImageError
 from motionkit.face.box import Box, read_box_file
 from motionkit.face.stack import FaceStack
-from motionkit.io.image import ImageInput, load_image, resize_image
+from motionkit.io.image import ImageInput, fit_within, load_image, resize_image
 
 CROP_SCALE = 1.6
 """Half-side of the square crop relative to the larger half-side of the face box (FLOAT)."""
@@ -76,6 +76,24 @@ def face_box(image: ImageInput, stack: FaceStack | None = None) -> Box:
     if box.x2 <= box.x1 or box.y2 <= box.y1:  # the mesh lies wholly outside the image: nothing to crop around
         raise FaceNotFoundError(f"the face found in the {width}x{height} image lies outside it.", fix=NO_FACE_FIX)
     return box
+
+
+def fit_portrait(
+    image: ImageInput, max_side: int | None, box: Box | None = None
+) -> tuple[ImageInput | np.ndarray, Box | None]:
+    """A portrait shrunk so that its longer side is at most ``max_side`` pixels (:func:`motionkit.io.image.fit_within`),
+    with its face box (``box``, or the ``.face.json`` beside an image file) scaled along; with ``max_side`` None,
+    ``image`` and ``box`` as they are (a file's own box is then read where it is cropped)."""
+    if max_side is None:
+        return image, box
+    pixels = load_image(image)
+    if box is None and isinstance(image, (str, Path)):
+        box = read_box_file(image)
+    shrunk = fit_within(pixels, max_side)
+    if shrunk is pixels or box is None:
+        return shrunk, box
+    sx, sy = shrunk.shape[1] / pixels.shape[1], shrunk.shape[0] / pixels.shape[0]
+    return shrunk, Box(round(box.x1 * sx), round(box.y1 * sy), round(box.x2 * sx), round(box.y2 * sy))
 
 
 def crop_box(image_size: tuple[int, int], box: Box) -> tuple[int, int, int]:

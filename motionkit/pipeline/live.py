@@ -39,8 +39,9 @@ from motionkit.conditioner.emotion import EmotionInput
 from motionkit.conditioner.stream import ConditionStream, WaveformStats, chunk_samples
 from motionkit.config.live import LiveConfig
 from motionkit.errors import ConfigError, EditError, SessionError
+from motionkit.face.crop import fit_portrait
 from motionkit.flow.live import LiveMotion, check_live_sizes
-from motionkit.io.image import fit_within, load_image, tensor_to_image
+from motionkit.io.image import tensor_to_image
 from motionkit.protocols import EncodedPortrait, LiveMotionGenerator, LiveSpeechConditioner
 from motionkit.space import EditProgram
 from motionkit.types import Conditions, MotionTrack
@@ -338,6 +339,5 @@ def open_session(
 def encode_for_live(pipeline: Pipeline, portrait: Any, max_side: int | None) -> EncodedPortrait:
     """A portrait image encoded for a session: shrunk first when its longer side exceeds ``max_side``
     (:attr:`LiveConfig.max_side`; None: as it is)."""
-    if max_side is None:
-        return pipeline.encode_portrait(portrait)
-    return pipeline.encode_portrait(fit_within(load_image(portrait), max_side))
+    image, box = fit_portrait(portrait, max_side)
+    return pipeline.encode_portrait(image, box=box)

@@ -24,7 +24,7 @@ from pydantic import Field, field_validator
 from motionkit.config import GuidanceConfig
 from motionkit.config._base import FrozenConfig
 from motionkit.errors import MotionkitError
-from motionkit.io.image import fit_within, load_image
+from motionkit.face.crop import fit_portrait
 from motionkit.io.video import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF, X264Preset
 from motionkit.pipeline import Pipeline
 from motionkit.serve.portraits import drawn_side
@@ -201,7 +201,7 @@ class JobQueue:
             emotion = "neutral"
         progress = self._progress(job)
         side = drawn_side(self.pipeline, options.max_side, self.max_side)
-        portrait = job.portrait if side is None else fit_within(load_image(job.portrait), side)
+        portrait, box = fit_portrait(job.portrait, side)
         video = self.pipeline.generate(
             portrait,
             job.audio,
@@ -212,6 +212,7 @@ class JobQueue:
             guidance=options.guidance,
             edits=options.edits,
             crop=options.crop,
+            box=box,
             progress=progress,
         )
         video.save(job.video, crf=options.crf, preset=options.x264_preset, overwrite=True, progress=progress)

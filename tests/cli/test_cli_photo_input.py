@@ -17,8 +17,8 @@ from PIL import Image
 
 from motionkit.assets import demo_photo_path
 from motionkit.cli import EXIT_INPUT, EXIT_OK
-from motionkit.cli.common import shrunk_portrait
 from motionkit.face import Box, FaceStack
+from motionkit.face.crop import fit_portrait
 from motionkit.families.photo import renderer as photo_renderer
 from motionkit.families.photo.renderer import MAX_PHOTO_SIDE, MAX_PHOTO_YAW, MIN_FACE_WIDTH
 from motionkit.io import read_video
@@ -189,22 +189,22 @@ def test_a_large_photo_warns_and_max_side_shrinks_it(
     assert not (tmp_path / "z.mp4").exists()
 
 
-def test_shrunk_portraits_scale_their_face_box(tmp_path: Path) -> None:
-    """--max-side shrinks the pixels and the face box along (given, or the .face.json beside the image); a photo
-    that fits, or no --max-side, is passed on as the file itself."""
+def test_fitted_portraits_scale_their_face_box(tmp_path: Path) -> None:
+    """fit_portrait (--max-side, jobs, live sessions) shrinks the pixels and the face box along (given, or the
+    .face.json beside the image); without a side the file itself is passed on."""
     photo = tmp_path / "p.png"
     Image.fromarray(np.zeros((400, 200, 3), np.uint8)).save(photo)
-    assert shrunk_portrait(photo, None, Box(1, 2, 3, 4)) == (photo, Box(1, 2, 3, 4))
-    same, box = shrunk_portrait(photo, 400, None)
+    assert fit_portrait(photo, None, Box(1, 2, 3, 4)) == (photo, Box(1, 2, 3, 4))
+    same, box = fit_portrait(photo, 400, None)
     assert isinstance(same, np.ndarray)
     assert same.shape == (400, 200, 3)
     assert box is None
-    pixels, box = shrunk_portrait(photo, 100, Box(20, 40, 120, 240))
+    pixels, box = fit_portrait(photo, 100, Box(20, 40, 120, 240))
     assert isinstance(pixels, np.ndarray)
     assert pixels.shape == (100, 50, 3)
     assert box == Box(5, 10, 30, 60)
     (tmp_path / "p.face.json").write_text('{"box": [40, 80, 160, 320]}')
-    assert shrunk_portrait(photo, 200, None)[1] == Box(20, 40, 80, 160)
+    assert fit_portrait(photo, 200, None)[1] == Box(20, 40, 80, 160)
 
 
 def test_silent_speech_warns_and_very_short_speech_is_refused(

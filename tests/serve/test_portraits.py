@@ -77,3 +77,14 @@ def test_a_live_session_of_the_photo_family_draws_at_the_servers_side() -> None:
                 ready = socket.receive_json()
                 assert ready["type"] == "ready", ready
                 assert (ready["width"], ready["height"]) == size
+
+
+def test_a_shrunk_portrait_keeps_the_face_box_beside_its_file(tmp_path: Path, pipeline: Pipeline) -> None:
+    """The synthetic-face preset's face is given by its .face.json; a session size shrinks the box with the
+    image, so the learned renderer crops the same face at any size."""
+    store = PortraitStore(tmp_path, 4, "synthetic-face")
+    full = store.encode("synthetic-face", pipeline)
+    half = store.encode("synthetic-face", pipeline, max_side=64)
+    assert half.image.shape == full.image.shape  # type: ignore[attr-defined]
+    difference = (half.image - full.image).abs().mean()  # type: ignore[attr-defined]
+    assert float(difference) < 0.1  # the same crop, at half the source resolution

@@ -16,10 +16,10 @@ from motionkit.cli.common import (
     check_output,
     resolve_device,
     resolve_model,
-    shrunk_portrait,
 )
 from motionkit.cli.progress import ProgressBars
 from motionkit.errors import AudioError, ConfigError, ImageError
+from motionkit.face.crop import fit_portrait
 from motionkit.families.imtalker.presets import FAMILY_NAME as IMTALKER_FAMILY
 from motionkit.families.photo.presets import FAMILY_NAME as PHOTO_FAMILY
 from motionkit.io.files import check_folder_writable, make_folder
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.is_dir():
         for path in outputs:
             check_output(path, args.overwrite, "demo output")
-    image, box = shrunk_portrait(portrait, args.max_side, None)
+    image, box = fit_portrait(portrait, args.max_side, None)
     pipeline = Pipeline.from_pretrained(model, device=resolve_device(args.device))
     if not args.no_edits:
         _require_axes(pipeline.motion_space, model)

@@ -20,12 +20,12 @@ from motionkit.cli.common import (
     check_suffix,
     encoder_arguments,
     load_pipeline,
-    shrunk_portrait,
 )
 from motionkit.cli.controls import add_control_options, controls_from
 from motionkit.cli.progress import ProgressBars
 from motionkit.cli.sampling import add_emotion_options, add_sampling_options, emotion_from, guidance_from
 from motionkit.errors import AudioError, ImageError
+from motionkit.face.crop import fit_portrait
 
 DESCRIPTION = """\
 Make a lip-synced talking-head video (MP4 with the speech muxed) from a portrait and a speech clip.
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     emotion = emotion_from(args)
     controls = controls_from(args)
     started = time.perf_counter()
-    portrait, box = shrunk_portrait(args.image, args.max_side, args.box)
+    portrait, box = fit_portrait(args.image, args.max_side, args.box)
     pipeline = load_pipeline(args)
     if emotion is None and pipeline.default_emotion == "neutral":
         emotion = "neutral"  # said explicitly: the Conditioner would warn, in Python terms
